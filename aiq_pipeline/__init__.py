@@ -1,0 +1,1 @@
+"""aiq-pipeline: Bunny billing -> AccountsIQ ledger, on Dagster."""
