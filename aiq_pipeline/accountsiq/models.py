@@ -1,0 +1,191 @@
+"""Typed results and requests of the AccountsIQ Integration 2.0 operations the product uses.
+
+Amounts are `Decimal`; business dates are `datetime.date` (AIQ sends xs:dateTime at midnight).
+Field names follow the WSDL, in snake_case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity_id: str
+    name: str
+    base_currency: str
+
+
+@dataclass(frozen=True)
+class CompanyInformation:
+    company_name: str
+    base_currency_code: str
+    locale_name: str | None = None
+    tax_registration_number: str | None = None
+
+
+@dataclass(frozen=True)
+class GLAccount:
+    """One line of GetChartOfAccounts (WSChartOfAccountLine)."""
+
+    code: str
+    description: str
+    account_type: str | None  # e.g. Posting, Control, Bank, VAT (AIQ's own strings)
+    is_active: bool
+    is_departmental: bool
+    currency_code: str | None = None
+    gl_category: str | None = None
+    gl_sub_category: str | None = None
+    gl_category_type_description: str | None = None
+    balance_sheet_type: str | None = None
+    default_tax_id: str | None = None
+    gl_group: str | None = None
+
+    @property
+    def is_posting(self) -> bool:
+        return (self.account_type or "").strip().lower() == "posting"
+
+
+@dataclass(frozen=True)
+class TaxCode:
+    """One Tax of GetTaxCodeList. `rate` is as AIQ stores it (a percentage, e.g. 23 for 23%)."""
+
+    id: int
+    code: str
+    description: str | None
+    rate: Decimal
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class Period:
+    period_id: int
+    period_number: int
+    period_name: str | None
+    financial_year: int
+    start_date: date | None
+    end_date: date | None
+    sales_ledger_closed: bool
+    general_ledger_closed: bool = False
+    financial_year_closed: bool = False
+
+    def contains(self, day: date) -> bool:
+        return bool(self.start_date and self.end_date and self.start_date <= day <= self.end_date)
+
+
+@dataclass
+class Customer:
+    """An AIQ customer account (the WSDL's Account type).
+
+    The named fields are the ones the product reads or writes; `other` keeps every remaining
+    element of the record (WSDL name -> text, None for nil) so an update sends back what AIQ gave.
+    """
+
+    code: str | None
+    name: str | None
+    account_id: int = 0
+    currency_code: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    county_state: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    post_code: str | None = None
+    contact: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    vat_registration_number: str | None = None
+    default_tax_code: str | None = None
+    is_active: bool = True
+    row_version_number: str | None = None
+    other: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """A BatchSalesInvoiceLine / BatchSalesCreditNoteLine. `tax_rate` is a fraction (0.23)."""
+
+    gl_account_code: str
+    tax_code: str
+    description: str
+    net_amount: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal | None
+    department_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchSalesInvoice:
+    customer_code: str
+    invoice_date: date
+    external_reference: str
+    description: str
+    lines: tuple[BatchLine, ...]
+    exchange_rate: Decimal = Decimal(1)
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class BatchSalesCreditNote:
+    customer_code: str
+    credit_note_date: date
+    external_reference: str
+    description: str
+    lines: tuple[BatchLine, ...]
+    exchange_rate: Decimal = Decimal(1)
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class CreatedTransaction:
+    """What a ...GetBackTransactionID create returns: AIQ's transaction id and its internal number."""
+
+    transaction_id: int
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class TransactionDetail:
+    gl_account_code: str | None
+    is_control_line: bool
+    is_tax_line: bool
+    amount: Decimal
+    bc_amount: Decimal
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TransactionSummary:
+    """One WSTransactionSummary of GetTransactionsByExternalReference."""
+
+    transaction_id: int
+    account_code: str | None
+    transaction_type: str | None  # e.g. SI (sales invoice), SN (sales credit note)
+    external_reference: str | None
+    control_amount: Decimal
+    currency_code: str | None
+    transaction_date: date | None
+    is_batch_invoice_or_note: bool = False
+    internal_number: str | None = None
+    is_reversed: bool = False
+    lines: tuple[TransactionDetail, ...] = ()
+    creation_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """GetTransaction: a posted transaction with its GL lines."""
+
+    transaction_id: int
+    transaction_type: str | None
+    account_code: str | None
+    external_reference: str | None
+    transaction_date: date | None
+    currency_code: str | None
+    net_amount: Decimal
+    tax_amount: Decimal
+    gross_amount: Decimal
+    lines: tuple[TransactionDetail, ...] = ()
