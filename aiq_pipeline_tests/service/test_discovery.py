@@ -1,0 +1,76 @@
+from datetime import UTC, date, datetime, timedelta
+
+from aiq_pipeline.bunny.models import InvoiceRef
+from aiq_pipeline.service.discovery import Cursor, batches, discover_released_invoices, is_valid_partition_key
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeSource:
+    def __init__(self, refs):
+        self.refs = refs
+        self.calls = []
+
+    def iter_invoice_refs(self, entity_id, *, updated_since, states=None):
+        self.calls.append((entity_id, updated_since, frozenset(states or ())))
+        return [r for r in self.refs if updated_since is None or r.updated_at >= updated_since]
+
+
+def ref(i, minutes, state="NOT_DUE", issued=date(2026, 11, 1)):
+    return InvoiceRef(id=str(i), state=state, updated_at=T0 + timedelta(minutes=minutes), issued_at=issued)
+
+
+def discover(source, **kw):
+    args = dict(entity_id="1", known_ids=(), cursor=Cursor(), overlap=timedelta(minutes=5), limit=100)
+    args.update(kw)
+    return discover_released_invoices(source, **args)
+
+
+def test_new_postable_invoices_are_found_in_update_order_and_drafts_ignored():
+    source = FakeSource([ref(3, 2), ref(1, 1), ref(2, 3, state="DRAFT"), ref(4, 4, state="PAID")])
+    found = discover(source)
+    assert found.new_invoice_ids == ["1", "3", "4"]
+    assert found.cursor.watermark == T0 + timedelta(minutes=4)
+    assert "DRAFT" not in source.calls[0][2]
+
+
+def test_cursor_window_overlaps_and_known_invoices_are_not_asked_twice():
+    source = FakeSource([ref(1, 1), ref(2, 10)])
+    first = discover(source)
+    source.refs.append(ref(3, 8))  # updated while the first look was paging, behind the watermark
+    second = discover(source, cursor=first.cursor, known_ids=first.new_invoice_ids)
+    assert source.calls[1][1] == T0 + timedelta(minutes=5)  # watermark 10 minus 5 minutes overlap
+    assert second.new_invoice_ids == ["3"]
+
+
+def test_cursor_survives_serialisation():
+    cursor = Cursor(watermark=T0)
+    assert Cursor.parse(cursor.serialize()) == cursor
+    assert Cursor.parse(None) == Cursor()
+
+
+def test_cap_per_look_resumes_where_it_stopped():
+    source = FakeSource([ref(i, i) for i in range(1, 8)])
+    first = discover(source, limit=3)
+    assert first.new_invoice_ids == ["1", "2", "3"] and first.more_pending
+    second = discover(source, limit=3, cursor=first.cursor, known_ids=first.new_invoice_ids)
+    assert second.new_invoice_ids == ["4", "5", "6"]
+
+
+def test_invoices_issued_before_start_date_are_never_picked_up():
+    source = FakeSource([ref(1, 1, issued=date(2026, 5, 31)), ref(2, 2, issued=date(2026, 6, 1))])
+    found = discover(source, start_date=date(2026, 6, 1))
+    assert found.new_invoice_ids == ["2"]
+    assert found.skipped_before_start == 1
+
+
+def test_ids_that_cannot_be_partition_keys_are_reported_not_dropped_silently():
+    source = FakeSource([ref("a,b", 1), ref("ok", 2)])
+    found = discover(source)
+    assert found.new_invoice_ids == ["ok"]
+    assert found.rejected_keys == ["a,b"]
+    assert not is_valid_partition_key("x...y") and not is_valid_partition_key("a\nb")
+
+
+def test_batches_are_bounded():
+    assert batches([str(i) for i in range(5)], 2) == [["0", "1"], ["2", "3"], ["4"]]
