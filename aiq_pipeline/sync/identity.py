@@ -1,0 +1,65 @@
+"""Identities the sync derives from Bunny documents alone, so any retry finds what an earlier attempt wrote.
+
+Customer code: ``BNY-<account id>``. Built from the Bunny account *id* because it is the only immutable
+handle: the name changes on a rename and the account ``code`` is a user-editable "custom unique identifier"
+(and may be empty). An AIQ code, once used on transactions, cannot follow such changes, so a code derived
+from them would create a second AIQ customer after every edit.
+
+External references: ``BUNNY-INV-<invoice id>``, ``BUNNY-CN-<credit note id>``, ``BUNNY-VOID-<invoice id>``.
+
+Both kinds obey AIQ's rules for codes (upper case, at most 50 characters, [A-Z0-9-_]) and stay
+injective over ids even though AIQ compares them case-insensitively (SQL Server's default collation):
+
+- an id that is already upper-case-safe and fits is used as is: ``BNY-12345``;
+- any other id (lower case, other characters, too long) becomes ``<prefix>_`` + a readable slice of the
+  id + ``_`` + 20 hex digits of its SHA-256. The ``_`` right after the prefix never appears in the first
+  form, so the two forms cannot collide; within the second, distinct ids collide only if SHA-256 does
+  (80 bits here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_CODE_LENGTH = 50  # AIQ: customer Code and ExternalReference are both <= 50 (protocol-notes §4.4, §4.5)
+CUSTOMER_PREFIX = "BNY"
+INVOICE_PREFIX = "BUNNY-INV"
+CREDIT_NOTE_PREFIX = "BUNNY-CN"
+VOID_PREFIX = "BUNNY-VOID"
+
+_SAFE_ID = re.compile(r"[A-Z0-9-]+")
+_UNSAFE_CHARS = re.compile(r"[^A-Z0-9]+")
+_DIGEST_HEX = 20
+
+
+def _derived(prefix: str, raw_id: str) -> str:
+    if not isinstance(raw_id, str) or not raw_id:
+        raise ValueError(f"a Bunny id is a non-empty string, got {raw_id!r}")
+    direct = f"{prefix}-{raw_id}"
+    if _SAFE_ID.fullmatch(raw_id) and len(direct) <= MAX_CODE_LENGTH:
+        return direct
+    digest = hashlib.sha256(raw_id.encode("utf-8")).hexdigest()[:_DIGEST_HEX].upper()
+    room = MAX_CODE_LENGTH - len(prefix) - len(digest) - 2
+    readable = _UNSAFE_CHARS.sub("-", raw_id.upper()).strip("-")[:room].strip("-")
+    return f"{prefix}_{readable}_{digest}" if readable else f"{prefix}__{digest}"
+
+
+def customer_code(account_id: str) -> str:
+    """The AIQ customer code of the Bunny account with this id."""
+    return _derived(CUSTOMER_PREFIX, account_id)
+
+
+def invoice_reference(invoice_id: str) -> str:
+    """AIQ ExternalReference of the sales invoice posted for this Bunny invoice."""
+    return _derived(INVOICE_PREFIX, invoice_id)
+
+
+def credit_note_reference(credit_note_id: str) -> str:
+    """AIQ ExternalReference of the sales credit note posted for this Bunny credit note."""
+    return _derived(CREDIT_NOTE_PREFIX, credit_note_id)
+
+
+def void_reference(invoice_id: str) -> str:
+    """AIQ ExternalReference of the credit note that reverses this (voided) Bunny invoice."""
+    return _derived(VOID_PREFIX, invoice_id)

@@ -1,0 +1,36 @@
+"""Money: `Decimal` only, quantized to cents with ROUND_HALF_UP (the rounding invoices are printed with)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_decimal(value: Decimal | int | str) -> Decimal:
+    """A Decimal from a Decimal, an int or a decimal string. A float is refused: its binary value is not the
+    amount that was meant (0.1 + 0.2 != 0.3), so it must be converted at the client boundary, never here."""
+    # bool is an int subclass; True is not an amount.
+    if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
+        raise TypeError(f"money must be Decimal, int or str, not {type(value).__name__}")
+    result = Decimal(value)
+    if not result.is_finite():
+        raise ValueError(f"money must be finite, got {value!r}")
+    return result
+
+
+def to_cents(value: Decimal | int | str) -> Decimal:
+    """`value` rounded half-up to exactly two decimal places."""
+    return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def is_cents(value: Decimal) -> bool:
+    """True when `value` has no fraction of a cent (so quantizing it changes nothing)."""
+    return to_decimal(value) == to_cents(value)
+
+
+def money_sum(values: Iterable[Decimal | int | str]) -> Decimal:
+    """Exact sum of amounts, returned in cents (an empty sum is 0.00)."""
+    return to_cents(sum((to_decimal(v) for v in values), ZERO))

@@ -1,0 +1,204 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesInvoice, Customer
+from aiq_pipeline.sync.invoice_posting import PostingSettings, plan_invoice_posting
+from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
+from aiq_pipeline_tests.sync.builders import SETTINGS, invoice, item, ledger, mapping, replace
+
+D = Decimal
+
+
+def plan(inv, **kw):
+    kw.setdefault("mapping", mapping())
+    kw.setdefault("ledger", ledger())
+    kw.setdefault("settings", SETTINGS)
+    return plan_invoice_posting(inv, **kw)
+
+
+def failure(inv, **kw) -> PreflightFailed:
+    with pytest.raises(PreflightFailed) as caught:
+        plan(inv, **kw)
+    return caught.value
+
+
+def test_demo_invoice_plan() -> None:
+    inv = invoice(
+        item("i1", charge="1", amount="49.00", tax="11.27", tax_rate=D(23)),
+        item("i2", charge="2", amount="200.00", tax="27.00", tax_code="v02"),
+        item("i3", charge="3", amount="0.00", tax="0.00"),
+    )
+    p = plan(inv)
+    assert p.customer_code == "BNY-42" and p.external_reference == "BUNNY-INV-1001"
+    assert p.invoice_date == date(2026, 6, 2) and p.due_date == date(2026, 7, 2)
+    assert "INV-1001" in p.description and len(p.description) <= 500
+    assert p.exchange_rate == 1 and p.currency_code == "EUR"
+    assert (p.period_name, p.financial_year) == ("Jun 2026", 2026)
+    assert [(ln.gl_account_code, ln.gl_source) for ln in p.lines] == [
+        ("4000", "default"),
+        ("4010", "charge"),
+        ("4000", "default"),
+    ]
+    assert [ln.tax_code for ln in p.lines] == ["V01", "V02", "V01"]  # default "v01" sent upper case
+    assert [ln.tax_rate for ln in p.lines] == [D("0.23"), D("0.135"), D(0)]  # percent/100; tax/net; 0 for net 0
+    assert [ln.net_amount for ln in p.lines] == [D("49.00"), D("200.00"), D("0.00")]
+    assert (p.net, p.tax, p.gross) == (D("249.00"), D("38.27"), D("287.27"))
+    assert p.customer is not None and p.customer.code == "BNY-42" and p.customer.currency_code == "EUR"
+
+
+def test_plan_builds_the_real_aiq_request_dataclasses() -> None:
+    p = plan(invoice())
+    batch = BatchSalesInvoice(
+        **p.batch_invoice_fields(), lines=tuple(BatchLine(**ln.batch_line_fields()) for ln in p.lines)
+    )
+    assert batch.customer_code == "BNY-42" and batch.lines[0].tax_amount == D("11.27")
+    assert isinstance(batch.lines[0].tax_rate, Decimal) and isinstance(batch.exchange_rate, Decimal)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    inv = invoice(
+        item("i1", charge="4"),  # LEGACY-ADDON -> 4900, a control account
+        item("i2", charge="1", tax_code="ZZ9"),
+        entity_id="2",
+        state="DRAFT",
+        issued_at=date(2026, 3, 5),
+    )
+    codes = set(failure(inv).codes)
+    assert codes == {
+        ProblemCode.WRONG_ENTITY,
+        ProblemCode.NOT_POSTABLE,
+        ProblemCode.NOT_POSTING_ACCOUNT,
+        ProblemCode.UNKNOWN_TAX_CODE,
+        ProblemCode.CLOSED_PERIOD,
+    }
+
+
+def test_closed_period_names_the_period_and_the_fix() -> None:
+    (problem,) = failure(invoice(issued_at=date(2026, 5, 31))).problems
+    assert problem.code is ProblemCode.CLOSED_PERIOD
+    assert "May 2026" in problem.message and "2026" in problem.message
+    assert "reopen the period" in problem.fix.lower() and "retry" in problem.fix
+
+
+def test_first_open_day_posts() -> None:
+    assert plan(invoice(issued_at=date(2026, 6, 1))).period_name == "Jun 2026"
+
+
+def test_date_outside_every_period() -> None:
+    (problem,) = failure(invoice(issued_at=date(2030, 1, 1))).problems
+    assert problem.code is ProblemCode.NO_OPEN_PERIOD and "2030-01-01" in problem.message
+
+
+def test_unknown_explicit_tax_code_fails_instead_of_falling_back() -> None:
+    (problem,) = failure(invoice(item(tax_code="V99"))).problems
+    assert problem.code is ProblemCode.UNKNOWN_TAX_CODE and "V99" in problem.message
+
+
+def test_unknown_default_tax_code_is_reported_once() -> None:
+    inv = invoice(item("a"), item("b"), item("c"))
+    (problem,) = failure(inv, settings=replace(SETTINGS, default_tax_code="NOPE")).problems
+    assert problem.code is ProblemCode.UNKNOWN_TAX_CODE and "AIQ_DEFAULT_TAX_CODE" in problem.fix
+
+
+def test_negative_line_fails_with_reason() -> None:
+    inv = invoice(item("a", amount="100.00", tax="23.00"), item("b", amount="-10.00", tax="-2.30"))
+    (problem,) = failure(inv).problems
+    assert problem.code is ProblemCode.NEGATIVE_LINE and "-10.00" in problem.message and "credit note" in problem.fix
+
+
+def test_totals_must_match_bunny_to_the_cent() -> None:
+    inv = invoice(item(amount="49.00", tax="11.27"), amount=D("50.27"))  # e.g. 10.00 credit applied
+    (problem,) = failure(inv).problems
+    assert problem.code is ProblemCode.TOTALS_MISMATCH
+    assert "gross 60.27 vs Bunny 50.27" in problem.message
+
+
+def test_no_lines() -> None:
+    inv = replace(invoice(), items=(), subtotal=D(0), tax_amount=D(0), amount=D(0))
+    assert failure(inv).codes == (ProblemCode.NO_LINES,)
+
+
+def test_missing_customer_data_only_matters_when_the_customer_must_be_created() -> None:
+    inv = invoice(account=None)
+    assert failure(inv).codes == (ProblemCode.MISSING_CUSTOMER_DATA,)
+    existing = Customer(code="BNY-42", name="Acme", currency_code="EUR")
+    assert plan(inv, existing_customer=existing).customer is None
+
+
+def test_existing_customer_in_another_currency() -> None:
+    existing = Customer(code="BNY-42", name="Acme", currency_code="GBP")
+    assert failure(invoice(), existing_customer=existing).codes == (ProblemCode.CURRENCY_MISMATCH,)
+
+
+def test_unmapped_charge_and_missing_default() -> None:
+    from aiq_pipeline_tests.sync.builders import BUNNY_ACCOUNTS
+
+    no_default = [replace(a, default_account=False) for a in BUNNY_ACCOUNTS]
+    m = mapping(accounts=no_default)
+    problems = failure(invoice(item(charge="1"), item("x", charge=None)), mapping=m).problems
+    assert {p.code for p in problems} == {ProblemCode.UNMAPPED_CHARGE}
+    unknown = failure(invoice(item(charge="777"))).problems[0]
+    assert unknown.code is ProblemCode.UNMAPPED_CHARGE and "777" in unknown.message
+
+
+def test_line_without_charge_uses_the_default_account() -> None:
+    assert plan(invoice(item(charge=None))).lines[0].gl_account_code == "4000"
+
+
+def test_foreign_currency_rate_from_bunny_conversion() -> None:
+    inv = invoice(item(amount="100.00", tax="23.00"), currency_code="USD", base_currency_total=D("113.16"))
+    assert plan(inv).exchange_rate == D("0.92")
+
+
+def test_foreign_currency_rate_from_settings_when_bunny_has_none() -> None:
+    inv = invoice(currency_code="GBP", base_currency_total=None)
+    assert plan(inv).exchange_rate == D("1.17")
+
+
+def test_foreign_currency_without_rate() -> None:
+    inv = invoice(currency_code="USD", base_currency_code="USD", base_currency_total=D(1))
+    assert failure(inv).codes == (ProblemCode.NO_EXCHANGE_RATE,)
+    bad = PostingSettings("1", "V01", exchange_rates={"USD": D(0)})
+    assert failure(inv, settings=bad).codes == (ProblemCode.NO_EXCHANGE_RATE,)
+
+
+def test_currency_the_aiq_company_lacks() -> None:
+    inv = invoice(currency_code="CHF", base_currency_total=D("70.00"))
+    assert ProblemCode.UNKNOWN_CURRENCY in failure(inv).codes
+
+
+def test_tax_rate_over_100_percent() -> None:
+    assert failure(invoice(item(tax_rate=D(230)))).codes == (ProblemCode.INVALID_TAX_RATE,)
+
+
+def test_descriptions_are_single_line_and_bounded() -> None:
+    p = plan(invoice(item(line_text="a\nb  " + "c" * 600), number="N" * 600))
+    assert p.lines[0].description.startswith("a b c") and len(p.lines[0].description) == 500
+    assert len(p.description) == 500
+
+
+def test_problem_messages_name_the_invoice_and_say_what_to_do() -> None:
+    for problem in failure(invoice(item(charge="4"), state="VOIDED", issued_at=date(2025, 1, 1))).problems:
+        assert "INV-1001" in problem.message or "4900" in problem.message
+        assert problem.fix and str(problem).startswith(f"[{problem.code}]")
+
+
+# (net, tax) pairs with tax <= net: AIQ refuses rates over 100 %
+cents = st.decimals(min_value=0, max_value=10**7, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=150)
+@given(st.lists(st.tuples(cents, cents).map(lambda nt: (nt[0], min(nt))), min_size=1, max_size=30))
+def test_plan_totals_equal_the_sum_of_lines_to_the_cent(amounts) -> None:
+    items = [item(f"i{n}", amount=str(net), tax=str(tax)) for n, (net, tax) in enumerate(amounts)]
+    p = plan(invoice(*items))
+    assert p.net == sum((ln.net_amount for ln in p.lines), D(0)) == sum((net for net, _ in amounts), D(0))
+    assert p.tax == sum((ln.tax_amount for ln in p.lines), D(0)) == sum((tax for _, tax in amounts), D(0))
+    assert p.gross == p.net + p.tax
+    for ln in p.lines:
+        assert ln.net_amount.as_tuple().exponent == -2 and ln.tax_amount.as_tuple().exponent == -2
+        assert D(0) <= ln.tax_rate <= D(1)
