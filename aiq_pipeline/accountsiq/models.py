@@ -50,9 +50,12 @@ class GLAccount:
 
 @dataclass(frozen=True)
 class TaxCode:
-    """One Tax of GetTaxCodeList. `rate` is as AIQ stores it (a percentage, e.g. 23 for 23%)."""
+    """One Tax of GetTaxCodeList. `rate` is as AIQ stores it (a percentage, e.g. 23 for 23%).
 
-    id: int
+    `id` is the WSDL's InfoBase.ID, an xs:string.
+    """
+
+    id: str
     code: str
     description: str | None
     rate: Decimal
@@ -189,3 +192,5 @@ class Transaction:
     tax_amount: Decimal
     gross_amount: Decimal
     lines: tuple[TransactionDetail, ...] = ()
+    account_id: int | None = None  # TransactionLine.AccountID of the control line (AIQ gives no code here)
+    due_date: date | None = None

@@ -1,0 +1,541 @@
+"""The AccountsIQ Integration 2.0 SOAP client.
+
+Retry and token rules (the product rule: AIQ has no idempotency key, so look before you write, and after
+a write whose outcome is unknown, look again before writing again):
+
+- Reads retry throttling and transport failures (connection, timeout, HTTP 5xx, SOAP fault, unreadable
+  response) with bounded exponential backoff: at most `max_attempts` HTTP tries per call.
+- Writes are never re-sent once the request may have reached AIQ. A timeout, dropped connection, HTTP 5xx,
+  SOAP fault or unreadable answer after sending raises `AiqWriteOutcomeUnknown`; the caller looks the
+  document up by its external reference before writing again. A connection that could not even be opened
+  (nothing was sent) is retried like a read.
+- A write *is* re-sent in two cases, because AIQ answered and said it did nothing: a throttle code
+  (OAUTH_INTEGRATION_APPS_TOO_MANY_API_CALLS / RATE_LIMIT_REACHED; retried with backoff), and a token
+  rejection (HasExpired=true or a token ErrorCode, with Status neither Success nor Created): AIQ's OAuth
+  gateway refuses the call before the operation runs, so the token is renewed once and the call repeated
+  once. A second token rejection with a fresh token raises `AiqAuthenticationError` (no loop).
+- Renewal: TokenRefresh(clientId, clientSecret, refreshToken) rotates both tokens; if AIQ refuses the
+  refresh token, TokenGet starts over. TokenGet refused means the credentials are wrong.
+
+Secrets: the client secret and tokens live in private attributes, are left out of `repr`, and every message
+built from AIQ's text passes through `_redact` before it reaches an exception or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from datetime import date
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+import tenacity
+
+from aiq_pipeline.accountsiq import envelope as soap
+from aiq_pipeline.accountsiq.customer_record import add_customer, customer_from_xml, unknown_other_keys
+from aiq_pipeline.accountsiq.errors import (
+    AiqAuthenticationError,
+    AiqConfigurationError,
+    AiqError,
+    AiqNotFoundError,
+    AiqThrottledError,
+    AiqTransportError,
+    AiqWriteOutcomeUnknown,
+)
+from aiq_pipeline.accountsiq.models import (
+    BatchSalesCreditNote,
+    BatchSalesInvoice,
+    CompanyInformation,
+    CreatedTransaction,
+    Customer,
+    Entity,
+    GLAccount,
+    Period,
+    TaxCode,
+    Transaction,
+    TransactionSummary,
+)
+from aiq_pipeline.accountsiq.outcomes import CHECK_CREDENTIALS, THROTTLE_CODES, error_for, is_token_failure
+from aiq_pipeline.accountsiq.records import (
+    add_batch_credit_note,
+    add_batch_invoice,
+    add_transactions_query,
+    company_from_xml,
+    entity_from_xml,
+    gl_account_from_xml,
+    period_from_xml,
+    summary_from_xml,
+    tax_code_from_xml,
+    transaction_from_xml,
+)
+from aiq_pipeline.accountsiq.regions import endpoint_url
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Builder = Callable[[ET.Element], None]
+# Failures raised before any byte of the request left this machine: safe to retry even for a write.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class _TokenRejected(Exception):
+    """AIQ refused the access token (internal: triggers one renewal)."""
+
+
+def _no_params(_: ET.Element) -> None:
+    return None
+
+
+class AccountsIQClient:
+    """Typed access to the Integration 2.0 operations the product uses.
+
+    Exactly one of `region` (US1, EU1, EU2, UK1; any case) or `base_url` is expected; when both are given,
+    `base_url` wins (it is how tests and the emulator point a production config elsewhere).
+    """
+
+    def __init__(
+        self,
+        *,
+        entity_id: str,
+        client_id: str,
+        client_secret: str,
+        region: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        for setting, value in (
+            ("AIQ_ENTITY_ID", entity_id),
+            ("AIQ_CLIENT_ID", client_id),
+            ("AIQ_CLIENT_SECRET", client_secret),
+        ):
+            if not value or not value.strip():
+                raise AiqConfigurationError(f"{setting} is empty; set it to the value from the AIQ developer portal")
+        if max_attempts < 1:
+            raise AiqConfigurationError("max_attempts must be at least 1")
+        self.endpoint = endpoint_url(region=region, base_url=base_url)
+        self.entity_id = entity_id.strip()
+        self.client_id = client_id.strip()
+        self._client_secret = client_secret
+        self._access_token: str | None = None
+        self._refresh_token: str | None = None
+        self._secrets: set[str] = {client_secret}
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.request_count = 0
+        self._sleep: Callable[[float], None] = time.sleep
+        # Large unpaged lists (chart of accounts, customers) arrive in one body: no size cap, a long read.
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        # Never the client secret or a token.
+        return (
+            f"AccountsIQClient(endpoint={self.endpoint!r}, entity_id={self.entity_id!r}, client_id={self.client_id!r})"
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- reference data -------------------------------------------------------------------------------
+
+    def get_entities_by_token(self) -> list[Entity]:
+        result = self._result(self._call("GetEntitiesByToken", _no_params, write=False), "GetEntitiesByToken")
+        return [entity_from_xml(item) for item in soap.children(soap.child(result, "Result"), "WSEntity")]
+
+    def get_company_information(self) -> CompanyInformation:
+        response = self._call("GetCompanyInformation", _no_params, write=False)
+        found = soap.child(self._result(response, "GetCompanyInformation"), "Result")
+        if found is None:
+            raise AiqTransportError("AIQ returned no company information", operation="GetCompanyInformation")
+        return company_from_xml(found)
+
+    def get_chart_of_accounts(self) -> list[GLAccount]:
+        result = self._result(self._call("GetChartOfAccounts", _no_params, write=False), "GetChartOfAccounts")
+        return [gl_account_from_xml(i) for i in soap.children(soap.child(result, "Result"), "WSChartOfAccountLine")]
+
+    def get_tax_code_list(self) -> list[TaxCode]:
+        result = self._result(self._call("GetTaxCodeList", _no_params, write=False), "GetTaxCodeList")
+        return [tax_code_from_xml(item) for item in soap.children(soap.child(result, "Result"), "Tax")]
+
+    get_tax_codes = get_tax_code_list
+
+    def get_period_list(self, point_in_time: date | None = None) -> list[Period]:
+        def build(op: ET.Element) -> None:
+            soap.add(op, "pointInTime", point_in_time, nillable=True)  # nil: every period
+
+        result = self._result(self._call("GetPeriodList", build, write=False), "GetPeriodList")
+        return [period_from_xml(i) for i in soap.children(soap.child(result, "Result"), "WSFinancialPeriodDTO")]
+
+    get_periods = get_period_list
+
+    # --- customers ------------------------------------------------------------------------------------
+
+    def get_customer(self, customer_code: str) -> Customer | None:
+        """The customer, or None when AIQ says it does not exist."""
+
+        def build(op: ET.Element) -> None:
+            soap.add(op, "customerCode", customer_code)
+
+        try:
+            response = self._call("GetCustomer", build, write=False, lookup=True)
+        except AiqNotFoundError:
+            return None
+        found = soap.child(self._result(response, "GetCustomer"), "Result")
+        return None if found is None or found.get(soap.NIL_ATTR) == "true" else customer_from_xml(found)
+
+    def get_new_customer_from_defaults(self) -> Customer:
+        response = self._call("GetNewCustomerFromDefaults", _no_params, write=False)
+        found = soap.child(self._result(response, "GetNewCustomerFromDefaults"), "Result")
+        if found is None:
+            raise AiqTransportError("AIQ returned no customer template", operation="GetNewCustomerFromDefaults")
+        return customer_from_xml(found)
+
+    def update_customer(self, customer: Customer, *, create: bool) -> bool:
+        """Insert (create=True) or update a customer; returns AIQ's boolean Result.
+
+        Raises AiqNotFoundError when create=False and the code does not exist (Status NotCreated), and
+        AiqValidationError(code=OUTDATED_RECORD) when RowVersionNumber is stale (Status Conflicted).
+        """
+        stray = unknown_other_keys(customer)
+        if stray:
+            raise ValueError(f"Customer.other has elements the WSDL's Customer lacks: {sorted(stray)}")
+
+        def build(op: ET.Element) -> None:
+            add_customer(op, "customer", customer)
+            soap.add(op, "create", create)
+
+        response = self._call("UpdateCustomer", build, write=True)
+        return soap.to_bool(soap.text(self._result(response, "UpdateCustomer"), "Result"))
+
+    # --- batch documents ------------------------------------------------------------------------------
+
+    def create_batch_sales_invoice_get_back_transaction_id(self, invoice: BatchSalesInvoice) -> CreatedTransaction:
+        operation = "CreateBatchSalesInvoiceGetBackTransactionID"
+        response = self._call(operation, lambda op: add_batch_invoice(op, "inv", invoice), write=True)
+        return self._created(response, operation)
+
+    def create_batch_sales_credit_note_get_back_transaction_id(
+        self, credit_note: BatchSalesCreditNote
+    ) -> CreatedTransaction:
+        operation = "CreateBatchSalesCreditNoteGetBackTransactionID"
+        response = self._call(operation, lambda op: add_batch_credit_note(op, "creditNote", credit_note), write=True)
+        return self._created(response, operation)
+
+    def create_batch_sales_invoice_bulk_get_back_transaction_ids(
+        self, invoices: Sequence[BatchSalesInvoice]
+    ) -> list[CreatedTransaction | AiqError]:
+        """One result per invoice, in input order: the created transaction or the error AIQ gave for it.
+
+        Items are independent in AIQ (partial success is normal). A call-level failure (token, throttle,
+        entity, transport) raises as for any write.
+        """
+        operation = "CreateBatchSalesInvoiceBulkGetBackTransactionIDs"
+        if not invoices:
+            return []
+
+        def build(op: ET.Element) -> None:
+            array = soap.add_group(op, "invoices")
+            for invoice in invoices:
+                add_batch_invoice(array, "BatchSalesInvoice", invoice)
+
+        def has_items(result: ET.Element | None) -> bool:
+            return bool(soap.children(soap.child(result, "Result"), "WSResultStatus"))
+
+        response = self._call(operation, build, write=True, accept_failure=has_items)
+        result = soap.child(response, f"{operation}Result")
+        statuses = soap.child(result, "Result")
+        items = [] if statuses is None else statuses.findall(soap.q("WSResultStatus"))
+        ids_element = soap.child(response, "transactionIDs")
+        ids = [soap.to_int(i.text, -1) for i in ([] if ids_element is None else ids_element.findall(soap.q("int")))]
+        if len(items) != len(invoices):
+            raise self._error(
+                AiqWriteOutcomeUnknown,
+                f"AIQ answered {len(items)} results for {len(invoices)} invoices; look each up by external reference",
+                operation,
+            )
+        outcomes: list[CreatedTransaction | AiqError] = []
+        for index, item in enumerate(items):
+            status = soap.read_status(item)
+            transaction_id = ids[index] if index < len(ids) else -1
+            if not status.ok:
+                error = error_for(status, operation)
+                outcomes.append(self._error(type(error), error.message, operation, code=error.code))
+            elif transaction_id <= 0:
+                outcomes.append(
+                    self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
+                )
+            else:
+                outcomes.append(CreatedTransaction(transaction_id=transaction_id, reference=None))
+        return outcomes
+
+    # --- read-back ------------------------------------------------------------------------------------
+
+    def get_transactions_by_external_reference(
+        self, external_reference: str, *, from_date: date | None = None, to_date: date | None = None
+    ) -> list[TransactionSummary]:
+        """Every transaction (batch and posted item documents) carrying this external reference.
+
+        FromDate/ToDate are required by the WSDL; without them a wide range (1900-2999) is sent.
+        An empty list means AIQ has none.
+        """
+        operation = "GetTransactionsByExternalReference"
+        try:
+            response = self._call(
+                operation,
+                lambda op: add_transactions_query(op, external_reference, from_date, to_date),
+                write=False,
+                lookup=True,
+            )
+        except AiqNotFoundError:
+            return []
+        result = soap.child(self._result(response, operation), "Result")
+        return [summary_from_xml(item) for item in soap.children(result, "WSTransactionSummary")]
+
+    def get_transaction(self, transaction_id: int) -> Transaction:
+        """The posted transaction with its GL lines; AiqNotFoundError when AIQ has no such id."""
+
+        def build(op: ET.Element) -> None:
+            soap.add(op, "transactionID", transaction_id)
+
+        response = self._call("GetTransaction", build, write=False, lookup=True)
+        found = soap.child(self._result(response, "GetTransaction"), "Result")
+        if found is None:
+            raise self._error(AiqNotFoundError, f"no transaction {transaction_id}", "GetTransaction")
+        return transaction_from_xml(transaction_id, found)
+
+    # --- machinery ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _result(response: ET.Element, operation: str) -> ET.Element | None:
+        return soap.child(response, f"{operation}Result")
+
+    def _created(self, response: ET.Element, operation: str) -> CreatedTransaction:
+        transaction_id = soap.to_int(soap.text(response, "transactionID"), -1)
+        if transaction_id <= 0:
+            # AIQ said Success but named no transaction: the document may exist. Look before writing again.
+            raise self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
+        reference = soap.text(self._result(response, operation), "Result")
+        return CreatedTransaction(transaction_id=transaction_id, reference=reference or None)
+
+    def _redact(self, message: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret:
+                message = message.replace(secret, "***")
+        return message
+
+    def _error(self, cls: type[AiqError], message: str, operation: str | None, *, code: str | None = None) -> AiqError:
+        return cls(self._redact(message), code=code, operation=operation)
+
+    def _call(
+        self,
+        operation: str,
+        build: Builder,
+        *,
+        write: bool,
+        lookup: bool = False,
+        accept_failure: Callable[[ET.Element | None], bool] | None = None,
+    ) -> ET.Element:
+        """Run one operation with token renewal and the retry policy above; returns `<Op>Response`."""
+
+        def attempt() -> ET.Element:
+            if self._access_token is None:
+                self._token_get()
+            try:
+                return self._checked(operation, build, write=write, lookup=lookup, accept_failure=accept_failure)
+            except _TokenRejected:
+                log.info("AIQ %s: access token rejected; renewing it and repeating the call once", operation)
+                self._renew_token()
+            try:
+                return self._checked(operation, build, write=write, lookup=lookup, accept_failure=accept_failure)
+            except _TokenRejected:
+                self._access_token = None
+                raise self._error(
+                    AiqAuthenticationError,
+                    f"AIQ rejected a freshly issued access token; {CHECK_CREDENTIALS}",
+                    operation,
+                ) from None
+
+        return self._retrying(write)(attempt)
+
+    def _retrying(self, write: bool) -> Callable[[Callable[[], T]], T]:
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, AiqThrottledError):
+                return True
+            if not isinstance(exc, AiqTransportError) or isinstance(exc, AiqWriteOutcomeUnknown):
+                return False
+            # A write is retried only when it provably never left this machine.
+            return exc.retryable and (not write or getattr(exc, "request_sent", True) is False)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("AIQ call failed (%s); attempt %d of %d", exc, state.attempt_number, self.max_attempts)
+
+        def run(fn: Callable[[], T]) -> T:
+            return tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(self.max_attempts),
+                wait=tenacity.wait_exponential(multiplier=self.backoff_base, max=self.backoff_max),
+                retry=tenacity.retry_if_exception(retryable),
+                reraise=True,
+                sleep=self._sleep,
+                before_sleep=before_sleep,
+            )(fn)
+
+        return run
+
+    def _checked(
+        self,
+        operation: str,
+        build: Builder,
+        *,
+        write: bool,
+        lookup: bool,
+        accept_failure: Callable[[ET.Element | None], bool] | None,
+    ) -> ET.Element:
+        """One authenticated exchange; raises the mapped error unless the result is Success/Created."""
+        response = self._exchange(operation, build, header=True, write=write)
+        result = soap.child(response, f"{operation}Result")
+        status = soap.read_status(result)
+        if status.ok:
+            if status.has_expired:
+                self._access_token = None  # answered, but renew before the next call
+            return response
+        if is_token_failure(status):
+            raise _TokenRejected
+        error = error_for(status, operation, lookup=lookup)
+        # Bulk calls report per-item failures under an overall Failure: hand those back to the caller.
+        call_level = isinstance(error, (AiqThrottledError, AiqAuthenticationError))
+        if accept_failure is not None and not call_level and accept_failure(result):
+            return response
+        raise self._error(type(error), error.message, operation, code=error.code)
+
+    def _exchange(self, operation: str, build: Builder, *, header: bool, write: bool) -> ET.Element:
+        """POST one envelope and return the `<Op>Response` element (transport failures mapped)."""
+        access = self._access_token or ""
+        envelope, op = soap.build_request(operation, header=(self.entity_id, access) if header else None)
+        build(op)
+        body = soap.serialize(envelope)
+        self.request_count += 1
+        try:
+            response = self._http.post(
+                self.endpoint, content=body, headers={"SOAPAction": f"{soap.SOAP_ACTION_PREFIX}{operation}"}
+            )
+        except _NOT_SENT as exc:
+            error = self._error(AiqTransportError, f"could not connect to {self.endpoint}: {exc}", operation)
+            error.request_sent = False  # type: ignore[attr-defined]
+            raise error from None
+        except httpx.HTTPError as exc:
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if write:
+                raise self._unknown(operation, what) from None
+            raise self._error(AiqTransportError, f"no answer from AIQ ({what})", operation) from None
+        log.debug("AIQ %s -> HTTP %d (%d bytes)", operation, response.status_code, len(response.content))
+        if response.status_code != 200:
+            detail = f"HTTP {response.status_code}"
+            fault = self._fault_of(response.content, operation)
+            if fault:
+                detail = f"{detail}, {fault}"
+            if write and response.status_code >= 500:
+                raise self._unknown(operation, detail)
+            error = self._error(AiqTransportError, f"AIQ answered {detail}", operation)
+            error.retryable = response.status_code >= 500 or response.status_code in (408, 429)
+            raise error
+        try:
+            return soap.parse_response(response.content, operation)
+        except AiqTransportError as exc:
+            if write:
+                raise self._unknown(operation, exc.message) from None
+            raise self._error(AiqTransportError, exc.message, operation) from None
+
+    def _fault_of(self, content: bytes, operation: str) -> str | None:
+        try:
+            soap.parse_response(content, operation)
+        except AiqTransportError as exc:
+            return exc.message if exc.message.startswith("SOAP fault") else None
+        return None
+
+    def _unknown(self, operation: str, what: str) -> AiqError:
+        return self._error(
+            AiqWriteOutcomeUnknown,
+            f"the write may or may not have been applied ({what}); look it up by external reference before "
+            "writing again",
+            operation,
+        )
+
+    # --- tokens ---------------------------------------------------------------------------------------
+
+    def _token_exchange(self, operation: str, params: dict[str, str]) -> tuple[soap.ResultStatus, ET.Element | None]:
+        def build(op: ET.Element) -> None:
+            for name, value in params.items():
+                soap.add(op, name, value)
+
+        response = self._exchange(operation, build, header=False, write=False)
+        result = soap.child(response, f"{operation}Result")
+        raw = soap.read_status(result)
+        # WSResult3: Status/ErrorCode are free strings, and there is no HasExpired.
+        status = soap.ResultStatus(
+            status=raw.status.capitalize(), code=raw.code, message=raw.message, has_expired=False
+        )
+        return status, soap.child(result, "Result")
+
+    def _store_tokens(self, tokens: ET.Element | None, operation: str) -> bool:
+        access = soap.text(tokens, "AccessToken")
+        if not access:
+            return False
+        self._access_token = access
+        self._refresh_token = soap.text(tokens, "RefreshToken") or None
+        self._secrets.update(t for t in (self._access_token, self._refresh_token) if t)
+        log.info("AIQ %s: new access token issued", operation)
+        return True
+
+    def _token_get(self) -> None:
+        status, tokens = self._token_exchange(
+            "TokenGet", {"clientId": self.client_id, "clientSecret": self._client_secret}
+        )
+        if status.ok and self._store_tokens(tokens, "TokenGet"):
+            return
+        if status.code in THROTTLE_CODES:
+            raise self._error(AiqThrottledError, status.message or "too many calls", "TokenGet", code=status.code)
+        raise self._error(
+            AiqAuthenticationError,
+            f"AIQ refused the client credentials ({status.message or status.status}); {CHECK_CREDENTIALS}",
+            "TokenGet",
+            code=status.code,
+        )
+
+    def _renew_token(self) -> None:
+        self._access_token = None
+        if self._refresh_token:
+            status, tokens = self._token_exchange(
+                "TokenRefresh",
+                {"clientId": self.client_id, "clientSecret": self._client_secret, "refreshToken": self._refresh_token},
+            )
+            if status.ok and self._store_tokens(tokens, "TokenRefresh"):
+                return
+            if status.code in THROTTLE_CODES:
+                raise self._error(
+                    AiqThrottledError, status.message or "too many calls", "TokenRefresh", code=status.code
+                )
+            log.info("AIQ TokenRefresh refused (%s); requesting a new token pair", status.code or status.status)
+            self._refresh_token = None
+        self._token_get()

@@ -1,0 +1,75 @@
+"""How an AIQ result status maps to the error tree, and which codes mean "renew the token".
+
+AIQ reports business errors in-band (HTTP 200, Status/ErrorCode/ErrorMessage). The exact code the live
+server sends for an expired token is unverified, so both signals count: HasExpired=true or a token code.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiq_pipeline.accountsiq.envelope import ResultStatus
+from aiq_pipeline.accountsiq.errors import (
+    AiqAuthenticationError,
+    AiqError,
+    AiqNotFoundError,
+    AiqThrottledError,
+    AiqValidationError,
+)
+
+THROTTLE_CODES: Final = frozenset(
+    {"OAUTH_INTEGRATION_APPS_TOO_MANY_API_CALLS", "OAUTH_INTEGRATION_APPS_RATE_LIMIT_REACHED"}
+)
+# Codes that say "this token is no good" (renewing helps), as opposed to "this application may not do this".
+TOKEN_CODES: Final = frozenset(
+    {
+        "OAUTH_INTEGRATION_APPS_TOKEN_EXPIRED",
+        "OAUTH_INTEGRATION_APPS_TOKEN_IS_INVALID",
+        "OAUTH_INTEGRATION_APPS_ERROR_VALIDATING_TOKEN",
+        "OAUTH_INTEGRATION_APPS_REFRESH_TOKEN_EXPIRED",
+        "OAUTH_INTEGRATION_APPS_TOKEN_NOT_PROVIDED_IN_AUTHORIZATION_HEADER",
+        "OAUTHCONFIGURATION_TOKEN_EXPIRED",
+        "OAUTHCONFIGURATION_INVALID_TOKEN",
+        "WS_INVALIDTOKEN",
+    }
+)
+ENTITY_CODES: Final = frozenset(
+    {
+        "API_LAYER_ENTITY_ID_NOT_FOUND",
+        "CURRENT_ENTITY_IS_UNSPECIFIED",
+        "ENTITY_ID_IS_NULL",
+        "OAUTH_INTEGRATION_APPS_NO_ENTITY_PROVIDED_IN_HEADER",
+        "OAUTH_INTEGRATION_APPS_AIQ_SOAP_HEADER_MISMATCH",
+    }
+)
+CHECK_ENTITY: Final = (
+    "check AIQ_ENTITY_ID: it must be an entity assigned to this integration application "
+    "(developer portal > Entities Assigned)"
+)
+CHECK_CREDENTIALS: Final = (
+    "check AIQ_CLIENT_ID and AIQ_CLIENT_SECRET (developer portal > Integration Applications > Show Credentials) "
+    "and that the application is not revoked and has the scope this call needs"
+)
+
+
+def is_token_failure(status: ResultStatus) -> bool:
+    return not status.ok and status.code not in THROTTLE_CODES and (status.has_expired or status.code in TOKEN_CODES)
+
+
+def is_not_found(code: str | None) -> bool:
+    return bool(code) and (code.endswith("_DOES_NOT_EXIST") or code.endswith("NOT_FOUND"))  # type: ignore[union-attr]
+
+
+def error_for(status: ResultStatus, operation: str, *, lookup: bool = False) -> AiqError:
+    """The exception for a result that is neither Success nor Created."""
+    code = status.code if status.code and status.code != "SUCCESS" else status.status.upper()
+    message = status.message or f"AIQ answered {status.status}"
+    if code in THROTTLE_CODES:
+        return AiqThrottledError(f"{message}; AIQ asks us to slow down", code=code, operation=operation)
+    if code in ENTITY_CODES:
+        return AiqAuthenticationError(f"{message}; {CHECK_ENTITY}", code=code, operation=operation)
+    if code.startswith("OAUTH") or code in TOKEN_CODES or code == "NOT_AUTHORIZED":
+        return AiqAuthenticationError(f"{message}; {CHECK_CREDENTIALS}", code=code, operation=operation)
+    if status.status == "NotCreated" or (lookup and is_not_found(code)):
+        return AiqNotFoundError(message, code=code, operation=operation)
+    return AiqValidationError(message, code=code, operation=operation)
