@@ -1,7 +1,5 @@
 """Bunny financial accounts from the AIQ ledger ("Sync financial accounts") and the GL mapping of charges."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg

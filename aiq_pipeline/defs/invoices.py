@@ -6,8 +6,6 @@ when the run then raises `dg.Failure`; the reason of each failure is logged as a
 its partition, which is what the exceptions list reads.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from decimal import Decimal
 

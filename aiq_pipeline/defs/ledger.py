@@ -1,7 +1,5 @@
 """The AIQ ledger snapshot: chart of accounts, tax codes and periods, pulled into the store."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from dataclasses import asdict
 

@@ -4,8 +4,6 @@ STOPPED by default, like Bunny's "automatically sync invoices" switch: turn it o
 snapshot, financial accounts and GL mapping are in place. It never touches the store.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 import dagster as dg
