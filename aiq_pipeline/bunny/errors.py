@@ -31,6 +31,10 @@ class BunnyQueryError(BunnyError):
         self.errors = errors or []
 
 
+class BunnyFilterRejectedError(BunnyQueryError):
+    """The server refused a `filter:` string (`Malformed filter`); the client falls back to a simpler one."""
+
+
 class BunnyMutationError(BunnyError):
     """A mutation answered with payload `errors` or a null resource: Bunny refused the change."""
 
@@ -40,6 +44,31 @@ class BunnyMutationError(BunnyError):
 
 
 class BunnyTransientError(BunnyError):
-    """429, 5xx, timeouts and dropped connections, after bounded retries."""
+    """429, 5xx, timeouts and dropped connections, after bounded retries.
+
+    `not_applied` is True when the request provably never took effect (HTTP 429/503, a connection that
+    was never opened, a token request that failed), so even a mutation may be sent again.
+    `retry_after` is the server's Retry-After in seconds, when it sent one.
+    """
 
     retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        not_applied: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, operation=operation)
+        self.not_applied = not_applied
+        self.retry_after = retry_after
+
+
+class BunnyOutcomeUnknownError(BunnyTransientError):
+    """A mutation failed in a way that may or may not have applied it (5xx, read timeout, dropped connection).
+
+    It is not retried automatically: look the object up (e.g. the financial account by `code`) before
+    writing again.
+    """

@@ -55,6 +55,8 @@ class InvoiceItem:
     price_list_charge_code: str | None = None
     start_date: date | None = None
     end_date: date | None = None
+    discount: Decimal | None = None
+    charge_type: str | None = None  # GraphQL type of the line's charge: SubscriptionCharge or QuoteCharge
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class InvoiceRef:
     state: str
     updated_at: datetime
     issued_at: date | None = None
+    entity_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,13 @@ class PriceListCharge:
     financial_account_id: str | None
     financial_account_code: str | None = None
     tax_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Currency:
+    id: str  # Bunny's id (not an ISO code in the emulator)
+    iso_code: str  # ISO 4217
+    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,356 @@
+"""`BunnyClient`: the product's typed window on a Bunny tenant's GraphQL API.
+
+Reads invoices, credit notes, financial accounts, price-list charges and currencies; writes financial
+accounts. Clients never import Dagster: the Dagster layer reads the BUNNY_* settings and passes them in.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from aiq_pipeline.bunny import decoding, documents, filters
+from aiq_pipeline.bunny.auth import TokenProvider
+from aiq_pipeline.bunny.documents import Document
+from aiq_pipeline.bunny.errors import BunnyFilterRejectedError, BunnyMutationError, BunnyQueryError
+from aiq_pipeline.bunny.graphql_http import GraphQLTransport
+from aiq_pipeline.bunny.models import (
+    CreditNote,
+    Currency,
+    Entity,
+    FinancialAccount,
+    FinancialAccountAttributes,
+    Invoice,
+    InvoiceRef,
+    PriceListCharge,
+)
+from aiq_pipeline.bunny.retry_policy import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+# What the product needs, and nothing more:
+#   standard:read  - currencies, entity, and the account/entity objects nested in invoices (without it
+#                    Bunny is reported to return empty invoice lists silently);
+#   billing:read   - invoices, credit notes, financial accounts;
+#   product:read   - price-list charges and the financial account each one posts to;
+#   billing:write  - financialAccountCreate/Update ("Sync financial accounts").
+DEFAULT_SCOPES = "standard:read billing:read product:read billing:write"
+
+MAX_PAGE_SIZE = 100  # Bunny's advised ceiling for `first`
+# Tenant-local vs UTC reading of the `updatedAt` filter is unverified (api-notes open question 3), so the
+# server-side bound is widened by the largest UTC offset; the exact bound is applied client-side.
+DEFAULT_FILTER_TIME_MARGIN = timedelta(hours=14)
+
+
+class BunnyClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        scopes: str = DEFAULT_SCOPES,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        filter_time_margin: timedelta = DEFAULT_FILTER_TIME_MARGIN,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not base_url:
+            raise ValueError("base_url is required (BUNNY_BASE_URL)")
+        if not client_id or not client_secret:
+            raise ValueError("client_id and client_secret are required (BUNNY_CLIENT_ID, BUNNY_CLIENT_SECRET)")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self.scopes = scopes
+        self.page_size = page_size
+        self.filter_time_margin = filter_time_margin
+        self.request_count = 0  # every HTTP request sent: token and GraphQL
+        self.__secret = client_secret
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            event_hooks={"request": [self._count_request]},
+            headers={"User-Agent": "aiq-pipeline"},
+        )
+        self._tokens = TokenProvider(
+            self._http,
+            token_url=f"{self.base_url}/oauth/token",
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+            clock=clock,
+            redact=self._redact,
+        )
+        self._graphql = GraphQLTransport(
+            self._http,
+            graphql_url=f"{self.base_url}/graphql",
+            tokens=self._tokens,
+            retry=RetryPolicy(max_attempts=max_attempts, backoff_base=backoff_base, sleep=sleep),
+            redact=self._redact,
+        )
+        self._currency_codes: dict[str, str] | None = None
+        # Index into each operation's filter fallbacks that the server accepted (see `_iter_filtered`).
+        self._filter_level: dict[str, int] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"BunnyClient(base_url={self.base_url!r}, client_id={self.client_id!r}, scopes={self.scopes!r})"
+
+    def __enter__(self) -> BunnyClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def token_request_count(self) -> int:
+        return self._tokens.fetch_count
+
+    def _count_request(self, request: httpx.Request) -> None:
+        self.request_count += 1
+
+    def _redact(self, text: str) -> str:
+        tokens = self._tokens.recent if hasattr(self, "_tokens") else ()
+        for secret in (self.__secret, *tokens):
+            text = text.replace(secret, "***")
+        return text
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _query(self, document: Document, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._graphql.execute(document, variables or {})
+
+    def _iter_nodes(self, document: Document, variables: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every node of a Relay connection, page by page (`first`/`after`)."""
+        after: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            data = self._query(document, {**variables, "first": self.page_size, "after": after})
+            connection = data.get(document.root)
+            if not isinstance(connection, dict):
+                raise BunnyQueryError(f"{document.root} answered null", operation=document.operation)
+            for node in connection.get("nodes") or ():
+                if node is not None:
+                    yield node
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return
+            cursor = page.get("endCursor")
+            if not cursor or cursor in seen_cursors:
+                raise BunnyQueryError("pagination did not advance (hasNextPage without a new endCursor)")
+            seen_cursors.add(cursor)
+            after = cursor
+
+    def _iter_filtered(self, document: Document, candidates: Sequence[str | None]) -> Iterator[dict[str, Any]]:
+        """Nodes under the first filter of `candidates` the server accepts, most selective first.
+
+        The real grammar's coverage is unverified (api-notes §3.2), so on `Malformed filter` the next, simpler
+        candidate is tried; the last is normally None (no filter). Callers filter client-side as well, so a
+        fallback changes the cost, never the result. The accepted level is remembered per operation.
+        """
+        start = min(self._filter_level.get(document.operation, 0), len(candidates) - 1)
+        for level in range(start, len(candidates)):
+            pages = self._iter_nodes(document, {"filter": candidates[level]})
+            try:
+                first = next(pages)
+            except StopIteration:
+                self._filter_level[document.operation] = level
+                return
+            except BunnyFilterRejectedError:
+                if level == len(candidates) - 1:
+                    raise
+                log.warning("Bunny rejected the %s filter; falling back to a simpler one", document.operation)
+                continue
+            self._filter_level[document.operation] = level
+            yield first
+            yield from pages
+            return
+
+    # -- currencies ----------------------------------------------------------------------------------
+    def iter_currencies(self) -> Iterator[Currency]:
+        for node in self._iter_nodes(documents.CURRENCIES, {}):
+            yield decoding.currency(node)
+
+    def currency_code(self, currency_id: str) -> str:
+        """ISO 4217 code of a Bunny currency id (`currencies` is read once per client, again on a miss)."""
+        if self._currency_codes is None or currency_id not in self._currency_codes:
+            self._currency_codes = {c.id: c.iso_code for c in self.iter_currencies()}
+        code = self._currency_codes.get(currency_id)
+        if code is not None:
+            return code
+        if len(currency_id) == 3 and currency_id.isalpha() and currency_id.isupper():
+            return currency_id  # a tenant whose currency ids are ISO codes already
+        raise BunnyQueryError(f"unknown currency id {currency_id!r} (not in `currencies`)", operation="Currencies")
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def current_scopes(self) -> frozenset[str]:
+        """Scopes of the current token (`currentUser.scopes`); also a cheap health check."""
+        data = self._query(documents.CURRENT_USER)
+        user = data.get("currentUser") or {}
+        return frozenset(str(s) for s in user.get("scopes") or ())
+
+    def get_entity(self, entity_id: str) -> Entity | None:
+        node = self._query(documents.ENTITY, {"id": entity_id}).get("entity")
+        return decoding.entity(node, self.currency_code) if node else None
+
+    def iter_invoice_refs(
+        self,
+        entity_id: str,
+        *,
+        updated_since: datetime | None,
+        states: Collection[str] | None = None,
+    ) -> Iterator[InvoiceRef]:
+        """id/state/updatedAt/issuedAt of the entity's invoices updated at or after `updated_since`."""
+        seen: set[str] = set()
+        keep = _invoice_test(entity_id, updated_since, states)
+        for node in self._iter_filtered(
+            documents.INVOICE_REFS, self._invoice_filters(entity_id, updated_since, states)
+        ):
+            ref = decoding.invoice_ref(node)
+            if ref.id not in seen and keep(ref.entity_id, ref.updated_at, ref.state):
+                seen.add(ref.id)
+                yield ref
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        node = self._query(documents.INVOICE, {"id": invoice_id}).get("invoice")
+        return decoding.invoice(node, self.currency_code) if node else None
+
+    def iter_invoices(
+        self,
+        entity_id: str,
+        *,
+        updated_since: datetime | None = None,
+        states: Collection[str] | None = None,
+    ) -> Iterator[Invoice]:
+        seen: set[str] = set()
+        keep = _invoice_test(entity_id, updated_since, states)
+        for node in self._iter_filtered(documents.INVOICES, self._invoice_filters(entity_id, updated_since, states)):
+            invoice = decoding.invoice(node, self.currency_code)
+            if invoice.id not in seen and keep(invoice.entity_id, invoice.updated_at, invoice.state):
+                seen.add(invoice.id)
+                yield invoice
+
+    def iter_credit_notes(self, entity_id: str, *, updated_since: datetime | None = None) -> Iterator[CreditNote]:
+        _require_aware(updated_since)
+        entity = filters.equals("entityId", entity_id)
+        candidates = [filters.all_of(entity, self._updated_clause(updated_since)), entity, None]
+        seen: set[str] = set()
+        for node in self._iter_filtered(documents.CREDIT_NOTES, _distinct(candidates)):
+            note = decoding.credit_note(node, self.currency_code)
+            if note.id in seen or note.entity_id != entity_id:
+                continue
+            if updated_since is not None and note.updated_at < updated_since:
+                continue
+            seen.add(note.id)
+            yield note
+
+    def iter_financial_accounts(self, entity_id: str) -> Iterator[FinancialAccount]:
+        candidates = [filters.equals("entityId", entity_id), None]
+        for node in self._iter_filtered(documents.FINANCIAL_ACCOUNTS, candidates):
+            account = decoding.financial_account(node)
+            if account.entity_id == entity_id:
+                yield account
+
+    def iter_price_list_charges(self) -> Iterator[PriceListCharge]:
+        for node in self._iter_nodes(documents.PRICE_LIST_CHARGES, {}):
+            yield decoding.price_list_charge(node)
+
+    # -- writes --------------------------------------------------------------------------------------
+    def create_financial_account(self, attrs: FinancialAccountAttributes) -> FinancialAccount:
+        data = self._query(documents.FINANCIAL_ACCOUNT_CREATE, {"attributes": financial_account_variables(attrs)})
+        return _financial_account_payload(documents.FINANCIAL_ACCOUNT_CREATE, data)
+
+    def update_financial_account(self, id: str, attrs: FinancialAccountAttributes) -> FinancialAccount:
+        variables = {"id": id, "attributes": financial_account_variables(attrs)}
+        data = self._query(documents.FINANCIAL_ACCOUNT_UPDATE, variables)
+        return _financial_account_payload(documents.FINANCIAL_ACCOUNT_UPDATE, data)
+
+    # -- filters -------------------------------------------------------------------------------------
+    def _updated_clause(self, updated_since: datetime | None) -> str | None:
+        if updated_since is None:
+            return None
+        return filters.on_or_after("updatedAt", updated_since - self.filter_time_margin)
+
+    def _invoice_filters(
+        self, entity_id: str, updated_since: datetime | None, states: Collection[str] | None
+    ) -> list[str | None]:
+        _require_aware(updated_since)
+        entity = filters.equals("entityId", entity_id)
+        state = filters.one_of("state", states) if states else None
+        updated = self._updated_clause(updated_since)
+        return _distinct([filters.all_of(entity, updated, state), filters.all_of(entity, updated), entity, None])
+
+
+def _distinct(candidates: list[str | None]) -> list[str | None]:
+    out: list[str | None] = []
+    for candidate in candidates:
+        if candidate not in out:
+            out.append(candidate)
+    return out
+
+
+def _require_aware(moment: datetime | None) -> None:
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError("updated_since must be timezone-aware")
+
+
+def _invoice_test(
+    entity_id: str, updated_since: datetime | None, states: Collection[str] | None
+) -> Callable[[str | None, datetime, str], bool]:
+    wanted_states = frozenset(states) if states else None
+
+    def keep(invoice_entity: str | None, updated_at: datetime, state: str) -> bool:
+        return (
+            invoice_entity == entity_id
+            and (updated_since is None or updated_at >= updated_since)
+            and (wanted_states is None or state in wanted_states)
+        )
+
+    return keep
+
+
+def financial_account_variables(attrs: FinancialAccountAttributes) -> dict[str, Any]:
+    """`FinancialAccountAttributes` input: camelCase keys, None fields left out, `extra` passed as given."""
+    fields = {
+        "code": attrs.code,
+        "name": attrs.name,
+        "description": attrs.description,
+        "accountType": attrs.account_type,
+        "active": attrs.active,
+        "entityId": attrs.entity_id,
+        "externalId": attrs.external_id,
+        "source": attrs.source,
+    }
+    variables = {key: value for key, value in fields.items() if value is not None}
+    variables.update(attrs.extra)
+    return variables
+
+
+def _financial_account_payload(document: Document, data: Mapping[str, Any]) -> FinancialAccount:
+    payload = data.get(document.root)
+    if not isinstance(payload, dict):
+        raise BunnyMutationError("Bunny answered without a payload", operation=document.operation)
+    errors = payload.get("errors")
+    if errors:
+        messages = [str(e) for e in (errors if isinstance(errors, list) else [errors])]
+        raise BunnyMutationError("; ".join(messages), operation=document.operation, errors=messages)
+    node = payload.get("financialAccount")
+    if not isinstance(node, dict):
+        raise BunnyMutationError("Bunny returned no financial account", operation=document.operation)
+    return decoding.financial_account(node)

@@ -1,0 +1,71 @@
+"""The GraphQL documents the client sends, loaded from `queries/*.graphql`.
+
+Every value travels in `variables`; no document is ever built by string interpolation. Fragments live
+in their own files and are appended to the operations that spread them, so each `Document.text` is a
+complete, self-contained GraphQL document (the tests validate each one against Bunny's SDL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath("queries", f"{name}.graphql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Document:
+    operation: str  # operationName sent with the request
+    root: str  # the root field whose value the client reads
+    text: str
+    mutation: bool = False
+
+
+def _document(
+    file: str, operation: str, root: str, *, fragments: tuple[str, ...] = (), mutation: bool = False
+) -> Document:
+    text = "\n".join([_read(file), *(_read(fragment) for fragment in fragments)])
+    return Document(operation=operation, root=root, text=text, mutation=mutation)
+
+
+CURRENT_USER = _document("current_user", "CurrentUser", "currentUser")
+ENTITY = _document("entity", "Entity", "entity")
+CURRENCIES = _document("currencies", "Currencies", "currencies")
+INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
+INVOICE = _document("invoice", "Invoice", "invoice", fragments=("invoice_fields",))
+INVOICES = _document("invoices", "Invoices", "invoices", fragments=("invoice_fields",))
+CREDIT_NOTES = _document("credit_notes", "CreditNotes", "creditNotes")
+FINANCIAL_ACCOUNTS = _document(
+    "financial_accounts", "FinancialAccounts", "financialAccounts", fragments=("financial_account_fields",)
+)
+FINANCIAL_ACCOUNT_CREATE = _document(
+    "financial_account_create",
+    "FinancialAccountCreate",
+    "financialAccountCreate",
+    fragments=("financial_account_fields",),
+    mutation=True,
+)
+FINANCIAL_ACCOUNT_UPDATE = _document(
+    "financial_account_update",
+    "FinancialAccountUpdate",
+    "financialAccountUpdate",
+    fragments=("financial_account_fields",),
+    mutation=True,
+)
+PRICE_LIST_CHARGES = _document("price_list_charges", "PriceListCharges", "priceListCharges")
+
+ALL_DOCUMENTS: tuple[Document, ...] = (
+    CURRENT_USER,
+    ENTITY,
+    CURRENCIES,
+    INVOICE_REFS,
+    INVOICE,
+    INVOICES,
+    CREDIT_NOTES,
+    FINANCIAL_ACCOUNTS,
+    FINANCIAL_ACCOUNT_CREATE,
+    FINANCIAL_ACCOUNT_UPDATE,
+    PRICE_LIST_CHARGES,
+)
