@@ -1,5 +1,7 @@
 """The code location: `dagster dev -w workspace.yaml` (and `[tool.dg]`) load `defs` from here."""
 
+from typing import Any
+
 import dagster as dg
 
 from aiq_pipeline.defs.accounts import financial_accounts, gl_mapping
@@ -15,19 +17,25 @@ ledger_and_mapping_job = dg.define_asset_job(
     description="AIQ ledger snapshot, then Bunny financial accounts, then the GL mapping.",
 )
 
-defs = dg.Definitions(
-    assets=[aiq_ledger_snapshot, financial_accounts, gl_mapping, posted_invoices],
-    jobs=[ledger_and_mapping_job],
-    schedules=[
-        dg.ScheduleDefinition(
-            name="nightly_ledger_refresh",
-            job=ledger_and_mapping_job,
-            cron_schedule="0 5 * * *",
-            default_status=dg.DefaultScheduleStatus.STOPPED,
-        )
-    ],
-    sensors=[released_invoices_sensor],
-    resources=resources_from_environment(),
-    # One process per run: cheap runs (~0.2 s instead of ~2 s) and one store writer per run.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
+    """The whole code location; tests pass explicit resources instead of the environment's."""
+    return dg.Definitions(
+        assets=[aiq_ledger_snapshot, financial_accounts, gl_mapping, posted_invoices],
+        jobs=[ledger_and_mapping_job],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="nightly_ledger_refresh",
+                job=ledger_and_mapping_job,
+                cron_schedule="0 5 * * *",
+                default_status=dg.DefaultScheduleStatus.STOPPED,
+            )
+        ],
+        sensors=[released_invoices_sensor],
+        resources=resources if resources is not None else resources_from_environment(),
+        # One process per run: cheap runs (~0.2 s instead of ~2 s) and one store writer per run.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -51,10 +51,12 @@ class SyncSummary:
         return "\n".join(lines)
 
 
-def _definitions() -> dg.Definitions:
-    from aiq_pipeline.definitions import defs
+def _definitions(defs: dg.Definitions | None) -> dg.Definitions:
+    if defs is not None:
+        return defs
+    from aiq_pipeline.definitions import defs as loaded
 
-    return defs
+    return loaded
 
 
 def contiguous_groups(ids: Sequence[str], order: Sequence[str], size: int) -> list[list[str]]:
@@ -76,8 +78,10 @@ def contiguous_groups(ids: Sequence[str], order: Sequence[str], size: int) -> li
     return groups
 
 
-def _execute(instance: dg.DagsterInstance, keys: list[str], trigger: str) -> dg.ExecuteInProcessResult:
-    job = _definitions().resolve_implicit_global_asset_job_def()
+def _execute(
+    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[str], trigger: str
+) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_implicit_global_asset_job_def()
     tags = {TRIGGER_TAG: trigger}
     if len(keys) == 1:
         return job.execute_in_process(
@@ -100,22 +104,27 @@ def _collect(summary: SyncSummary, result: dg.ExecuteInProcessResult) -> None:
         bucket.append(mat.partition)
 
 
-def post_invoices_in_process(instance: dg.DagsterInstance, ids: Sequence[str], trigger: str = "retry") -> SyncSummary:
+def post_invoices_in_process(
+    instance: dg.DagsterInstance, ids: Sequence[str], trigger: str = "retry", defs: dg.Definitions | None = None
+) -> SyncSummary:
     """Materialize the given invoice partitions now, in as few runs as their order allows."""
-    settings = _definitions().resources["sync_settings"]
+    defs = _definitions(defs)
+    settings = defs.resources["sync_settings"]
     order = instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
     summary = SyncSummary()
     for group in contiguous_groups(ids, order, settings.batch_size):
-        _collect(summary, _execute(instance, group, trigger))
+        _collect(summary, _execute(defs, instance, group, trigger))
         summary.runs += 1
     wanted = set(ids)
     summary.failed = [e for e in list_exceptions(instance) if e.invoice_id in wanted]
     return summary
 
 
-def sync_once(instance: dg.DagsterInstance, echo: Callable[[str], None] = print) -> SyncSummary:
+def sync_once(
+    instance: dg.DagsterInstance, echo: Callable[[str], None] = print, defs: dg.Definitions | None = None
+) -> SyncSummary:
     """Ledger snapshot -> financial accounts -> GL mapping -> pick up released invoices -> post them."""
-    defs = _definitions()
+    defs = _definitions(defs)
     echo("refreshing the ledger snapshot, financial accounts and GL mapping…")
     job = defs.resolve_implicit_global_asset_job_def()
     setup = job.execute_in_process(
@@ -147,7 +156,7 @@ def sync_once(instance: dg.DagsterInstance, echo: Callable[[str], None] = print)
     summary = SyncSummary()
     if new:
         instance.add_dynamic_partitions(bunny_invoices.name, new)
-        summary = post_invoices_in_process(instance, new, trigger="sync")
+        summary = post_invoices_in_process(instance, new, trigger="sync", defs=defs)
     # Earlier exceptions are still exceptions: show them too.
     summary.failed = list_exceptions(instance)
     return summary
