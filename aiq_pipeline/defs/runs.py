@@ -54,9 +54,9 @@ class SyncSummary:
 def _definitions(defs: dg.Definitions | None) -> dg.Definitions:
     if defs is not None:
         return defs
-    from aiq_pipeline.definitions import defs as loaded
+    from aiq_pipeline.definitions import build_definitions
 
-    return loaded
+    return build_definitions()  # read the environment now, not at import
 
 
 def contiguous_groups(ids: Sequence[str], order: Sequence[str], size: int) -> list[list[str]]:

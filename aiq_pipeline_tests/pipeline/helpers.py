@@ -1,0 +1,57 @@
+"""Driving the pipeline as the daemon would, and reading AIQ's ground truth from the emulator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from aiq_pipeline.defs.keys import POSTED_INVOICES
+from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+
+if TYPE_CHECKING:
+    from aiq_pipeline_tests.pipeline.conftest import Stack
+
+
+def sensor_tick(stack: Stack, cursor: str | None = None) -> dg.SensorResult:
+    sensor = stack.defs.get_sensor_def("released_invoices_sensor")
+    context = dg.build_sensor_context(
+        instance=stack.instance,
+        cursor=cursor,
+        resources={"bunny": stack.defs.resources["bunny"], "sync_settings": stack.defs.resources["sync_settings"]},
+    )
+    result = sensor(context)
+    assert isinstance(result, dg.SensorResult), result
+    return result
+
+
+def apply_tick(stack: Stack, result: dg.SensorResult) -> list[dg.ExecuteInProcessResult]:
+    """What the daemon does with a tick: add the partitions, then launch each requested run."""
+    for request in result.dynamic_partitions_requests or []:
+        stack.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    job = stack.defs.resolve_implicit_global_asset_job_def()
+    runs = []
+    for request in result.run_requests or []:
+        runs.append(
+            job.execute_in_process(
+                instance=stack.instance,
+                partition_key=request.partition_key,
+                tags=request.tags,
+                asset_selection=list(request.asset_selection or [POSTED_INVOICES]),
+                raise_on_error=False,
+            )
+        )
+    return runs
+
+
+def statuses(stack: Stack) -> dict[str, dg.AssetPartitionStatus | None]:
+    keys = stack.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
+    found = stack.instance.get_status_by_partition(POSTED_INVOICES, keys, bunny_invoices) or {}
+    return {k: found.get(k) for k in keys}
+
+
+def aiq_documents(stack: Stack, entity: str = "DEMO01") -> Counter[str]:
+    """External reference -> number of sales invoices AIQ holds for it (from the emulator's own state)."""
+    data = stack.emulators.accountsiq.state.data
+    return Counter(t.external_reference for t in data.entities[entity].transactions.values() if t.type_code == "SI")
