@@ -6,6 +6,7 @@ when the run then raises `dg.Failure`; the reason of each failure is logged as a
 its partition, which is what the exceptions list reads.
 """
 
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -20,6 +21,8 @@ from aiq_pipeline.service.invoice_poster import FAILED, InvoicePoster, PostingOu
 from aiq_pipeline.store import LedgerEntry, utcnow
 
 TOTALS_CHECK = "aiq_totals_match_bunny"
+# Pause before a batch with transient failures (AIQ or Bunny not answering) is tried again, in seconds.
+TRANSIENT_RETRY_DELAY = float(os.environ.get("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", "15"))
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -83,7 +86,9 @@ def _ledger_entry(o: PostingOutcome, run_id: str) -> LedgerEntry:
     pool=STORE_POOL,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=DEFAULT_BATCH_SIZE),
     # Only transient failures (AIQ or Bunny not answering) are retried; data problems wait for a person.
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=TRANSIENT_RETRY_DELAY, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
     check_specs=[dg.AssetCheckSpec(TOTALS_CHECK, asset=POSTED_INVOICES)],
     description="Each Bunny invoice of the entity, posted to AIQ as a sales invoice (with its customer) exactly once.",
 )
@@ -97,7 +102,11 @@ def posted_invoices(
     outcomes: list[PostingOutcome] = []
     with accountsiq.open() as aiq, bunny.open() as bunny_client:
         poster = InvoicePoster(
-            aiq, bunny_client, bunny_entity_id=bunny.entity_id, default_tax_code=accountsiq.default_tax_code
+            aiq,
+            bunny_client,
+            bunny_entity_id=bunny.entity_id,
+            default_tax_code=accountsiq.default_tax_code,
+            backoff_base=accountsiq.backoff_seconds,
         )
         for key in keys:
             outcome = poster.post(key)

@@ -32,6 +32,7 @@ class AccountsIQResource(dg.ConfigurableResource):
     client_id: str = Field(description="Integration application client id")
     client_secret: str = Field(repr=False, description="Integration application client secret")
     default_tax_code: str = Field(description="AIQ tax code for lines that carry none")
+    backoff_seconds: float = Field(default=0.5, ge=0, description="First pause before a retry; doubles each time")
 
     @contextmanager
     def open(self) -> Iterator[AccountsIQClient]:
@@ -41,6 +42,7 @@ class AccountsIQResource(dg.ConfigurableResource):
             client_secret=self.client_secret,
             region=self.region or None,
             base_url=self.base_url or None,
+            backoff_base=self.backoff_seconds,
         ) as client:
             yield client
 
@@ -52,11 +54,17 @@ class BunnyResource(dg.ConfigurableResource):
     client_id: str = Field(description="API client id")
     client_secret: str = Field(repr=False, description="API client secret")
     entity_id: str = Field(description="The Bunny entity whose invoices are synced")
+    backoff_seconds: float = Field(default=0.5, ge=0, description="First pause before a retry; doubles each time")
 
     @contextmanager
     def open(self) -> Iterator[BunnyClient]:
-        with BunnyClient(base_url=self.base_url, client_id=self.client_id, client_secret=self.client_secret) as c:
-            yield c
+        with BunnyClient(
+            base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            backoff_base=self.backoff_seconds,
+        ) as client:
+            yield client
 
 
 class StoreResource(dg.ConfigurableResource):

@@ -120,6 +120,7 @@ class InvoicePoster:
         default_tax_code: str,
         exchange_rates: dict[str, Decimal] | None = None,
         max_write_attempts: int = 3,
+        backoff_base: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.aiq = aiq
@@ -128,6 +129,7 @@ class InvoicePoster:
             bunny_entity_id=bunny_entity_id, default_tax_code=default_tax_code, exchange_rates=exchange_rates or {}
         )
         self.max_write_attempts = max_write_attempts
+        self.backoff_base = backoff_base
         self._sleep = sleep
         self._reference: ReferenceData | None = None
 
@@ -297,7 +299,7 @@ class InvoicePoster:
                     f"AIQ created transaction {created.transaction_id} but does not return it by its reference yet",
                     operation="GetTransactionsByExternalReference",
                 )
-            self._sleep(min(2.0**attempt, 30.0))
+            self._sleep(min(self.backoff_base * 2.0**attempt, 30.0))
         raise AiqTransportError(
             f"no answer after {self.max_write_attempts} attempts, and the invoice is not in AIQ",
             operation="CreateBatchSalesInvoiceGetBackTransactionID",

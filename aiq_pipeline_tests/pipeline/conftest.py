@@ -49,10 +49,24 @@ class Stack:
         assert not answer.get("errors"), answer
         return answer["data"]
 
-    def aiq_transactions(self) -> list[dict]:
-        """Every sales document in the AIQ emulator, straight from its state (the ground truth)."""
-        stats = httpx.get(f"{self.emulators.accountsiq_url}/_emulator/stats").json()
-        return stats
+    def fix_demo_data(self) -> None:
+        """Fix the demo tenant's three broken invoices where a finance team would: the charge's account in
+        Bunny, the closed period and the missing tax code in AIQ."""
+        accounts = self.bunny_graphql("query { financialAccounts(first: 100) { nodes { id code } } }")
+        services = next(a["id"] for a in accounts["financialAccounts"]["nodes"] if a["code"] == "4010")
+        charges = self.bunny_graphql("query { priceListCharges(first: 100) { nodes { id code } } }")
+        legacy = next(c["id"] for c in charges["priceListCharges"]["nodes"] if c["code"] == "LEGACY-ADDON")
+        self.bunny_graphql(
+            "mutation($id: ID!, $a: PriceListChargeAttributes!) { priceListChargeUpdate(id: $id, attributes: $a) "
+            "{ errors priceListCharge { id } } }",
+            {"id": legacy, "a": {"financialAccountId": services}},
+        )
+        with self.emulators.accountsiq.state.writing() as data:
+            entity = data.entities[AIQ_ENTITY]
+            for period in entity.periods:
+                if period.year == 2026 and period.number == 5:
+                    period.sales_closed = False
+            entity.tax_codes["V99"] = entity.tax_codes["V01"].model_copy(update={"code": "V99"})
 
 
 def make_resources(emulators: RunningEmulators, store_path: Path, batch_size: int = 5) -> dict:
@@ -63,12 +77,14 @@ def make_resources(emulators: RunningEmulators, store_path: Path, batch_size: in
             client_id=AIQ_CLIENT[0],
             client_secret=AIQ_CLIENT[1],
             default_tax_code="V01",
+            backoff_seconds=0.01,
         ),
         "bunny": BunnyResource(
             base_url=emulators.bunny_url,
             client_id=BUNNY_CLIENT[0],
             client_secret=BUNNY_CLIENT[1],
             entity_id=BUNNY_ENTITY,
+            backoff_seconds=0.01,
         ),
         "store": StoreResource(location=str(store_path)),
         "sync_settings": SyncSettings(batch_size=batch_size),

@@ -92,22 +92,7 @@ def test_sensor_posts_released_invoices_and_failures_become_retryable_exceptions
 
     # 6. Fix the causes where a finance team would: the charge's account in Bunny, the period and the
     #    tax code in AIQ.
-    accounts = stack.bunny_graphql("query { financialAccounts(first: 100) { nodes { id code } } }")
-    services = next(a["id"] for a in accounts["financialAccounts"]["nodes"] if a["code"] == "4010")
-    charges = stack.bunny_graphql("query { priceListCharges(first: 100) { nodes { id code } } }")
-    legacy = next(c["id"] for c in charges["priceListCharges"]["nodes"] if c["code"] == "LEGACY-ADDON")
-    stack.bunny_graphql(
-        "mutation($id: ID!, $a: PriceListChargeAttributes!) { priceListChargeUpdate(id: $id, attributes: $a) "
-        "{ errors priceListCharge { id } } }",
-        {"id": legacy, "a": {"financialAccountId": services}},
-    )
-    aiq_state = stack.emulators.accountsiq.state
-    with aiq_state.writing() as data:
-        entity = data.entities["DEMO01"]
-        for period in entity.periods:
-            if period.year == 2026 and period.number == 5:
-                period.sales_closed = False
-        entity.tax_codes["V99"] = entity.tax_codes["V01"].model_copy(update={"code": "V99"})
+    stack.fix_demo_data()
 
     # 7. The retry clears every exception and posts each invoice exactly once.
     fixed = CliRunner().invoke(main, ["retry", "--all"])

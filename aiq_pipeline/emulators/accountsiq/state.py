@@ -1,0 +1,337 @@
+"""The emulator's data: per-entity ledgers, customers, posted transactions and OAuth tokens.
+
+Everything lives in one pydantic `StoredState`. With a state directory it is written atomically (temporary
+file + `os.replace`) after every write and loaded at start, so a restarted emulator keeps what was posted;
+without one it is memory only. All access goes through `EmulatorState.lock` (an `RLock`): requests are handled
+on a thread pool, and tests poke the state from their own thread.
+
+Tokens and client secrets are stored as SHA-256 digests only, so the state file never holds a usable secret.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from aiq_pipeline.emulators.accountsiq.fixtures import (
+    EmulatorFixture,
+    EntityFixture,
+    GLAccountFixture,
+    TaxCodeFixture,
+    demo_fixture,
+)
+
+STATE_FILE_NAME = "accountsiq-state.json"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def utcnow() -> datetime:
+    # Naive UTC: AIQ's dateTime values carry no offset.
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class EmulatorOptions:
+    """Behaviour switches; change them at run time through `POST /_emulator/options` or the handle."""
+
+    token_ttl_seconds: float = 20 * 60  # the real 2.0 TTL is unpublished; 1.1 used 20 minutes
+    refresh_token_ttl_seconds: float = 30 * 24 * 3600
+    enforce_unique_external_reference: bool = False  # the real service allows duplicates
+    closed_period_error_code: str = "DATE_IS_OUT_OF_RANGE"  # UNVERIFIED against the real service
+    # "multiply": base amount = document amount x ExchangeRate (rate = base units per document-currency unit).
+    exchange_rate_direction: Literal["multiply", "divide"] = "multiply"
+
+
+class ClientRecord(BaseModel):
+    client_id: str
+    secret_sha256: str
+    entities: list[str]
+
+
+class TokenRecord(BaseModel):
+    client_id: str
+    expires_at: datetime
+
+
+class Period(BaseModel):
+    period_id: int
+    number: int
+    name: str
+    year: int
+    start: date
+    end: date
+    sales_closed: bool
+
+
+class CustomerRecord(BaseModel):
+    """A customer as AIQ's `Account` type: value-typed fields are declared, strings travel as extras."""
+
+    model_config = ConfigDict(extra="allow")
+
+    AccountID: int
+    ExternalApproverID: int | None = None
+    LedgerType: str = "Sales"
+    Code: str
+    CreationDate: datetime
+    DiscountRate: Decimal = Decimal(0)
+    UseAccountTaxCode: bool = False
+    IsActive: bool = True
+    Hold: int = 0
+    HeadOfficeAccountID: int | None = None
+    UseHeadOffice: bool = False
+    IsHeadOffice: bool = False
+    CreditLimit: Decimal = Decimal(0)
+    IsFranchise: bool = False
+    SalesRepresentativeID: int | None = None
+    RowVersionNumber: str
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    @property
+    def currency_code(self) -> str | None:
+        return (self.model_extra or {}).get("CurrencyCode")
+
+    @property
+    def name(self) -> str | None:
+        return (self.model_extra or {}).get("Name")
+
+
+class LineRecord(BaseModel):
+    line_id: int
+    gl_account_code: str
+    description: str | None
+    department_id: str | None = None
+    tax_code: str | None = None
+    kind: Literal["Control", "Net", "Vat"]
+    amount: Decimal  # debit positive, credit negative, in the document currency
+    bc_amount: Decimal
+
+
+class AllocationRecord(BaseModel):
+    allocation_number: int
+    transaction_ids: tuple[int, int]
+    reference: str | None
+    amount: Decimal
+    date: datetime
+
+
+class TransactionRecord(BaseModel):
+    transaction_id: int
+    type_code: Literal["SI", "SN"]
+    internal_number: str
+    account_id: int
+    customer_code: str
+    customer_name: str | None
+    external_reference: str
+    description: str | None
+    transaction_date: datetime
+    due_date: datetime | None
+    creation_date: datetime
+    currency_code: str
+    exchange_rate: Decimal
+    period_id: int
+    year: int
+    period_number: int
+    period_name: str
+    period_date: datetime
+    control_amount: Decimal
+    control_bc_amount: Decimal
+    outstanding_amount: Decimal
+    lines: list[LineRecord]
+
+
+class EntityData(BaseModel):
+    entity_id: str
+    name: str
+    base_currency: str
+    currencies: list[str]
+    debtors_control_gl: str
+    sales_vat_gl: str
+    gl_accounts: dict[str, GLAccountFixture]
+    tax_codes: dict[str, TaxCodeFixture]
+    periods: list[Period]
+    customers: dict[str, CustomerRecord] = {}
+    transactions: dict[int, TransactionRecord] = {}
+    allocations: list[AllocationRecord] = []
+    next_id: int = 1000  # one sequence for account, transaction, line and allocation ids
+    next_invoice_number: int = 1
+    next_credit_note_number: int = 1
+    next_row_version: int = 1
+
+    def take_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def take_row_version(self) -> str:
+        self.next_row_version += 1
+        return f"{self.next_row_version:016X}"
+
+    def period_for(self, when: datetime) -> Period | None:
+        day = when.date()
+        return next((p for p in self.periods if p.start <= day <= p.end), None)
+
+    def customer_has_transactions(self, code: str) -> bool:
+        return any(t.customer_code == code for t in self.transactions.values())
+
+
+class StoredState(BaseModel):
+    version: Literal[1] = 1
+    clients: dict[str, ClientRecord]
+    entities: dict[str, EntityData]
+    access_tokens: dict[str, TokenRecord] = {}  # keyed by sha256(token)
+    refresh_tokens: dict[str, TokenRecord] = {}
+
+
+def _periods(fixture: EntityFixture) -> list[Period]:
+    periods: list[Period] = []
+    for year in sorted(fixture.financial_years):
+        for month in range(1, 13):
+            end = date(year, month, calendar.monthrange(year, month)[1])
+            closed = fixture.sales_ledger_closed_before is not None and end < fixture.sales_ledger_closed_before
+            periods.append(
+                Period(
+                    period_id=year * 100 + month,
+                    number=month,
+                    name=f"{calendar.month_abbr[month]} {year}",
+                    year=year,
+                    start=date(year, month, 1),
+                    end=end,
+                    sales_closed=closed,
+                )
+            )
+    return periods
+
+
+def seed(fixture: EmulatorFixture, now: datetime) -> StoredState:
+    entities: dict[str, EntityData] = {}
+    for ef in fixture.entities:
+        entity = EntityData(
+            entity_id=ef.entity_id,
+            name=ef.name,
+            base_currency=ef.base_currency,
+            currencies=list(ef.currencies),
+            debtors_control_gl=ef.debtors_control_gl,
+            sales_vat_gl=ef.sales_vat_gl,
+            gl_accounts={gl.code: gl for gl in ef.gl_accounts},
+            tax_codes={tax.code: tax for tax in ef.tax_codes},
+            periods=_periods(ef),
+        )
+        default_tax = next((t.code for t in ef.tax_codes if t.is_default), None)
+        for cf in ef.customers:
+            entity.customers[cf.code] = CustomerRecord(
+                AccountID=entity.take_id(),
+                Code=cf.code,
+                Name=cf.name,
+                CurrencyCode=cf.currency_code or ef.base_currency,
+                Email=cf.email,
+                IsActive=cf.is_active,
+                DefaultTaxCode=default_tax,
+                ControlGLAccountCode=ef.debtors_control_gl,
+                CreationDate=now.replace(microsecond=0),
+                RowVersionNumber=entity.take_row_version(),
+            )
+        entities[ef.entity_id] = entity
+    clients = {
+        c.client_id: ClientRecord(
+            client_id=c.client_id, secret_sha256=digest(c.client_secret.get_secret_value()), entities=list(c.entities)
+        )
+        for c in fixture.clients
+    }
+    return StoredState(clients=clients, entities=entities)
+
+
+class EmulatorState:
+    """Thread-safe, optionally persistent emulator data plus its behaviour options."""
+
+    def __init__(
+        self,
+        fixture: EmulatorFixture | None = None,
+        state_dir: Path | None = None,
+        options: EmulatorOptions | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.fixture = fixture or demo_fixture()
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.options = options or EmulatorOptions()
+        self.clock = clock or utcnow
+        path = self.state_path
+        if path is not None and path.exists():
+            self.data = StoredState.model_validate_json(path.read_bytes())
+        else:
+            self.data = seed(self.fixture, self.clock())
+            self.save()
+
+    @property
+    def state_path(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / STATE_FILE_NAME
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def save(self) -> None:
+        path = self.state_path
+        if path is None:
+            return
+        with self.lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(self.data.model_dump_json().encode())
+            os.replace(tmp, path)
+
+    @contextmanager
+    def writing(self) -> Iterator[StoredState]:
+        """Hold the lock for a change and persist it once the block succeeds."""
+        with self.lock:
+            yield self.data
+            self.save()
+
+    def reset(self) -> None:
+        with self.writing():
+            self.data = seed(self.fixture, self.clock())
+
+    # ------------------------------------------------------------ tokens
+
+    def issue_tokens(self, client_id: str) -> tuple[str, str]:
+        access, refresh = new_token(), new_token()
+        now = self.now()
+        with self.writing() as data:
+            data.access_tokens[digest(access)] = TokenRecord(
+                client_id=client_id, expires_at=now + timedelta(seconds=self.options.token_ttl_seconds)
+            )
+            data.refresh_tokens[digest(refresh)] = TokenRecord(
+                client_id=client_id, expires_at=now + timedelta(seconds=self.options.refresh_token_ttl_seconds)
+            )
+            # Drop long-dead access tokens so the table does not grow without bound.
+            cutoff = now - timedelta(days=1)
+            for key in [k for k, t in data.access_tokens.items() if t.expires_at < cutoff]:
+                del data.access_tokens[key]
+        return access, refresh
+
+    def expire_access_tokens(self) -> int:
+        """Make every issued access token expired now (refresh tokens stay valid); returns how many."""
+        with self.writing() as data:
+            past = self.now() - timedelta(seconds=1)
+            for record in data.access_tokens.values():
+                record.expires_at = min(record.expires_at, past)
+            return len(data.access_tokens)

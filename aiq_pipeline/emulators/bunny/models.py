@@ -1,0 +1,327 @@
+"""The Bunny emulator's tenant data: fixture format and persisted state (pydantic models).
+
+A fixture is one JSON object (a `Tenant`); the persisted state file (`<state_dir>/bunny-state.json`) is
+the same object plus the issued tokens. Keys are snake_case; ids are numeric strings; money is a JSON
+number or a decimal string (kept as `Decimal`); dates are ``YYYY-MM-DD``; timestamps ISO 8601 (naive = UTC).
+
+```json
+{
+  "entities": [{"id": "1", "name": "Demo Trading Ltd", "abbreviation": "DTL", "base_currency_id": "1",
+                "invoice_number_prefix": "INV-", "invoice_number_seq": 1001, "billing_country": "IE"}],
+  "api_clients": [{"client_id": "demo-bunny-client", "client_secret": "demo-bunny-secret",
+                   "scopes": ["standard:read", "billing:read"], "access_token_expires_in": 7200,
+                   "client_credentials_enabled": true, "entity_id": null}],
+  "currencies": [{"id": "1", "iso_code": "EUR", "name": "Euro", "symbol": "€"}],
+  "accounts": [{"id": "1", "code": "ACME", "name": "Acme", "entity_id": "1", "currency_id": "1",
+                "billing_street": "1 Main St", "billing_city": "Dublin", "billing_country": "IE",
+                "billing_contact": {"id": "1", "first_name": "Ann", "last_name": "Lee", "email": "a@x.ie"}}],
+  "financial_accounts": [{"id": "1", "entity_id": "1", "code": "4000", "name": "Subscription revenue",
+                          "account_type": "earned_revenue", "default_account": true, "source": "accountsiq"}],
+  "price_list_charges": [{"id": "1", "code": "SUB-MONTHLY", "name": "Monthly subscription",
+                          "charge_type": "RECURRING", "price": "49.00", "financial_account_id": null}],
+  "invoices": [{"id": "1", "entity_id": "1", "account_id": "1", "currency_id": "1", "state": "PAID",
+                "number": "INV-1001", "issued_at": "2026-06-02", "due_at": "2026-07-02",
+                "items": [{"id": "1", "price_list_charge_id": "1", "charge_kind": "subscription",
+                           "quantity": 1, "price": "49.00", "discount": "0", "tax_rate": "23",
+                           "tax_amount": "11.27", "tax_code": "V01"}]}],
+  "credit_notes": [{"id": "1", "kind": "REFUND", "state": "READY", "entity_id": "1", "account_id": "1",
+                    "currency_id": "1", "credited_invoice_id": "1",
+                    "items": [{"id": "1", "invoice_item_id": "1", "quantity": 1, "price": "49.00",
+                               "tax_amount": "11.27"}]}]
+}
+```
+
+Money semantics (docs/demo-tenant.md): item subtotal = quantity x price, item amount = subtotal - discount
+(the line net), item taxAmount = line tax (from `tax_amount`, else amount x tax_rate / 100 rounded half-up);
+invoice subtotal = sum of item amounts, taxAmount = sum of item taxes, amount = subtotal + taxAmount.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CENT = Decimal("0.01")
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+InvoiceStateName = Literal[
+    "PREPARING",
+    "FAILED",
+    "DRAFT",
+    "READY",
+    "NOT_DUE",
+    "DUE",
+    "UNPAID",
+    "PROCESSING_PAYMENT",
+    "PAID",
+    "VOIDED",
+    "QUEUED",
+    "CONSOLIDATED",
+    "MERGED",
+]
+FinancialAccountTypeName = Literal[
+    "accounts_payable",
+    "accounts_receivable",
+    "bad_debt",
+    "banking_fees",
+    "conversion_gain",
+    "conversion_loss",
+    "cpca",
+    "customer_advances",
+    "deferred_revenue",
+    "earned_revenue",
+    "payments",
+    "tax_payable",
+]
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # Bunny exposes whole seconds; storing whole seconds keeps filters and what clients see in agreement.
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class _Stamped(_Model):
+    created_at: dt.datetime = EPOCH
+    updated_at: dt.datetime = EPOCH
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _whole_seconds_utc(cls, value: dt.datetime) -> dt.datetime:
+        return _utc(value)
+
+
+class Entity(_Stamped):
+    id: str
+    name: str
+    abbreviation: str = ""
+    base_currency_id: str
+    is_default: bool = False
+    invoice_number_prefix: str = "INV-"
+    invoice_number_seq: int = 1
+    credit_note_number_prefix: str = "CN-"
+    credit_note_number_seq: int = 1
+    billing_street: str | None = None
+    billing_city: str | None = None
+    billing_state: str | None = None
+    billing_zip: str | None = None
+    billing_country: str | None = None
+    tax_id: str | None = None
+    tax_type: Literal["EIN", "GENERIC", "GST", "VAT"] | None = None
+    fiscal_year_start_month: int = 0
+    timezone: str = "UTC"
+
+
+class ApiClient(_Model):
+    client_id: str
+    client_secret: str = Field(repr=False)
+    scopes: list[str]
+    access_token_expires_in: int = 7200
+    client_credentials_enabled: bool = True
+    entity_id: str | None = None
+
+
+class Currency(_Model):
+    id: str
+    iso_code: str
+    name: str
+    symbol: str | None = None
+
+
+class Contact(_Stamped):
+    id: str
+    first_name: str
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Account(_Stamped):
+    id: str
+    code: str | None = None
+    name: str
+    entity_id: str
+    currency_id: str
+    billing_street: str | None = None
+    billing_city: str | None = None
+    billing_state: str | None = None
+    billing_zip: str | None = None
+    billing_country: str | None = None
+    billing_contact: Contact | None = None
+    tax_number: str | None = None
+    net_payment_days: int = 30
+    draft_invoices: bool = False
+
+
+class FinancialAccount(_Stamped):
+    id: str
+    entity_id: str
+    code: str | None = None
+    name: str
+    description: str | None = None
+    account_number: str | None = None
+    account_type: FinancialAccountTypeName
+    active: bool = True
+    default_account: bool = False
+    external_id: str | None = None
+    source: str | None = None
+    plugin_id: str | None = None
+
+
+class PriceListCharge(_Stamped):
+    id: str
+    code: str | None = None
+    name: str
+    charge_type: Literal["ONE_TIME", "RECURRING", "USAGE"] = "RECURRING"
+    billing_period: Literal["ANNUAL", "MONTHLY", "ONCE", "QUARTERLY", "SEMI_ANNUAL"] | None = None
+    pricing_model: Literal["BANDS", "FLAT", "TIERED", "VOLUME"] = "FLAT"
+    price: Decimal = Decimal("0")
+    financial_account_id: str | None = None
+    tax_code: str | None = None
+    accounting_code: str | None = None
+    price_list_id: str = "1"
+    product_id: str = "1"
+
+
+class InvoiceItem(_Model):
+    id: str
+    position: int = 1
+    line_text: str | None = None
+    price_list_charge_id: str
+    # Which member of the `Charge` union the line's charge is.
+    charge_kind: Literal["subscription", "quote"] = "subscription"
+    quantity: int = 1
+    price: Decimal
+    discount: Decimal = Decimal("0")
+    tax_rate: Decimal | None = None
+    tax_amount: Decimal | None = None
+    tax_code: str | None = None
+    vat_code: str | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return cents(self.price * self.quantity)
+
+    @property
+    def amount(self) -> Decimal:
+        return cents(self.subtotal - self.discount)
+
+    @property
+    def tax(self) -> Decimal:
+        if self.tax_amount is not None:
+            return cents(self.tax_amount)
+        if self.tax_rate is not None:
+            return cents(self.amount * self.tax_rate / 100)
+        return Decimal("0.00")
+
+
+class Invoice(_Stamped):
+    id: str
+    uuid: str = ""
+    number: str | None = None
+    state: InvoiceStateName = "DRAFT"
+    entity_id: str
+    account_id: str
+    currency_id: str
+    # invoice currency -> entity base currency, for baseCurrencyTotal
+    fx_rate: Decimal = Decimal("1")
+    issued_at: dt.date | None = None
+    due_at: dt.date | None = None
+    paid_at: dt.datetime | None = None
+    net_payment_days: int = 30
+    description: str = ""
+    notes: str | None = None
+    internal_notes: str | None = None
+    po_number: str | None = None
+    items: list[InvoiceItem] = []
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((item.amount for item in self.items), Decimal("0.00"))
+
+    @property
+    def tax_amount(self) -> Decimal:
+        return sum((item.tax for item in self.items), Decimal("0.00"))
+
+    @property
+    def amount(self) -> Decimal:
+        return self.subtotal + self.tax_amount
+
+
+class CreditNoteItem(_Model):
+    id: str
+    invoice_item_id: str | None = None
+    position: int = 1
+    line_text: str | None = None
+    quantity: int = 1
+    price: Decimal
+    tax_amount: Decimal = Decimal("0")
+    tax_code: str | None = None
+    vat_code: str | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return cents(self.price * self.quantity)
+
+
+class CreditNote(_Stamped):
+    id: str
+    uuid: str = ""
+    number: str | None = None
+    kind: Literal["CREDIT", "REFUND", "WRITE_OFF"] = "REFUND"
+    state: Literal["PREPARING", "DRAFT", "READY", "PARTIALLY_APPLIED", "APPLIED"] = "READY"
+    entity_id: str
+    account_id: str
+    currency_id: str
+    credited_invoice_id: str | None = None
+    dispute_reason_id: str | None = None
+    issued_at: dt.date | None = None
+    description: str = ""
+    items: list[CreditNoteItem] = []
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((item.subtotal for item in self.items), Decimal("0.00"))
+
+    @property
+    def tax_amount(self) -> Decimal:
+        return sum((cents(item.tax_amount) for item in self.items), Decimal("0.00"))
+
+    @property
+    def amount(self) -> Decimal:
+        return self.subtotal + self.tax_amount
+
+
+class IssuedToken(_Model):
+    # Only a SHA-256 digest of the token is kept, so a state file never holds a usable secret.
+    digest: str
+    client_id: str
+    scopes: list[str]
+    expires_at: dt.datetime
+
+
+class Tenant(_Model):
+    """A whole tenant: the fixture format, and (with `tokens`) the persisted state."""
+
+    entities: list[Entity] = []
+    api_clients: list[ApiClient] = []
+    currencies: list[Currency] = []
+    accounts: list[Account] = []
+    financial_accounts: list[FinancialAccount] = []
+    price_list_charges: list[PriceListCharge] = []
+    invoices: list[Invoice] = []
+    credit_notes: list[CreditNote] = []
+    tokens: list[IssuedToken] = []

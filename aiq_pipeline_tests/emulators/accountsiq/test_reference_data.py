@@ -1,0 +1,63 @@
+"""Reference data of the demo tenant (docs/demo-tenant.md) as the emulator serves it."""
+
+from __future__ import annotations
+
+from aiq_pipeline_tests.emulators.accountsiq.conftest import NIL, Soap
+
+
+def test_chart_of_accounts_matches_demo_tenant(soap: Soap) -> None:
+    answer = soap.call("GetChartOfAccounts")
+    lines = {
+        code: (kind, departmental, active)
+        for code, kind, departmental, active in zip(
+            answer.texts("Code"),
+            answer.texts("AccountType"),
+            answer.texts("IsDepartmental"),
+            answer.texts("IsActive"),
+            strict=True,
+        )
+    }
+    assert lines == {
+        "4000": ("Posting", "false", "true"),
+        "4010": ("Posting", "false", "true"),
+        "4020": ("Posting", "false", "true"),
+        "4030": ("Posting", "true", "true"),
+        "4099": ("Posting", "false", "false"),
+        "4900": ("Control", "false", "true"),
+        "1100": ("Control", "false", "true"),
+        "1200": ("Bank", "false", "true"),
+        "2200": ("VAT", "false", "true"),
+        "8000": ("Posting", "false", "true"),
+    }
+
+
+def test_tax_codes_are_percentages_with_one_default(soap: Soap) -> None:
+    answer = soap.call("GetTaxCodeList")
+    rates = dict(zip(answer.texts("Code"), answer.texts("Rate"), strict=True))
+    assert rates == {"V01": "23", "V02": "13.5", "V00": "0", "EX": "0"}
+    assert answer.texts("IsDefault") == ["true", "false", "false", "false"]
+
+
+def test_period_list_has_36_months_and_sales_closed_before_june_2026(soap: Soap) -> None:
+    answer = soap.call("GetPeriodList", f"<pointInTime {NIL}/>")
+    names = answer.texts("PeriodName")
+    closed = answer.texts("SalesLedgerClosed")
+    assert len(names) == 36 and names[0] == "Jan 2025" and names[-1] == "Dec 2027"
+    by_name = dict(zip(names, closed, strict=True))
+    assert by_name["May 2026"] == "true" and by_name["Jun 2026"] == "false" and by_name["Jan 2025"] == "true"
+    # the underscore-prefixed duplicate field set is filled too
+    assert answer.texts("_PeriodName") == names
+
+
+def test_period_list_point_in_time_selects_its_financial_year(soap: Soap) -> None:
+    answer = soap.call("GetPeriodList", "<pointInTime>2026-03-15T00:00:00</pointInTime>")
+    assert set(answer.texts("FinancialYear")) == {"2026"} and len(answer.texts("PeriodName")) == 12
+
+
+def test_company_information_and_entities(soap: Soap) -> None:
+    info = soap.call("GetCompanyInformation")
+    assert (info.text("CompanyName"), info.text("BaseCurrencyCode"), info.text("PricePrecisionDecimals")) == (
+        "Demo Trading Ltd",
+        "EUR",
+        "2",
+    )

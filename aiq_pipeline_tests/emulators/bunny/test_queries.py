@@ -1,0 +1,225 @@
+"""Queries over the demo tenant: shapes, money, union charges, pagination, filters, validation (E3-E5, E9)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+INVOICE = """
+query($id: ID!) { invoice(id: $id) {
+  id number state currencyId subtotal taxAmount amount issuedAt updatedAt entity { id }
+  account { name code billingCity billingContact { fullName email } }
+  invoiceItems { id quantity price subtotal discount amount taxAmount taxCode
+    charge { __typename
+      ... on SubscriptionCharge { priceListChargeId priceListCharge { code financialAccount { code } } }
+      ... on QuoteCharge { priceListChargeId priceListCharge { code financialAccount { code } } } } } } }
+"""
+
+
+def _ids(live, filter_text, **extra):
+    args = {"filter": filter_text, "first": 100, **extra}
+    data = live.gql(
+        "query($filter: String, $first: Int, $sort: String) { invoices(filter: $filter, first: $first, sort: $sort) "
+        "{ totalCount nodes { id } } }",
+        args,
+    )
+    assert "errors" not in data, data
+    return [n["id"] for n in data["data"]["invoices"]["nodes"]]
+
+
+def test_invoice_money_semantics_and_union_charges(demo):
+    invoice = demo.gql(INVOICE, {"id": "9"})["data"]["invoice"]  # PRO-SERVICES 150 with 15 discount, 23 %
+    item = invoice["invoiceItems"][0]
+    assert (item["subtotal"], item["discount"], item["amount"], item["taxAmount"]) == (150.0, 15.0, 135.0, 31.05)
+    assert (invoice["subtotal"], invoice["taxAmount"], invoice["amount"]) == (135.0, 31.05, 166.05)
+    assert item["charge"]["__typename"] == "QuoteCharge"
+    assert item["charge"]["priceListCharge"] == {"code": "PRO-SERVICES", "financialAccount": {"code": "4010"}}
+    assert invoice["account"]["name"] == "Smith & <Sons>"
+    assert invoice["entity"] == {"id": "1"} and invoice["state"] == "DUE"
+    first = demo.gql(INVOICE, {"id": "1"})["data"]["invoice"]
+    assert first["invoiceItems"][0]["charge"]["__typename"] == "SubscriptionCharge"
+    assert first["amount"] == pytest.approx(sum(i["amount"] + i["taxAmount"] for i in first["invoiceItems"]))
+    assert isinstance(first["amount"], float) and isinstance(first["id"], str) and first["id"].isdigit()
+    assert first["updatedAt"].endswith("Z") and len(first["issuedAt"]) == 10
+
+
+def test_demo_tenant_covers_the_documented_cases(demo):
+    data = demo.gql(
+        """{ invoices(first: 100) { totalCount nodes { id state currencyId issuedAt entity { id }
+             invoiceItems { taxCode charge { ... on SubscriptionCharge { priceListCharge { code } } } } } }
+           currencies { nodes { id isoCode } }
+           financialAccounts(filter: "entityId = '1' and code is not blank") {
+             nodes { code defaultAccount accountType } }
+           priceListCharges { nodes { code financialAccount { code } } } }"""
+    )["data"]
+    invoices = data["invoices"]["nodes"]
+    mine = [i for i in invoices if i["entity"]["id"] == "1"]
+    assert len(mine) == 10 and len(invoices) == 12
+    assert {"DRAFT", "NOT_DUE", "PAID", "VOIDED"} <= {i["state"] for i in mine}
+    assert any(i["currencyId"] == "2" for i in mine)
+    assert any(it["taxCode"] == "V99" for i in mine for it in i["invoiceItems"])
+    assert any(i["issuedAt"] == "2026-05-15" for i in mine)
+    assert any(
+        (it["charge"].get("priceListCharge") or {}).get("code") == "LEGACY-ADDON"
+        for i in mine
+        for it in i["invoiceItems"]
+    )
+    assert data["currencies"]["nodes"] == [
+        {"id": "1", "isoCode": "EUR"},
+        {"id": "2", "isoCode": "GBP"},
+        {"id": "3", "isoCode": "USD"},
+    ]
+    assert {(a["code"], a["defaultAccount"]) for a in data["financialAccounts"]["nodes"]} == {
+        ("4000", True),
+        ("4010", False),
+        ("4900", False),
+    }
+    charges = {c["code"]: (c["financialAccount"] or {}).get("code") for c in data["priceListCharges"]["nodes"]}
+    assert charges == {"SUB-MONTHLY": None, "PRO-SERVICES": "4010", "API-USAGE": None, "LEGACY-ADDON": "4900"}
+
+
+def test_pagination_over_three_pages_with_opaque_cursors(live):
+    live.handle.create_invoices({"account": "ACME", "items": [{"charge": "SUB-MONTHLY", "quantity": 1}]}, count=40)
+    query = (
+        "query($after: String) { invoices(first: 20, after: $after) { totalCount edges { cursor node { id } } "
+        "pageInfo { hasNextPage hasPreviousPage endCursor startCursor } } }"
+    )
+    seen, after, pages = [], None, 0
+    while True:
+        page = live.gql(query, {"after": after})["data"]["invoices"]
+        pages += 1
+        assert page["totalCount"] == 52
+        assert page["pageInfo"]["hasPreviousPage"] == (after is not None)
+        assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+        base64.urlsafe_b64decode(page["edges"][0]["cursor"] + "==")  # opaque but base64
+        seen += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert pages == 3
+    assert seen == [str(i) for i in range(1, 53)]  # stable id order, nothing lost or repeated
+
+
+def test_page_size_defaults_to_25_and_caps_at_100(live):
+    live.handle.create_invoices({"account": "1"}, count=150)
+    count = lambda q: len(live.gql(q)["data"]["invoices"]["nodes"])  # noqa: E731
+    assert count("{ invoices { nodes { id } } }") == 25
+    assert count("{ invoices(first: 500) { nodes { id } } }") == 100
+    last = live.gql("{ invoices(last: 2) { nodes { id } pageInfo { hasPreviousPage } } }")["data"]["invoices"]
+    assert [n["id"] for n in last["nodes"]] == ["161", "162"] and last["pageInfo"]["hasPreviousPage"]
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "expected"),
+    [
+        ("state = 'PAID'", ["1", "7", "12"]),
+        ("state = 'paid'", ["1", "7", "12"]),  # strings compare case-insensitively
+        ("entityId = '2'", ["11", "12"]),
+        ("entity_id != '1'", ["11", "12"]),
+        ("state in ['DRAFT', 'VOIDED']", ["3", "4", "10"]),
+        ("entityId = '1' and state not in ['DRAFT','VOIDED','PAID']", ["2", "5", "6", "8", "9"]),
+        ("number contains '100'", ["1", "2", "4", "5", "6", "7", "8", "9"]),
+        ("number is blank", ["3", "10"]),
+        ("issuedAt is on '2026-05-15'", ["7"]),
+        ("issued_at is before 2026-06-02", ["7"]),
+        ("issuedAt is on or before '2026-06-02'", ["1", "7"]),
+        ("issuedAt is after '2026-11-04' or (state = 'VOIDED' and accountId = '1')", ["4", "8"]),
+        ("updatedAt is on or after '2026-11-05T10:00:00'", ["3", "8", "10"]),
+        ("updatedAt is after '2026-11-05T10:00:00'", ["3", "10"]),
+        ("updatedAt is on '2026-11-05'", ["8"]),
+        ("(state = 'DUE' or state = 'DRAFT') and accountId = '2'", ["9", "10"]),
+    ],
+)
+def test_filter_grammar(demo, filter_text, expected):
+    assert _ids(demo, filter_text) == expected
+
+
+def test_sort_desc_and_filter_on_other_collections(live):
+    assert _ids(live, "entityId = '2'", sort="issued_at desc") == ["11", "12"]
+    assert _ids(live, "entityId = '2'", sort="issuedAt asc") == ["12", "11"]
+    fa = live.gql("""{ financialAccounts(filter: "account_type = 'earned_revenue' and entityId = '1'") {
+        totalCount } accounts(filter: "code = 'smith-sons'") { nodes { name } } }""")["data"]
+    assert fa["financialAccounts"]["totalCount"] == 4
+    assert fa["accounts"]["nodes"] == [{"name": "Smith & <Sons>"}]
+
+
+@pytest.mark.parametrize(
+    "bad", ["state ==", "state = 'PAID' and", "(state = 'PAID'", "nosuchfield = 1", "updatedAt is after 'soon'"]
+)
+def test_malformed_filter_is_a_top_level_error_with_null_data(demo, bad):
+    body = demo.gql("query($f: String) { creditNotes(filter: $f) { totalCount } }", {"f": bad})
+    assert body["data"] == {"creditNotes": None}
+    assert body["errors"][0]["message"] == "Malformed filter" and body["errors"][0]["path"] == ["creditNotes"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ invoice(id: "1") { id entityId } }',  # Invoice has only entity { id }
+        '{ invoice(id: "1") { externalId } }',
+        '{ invoice(id: "1") { invoiceItems(first: 1) { id } } }',
+        '{ account(id: "1", filter: "x") { id } }',
+        '{ invoice(id: "1", filter: "x") { id } }',
+        "{ invoices(filter: \"state = 'PAID'\") { nodes { nosuch } } }",
+        'mutation { invoiceIssue(id: "1") { errors } }',
+        'mutation { financialAccountCreate(attributes: {name: "x", accountType: EARNED_REVENUE, entityId: 1}) '
+        "{ errors } }",
+    ],
+)
+def test_queries_the_real_server_rejects_fail_validation(demo, query):
+    body = demo.gql(query)
+    assert "data" not in body and body["errors"]
+
+
+@pytest.mark.parametrize("wrong", ["EARNED_REVENUE", "Earned_Revenue"])
+def test_enum_variable_in_wrong_case_is_rejected(live, wrong):
+    query = (
+        "mutation($t: FinancialAccountType) { financialAccountCreate(attributes: "
+        '{accountType: $t, name: "X", entityId: "1"}) { errors financialAccount { id } } }'
+    )
+    body = live.gql(query, {"t": wrong})
+    assert body.get("data") is None and wrong in body["errors"][0]["message"]
+    assert live.gql(query, {"t": "earned_revenue"})["data"]["financialAccountCreate"]["financialAccount"]["id"]
+
+
+def test_single_object_lookups_and_not_found(demo):
+    data = demo.gql("""{ invoice(id: "999") { id } account(code: "NORDIC") { id entityId currency { isoCode } }
+        financialAccount(code: "4000") { id accountType accountTypeLabel defaultAccount longName entityId }
+        priceListCharge(code: "API-USAGE") { id price basePrice } entity(id: "2") { name baseCurrencyId }
+        creditNote(id: "1") { kind state amount creditedInvoiceId
+          creditNoteItems { invoiceItemId amount taxAmount } } }""")
+    assert "errors" not in data
+    d = data["data"]
+    assert d["invoice"] is None
+    assert d["account"] == {"id": "4", "entityId": "1", "currency": {"isoCode": "EUR"}}
+    assert d["financialAccount"]["accountType"] == "earned_revenue" and d["financialAccount"]["defaultAccount"]
+    assert d["priceListCharge"]["price"] == "0.05" and d["priceListCharge"]["basePrice"] == 0.05  # BigDecimal as string
+    assert d["entity"] == {"name": "Demo US Inc", "baseCurrencyId": "3"}
+    assert d["creditNote"]["kind"] == "REFUND" and d["creditNote"]["amount"] == 184.5
+
+
+def test_unmodelled_non_null_field_is_a_clear_error_not_invented_data(demo):
+    body = demo.gql('{ invoice(id: "1") { id transactionRecord { id } } }')
+    assert body["data"] == {"invoice": None}
+    assert "not supported by the Bunny emulator" in body["errors"][0]["message"]
+    body = demo.gql("{ quotes { totalCount } }")
+    assert "not supported by the Bunny emulator" in body["errors"][0]["message"]
+
+
+def test_operation_name_selects_the_operation_and_bad_bodies_are_400(demo):
+    document = "query A { currencies { totalCount } } query B { currentUser { scopes entityId user { id } } }"
+    response = demo.http.post(
+        f"{demo.url}/graphql",
+        json={"query": document, "operationName": "B"},
+        headers={"Authorization": f"Bearer {demo.token()}"},
+    )
+    data = response.json()["data"]
+    assert list(data) == ["currentUser"] and data["currentUser"]["user"] == {"id": "1"}
+    assert "standard:read" in data["currentUser"]["scopes"] and data["currentUser"]["entityId"] is None
+    bad = demo.http.post(
+        f"{demo.url}/graphql", content=b"not json", headers={"Authorization": f"Bearer {demo.token()}"}
+    )
+    assert bad.status_code == 400
+    syntax = demo.gql("{ invoices { ")
+    assert "data" not in syntax and "Syntax Error" in syntax["errors"][0]["message"]

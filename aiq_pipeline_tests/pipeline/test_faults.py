@@ -1,0 +1,78 @@
+"""Fault-injected runs end with zero duplicates and zero lost invoices."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from aiq_pipeline.defs.exceptions import failed_invoice_ids
+from aiq_pipeline.defs.runs import post_invoices_in_process
+from aiq_pipeline_tests.pipeline.helpers import aiq_documents, apply_tick, sensor_tick, statuses
+
+pytestmark = pytest.mark.slow
+
+AIQ_WRITE = "CreateBatchSalesInvoiceGetBackTransactionID"
+
+FAULTS = {
+    "aiq_commit_then_drop": (
+        "aiq",
+        {"kind": "drop_after_commit", "operations": [AIQ_WRITE], "fraction": 0.5, "seed": 1},
+    ),
+    "aiq_http_500": ("aiq", {"kind": "http_500", "fraction": 0.25, "seed": 2}),
+    "aiq_throttling": ("aiq", {"kind": "throttle", "fraction": 0.25, "seed": 3}),
+    "bunny_429": ("bunny", {"kind": "status", "status": 429, "retry_after": 0.01, "fraction": 0.25, "seed": 4}),
+    "bunny_500": ("bunny", {"kind": "status", "status": 500, "fraction": 0.25, "seed": 5}),
+    "bunny_token_expiry": ("bunny", {"kind": "expire_token", "fraction": 0.3, "seed": 6}),
+}
+
+
+def _expire_aiq_tokens_between_calls(stack) -> None:
+    stack.emulators.accountsiq.state.options.token_ttl_seconds = 0.05
+
+
+@pytest.mark.parametrize("fault", [*FAULTS, "aiq_token_expiry"])
+def test_no_duplicates_and_no_lost_invoices_under_faults(stack, fault):
+    from aiq_pipeline.emulators.bunny.faults import FaultSpec
+
+    stack.fix_demo_data()
+    new = stack.emulators.bunny.create_invoices(
+        {"account": "2", "items": [{"charge": "PRO-SERVICES", "quantity": 2}]}, count=12, release=True
+    )
+    assert len(new) == 12
+
+    if fault == "aiq_token_expiry":
+        _expire_aiq_tokens_between_calls(stack)
+    else:
+        system, rule = FAULTS[fault]
+        if system == "aiq":
+            stack.emulators.accountsiq.faults.add(rule)
+        else:
+            stack.emulators.bunny.faults.add(FaultSpec(**rule))
+
+    tick = sensor_tick(stack)
+    apply_tick(stack, tick)
+    # Whatever the faults left behind is on the exceptions list as retryable; retrying finishes the job.
+    for _ in range(5):
+        failed = failed_invoice_ids(stack.instance)
+        if not failed:
+            break
+        post_invoices_in_process(stack.instance, failed, defs=stack.defs)
+
+    # The fault really fired (otherwise this test proves nothing).
+    aiq_stats = stack.emulators.accountsiq.stats.snapshot()
+    bunny_stats = stack.emulators.bunny.faults.stats
+    if fault == "aiq_token_expiry":
+        assert aiq_stats["calls"].get("TokenRefresh", 0) + aiq_stats["calls"].get("TokenGet", 0) > 2
+    elif fault == "bunny_token_expiry":
+        assert bunny_stats["oauth.tokens_issued"] > 1
+    elif FAULTS[fault][0] == "aiq":
+        assert aiq_stats["faults"].get(FAULTS[fault][1]["kind"], 0) > 0, aiq_stats
+    else:
+        assert bunny_stats["faults.status"] > 0, dict(bunny_stats)
+
+    expected = set(tick.dynamic_partitions_requests[0].partition_keys)
+    assert len(expected) >= 19
+    assert set(statuses(stack).values()) == {dg.AssetPartitionStatus.MATERIALIZED}
+    docs = aiq_documents(stack)
+    assert set(docs) == {f"BUNNY-INV-{k}" for k in expected}, "an invoice was lost"
+    assert max(docs.values()) == 1, f"duplicates: {[r for r, n in docs.items() if n > 1]}"
