@@ -1,8 +1,12 @@
 """The released-invoices sensor: one partition per new invoice, few runs per burst.
 
 STOPPED by default, like Bunny's "automatically sync invoices" switch: turn it on once the ledger
-snapshot, financial accounts and GL mapping are in place. It never touches the store.
+snapshot, financial accounts and GL mapping are in place (UI: Automation, or `dagster sensor start`).
+`make demo` sets AIQ_PIPELINE_SENSOR_DEFAULT=RUNNING so the demo syncs from the start. It never
+touches the store.
 """
+
+import os
 
 from datetime import timedelta
 
@@ -15,6 +19,14 @@ from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import Cursor, batches, discover_released_invoices
 
 TRIGGER_TAG = "aiq_pipeline/trigger"
+SENSOR_DEFAULT_ENV = "AIQ_PIPELINE_SENSOR_DEFAULT"
+
+
+def _default_status() -> dg.DefaultSensorStatus:
+    wanted = os.environ.get(SENSOR_DEFAULT_ENV, "STOPPED").strip().upper()
+    if wanted not in dg.DefaultSensorStatus.__members__:
+        raise ValueError(f"{SENSOR_DEFAULT_ENV} must be RUNNING or STOPPED, not {wanted!r}")
+    return dg.DefaultSensorStatus[wanted]
 
 
 def invoice_run_request(keys: list[str], *, run_key: str | None = None, trigger: str = "sensor") -> dg.RunRequest:
@@ -30,7 +42,7 @@ def invoice_run_request(keys: list[str], *, run_key: str | None = None, trigger:
     name="released_invoices_sensor",
     asset_selection=[POSTED_INVOICES],
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_default_status(),
     description="Adds a partition per newly released Bunny invoice of the configured entity and posts them in batches.",
 )
 def released_invoices_sensor(
