@@ -7,7 +7,6 @@ touches the store.
 """
 
 import os
-
 from datetime import timedelta
 
 import dagster as dg
