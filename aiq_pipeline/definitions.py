@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 
 from aiq_pipeline.defs.accounts import financial_accounts, gl_mapping
+from aiq_pipeline.defs.history import add_invoice_history
 from aiq_pipeline.defs.invoices import posted_invoices
 from aiq_pipeline.defs.keys import CHART_OF_ACCOUNTS, FINANCIAL_ACCOUNTS, GL_MAPPING, PERIODS, TAX_CODES
 from aiq_pipeline.defs.ledger import aiq_ledger_snapshot
@@ -22,7 +23,7 @@ def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions
     """The whole code location; tests pass explicit resources instead of the environment's."""
     return dg.Definitions(
         assets=[aiq_ledger_snapshot, financial_accounts, gl_mapping, posted_invoices],
-        jobs=[ledger_and_mapping_job],
+        jobs=[ledger_and_mapping_job, add_invoice_history],
         schedules=[
             dg.ScheduleDefinition(
                 name="nightly_ledger_refresh",
