@@ -10,14 +10,15 @@ from graphql.language import ArgumentNode, ObjectFieldNode, OperationDefinitionN
 from graphql.language.visitor import Visitor
 
 from aiq_pipeline.bunny import documents
+from aiq_pipeline_tests.reference import reference_file
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_SDL = Path("/work/shared/reference/bunny/schema.graphql")
+SHARED_SDL = reference_file("bunny/schema.graphql")
 VENDORED_SDL = REPO / "aiq_pipeline" / "emulators" / "bunny" / "contract" / "schema.graphql"
 
 
 def _schemas() -> list[Path]:
-    return [p for p in (SHARED_SDL, VENDORED_SDL) if p.exists()]
+    return [SHARED_SDL, VENDORED_SDL]
 
 
 @pytest.fixture(scope="module", params=_schemas(), ids=lambda p: p.parent.name)

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import zeep
@@ -17,8 +16,9 @@ from aiq_pipeline.emulators.accountsiq import SERVICE_PATH
 from aiq_pipeline.emulators.accountsiq.contract import SERVICE_NS, WSDL_PATH, service_schema
 from aiq_pipeline.emulators.accountsiq.operations import HANDLERS, Code
 from aiq_pipeline_tests.emulators.accountsiq.conftest import CLIENT_ID, CLIENT_SECRET, Soap, check_response
+from aiq_pipeline_tests.reference import reference_file
 
-POSTMAN = Path("/work/shared/reference/accountsiq/AccountsIQ-EU1-2_0.postman_collection.json")
+POSTMAN = reference_file("accountsiq/AccountsIQ-EU1-2_0.postman_collection.json")
 
 
 def test_every_error_code_used_exists_in_the_wsdl_enum() -> None:

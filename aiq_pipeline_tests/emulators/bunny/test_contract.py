@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from graphql import build_schema, print_schema
 
 from aiq_pipeline.emulators.bunny.schema import SDL_PATH, bunny_schema, required_scopes
+from aiq_pipeline_tests.reference import reference_file
 
-REFERENCE = Path("/work/shared/reference/bunny")
+REFERENCE = reference_file("bunny")
 CONTRACT = SDL_PATH.parent
 
 
 def test_vendored_sdl_and_licence_equal_the_reference_byte_for_byte():
-    reference = REFERENCE if REFERENCE.exists() else Path(__file__).parents[4] / "shared/reference/bunny"
+    reference = REFERENCE
     assert (CONTRACT / "schema.graphql").read_bytes() == (reference / "schema.graphql").read_bytes()
     assert (CONTRACT / "LICENSE-schema").read_bytes() == (reference / "LICENSE-schema").read_bytes()
 
