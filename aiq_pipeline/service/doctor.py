@@ -14,8 +14,10 @@ from aiq_pipeline.accountsiq.errors import (
     AiqAuthenticationError,
     AiqConfigurationError,
     AiqError,
+    AiqThrottledError,
     AiqTransportError,
 )
+from aiq_pipeline.accountsiq.outcomes import ENTITY_CODES
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyConfigurationError, BunnyError
 
@@ -65,10 +67,21 @@ class BunnySettings:
         return f"BunnySettings(base_url={self.base_url!r}, entity_id={self.entity_id!r})"
 
 
+_TOKEN_OPERATIONS = frozenset({"TokenGet", "TokenRefresh"})
+# A settings check should answer in seconds: one retry absorbs a blip without minutes of backoff.
+CHECK_ATTEMPTS = 2
+
+
+def _address_setting(settings: AiqSettings) -> str:
+    # The client prefers the base URL when both are set, so that is the setting to blame.
+    return "AIQ_BASE_URL" if settings.base_url else "AIQ_REGION"
+
+
 def check_accountsiq(
     settings: AiqSettings, report: Report, client_factory: Callable[..., AccountsIQClient] = AccountsIQClient
 ) -> None:
     where = settings.base_url or settings.region
+    address = _address_setting(settings)
     try:
         client = client_factory(
             entity_id=settings.entity_id,
@@ -76,27 +89,45 @@ def check_accountsiq(
             client_secret=settings.client_secret,
             region=settings.region,
             base_url=settings.base_url,
+            max_attempts=CHECK_ATTEMPTS,
         )
     except AiqConfigurationError as exc:
-        report.add("AIQ region", False, str(exc), "AIQ_REGION")
+        report.add("AIQ region", False, str(exc), address)
         return
     with client:
+        # The first call gets a token (TokenGet) and then lists the granted entities. Which step failed,
+        # and with which code, tells credentials apart from an entity the header names but AIQ refuses.
         try:
             entities = client.get_entities_by_token()
         except AiqAuthenticationError as exc:
             report.add("AIQ region", True, f"{where} answers")
+            if exc.code in ENTITY_CODES and exc.operation not in _TOKEN_OPERATIONS:
+                report.add("AIQ credentials", True, "token issued")
+                report.add(
+                    "AIQ entity",
+                    False,
+                    f"AIQ refused entity {settings.entity_id!r} ({exc.code}): it does not exist or is not granted "
+                    "to this integration application; set the right entity id, or grant it under the "
+                    "application's Entities Assigned tab.",
+                    "AIQ_ENTITY_ID",
+                )
+                return
             report.add(
                 "AIQ credentials",
                 False,
                 f"AIQ rejected the client id/secret ({exc.code or exc.message}): copy both again from the "
-                "AIQ developer portal (Integration Applications > View > Show Credentials).",
+                "AIQ developer portal (Integration Applications > View > Show Credentials), and check the "
+                "application is not revoked.",
                 "AIQ_CLIENT_ID / AIQ_CLIENT_SECRET",
             )
             return
+        except AiqThrottledError as exc:
+            report.add("AIQ region", True, f"{where} answers")
+            report.add("AIQ availability", False, f"AIQ asked us to slow down ({exc.code}); run doctor again later.")
+            return
         except AiqTransportError as exc:
-            report.add(
-                "AIQ region", False, f"{where} did not answer ({exc.message}); check the region code.", "AIQ_REGION"
-            )
+            hint = "check the base URL and that the service runs" if settings.base_url else "check the region code"
+            report.add("AIQ region", False, f"{where} did not answer ({exc.message}); {hint}.", address)
             return
         except AiqError as exc:
             report.add("AIQ credentials", False, str(exc), "AIQ_CLIENT_ID / AIQ_CLIENT_SECRET")
@@ -111,7 +142,8 @@ def check_accountsiq(
             report.add(
                 "AIQ entity",
                 False,
-                f"entity {settings.entity_id!r} is not granted to this integration application (granted: {names}); "
+                f"entity {settings.entity_id!r} does not exist or is not granted to this integration application "
+                f"(granted: {names}); "
                 "set the right entity id, or grant it under the application's Entities Assigned tab.",
                 "AIQ_ENTITY_ID",
             )
@@ -127,7 +159,8 @@ def check_accountsiq(
         if settings.default_tax_code in codes:
             report.add("AIQ default tax code", True, f"{settings.default_tax_code} exists in {entity.entity_id}")
         else:
-            hint = " (AIQ tax codes are upper case)" if settings.default_tax_code.upper() in codes else ""
+            upper = settings.default_tax_code.upper()
+            hint = f" (AIQ tax codes are upper case: use {upper!r})" if upper in codes else ""
             report.add(
                 "AIQ default tax code",
                 False,
@@ -158,6 +191,12 @@ def check_bunny(
             report.add("Bunny entity", False, str(exc), "BUNNY_ENTITY_ID")
             return
         if entity is None:
-            report.add("Bunny entity", False, f"entity {settings.entity_id!r} does not exist", "BUNNY_ENTITY_ID")
+            report.add(
+                "Bunny entity",
+                False,
+                f"entity {settings.entity_id!r} does not exist in Bunny (or this API client cannot see it); set "
+                "BUNNY_ENTITY_ID to the id of the Bunny entity whose invoices go to AccountsIQ.",
+                "BUNNY_ENTITY_ID",
+            )
         else:
             report.add("Bunny entity", True, f"{entity.id} {entity.name}")

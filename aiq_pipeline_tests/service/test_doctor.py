@@ -1,0 +1,217 @@
+"""`aiq-pipeline doctor` through the real CLI (CliRunner) against both emulators over loopback HTTP.
+
+Every failing case must exit 1, name the environment variable to fix with a hint of what to do, and
+never print a secret (the configured ones or the wrong one under test).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from aiq_pipeline.accountsiq import AccountsIQClient
+from aiq_pipeline.cli import main
+from aiq_pipeline.emulators.accountsiq.app import EmulatorHandle, start_emulator
+from aiq_pipeline.emulators.bunny.app import start_emulator as start_bunny_emulator
+from aiq_pipeline.emulators.serving import free_port
+from aiq_pipeline.service.doctor import AiqSettings, Report, check_accountsiq
+from aiq_pipeline_tests.accountsiq.scripted_aiq import CLIENT_ID, CLIENT_SECRET, ScriptedAiq, failure, token_result
+
+AIQ_SECRET = "demo-aiq-secret"
+BUNNY_SECRET = "demo-bunny-secret"
+WRONG_SECRET = "not-the-right-secret-9f3c"
+SETTINGS = (
+    "AIQ_REGION",
+    "AIQ_BASE_URL",
+    "AIQ_ENTITY_ID",
+    "AIQ_CLIENT_ID",
+    "AIQ_CLIENT_SECRET",
+    "AIQ_DEFAULT_TAX_CODE",
+    "BUNNY_BASE_URL",
+    "BUNNY_CLIENT_ID",
+    "BUNNY_CLIENT_SECRET",
+    "BUNNY_ENTITY_ID",
+)
+
+
+@pytest.fixture(scope="module")
+def emulators() -> Iterator[tuple[str, EmulatorHandle, str]]:
+    with start_emulator() as (aiq_url, handle), start_bunny_emulator() as (bunny_url, _):
+        yield aiq_url, handle, bunny_url
+
+
+@pytest.fixture
+def good_env(emulators: tuple[str, EmulatorHandle, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    aiq_url, handle, bunny_url = emulators
+    handle.reset()
+    env = {
+        "AIQ_BASE_URL": aiq_url,
+        "AIQ_ENTITY_ID": "DEMO01",
+        "AIQ_CLIENT_ID": "demo-aiq-client",
+        "AIQ_CLIENT_SECRET": AIQ_SECRET,
+        "AIQ_DEFAULT_TAX_CODE": "V01",
+        "BUNNY_BASE_URL": bunny_url,
+        "BUNNY_CLIENT_ID": "demo-bunny-client",
+        "BUNNY_CLIENT_SECRET": BUNNY_SECRET,
+        "BUNNY_ENTITY_ID": "1",
+    }
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def run_doctor(monkeypatch: pytest.MonkeyPatch, **overrides: str | None) -> Result:
+    """Invoke `aiq-pipeline doctor` with the good settings changed as given (None unsets)."""
+    for name, value in overrides.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return CliRunner().invoke(main, ["doctor"], catch_exceptions=False)
+
+
+def assert_no_secret(output: str) -> None:
+    for secret in (AIQ_SECRET, BUNNY_SECRET, WRONG_SECRET):
+        assert secret not in output
+
+
+def test_good_settings_pass_in_seconds(good_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.perf_counter()
+    result = run_doctor(monkeypatch)
+    elapsed = time.perf_counter() - started
+    print(f"doctor with good settings: {elapsed:.2f} s")
+    assert result.exit_code == 0, result.output
+    assert "All settings check out." in result.output
+    lines = result.output.strip().splitlines()
+    checks = [ln for ln in lines if not ln.startswith("All settings")]
+    assert checks and all(ln.startswith("ok ") for ln in checks)
+    for name in ("AIQ region", "AIQ credentials", "AIQ entity", "AIQ default tax code", "Bunny credentials"):
+        assert any(f" {name}:" in ln for ln in checks), name
+    assert "DEMO01 Demo Trading Ltd (base currency EUR)" in result.output
+    assert "1 Demo Trading Ltd" in result.output
+    assert_no_secret(result.output)
+    assert elapsed < 5.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting", "advice"),
+    [
+        ({"AIQ_CLIENT_SECRET": WRONG_SECRET}, "AIQ_CLIENT_ID / AIQ_CLIENT_SECRET", "copy both again"),
+        ({"AIQ_CLIENT_ID": "no-such-client"}, "AIQ_CLIENT_ID / AIQ_CLIENT_SECRET", "copy both again"),
+        ({"AIQ_ENTITY_ID": "DEMO02"}, "AIQ_ENTITY_ID", "Entities Assigned"),
+        ({"AIQ_ENTITY_ID": "NOPE99"}, "AIQ_ENTITY_ID", "set the right entity id"),
+        ({"AIQ_BASE_URL": None, "AIQ_REGION": "XX9"}, "AIQ_REGION", "use one of US1, EU1, EU2, UK1"),
+        ({"AIQ_DEFAULT_TAX_CODE": "V77"}, "AIQ_DEFAULT_TAX_CODE", "available: EX, V00, V01, V02"),
+        ({"AIQ_DEFAULT_TAX_CODE": "v01"}, "AIQ_DEFAULT_TAX_CODE", "upper case: use 'V01'"),
+        ({"AIQ_CLIENT_SECRET": None}, "AIQ_CLIENT_SECRET", "AIQ_CLIENT_SECRET is not set"),
+        ({"BUNNY_CLIENT_SECRET": WRONG_SECRET}, "BUNNY_CLIENT_ID / BUNNY_CLIENT_SECRET", "check BUNNY_CLIENT_ID"),
+        ({"BUNNY_ENTITY_ID": "999"}, "BUNNY_ENTITY_ID", "set BUNNY_ENTITY_ID to the id"),
+    ],
+    ids=[
+        "wrong-aiq-secret",
+        "wrong-aiq-client-id",
+        "entity-not-granted",
+        "entity-does-not-exist",
+        "unknown-region",
+        "unknown-tax-code",
+        "lower-case-tax-code",
+        "aiq-secret-unset",
+        "wrong-bunny-secret",
+        "unknown-bunny-entity",
+    ],
+)
+def test_each_bad_setting_is_named_with_advice(
+    good_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    overrides: dict[str, str | None],
+    setting: str,
+    advice: str,
+) -> None:
+    result = run_doctor(monkeypatch, **overrides)
+    assert result.exit_code == 1, result.output
+    failed = [ln for ln in result.output.splitlines() if ln.startswith("FAIL")]
+    # Exactly the one bad setting is blamed, and the line says what to do.
+    assert len(failed) == 1, result.output
+    assert f"[{setting}]" in failed[0] and advice in failed[0], failed[0]
+    assert "All settings check out." not in result.output
+    assert_no_secret(result.output)
+
+
+def test_the_other_service_is_still_checked_when_one_fails(
+    good_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_doctor(monkeypatch, AIQ_DEFAULT_TAX_CODE="V77", BUNNY_ENTITY_ID="999")
+    assert result.exit_code == 1
+    assert "ok   AIQ entity: DEMO01" in result.output and "ok   Bunny credentials" in result.output
+    assert "[AIQ_DEFAULT_TAX_CODE]" in result.output and "[BUNNY_ENTITY_ID]" in result.output
+
+
+def test_unreachable_base_url_names_aiq_base_url(good_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.perf_counter()
+    result = run_doctor(monkeypatch, AIQ_BASE_URL=f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == 1
+    [failed] = [ln for ln in result.output.splitlines() if ln.startswith("FAIL")]
+    assert "[AIQ_BASE_URL]" in failed and "did not answer" in failed and "check the base URL" in failed
+    assert time.perf_counter() - started < 5.0  # doctor's own bounded retries
+
+
+def test_throttled_aiq_is_not_blamed_on_a_setting(
+    good_env: dict[str, str], emulators: tuple[str, EmulatorHandle, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, handle, _ = emulators
+    handle.faults.add({"kind": "throttle", "operations": ["GetEntitiesByToken"]})
+    result = run_doctor(monkeypatch)
+    assert result.exit_code == 1
+    [failed] = [ln for ln in result.output.splitlines() if ln.startswith("FAIL")]
+    assert failed.startswith("FAIL AIQ availability:") and "run doctor again later" in failed
+    assert "[" not in failed.split(":")[0]  # no setting named: nothing to fix in the settings
+    assert handle.stats.snapshot()["calls"]["GetEntitiesByToken"] == 2  # CHECK_ATTEMPTS, then give up
+
+
+# --- GetEntitiesByToken refusing the header's entity (the emulator lists instead; real AIQ may refuse) ------
+
+
+def _scripted_check(aiq: ScriptedAiq) -> Report:
+    def factory(**settings: Any) -> AccountsIQClient:
+        return AccountsIQClient(**settings, backoff_base=0, transport=aiq.transport())
+
+    report = Report()
+    settings = AiqSettings(
+        entity_id="ACME02",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        default_tax_code="V01",
+        base_url="http://127.0.0.1:9",
+    )
+    check_accountsiq(settings, report, client_factory=factory)
+    return report
+
+
+def test_entity_refused_on_get_entities_by_token_names_the_entity_not_the_credentials() -> None:
+    aiq = ScriptedAiq()
+    aiq.script("GetEntitiesByToken", failure("GetEntitiesByToken", "API_LAYER_ENTITY_ID_NOT_FOUND"))
+    report = _scripted_check(aiq)
+    assert aiq.ops() == ["TokenGet", "GetEntitiesByToken"]
+    outcome = {c.name: (c.ok, c.setting) for c in report.checks}
+    assert outcome == {
+        "AIQ region": (True, None),
+        "AIQ credentials": (True, None),
+        "AIQ entity": (False, "AIQ_ENTITY_ID"),
+    }
+    assert "ACME02" in report.checks[-1].detail and "API_LAYER_ENTITY_ID_NOT_FOUND" in report.checks[-1].detail
+
+
+def test_refused_token_request_names_the_credentials() -> None:
+    aiq = ScriptedAiq()
+    aiq.script("TokenGet", token_result("TokenGet", None, None, status="Failure", code="INVALID_CLIENT"))
+    report = _scripted_check(aiq)
+    assert aiq.ops() == ["TokenGet"]
+    failed = [c for c in report.checks if not c.ok]
+    assert [(c.name, c.setting) for c in failed] == [("AIQ credentials", "AIQ_CLIENT_ID / AIQ_CLIENT_SECRET")]
+    assert all(CLIENT_SECRET not in c.detail for c in report.checks)
