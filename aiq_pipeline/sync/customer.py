@@ -151,6 +151,15 @@ def apply_customer(template: C, desired: DesiredCustomer) -> C:
     return dataclasses.replace(template, **customer_changes(template, desired))  # type: ignore[type-var]
 
 
+def new_customer(template: C, desired: DesiredCustomer) -> C:
+    """The customer to create from AIQ's defaults template: as `apply_customer`, and in the invoice's currency.
+
+    The template already carries the entity's base currency, but a customer that does not exist yet has no
+    currency in use, so the desired one must replace it (otherwise a GBP invoice would be booked as EUR).
+    """
+    return dataclasses.replace(apply_customer(template, desired), currency_code=desired.currency_code)  # type: ignore[type-var]
+
+
 def currency_problem(existing: AiqCustomer, *, invoice_currency: str, invoice_id: str) -> Problem | None:
     """An existing AIQ customer in another currency cannot take this invoice (AIQ documents carry no currency of
     their own, and AIQ refuses to change a customer's currency once it is used)."""

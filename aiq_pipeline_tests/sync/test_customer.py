@@ -7,6 +7,7 @@ from aiq_pipeline.sync.customer import (
     customer_changes,
     customer_problems,
     desired_customer,
+    new_customer,
 )
 from aiq_pipeline.sync.problems import ProblemCode
 from aiq_pipeline_tests.sync.builders import ACCOUNT, replace
@@ -108,3 +109,12 @@ def test_customer_problems() -> None:
     assert missing.code is ProblemCode.MISSING_CUSTOMER_DATA and "1001" in missing.message
     (nameless,) = customer_problems(replace(ACCOUNT, name=" "), invoice_id="1001")
     assert nameless.code is ProblemCode.MISSING_CUSTOMER_DATA and "42" in nameless.message
+
+
+def test_a_new_customer_takes_the_invoice_currency_not_the_templates_base_currency() -> None:
+    template = Customer(code=None, name=None, currency_code="EUR", row_version_number="7")
+    created = new_customer(template, desired_customer(ACCOUNT, currency_code="gbp"))
+    assert created.currency_code == "GBP"
+    assert created.row_version_number == "7"
+    # An existing customer's currency is still never changed by apply_customer.
+    assert apply_customer(template, desired_customer(ACCOUNT, currency_code="GBP")).currency_code == "EUR"
