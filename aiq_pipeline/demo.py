@@ -1,0 +1,646 @@
+"""`make demo`: both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME, the UI and the daemon.
+
+`DemoStack` starts everything and stops it again; `run_demo` (the CLI's `demo` command) runs it in the
+foreground under `.demo/`, and the browser test runs it on free ports in a temporary folder.
+
+Layout of the state folder (`.demo/`, git-ignored; `--fresh` wipes it):
+`dagster_home/` (instance: runs, partitions, sensor cursor), `emulators/` (AIQ and Bunny state),
+`fixtures/` (the generated demo tenant, written once), `aiq_pipeline.duckdb` (the store),
+`demo.env` (the settings, for the CLI in another terminal) and `dagster-dev.log`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+
+from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
+from aiq_pipeline.defs.keys import (
+    CHART_OF_ACCOUNTS,
+    FINANCIAL_ACCOUNTS,
+    GL_MAPPING,
+    PERIODS,
+    POSTED_INVOICES,
+    TAX_CODES,
+)
+from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
+from aiq_pipeline.defs.sensors import SENSOR_DEFAULT_ENV, TRIGGER_TAG
+from aiq_pipeline.emulators.runner import RunningEmulators, running_emulators
+from aiq_pipeline.emulators.serving import LOOPBACK, free_port
+
+Echo = Callable[[str], None]
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEMO_DIR = PROJECT_DIR / ".demo"
+DEFAULT_UI_PORT = 3000
+DEFAULT_ACCOUNTSIQ_PORT = 8701
+DEFAULT_BUNNY_PORT = 8702
+
+# The demo tenant's identities (docs/demo-tenant.md): emulator-only values, not secrets of any real system.
+AIQ_ENTITY = "DEMO01"
+AIQ_CLIENT = ("demo-aiq-client", "demo-aiq-secret")
+AIQ_TAX_CODE = "V01"
+BUNNY_ENTITY = "1"
+BUNNY_CLIENT = ("demo-bunny-client", "demo-bunny-secret")
+BUNNY_SCOPES = "standard:read standard:write billing:read billing:write product:read product:write"
+
+# The one cause the walkthrough fixes: this charge books to 4900, a control account in AIQ.
+BROKEN_CHARGE = "LEGACY-ADDON"
+FIXED_ACCOUNT_CODE = "4010"
+
+_ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    root: Path
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    @property
+    def emulators(self) -> Path:
+        return self.root / "emulators"
+
+    @property
+    def fixtures(self) -> Path:
+        return self.root / "fixtures"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "aiq_pipeline.duckdb"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / "demo.env"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "dagster-dev.log"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the sync stands: Bunny's released invoices against the invoice asset's partitions."""
+
+    released: int
+    known: int
+    posted: int
+    failed: int
+    active_runs: int
+
+    @property
+    def caught_up(self) -> bool:
+        return (
+            self.released > 0
+            and self.known >= self.released
+            and self.posted + self.failed == self.known
+            and (self.active_runs == 0)
+        )
+
+    def render(self) -> str:
+        return (
+            f"{self.posted} posted, {self.failed} failed, {self.known} picked up of {self.released} released; "
+            f"{self.active_runs} run(s) queued or running"
+        )
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_port(wanted: int, what: str, echo: Echo) -> int:
+    if wanted == 0 or _port_is_free(wanted):
+        return wanted
+    chosen = free_port()
+    echo(f"port {wanted} for the {what} is taken; using {chosen}")
+    return chosen
+
+
+def _summary_text(summary: Any) -> str:
+    """The generator's summary in three lines (it is a dict of counts; anything else is printed as is)."""
+    if not isinstance(summary, dict):
+        return str(summary)
+    customers, invoices = summary.get("customers", {}), summary.get("invoices", {})
+    expected, reasons = summary.get("expected_sync", {}), summary.get("failures_by_reason", {})
+    return "\n".join(
+        [
+            f"  {customers.get('bunny', '?')} Bunny customers, {invoices.get('total', '?')} invoices "
+            f"({', '.join(f'{k} {v}' for k, v in invoices.get('by_state', {}).items())})",
+            f"  expected: {expected.get('picked_up', '?')} picked up, {expected.get('posted', '?')} posted, "
+            f"{expected.get('failed', '?')} failed",
+            f"  planted failures: {', '.join(f'{k} x{v}' for k, v in reasons.items()) or 'none'}",
+        ]
+    )
+
+
+def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) -> tuple[Path | None, Path | None]:
+    """The generated demo tenant, written once into `directory`; (None, None): the emulators' built-in tenant."""
+    manifest = directory / "fixtures.json"
+    if manifest.exists():
+        saved = json.loads(manifest.read_text(encoding="utf-8"))
+        aiq, bunny = Path(saved["accountsiq"]), Path(saved["bunny"])
+        if aiq.exists() and bunny.exists():
+            return aiq, bunny
+    try:
+        from aiq_pipeline.emulators.demo_data import write_demo_fixtures
+    except ImportError:
+        echo("the demo tenant generator is not available: using the emulators' built-in small tenant")
+        return None, None
+    directory.mkdir(parents=True, exist_ok=True)
+    echo(f"writing the demo tenant ({customers} customers, {invoices} invoices) into {directory}")
+    written = write_demo_fixtures(directory, customers=customers, invoices=invoices, seed=7)
+    echo(_summary_text(written.summary))
+    manifest.write_text(
+        json.dumps({"accountsiq": str(written.accountsiq), "bunny": str(written.bunny)}), encoding="utf-8"
+    )
+    return Path(written.accountsiq), Path(written.bunny)
+
+
+class DemoStack:
+    """The emulators (threads of this process) plus `dagster dev` (a child process group) on one state folder.
+
+    `generated_tenant=None` uses the emulators' built-in small tenant (10 invoices, three of them broken);
+    `(customers, invoices)` the generated demo tenant of that size.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        ui_port: int = 0,
+        accountsiq_port: int = 0,
+        bunny_port: int = 0,
+        generated_tenant: tuple[int, int] | None = (300, 3000),
+        batch_size: int | None = None,
+        project_dir: Path = PROJECT_DIR,
+        echo: Echo = print,
+        startup_timeout: float = 180.0,
+    ) -> None:
+        self.layout = DemoLayout(root)
+        self.project_dir = project_dir
+        self.echo = echo
+        self.startup_timeout = startup_timeout
+        self._ports = (ui_port, accountsiq_port, bunny_port)
+        self._generated_tenant = generated_tenant
+        self._batch_size = batch_size
+        self._stack = ExitStack()
+        self._process: subprocess.Popen[bytes] | None = None
+        self.emulators: RunningEmulators | None = None
+        self.env: dict[str, str] = {}
+        self.ui_url = ""
+        self.instance: dg.DagsterInstance | None = None
+
+    # -- start ---------------------------------------------------------------------------------------
+
+    def __enter__(self) -> DemoStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        layout = self.layout
+        for folder in (layout.root, layout.dagster_home, layout.emulators):
+            folder.mkdir(parents=True, exist_ok=True)
+        instance_yaml = layout.dagster_home / "dagster.yaml"
+        if not instance_yaml.exists():
+            shutil.copyfile(self.project_dir / "deploy" / "dagster.local.yaml", instance_yaml)
+
+        aiq_fixture = bunny_fixture = None
+        if self._generated_tenant is not None:
+            customers, invoices = self._generated_tenant
+            aiq_fixture, bunny_fixture = demo_fixtures(layout.fixtures, customers, invoices, self.echo)
+
+        ui_port, aiq_port, bunny_port = self._ports
+        self.emulators = self._stack.enter_context(
+            running_emulators(
+                accountsiq_port=_pick_port(aiq_port, "AccountsIQ emulator", self.echo),
+                bunny_port=_pick_port(bunny_port, "Bunny emulator", self.echo),
+                state_dir=layout.emulators,
+                accountsiq_fixture=aiq_fixture,
+                bunny_fixture=bunny_fixture,
+            )
+        )
+        self.env = self._environment()
+        self._write_env_file()
+
+        self.instance = self._stack.enter_context(dg.DagsterInstance.from_config(str(layout.dagster_home)))
+        self.release_interrupted_runs()
+        started = time.monotonic()
+        self.refresh_ledger_and_mapping()
+        self.echo(
+            f"ledger snapshot, financial accounts and GL mapping materialized in {time.monotonic() - started:.1f}s"
+        )
+
+        ui_port = ui_port or free_port()
+        if not _port_is_free(ui_port):
+            raise RuntimeError(f"port {ui_port} for the Dagster UI is taken (another `make demo` still running?)")
+        self.ui_url = f"http://{LOOPBACK}:{ui_port}"
+        self._start_dagster(ui_port)
+
+    def _environment(self) -> dict[str, str]:
+        assert self.emulators is not None and self.emulators.accountsiq_url and self.emulators.bunny_url
+        env = {
+            "AIQ_BASE_URL": self.emulators.accountsiq_url,
+            "AIQ_ENTITY_ID": AIQ_ENTITY,
+            "AIQ_CLIENT_ID": AIQ_CLIENT[0],
+            "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
+            "AIQ_DEFAULT_TAX_CODE": AIQ_TAX_CODE,
+            "BUNNY_BASE_URL": self.emulators.bunny_url,
+            "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
+            "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
+            "BUNNY_ENTITY_ID": BUNNY_ENTITY,
+            "AIQ_PIPELINE_STORE": str(self.layout.store),
+            "DAGSTER_HOME": str(self.layout.dagster_home),
+            SENSOR_DEFAULT_ENV: "RUNNING",
+        }
+        if self._batch_size is not None:
+            env["AIQ_PIPELINE_BATCH_SIZE"] = str(self._batch_size)
+        return env
+
+    def _write_env_file(self) -> None:
+        path = self.layout.env_file
+        path.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in self.env.items()), encoding="utf-8")
+        path.chmod(0o600)
+
+    def resources(self) -> dict[str, dg.ConfigurableResource]:
+        """The same settings the code location reads from `self.env`, as explicit resources."""
+        env = self.env
+        return {
+            "accountsiq": AccountsIQResource(
+                base_url=env["AIQ_BASE_URL"],
+                entity_id=env["AIQ_ENTITY_ID"],
+                client_id=env["AIQ_CLIENT_ID"],
+                client_secret=env["AIQ_CLIENT_SECRET"],
+                default_tax_code=env["AIQ_DEFAULT_TAX_CODE"],
+            ),
+            "bunny": BunnyResource(
+                base_url=env["BUNNY_BASE_URL"],
+                client_id=env["BUNNY_CLIENT_ID"],
+                client_secret=env["BUNNY_CLIENT_SECRET"],
+                entity_id=env["BUNNY_ENTITY_ID"],
+            ),
+            "store": StoreResource(location=env["AIQ_PIPELINE_STORE"]),
+            "sync_settings": SyncSettings(**({"batch_size": self._batch_size} if self._batch_size else {})),
+        }
+
+    def release_interrupted_runs(self) -> None:
+        """Runs the last demo stopped mid-way (Ctrl-C) still hold the store pool's one slot and would block
+        every later run. No daemon uses this DAGSTER_HOME yet, so they cannot be alive: mark them failed and
+        free their slots. Queued runs stay queued; the daemon launches them."""
+        assert self.instance is not None
+        interrupted = self.instance.get_runs(
+            dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+            )
+        )
+        for run in interrupted:
+            self.instance.report_run_failed(run, "interrupted when the demo stopped")
+        for run_id in self.instance.event_log_storage.get_concurrency_run_ids():
+            self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        if interrupted:
+            self.echo(f"{len(interrupted)} run(s) interrupted by the last stop marked failed; retry picks them up")
+
+    def refresh_ledger_and_mapping(self) -> None:
+        """Materialize the ledger snapshot, financial accounts and GL mapping in this process, so the
+        lineage shows materialized assets as soon as the UI is up and the sensor's runs find the mapping."""
+        from aiq_pipeline.definitions import build_definitions
+
+        assert self.instance is not None
+        job = build_definitions(self.resources()).resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(
+            instance=self.instance,
+            asset_selection=[CHART_OF_ACCOUNTS, TAX_CODES, PERIODS, FINANCIAL_ACCOUNTS, GL_MAPPING],
+            tags={TRIGGER_TAG: "demo"},
+            # The step-by-step debug log belongs in the UI's run view, not on the demo's terminal.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            raise_on_error=False,
+        )
+        if not result.success:
+            failure = next((e for e in result.all_events if e.is_step_failure), None)
+            error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+            raise RuntimeError(f"the ledger/accounts/mapping step failed: {error.message.strip() if error else '?'}")
+
+    def _start_dagster(self, ui_port: int) -> None:
+        workspace = self.project_dir / "workspace.yaml"
+        target = ["-w", str(workspace)] if workspace.exists() else ["-m", "aiq_pipeline.definitions"]
+        dagster = Path(sys.executable).with_name("dagster")
+        command = [str(dagster) if dagster.exists() else "dagster", "dev", *target]
+        command += ["-p", str(ui_port), "-h", LOOPBACK]
+        log = self._stack.enter_context(self.layout.log.open("ab"))
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _EXEC_WITH_DEFAULT_SIGINT, *command],
+            cwd=self.project_dir,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own process group: Ctrl-C reaches only us, and we stop webserver, daemon and code
+            # servers together.
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"dagster dev exited with {self._process.returncode}; see {self.layout.log}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.ui_url}/server_info", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.5)
+        raise RuntimeError(f"the Dagster UI did not answer within {self.startup_timeout:.0f}s; see {self.layout.log}")
+
+    # -- stop ----------------------------------------------------------------------------------------
+
+    def stop(self, grace: float = 30.0) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            # SIGINT to `dagster dev` alone: it is its Ctrl-C, and it then shuts its webserver, daemon and
+            # code servers down in order. Escalate to the whole group only if that hangs.
+            steps = ((process.pid, signal.SIGINT, grace), (-process.pid, signal.SIGTERM, 10.0))
+            steps += ((-process.pid, signal.SIGKILL, 5.0),)
+            for target, sig, wait in steps:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(target, sig)
+                try:
+                    process.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):  # nothing of the group may outlive the demo
+                os.killpg(process.pid, signal.SIGKILL)
+        self._stack.close()  # instance, log file, then the emulator threads
+
+    # -- watching ------------------------------------------------------------------------------------
+
+    def released_invoices(self) -> int:
+        """Invoices of the synced entity that Bunny has released (what the sensor should pick up)."""
+        assert self.emulators is not None
+        store = self.emulators.bunny.store
+        with store.lock:
+            return sum(
+                1 for i in store.tenant.invoices if i.entity_id == BUNNY_ENTITY and i.state in POSTABLE_INVOICE_STATES
+            )
+
+    def progress(self) -> Progress:
+        assert self.instance is not None
+        keys = self.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
+        status = (self.instance.get_status_by_partition(POSTED_INVOICES, keys, bunny_invoices) or {}) if keys else {}
+        values = list(status.values())
+        active = self.instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES))
+        return Progress(
+            released=self.released_invoices(),
+            known=len(keys),
+            posted=values.count(dg.AssetPartitionStatus.MATERIALIZED),
+            failed=values.count(dg.AssetPartitionStatus.FAILED),
+            active_runs=active,
+        )
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def wait_for(self, done: Callable[[Progress], bool], timeout: float, interval: float = 2.0) -> Progress:
+        deadline = time.monotonic() + timeout
+        while True:
+            progress = self.progress()
+            if done(progress):
+                return progress
+            if not self.alive():
+                raise RuntimeError(f"dagster dev stopped; see {self.layout.log}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"after {timeout:.0f}s: {progress.render()}")
+            time.sleep(interval)
+
+    # -- acting as a finance person ------------------------------------------------------------------
+
+    def bunny_graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Act in Bunny with an admin token, as a person in Bunny's UI would."""
+        assert self.emulators is not None and self.emulators.bunny_url
+        with httpx.Client(base_url=self.emulators.bunny_url) as http:
+            token = http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": BUNNY_CLIENT[0],
+                    "client_secret": BUNNY_CLIENT[1],
+                    "scope": BUNNY_SCOPES,
+                },
+            ).json()["access_token"]
+            answer = http.post(
+                "/graphql",
+                json={"query": query, "variables": variables or {}},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+        if answer.get("errors"):
+            raise RuntimeError(f"Bunny answered with errors: {answer['errors']}")
+        return answer["data"]
+
+    def broken_charge_fix(self) -> tuple[str, str] | None:
+        """(charge id, account id) that points LEGACY-ADDON at a posting account; None if it has no such charge."""
+        assert self.emulators is not None
+        store = self.emulators.bunny.store
+        with store.lock:
+            charge = next((c for c in store.tenant.price_list_charges if c.code == BROKEN_CHARGE), None)
+            account = next(
+                (
+                    a
+                    for a in store.tenant.financial_accounts
+                    if a.code == FIXED_ACCOUNT_CODE and a.entity_id == BUNNY_ENTITY
+                ),
+                None,
+            )
+        return (charge.id, account.id) if charge and account else None
+
+    def fix_broken_charge(self) -> None:
+        ids = self.broken_charge_fix()
+        if ids is None:
+            raise RuntimeError(f"the tenant has no {BROKEN_CHARGE} charge or no {FIXED_ACCOUNT_CODE} account")
+        self.bunny_graphql(FIX_CHARGE_MUTATION, {"id": ids[0], "a": {"financialAccountId": ids[1]}})
+
+
+# A shell started in the background hands its children SIGINT ignored, and `dagster dev` maps SIGTERM to
+# whatever SIGINT does: restore SIGINT first, so both stop it cleanly.
+_EXEC_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+FIX_CHARGE_MUTATION = (
+    "mutation($id: ID!, $a: PriceListChargeAttributes!) { priceListChargeUpdate(id: $id, attributes: $a) "
+    "{ errors priceListCharge { id code } } }"
+)
+
+
+# -- the foreground demo -------------------------------------------------------------------------
+
+
+def _shown(path: Path) -> str:
+    """A path as the person types it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def walkthrough(stack: DemoStack) -> str:
+    """The copy-pasteable commands of the README's walkthrough, with this stack's ports and ids."""
+    assert stack.emulators is not None
+    bunny = stack.emulators.bunny_url
+    cli = _shown(Path(sys.executable).with_name("aiq-pipeline"))
+    env_file = _shown(stack.layout.env_file)
+    new_invoices = json.dumps(
+        {
+            "account": "1",
+            "items": [{"charge": "SUB-MONTHLY", "quantity": 1, "price": "49.00"}],
+            "count": 20,
+            "release": True,
+        }
+    )
+    lines = [
+        f"Dagster UI: {stack.ui_url}",
+        f"  Lineage: {stack.ui_url}/asset-groups   Invoices: {stack.ui_url}/assets/aiq/posted_invoices?view=partitions",
+        "  The released-invoices sensor is on: it picks up Bunny's released invoices every 30 s and posts",
+        "  them in batches; posted partitions turn green, the ones that cannot be posted turn red.",
+        "",
+        "In another terminal, in this folder:",
+        f"  set -a; . {env_file}; set +a",
+        "",
+        "  # the invoices that could not be posted, with the reason and the fix",
+        f"  {cli} exceptions",
+        "",
+        "  # release 20 new invoices in Bunny: the sensor posts them within about 30 s",
+        f"  curl -s -X POST {bunny}/_emulator/invoices -H 'content-type: application/json' \\",
+        f"    -d '{new_invoices}'",
+        "  # or release the tenant's draft invoices",
+        f"  curl -s -X POST {bunny}/_emulator/invoices/release -H 'content-type: application/json' -d '{{}}'",
+    ]
+    fix = stack.broken_charge_fix()
+    if fix is not None:
+        mutation = json.dumps(
+            {"query": FIX_CHARGE_MUTATION, "variables": {"id": fix[0], "a": {"financialAccountId": fix[1]}}}
+        )
+        lines += [
+            "",
+            f"  # fix one cause: {BROKEN_CHARGE} books to 4900, a control account in AIQ; point it at",
+            f"  # {FIXED_ACCOUNT_CODE} in Bunny (as a finance person would in Bunny's price list)",
+            f"  TOKEN=$(curl -s {bunny}/oauth/token -d grant_type=client_credentials \\",
+            '    -d client_id="$BUNNY_CLIENT_ID" -d client_secret="$BUNNY_CLIENT_SECRET" \\',
+            "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+            f"  curl -s {bunny}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\",
+            f"    -d '{mutation}'",
+        ]
+    lines += [
+        "",
+        "  # post the failed invoices again (or in the UI: posted_invoices > Materialize > Failed and missing)",
+        f"  {cli} retry --all",
+        "",
+        f"Dagster's own log: {_shown(stack.layout.log)}.   Ctrl-C stops everything; state stays in "
+        f"{_shown(stack.layout.root)} (make demo resumes it; aiq-pipeline demo --fresh starts over).",
+    ]
+    return "\n".join(lines)
+
+
+def _watch(stack: DemoStack, started: float, stop: threading.Event, echo: Echo) -> None:
+    """Report progress (at most every 30 s) until the sensor has caught up; the times are the demo's
+    measurements of how long the first posting and the whole backlog take."""
+    first_posted = False
+    last_said = 0.0
+    already = stack.progress().posted  # posted by earlier sessions of a resumed demo
+    while not stop.wait(5.0):
+        try:
+            progress = stack.progress()
+        except Exception as error:  # a busy SQLite file must not end the demo
+            echo(f"(progress not readable just now: {error})")
+            continue
+        elapsed = time.monotonic() - started
+        if progress.caught_up:
+            echo(f"[{elapsed:5.0f}s] the sensor has caught up: {progress.posted} posted, {progress.failed} failed.")
+            echo("Run `aiq-pipeline exceptions` (see above) for the reasons; new releases are picked up as they come.")
+            return
+        if progress.posted > already and not first_posted:
+            first_posted = True
+            echo(f"[{elapsed:5.0f}s] first invoices posted: {progress.render()}")
+            last_said = elapsed
+        elif progress.known and elapsed - last_said >= 30:
+            echo(f"[{elapsed:5.0f}s] {progress.render()}")
+            last_said = elapsed
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops the demo like Ctrl-C. Installed again once Dagster has run in this process: its
+    in-process execution resets SIGTERM to whatever SIGINT does (ignored, in a background job)."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_demo(ui_port: int = DEFAULT_UI_PORT, fresh: bool = False, echo: Echo = print) -> None:
+    """The foreground demo under `.demo/` until Ctrl-C."""
+    if fresh and DEMO_DIR.exists():
+        echo(f"--fresh: removing {DEMO_DIR}")
+        shutil.rmtree(DEMO_DIR)
+    resumed = (DEMO_DIR / "dagster_home").exists()
+    echo(("resuming the demo in " if resumed else "starting a new demo in ") + str(DEMO_DIR))
+    _interrupt_on_sigterm()
+    started = time.monotonic()
+    stop = threading.Event()
+    stack = DemoStack(
+        DEMO_DIR, ui_port=ui_port, accountsiq_port=DEFAULT_ACCOUNTSIQ_PORT, bunny_port=DEFAULT_BUNNY_PORT, echo=echo
+    )
+    try:
+        stack.__enter__()
+        _interrupt_on_sigterm()
+        assert stack.emulators is not None
+        echo(f"AccountsIQ emulator: {stack.emulators.accountsiq_url}   Bunny emulator: {stack.emulators.bunny_url}")
+        echo(f"the UI and the daemon are up after {time.monotonic() - started:.0f}s")
+        echo("")
+        echo(walkthrough(stack))
+        echo("")
+        threading.Thread(target=_watch, args=(stack, started, stop, echo), daemon=True).start()
+        while stack.alive():
+            time.sleep(1.0)
+        echo(f"dagster dev stopped on its own; see {stack.layout.log}")
+    except KeyboardInterrupt:
+        echo("\nstopping: the Dagster UI, daemon and code server, then the emulators (a few seconds)…")
+    finally:
+        stop.set()
+        # A second Ctrl-C must not leave orphaned Dagster processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+    echo(f"stopped. State kept in {DEMO_DIR}; `make demo` resumes it.")
