@@ -145,32 +145,34 @@ def exceptions(as_json: bool) -> None:
     if not found:
         click.echo("No exceptions: every invoice picked up so far is posted.")
         return
-    click.echo(f"{len(found)} invoice(s) could not be posted:")
+    invoices = sum(1 for e in found if e.kind == "invoice")
+    credits = f" and {len(found) - invoices} credit note(s)/void(s)" if invoices < len(found) else ""
+    click.echo(f"{invoices} invoice(s){credits} could not be posted:")
     for e in found:
         when = e.last_attempt_at.strftime("%Y-%m-%d %H:%M UTC") if e.last_attempt_at else "never"
-        click.echo(f"- {e.invoice_id} [{e.reason_code or 'ERROR'}] last attempt {when}")
+        click.echo(f"- {e.invoice_id} ({e.kind}) [{e.reason_code or 'ERROR'}] last attempt {when}")
         click.echo(f"    {e.reason}")
         if e.fix:
             click.echo(f"    fix: {e.fix}")
-    click.echo("Fix the cause, then: aiq-pipeline retry --all (or retry INVOICE_ID ...)")
+    click.echo("Fix the cause, then: aiq-pipeline retry --all (or retry INVOICE_ID / CN-<id> / VOID-<id> ...)")
 
 
 @main.command()
 @click.argument("invoice_ids", nargs=-1)
-@click.option("--all", "retry_all", is_flag=True, help="Retry every invoice on the exceptions list.")
+@click.option("--all", "retry_all", is_flag=True, help="Retry everything on the exceptions list.")
 def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
-    """Re-materialize failed invoices (the same as the UI's "failed and missing" backfill)."""
-    from aiq_pipeline.defs.exceptions import failed_invoice_ids
-    from aiq_pipeline.defs.runs import post_invoices_in_process
+    """Re-materialize failed invoices (INVOICE_ID) and credit notes (CN-<id>, VOID-<id>), invoices first."""
+    from aiq_pipeline.defs.exceptions import failed_keys
+    from aiq_pipeline.defs.runs import retry_in_process
 
     if bool(invoice_ids) == retry_all:
         raise click.UsageError("give INVOICE_ID ... or --all (not both)")
     with _instance() as instance:
-        ids = failed_invoice_ids(instance) if retry_all else list(invoice_ids)
+        ids = failed_keys(instance) if retry_all else list(invoice_ids)
         if not ids:
             click.echo("Nothing to retry: the exceptions list is empty.")
             return
-        summary = post_invoices_in_process(instance, ids)
+        summary = retry_in_process(instance, ids)
     click.echo(summary.render())
     if summary.failed:
         sys.exit(1)
@@ -186,6 +188,16 @@ def sync() -> None:
     click.echo(summary.render())
     if summary.failed:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--ui-port", type=int, default=3000, show_default=True, help="Serve the Dagster UI on this port.")
+@click.option("--fresh", is_flag=True, help="Wipe .demo/ first and start over.")
+def demo(ui_port: int, fresh: bool) -> None:
+    """Both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME, the Dagster UI and daemon."""
+    from aiq_pipeline.demo import run_demo
+
+    run_demo(ui_port=ui_port, fresh=fresh, echo=click.echo)
 
 
 if __name__ == "__main__":  # pragma: no cover

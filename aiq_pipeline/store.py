@@ -5,12 +5,20 @@ path (the same SQL runs on both; placeholders are translated). Connections are s
 allows one process per file, so every call opens, works and closes, retrying briefly while another
 process (another run) holds the file.
 
+On PostgreSQL many processes share the database, so: each call is one transaction (committed on success,
+rolled back on error); the schema is created once per schema version under an advisory lock (concurrent
+`CREATE TABLE IF NOT EXISTS` / `CREATE OR REPLACE VIEW` from several runs otherwise fail with duplicate-type or
+"tuple concurrently updated" errors); sessions run in UTC so TIMESTAMP columns hold UTC whatever the server's
+zone; and upserts touch rows in key order so two runs never deadlock. A password in the URL never reaches a
+repr, a log line or an error message.
+
 Snapshots keep history: each materialization appends rows under a new `snapshot_id`; the `*_current`
 views show the latest one. Money columns are DECIMAL(18,2) and come back as `Decimal`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import duckdb
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
@@ -71,6 +80,30 @@ SNAPSHOT_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("problem_code", "VARCHAR"),
         ("problem", "VARCHAR"),
     ),
+    # Monthly Bunny-vs-AIQ reconciliation (defs/reconciliation.py): per run, one `summary` row, one `totals` row
+    # per kind and currency, one `difference` row per differing document. Read the latest snapshot per month.
+    "period_reconciliation": (
+        ("month", "VARCHAR NOT NULL"),
+        ("bunny_entity_id", "VARCHAR"),
+        ("row_type", "VARCHAR NOT NULL"),
+        ("passed", "BOOLEAN"),
+        ("kind", "VARCHAR"),
+        ("currency", "VARCHAR"),
+        ("problem", "VARCHAR"),
+        ("external_reference", "VARCHAR"),
+        ("bunny_id", "VARCHAR"),
+        ("bunny_number", "VARCHAR"),
+        ("aiq_transaction_ids", "VARCHAR"),
+        ("bunny_count", "INTEGER"),
+        ("aiq_count", "INTEGER"),
+        ("bunny_net", "DECIMAL(18,2)"),
+        ("bunny_tax", "DECIMAL(18,2)"),
+        ("bunny_gross", "DECIMAL(18,2)"),
+        ("aiq_net", "DECIMAL(18,2)"),
+        ("aiq_tax", "DECIMAL(18,2)"),
+        ("aiq_gross", "DECIMAL(18,2)"),
+        ("detail", "VARCHAR"),
+    ),
 }
 
 _SCHEMA = [
@@ -97,6 +130,13 @@ _SCHEMA = [
         SELECT invoice_id, invoice_number, reason_code, reason, fix, retryable, attempts, last_attempt_at, run_id
         FROM invoice_sync_ledger WHERE outcome = 'failed'""",
 ]
+
+# Changes whenever the DDL above changes, so a new release re-applies it once (under the lock) on PostgreSQL.
+SCHEMA_FINGERPRINT = hashlib.sha256("\n".join(_SCHEMA).encode()).hexdigest()[:16]
+# pg_advisory_xact_lock key serialising schema creation across processes (any constant unique to the project).
+_SCHEMA_LOCK_KEY = 0x41495150  # "AIQP"
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgres+psycopg2://")
 
 LEDGER_COLUMNS = (
     "invoice_id",
@@ -154,6 +194,43 @@ def _is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
+class StoreConnectionError(RuntimeError):
+    """The store could not be reached; the message names the location with any password hidden."""
+
+
+def is_postgres_location(location: str) -> bool:
+    return location.startswith(POSTGRES_SCHEMES)
+
+
+def redact_location(location: str) -> str:
+    """`location` with any password (in the user info or a `password=` parameter) replaced by `***`."""
+    if not is_postgres_location(location):
+        return location
+    parts = urlsplit(location)
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")  # rpartition: a password may contain '@'
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = "&".join(
+        f"{name}=***" if name.lower() == "password" else f"{name}{sep}{value}"
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, f"{userinfo}{at}{hostinfo}", parts.path, query, parts.fragment))
+
+
+def _secrets(location: str) -> list[str]:
+    """The password(s) a URL carries, as written and percent-decoded, longest first."""
+    parts = urlsplit(location)
+    found = [parts.password or ""]
+    found += [v for k, _, v in (i.partition("=") for i in parts.query.split("&")) if k.lower() == "password"]
+    return sorted({s for raw in found if raw for s in (raw, unquote(raw))}, key=len, reverse=True)
+
+
+def _hide_secrets(text: str, location: str) -> str:
+    for secret in _secrets(location):
+        text = text.replace(secret, "***")
+    return text
+
+
 def utcnow() -> datetime:
     """Naive UTC: both backends store TIMESTAMP without a zone, always in UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -164,13 +241,12 @@ class Store:
 
     def __init__(self, location: str | Path) -> None:
         self.location = str(location)
-        self.is_postgres = self.location.startswith(("postgresql://", "postgres://"))
+        self.is_postgres = is_postgres_location(self.location)
         self._initialised = False
 
     def __repr__(self) -> str:
         # A PostgreSQL URL may carry a password: never show it.
-        shown = re.sub(r"://[^@/]*@", "://***@", self.location)
-        return f"Store({shown!r})"
+        return f"Store({redact_location(self.location)!r})"
 
     # -- connections -------------------------------------------------------------------------
 
@@ -203,18 +279,29 @@ class Store:
 
     @contextmanager
     def _postgres(self) -> Iterator[_Connection]:
-        import psycopg2  # only the production profile needs it
-
-        raw = psycopg2.connect(self.location)
+        raw = self._open_postgres()
         try:
-            with raw:  # commit on success, roll back on error
-                conn = _PostgresConnection(raw)
-                if not self._initialised:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                yield conn
+            if not self._initialised:
+                _ensure_postgres_schema(raw)
+            with raw:  # one transaction: commit on success, roll back on error
+                yield _PostgresConnection(raw)
         finally:
             raw.close()
+
+    def _open_postgres(self) -> Any:
+        import psycopg2  # only the production profile needs it
+
+        # libpq does not know SQLAlchemy's driver suffix, which Dagster's own URLs carry.
+        dsn = re.sub(r"^(postgres(?:ql)?)\+psycopg2://", r"\1://", self.location)
+        problem = None
+        try:
+            raw = _connect_postgres(dsn)
+        except psycopg2.Error as exc:
+            # Raised outside the handler so the original (which may quote the DSN) is not chained.
+            problem = _hide_secrets(str(exc).strip(), self.location)
+        if problem is not None:
+            raise StoreConnectionError(f"cannot open the store at {redact_location(self.location)}: {problem}")
+        return raw
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -259,7 +346,10 @@ class Store:
             f"ON CONFLICT (invoice_id) DO UPDATE SET {updates}, "
             f"attempts = invoice_sync_ledger.attempts + 1, last_attempt_at = excluded.last_attempt_at"
         )
-        params = [[*(getattr(entry, c) for c in LEDGER_COLUMNS), 1, now, now] for entry in entries]
+        # Key order: two runs upserting overlapping invoices lock rows in the same order, so never deadlock
+        # (a stable sort keeps the last of two entries for one invoice last).
+        ordered = sorted(entries, key=lambda entry: entry.invoice_id)
+        params = [[*(getattr(entry, c) for c in LEDGER_COLUMNS), 1, now, now] for entry in ordered]
         with self.connect() as conn:
             if params:
                 conn.executemany(sql, params)
@@ -278,6 +368,84 @@ class Store:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# Connection failures worth a short wait: the server is starting, stopping or out of connection slots.
+# A wrong host, database, user or password fails at once.
+_TRANSIENT_CONNECT = ("starting up", "shutting down", "too many clients", "remaining connection slots", "recovery mode")
+
+
+def _is_transient_connect_failure(exc: BaseException) -> bool:
+    import psycopg2
+
+    return isinstance(exc, psycopg2.OperationalError) and any(m in str(exc).lower() for m in _TRANSIENT_CONNECT)
+
+
+@retry(
+    retry=retry_if_exception(_is_transient_connect_failure),
+    wait=wait_exponential(multiplier=0.1, max=2),
+    stop=stop_after_delay(20),
+    reraise=True,
+)
+def _connect_postgres(dsn: str) -> Any:
+    import psycopg2
+
+    extra: dict[str, Any] = {"application_name": "aiq-pipeline"}
+    if "connect_timeout" not in dsn:
+        extra["connect_timeout"] = 10
+    if "options" not in dsn:
+        # TIMESTAMP columns hold naive UTC; a session in another zone would shift aware datetimes on the way in.
+        extra["options"] = "-c TimeZone=UTC"
+    raw = psycopg2.connect(dsn, **extra)
+    if "options" in dsn:
+        with raw, raw.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+    return raw
+
+
+def _ensure_postgres_schema(raw: Any) -> None:
+    """Create the tables and views once per schema version, safely while other processes do the same."""
+    with raw, raw.cursor() as cursor:
+        if _schema_applied(cursor):
+            return
+        # Held to the end of this transaction: the second process waits, then sees the version and skips.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK_KEY])
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS aiq_pipeline_schema (fingerprint VARCHAR PRIMARY KEY, applied_at TIMESTAMP)"
+        )
+        if _schema_applied(cursor):
+            return
+        for statement in _SCHEMA:
+            cursor.execute(statement)
+        cursor.execute(
+            "INSERT INTO aiq_pipeline_schema (fingerprint, applied_at) VALUES (%s, %s)",
+            [SCHEMA_FINGERPRINT, utcnow()],
+        )
+
+
+def _schema_applied(cursor: Any) -> bool:
+    cursor.execute("SELECT to_regclass('aiq_pipeline_schema') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return False
+    cursor.execute("SELECT 1 FROM aiq_pipeline_schema WHERE fingerprint = %s", [SCHEMA_FINGERPRINT])
+    return cursor.fetchone() is not None
+
+
+# Single-quoted literals (with '' escapes), double-quoted identifiers, or one placeholder/percent sign.
+_SQL_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[?%]")
+
+
+def to_pyformat(sql: str) -> str:
+    """DuckDB's `?` placeholders as psycopg2's `%s`; literal `%` doubled (psycopg2 formats the whole string).
+    A `?` inside a quoted literal or identifier stays as it is."""
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "?":
+            return "%s"
+        return token.replace("%", "%%")
+
+    return _SQL_TOKENS.sub(replace, sql)
+
+
 class _PostgresConnection:
     """Gives a psycopg2 connection DuckDB's `execute(sql, params)` face, with `?` placeholders."""
 
@@ -285,12 +453,14 @@ class _PostgresConnection:
         self._raw = raw
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        sql = sql.replace("?", "%s")
         cursor = self._raw.cursor()
-        cursor.execute(sql, list(params) or None)
+        cursor.execute(to_pyformat(sql), list(params))
         return cursor
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        from psycopg2.extras import execute_batch
+
         cursor = self._raw.cursor()
-        cursor.executemany(sql.replace("?", "%s"), [list(p) for p in params])
+        # Statements stay separate (as with DuckDB's executemany) but travel 100 to a round trip.
+        execute_batch(cursor, to_pyformat(sql), [list(p) for p in params], page_size=100)
         return cursor

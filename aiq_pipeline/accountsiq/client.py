@@ -28,6 +28,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import date
+from decimal import Decimal
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -62,6 +63,7 @@ from aiq_pipeline.accountsiq.outcomes import CHECK_CREDENTIALS, THROTTLE_CODES, 
 from aiq_pipeline.accountsiq.records import (
     add_batch_credit_note,
     add_batch_invoice,
+    add_transactions_by_query,
     add_transactions_query,
     company_from_xml,
     entity_from_xml,
@@ -289,6 +291,32 @@ class AccountsIQClient:
                 outcomes.append(CreatedTransaction(transaction_id=transaction_id, reference=None))
         return outcomes
 
+    def allocate_transactions(
+        self,
+        transaction_id_1: int,
+        transaction_id_2: int,
+        *,
+        amount: Decimal,
+        allocation_date: date,
+        reference: str | None = None,
+    ) -> None:
+        """Allocate `amount` between two transactions of one customer (e.g. a credit note and its invoice).
+
+        A write like any other: never re-sent once it may have reached AIQ (`AiqWriteOutcomeUnknown`). AIQ
+        has no key for allocations, so the caller keeps them idempotent by reading the transactions'
+        `OutstandingAmount` first and allocating only what is still outstanding.
+        """
+        operation = "AllocateTransactions"
+
+        def build(op: ET.Element) -> None:
+            soap.add(op, "transactionID_1", transaction_id_1)
+            soap.add(op, "transactionID_2", transaction_id_2)
+            soap.add(op, "allocationReference", reference)
+            soap.add(op, "allocationAmount", amount)
+            soap.add(op, "allocationDate", allocation_date)
+
+        self._call(operation, build, write=True)
+
     # --- read-back ------------------------------------------------------------------------------------
 
     def get_transactions_by_external_reference(
@@ -311,6 +339,39 @@ class AccountsIQClient:
             return []
         result = soap.child(self._result(response, operation), "Result")
         return [summary_from_xml(item) for item in soap.children(result, "WSTransactionSummary")]
+
+    # GetTransactionsBy answers at most this many rows per call; page on with Skip.
+    transactions_by_page_size = 10_000
+
+    def get_transactions_by(
+        self, from_date: date, to_date: date, types: Sequence[str] | None = None
+    ) -> list[TransactionSummary]:
+        """Every transaction dated `from_date`..`to_date` (inclusive), optionally only these types (SI, SN, ...).
+
+        Pages with Skip until AIQ answers a short page. A transaction seen twice (rows shifting between pages
+        while AIQ is written to) is kept once.
+        """
+        operation = "GetTransactionsBy"
+        found: dict[int, TransactionSummary] = {}
+        skip = 0
+        while True:
+            try:
+                response = self._call(
+                    operation,
+                    lambda op, skip=skip: add_transactions_by_query(op, from_date, to_date, skip=skip, types=types),
+                    write=False,
+                    lookup=True,
+                )
+            except AiqNotFoundError:
+                break
+            result = soap.child(self._result(response, operation), "Result")
+            page = [summary_from_xml(item) for item in soap.children(result, "WSTransactionSummary")]
+            for summary in page:
+                found.setdefault(summary.transaction_id, summary)
+            if len(page) < self.transactions_by_page_size:
+                break
+            skip += len(page)
+        return list(found.values())
 
     def get_transaction(self, transaction_id: int) -> Transaction:
         """The posted transaction with its GL lines; AiqNotFoundError when AIQ has no such id."""

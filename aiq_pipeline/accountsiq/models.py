@@ -176,6 +176,8 @@ class TransactionSummary:
     is_reversed: bool = False
     lines: tuple[TransactionDetail, ...] = ()
     creation_date: datetime | None = None
+    # What is still unallocated, signed like `control_amount`; None when AIQ did not say.
+    outstanding_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Builders append elements in the WSDL's sequence order; readers take the element 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -87,6 +88,27 @@ def add_transactions_query(
     add(query, "ExternalReference", external_reference)
     add(query, "FromDate", from_date or WIDE_FROM_DATE)
     add(query, "ToDate", to_date or WIDE_TO_DATE)
+
+
+def add_transactions_by_query(
+    parent: ET.Element, from_date: date, to_date: date, *, skip: int, types: Sequence[str] | None
+) -> None:
+    """WSGetTransactionsByQuery: transaction dates `from_date`..`to_date`, any creation date, any period."""
+    query = add_group(parent, "query")
+    add(query, "FromDate", from_date)
+    add(query, "ToDate", to_date)
+    # Required by the WSDL; wide bounds mean "any creation date".
+    add(query, "FromCreationDate", WIDE_FROM_DATE)
+    add(query, "ToCreationDate", WIDE_TO_DATE)
+    add(query, "Skip", skip)
+    if types:
+        array = add_group(query, "TypesFilter")
+        for code in types:
+            add(array, "string", code)
+    # nil: no filter on the period date (the transaction date already bounds the listing).
+    add(query, "FromPeriodDate", None, nillable=True)
+    add(query, "ToPeriodDate", None, nillable=True)
+    add(query, "ExcludeReconciliationInformation", True)
 
 
 # --- incoming -------------------------------------------------------------------------------------------
@@ -178,6 +200,7 @@ def summary_from_xml(item: ET.Element) -> TransactionSummary:
         is_batch_invoice_or_note=to_bool(text(item, "IsBatchInvoiceOrNote")),
         internal_number=text(item, "InternalNumber"),
         is_reversed=to_bool(text(item, "IsReversed")),
+        outstanding_amount=dec(text(item, "OutstandingAmount")) if text(item, "OutstandingAmount") else None,
         lines=tuple(_detail_from_xml(line) for line in children(child(item, "LineDetails"), "WSTransactionDetail")),
         creation_date=to_datetime(text(item, "CreationDate")),
     )

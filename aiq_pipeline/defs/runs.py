@@ -13,6 +13,7 @@ from datetime import timedelta
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from aiq_pipeline.defs.credit_notes import CREDIT_NOTE_PARTITIONS_NAME, POSTED_CREDIT_NOTES
 from aiq_pipeline.defs.exceptions import InvoiceException, list_exceptions
 from aiq_pipeline.defs.keys import (
     CHART_OF_ACCOUNTS,
@@ -23,6 +24,7 @@ from aiq_pipeline.defs.keys import (
     TAX_CODES,
 )
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.reconciliation import reconcile_after_sync
 from aiq_pipeline.defs.sensors import TRIGGER_TAG
 from aiq_pipeline.service.discovery import Cursor, discover_released_invoices
 
@@ -79,22 +81,26 @@ def contiguous_groups(ids: Sequence[str], order: Sequence[str], size: int) -> li
 
 
 def _execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[str], trigger: str
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    keys: list[str],
+    trigger: str,
+    asset: dg.AssetKey = POSTED_INVOICES,
 ) -> dg.ExecuteInProcessResult:
     job = defs.resolve_implicit_global_asset_job_def()
     tags = {TRIGGER_TAG: trigger}
     if len(keys) == 1:
         return job.execute_in_process(
-            instance=instance, partition_key=keys[0], asset_selection=[POSTED_INVOICES], tags=tags, raise_on_error=False
+            instance=instance, partition_key=keys[0], asset_selection=[asset], tags=tags, raise_on_error=False
         )
     tags |= {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-    return job.execute_in_process(instance=instance, asset_selection=[POSTED_INVOICES], tags=tags, raise_on_error=False)
+    return job.execute_in_process(instance=instance, asset_selection=[asset], tags=tags, raise_on_error=False)
 
 
 def _collect(summary: SyncSummary, result: dg.ExecuteInProcessResult) -> None:
     for event in result.get_asset_materialization_events():
         mat = event.materialization
-        if mat.asset_key != POSTED_INVOICES or mat.partition is None:
+        if mat.asset_key not in (POSTED_INVOICES, POSTED_CREDIT_NOTES) or mat.partition is None:
             continue
         outcome = getattr(mat.metadata.get("outcome"), "value", None)
         bucket = {
@@ -116,6 +122,44 @@ def post_invoices_in_process(
         _collect(summary, _execute(defs, instance, group, trigger))
         summary.runs += 1
     wanted = set(ids)
+    summary.failed = [e for e in list_exceptions(instance) if e.invoice_id in wanted]
+    return summary
+
+
+def post_credit_notes_in_process(
+    instance: dg.DagsterInstance, keys: Sequence[str], trigger: str = "retry", defs: dg.Definitions | None = None
+) -> SyncSummary:
+    """Materialize the given credit-note partitions (`CN-<id>`, `VOID-<id>`) now, in as few runs as possible."""
+    defs = _definitions(defs)
+    settings = defs.resources["sync_settings"]
+    order = instance.get_dynamic_partitions(CREDIT_NOTE_PARTITIONS_NAME)
+    summary = SyncSummary()
+    for group in contiguous_groups(keys, order, settings.batch_size):
+        _collect(summary, _execute(defs, instance, group, trigger, POSTED_CREDIT_NOTES))
+        summary.runs += 1
+    wanted = set(keys)
+    summary.failed = [e for e in list_exceptions(instance) if e.invoice_id in wanted]
+    return summary
+
+
+def retry_in_process(
+    instance: dg.DagsterInstance, keys: Sequence[str], trigger: str = "retry", defs: dg.Definitions | None = None
+) -> SyncSummary:
+    """Retry any mix of invoice ids and credit-note keys: invoices first, so credit notes find them posted."""
+    credit_keys = set(instance.get_dynamic_partitions(CREDIT_NOTE_PARTITIONS_NAME))
+    credits = [k for k in keys if k in credit_keys]
+    invoices = [k for k in keys if k not in credit_keys]
+    summary = SyncSummary()
+    for part in (
+        post_invoices_in_process(instance, invoices, trigger, defs) if invoices else None,
+        post_credit_notes_in_process(instance, credits, trigger, defs) if credits else None,
+    ):
+        if part is not None:
+            summary.posted += part.posted
+            summary.already_posted += part.already_posted
+            summary.skipped += part.skipped
+            summary.runs += part.runs
+    wanted = set(keys)
     summary.failed = [e for e in list_exceptions(instance) if e.invoice_id in wanted]
     return summary
 
@@ -159,4 +203,6 @@ def sync_once(
         summary = post_invoices_in_process(instance, new, trigger="sync", defs=defs)
     # Earlier exceptions are still exceptions: show them too.
     summary.failed = list_exceptions(instance)
+    # Then check the months this sync touched (and the current and previous month) against AIQ.
+    reconcile_after_sync(instance, defs, [*summary.posted, *summary.already_posted], echo)
     return summary

@@ -21,7 +21,7 @@ TRIGGER_TAG = "aiq_pipeline/trigger"
 SENSOR_DEFAULT_ENV = "AIQ_PIPELINE_SENSOR_DEFAULT"
 
 
-def _default_status() -> dg.DefaultSensorStatus:
+def default_sensor_status() -> dg.DefaultSensorStatus:
     wanted = os.environ.get(SENSOR_DEFAULT_ENV, "STOPPED").strip().upper()
     if wanted not in dg.DefaultSensorStatus.__members__:
         raise ValueError(f"{SENSOR_DEFAULT_ENV} must be RUNNING or STOPPED, not {wanted!r}")
@@ -41,7 +41,7 @@ def invoice_run_request(keys: list[str], *, run_key: str | None = None, trigger:
     name="released_invoices_sensor",
     asset_selection=[POSTED_INVOICES],
     minimum_interval_seconds=30,
-    default_status=_default_status(),
+    default_status=default_sensor_status(),
     description="Adds a partition per newly released Bunny invoice of the configured entity and posts them in batches.",
 )
 def released_invoices_sensor(

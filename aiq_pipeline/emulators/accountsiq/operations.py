@@ -42,6 +42,7 @@ CENT = Decimal("0.01")
 MAX_CODE = 50
 MAX_DESCRIPTION = 500
 MAX_LOOKUP_ROWS = 2000
+MAX_TRANSACTIONS_BY_ROWS = 10_000  # GetTransactionsBy's page (protocol-notes §5.3)
 
 
 class Code(StrEnum):
@@ -744,6 +745,43 @@ def GetTransactionsByExternalReference(call: Call, params: dict[str, Any]) -> di
             and (not departments or any(ln.department_id in departments for ln in t.lines))
         ][:MAX_LOOKUP_ROWS]
     return {"GetTransactionsByExternalReferenceResult": success({"WSTransactionSummary": found})}
+
+
+def _within(value: datetime | None, low: datetime | None, high: datetime | None) -> bool:
+    """`low`..`high` by calendar day, inclusive; a nil bound does not filter."""
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or low.date() <= value.date()) and (high is None or value.date() <= high.date())
+
+
+@_operation
+def GetTransactionsBy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Transactions dated FromDate..ToDate and created FromCreationDate..ToCreationDate (plus the optional period-
+    and due-date ranges and the type/account/id/department filters), in transaction-id order, at most
+    MAX_TRANSACTIONS_BY_ROWS from `Skip` on (the caller pages)."""
+    query = params.get("query") or {}
+    types = set((query.get("TypesFilter") or {}).get("string") or [])
+    accounts = set((query.get("AccountIDsFilter") or {}).get("int") or [])
+    ids = set((query.get("TransactionIDsFilter") or {}).get("int") or [])
+    departments = set((query.get("DepartmentIDsFilter") or {}).get("string") or [])
+    skip = max(int(query.get("Skip") or 0), 0)
+    with call.state.lock:
+        matching = [
+            t
+            for t in sorted(call.ledger.transactions.values(), key=lambda t: t.transaction_id)
+            if _within(t.transaction_date, query.get("FromDate"), query.get("ToDate"))
+            and _within(t.creation_date, query.get("FromCreationDate"), query.get("ToCreationDate"))
+            and _within(t.period_date, query.get("FromPeriodDate"), query.get("ToPeriodDate"))
+            and _within(t.due_date, query.get("FromDueDate"), query.get("ToDueDate"))
+            and (not types or t.type_code in types)
+            and (not accounts or t.account_id in accounts)
+            and (not ids or t.transaction_id in ids)
+            and (not departments or any(ln.department_id in departments for ln in t.lines))
+        ]
+        found = [_summary(call.ledger, t) for t in matching[skip : skip + MAX_TRANSACTIONS_BY_ROWS]]
+    return {"GetTransactionsByResult": success({"WSTransactionSummary": found})}
 
 
 @_operation

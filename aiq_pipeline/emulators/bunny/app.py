@@ -299,8 +299,13 @@ def create_app(
         return hook
 
     async def hook_refund(request: Request) -> Response:
+        body = await request.json() if await request.body() else {}
+        amounts = body.get("amounts")  # optional {invoice item id: net amount}: a partial refund
         try:
-            note = store.refund_invoice(request.path_params["invoice_id"])
+            parsed = {str(k): Decimal(str(v)) for k, v in amounts.items()} if amounts is not None else None
+            note = store.refund_invoice(request.path_params["invoice_id"], amounts=parsed)
+        except (ArithmeticError, AttributeError) as exc:
+            return JSONResponse({"error": f"amounts must map item ids to amounts ({exc})"}, status_code=400)
         except RuleViolation as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"credit_note_id": note.id, "number": note.number}, status_code=201)

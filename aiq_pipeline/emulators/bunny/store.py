@@ -27,6 +27,7 @@ from aiq_pipeline.emulators.bunny.models import (
     InvoiceItem,
     IssuedToken,
     Tenant,
+    cents,
 )
 
 STATE_FILE = "bunny-state.json"
@@ -293,12 +294,31 @@ class TenantStore:
             self.save()
             return invoice
 
-    def refund_invoice(self, invoice_id: str, dispute_reason_id: str | None = None) -> CreditNote:
-        """A REFUND credit note for every line of the invoice (Bunny credits per invoice line)."""
+    def refund_invoice(
+        self, invoice_id: str, dispute_reason_id: str | None = None, amounts: dict[str, Decimal] | None = None
+    ) -> CreditNote:
+        """A REFUND credit note for every line of the invoice (Bunny credits per invoice line).
+
+        `amounts` (invoice item id -> net amount credited) makes a partial refund of just those lines, each with
+        its share of the line's tax (rounded to cents), as Bunny's per-line credit note amounts do.
+        """
         with self.lock:
             invoice = self._invoice(invoice_id)
             if invoice.state not in REFUNDABLE:
                 raise RuleViolation(f"Invoice {invoice_id} cannot be refunded in state {invoice.state}")
+            lines = [(item, item.amount, item.tax) for item in invoice.items]
+            if amounts is not None:
+                by_id = {item.id: item for item in invoice.items}
+                unknown = sorted(set(amounts) - set(by_id))
+                if unknown:
+                    raise RuleViolation(f"Invoice {invoice_id} has no items {', '.join(unknown)}")
+                lines = []
+                for item_id, raw in amounts.items():
+                    item, amount = by_id[item_id], cents(Decimal(raw))
+                    if not Decimal(0) < amount <= item.amount:
+                        raise RuleViolation(f"Credit for item {item_id} must be in (0, {item.amount}]")
+                    tax = cents(item.tax * amount / item.amount) if item.amount else Decimal("0.00")
+                    lines.append((item, amount, tax))
             entity = self.entity(invoice.entity_id)
             next_item = 1 + max(
                 (int(i.id) for cn in self.tenant.credit_notes for i in cn.items if i.id.isdigit()), default=0
@@ -323,12 +343,12 @@ class TenantStore:
                         position=item.position,
                         line_text=item.line_text,
                         quantity=1,
-                        price=item.amount,
-                        tax_amount=item.tax,
+                        price=amount,
+                        tax_amount=tax,
                         tax_code=item.tax_code,
                         vat_code=item.vat_code,
                     )
-                    for n, item in enumerate(invoice.items)
+                    for n, (item, amount, tax) in enumerate(lines)
                 ],
                 created_at=now,
                 updated_at=now,

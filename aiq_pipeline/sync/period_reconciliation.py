@@ -1,0 +1,517 @@
+"""Reconcile one month of one entity: the Bunny documents issued in it against the AIQ sales documents dated in it.
+
+What AIQ should hold for each Bunny document (references from `identity`, dates as the posters use them):
+
+- a postable invoice (released, not voided): one SI `BUNNY-INV-<id>` with its net, tax and gross;
+- an issued credit note: one SN `BUNNY-CN-<id>` with its net, tax and gross;
+- a voided invoice: either nothing (voided before it was posted) or the pair SI `BUNNY-INV-<id>` + SN
+  `BUNNY-VOID-<id>`, each equal to the invoice (voided after posting; the reversal is dated like the invoice, so
+  the pair nets to zero inside the month). Half a pair is a difference;
+- any other invoice or credit note (draft, preparing, ...): nothing.
+
+Documents issued before the sync start date are optional: absent from AIQ is fine, present must match.
+AIQ documents whose reference is not one of ours (`BUNNY-` prefixes) are someone else's and only counted.
+
+Amounts come from the AIQ summary: gross is the control amount, tax the tax lines, net the other lines, all as
+magnitudes (a credit note posts with the opposite sign). Totals are kept per kind and currency: summing euros and
+pounds would hide a difference in either. The voided pairs are counted apart from invoices and credit notes, so
+those totals mean "what is live in the ledger" on both sides.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from aiq_pipeline.sync.credit_note_posting import ISSUED_CREDIT_NOTE_STATES
+from aiq_pipeline.sync.identity import (
+    CREDIT_NOTE_PREFIX,
+    INVOICE_PREFIX,
+    VOID_PREFIX,
+    credit_note_reference,
+    invoice_reference,
+    void_reference,
+)
+from aiq_pipeline.sync.inputs import AiqTransactionLine
+from aiq_pipeline.sync.money import ZERO, to_cents
+from aiq_pipeline.sync.reconciliation import totals_from_summary
+
+INVOICE_TYPE = "SI"
+CREDIT_NOTE_TYPE = "SN"
+VOIDED = "VOIDED"
+KIND_INVOICE = "invoice"
+KIND_CREDIT_NOTE = "credit_note"
+KIND_VOID = "void_reversal"
+OUR_PREFIXES = (INVOICE_PREFIX, CREDIT_NOTE_PREFIX, VOID_PREFIX)
+
+
+class Problem(StrEnum):
+    MISSING_IN_AIQ = "MISSING_IN_AIQ"  # Bunny says it belongs in AIQ; AIQ has nothing
+    NOT_IN_BUNNY = "NOT_IN_BUNNY"  # AIQ holds one of our references; Bunny has no such document this month
+    NOT_EXPECTED = "NOT_EXPECTED"  # Bunny has it, but in a state that must not reach AIQ (draft, ...)
+    AMOUNTS_DIFFER = "AMOUNTS_DIFFER"  # net, tax, gross or currency differ
+    DUPLICATE_IN_AIQ = "DUPLICATE_IN_AIQ"  # more than one AIQ document for one Bunny document
+    WRONG_TYPE = "WRONG_TYPE"  # e.g. an invoice reference on a credit note
+    NOT_REVERSED = "NOT_REVERSED"  # voided in Bunny, AIQ still holds the invoice without its reversal
+    REVERSAL_WITHOUT_INVOICE = "REVERSAL_WITHOUT_INVOICE"  # a void reversal whose invoice AIQ lacks
+
+
+# --- inputs (structural, like `inputs`) ---------------------------------------------------------------
+
+
+class PeriodInvoice(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def number(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def is_postable(self) -> bool: ...
+    @property
+    def currency_code(self) -> str: ...
+    @property
+    def issued_at(self) -> date | None: ...
+    @property
+    def subtotal(self) -> Decimal: ...
+    @property
+    def tax_amount(self) -> Decimal: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
+class PeriodCreditNote(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def number(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def currency_code(self) -> str | None: ...
+    @property
+    def issued_at(self) -> date | None: ...
+    @property
+    def subtotal(self) -> Decimal: ...
+    @property
+    def tax_amount(self) -> Decimal: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
+class PeriodTransaction(Protocol):
+    """A GetTransactionsBy row (`accountsiq.TransactionSummary` satisfies it)."""
+
+    @property
+    def transaction_id(self) -> int: ...
+    @property
+    def transaction_type(self) -> str | None: ...
+    @property
+    def transaction_date(self) -> date | None: ...
+    @property
+    def account_code(self) -> str | None: ...
+    @property
+    def external_reference(self) -> str | None: ...
+    @property
+    def currency_code(self) -> str | None: ...
+    @property
+    def control_amount(self) -> Decimal: ...
+    @property
+    def lines(self) -> Sequence[AiqTransactionLine]: ...
+
+
+# --- results ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Amounts:
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    currency: str | None
+
+    def render(self) -> str:
+        return f"net {self.net} tax {self.tax} gross {self.gross} {self.currency or ''}".rstrip()
+
+
+@dataclass(frozen=True)
+class DocumentDifference:
+    """One document that differs or is missing on either side, with what differs."""
+
+    problem: Problem
+    kind: str  # invoice | credit_note | void_reversal
+    external_reference: str
+    bunny_id: str | None
+    bunny_number: str | None
+    bunny_state: str | None
+    aiq_transaction_ids: tuple[int, ...]
+    bunny: Amounts | None
+    aiq: Amounts | None
+    detail: str
+
+    def __str__(self) -> str:
+        who = f"Bunny {self.kind.replace('_', ' ')} {self.bunny_number or self.bunny_id}" if self.bunny_id else "AIQ"
+        return f"{self.external_reference} [{self.problem}] {who}: {self.detail}"
+
+
+@dataclass
+class Totals:
+    count: int = 0
+    net: Decimal = ZERO
+    tax: Decimal = ZERO
+    gross: Decimal = ZERO
+
+    def add(self, amounts: Amounts) -> None:
+        self.count += 1
+        self.net += amounts.net
+        self.tax += amounts.tax
+        self.gross += amounts.gross
+
+
+@dataclass(frozen=True)
+class TotalsRow:
+    """Counts and totals of one kind of document in one currency, on both sides."""
+
+    kind: str  # invoice | credit_note | voided_pair
+    currency: str
+    bunny: Totals
+    aiq: Totals
+
+    @property
+    def matches(self) -> bool:
+        return self.bunny == self.aiq
+
+
+@dataclass(frozen=True)
+class PeriodReconciliation:
+    entity_id: str
+    month: str  # YYYY-MM
+    first_day: date
+    last_day: date
+    totals: tuple[TotalsRow, ...]
+    differences: tuple[DocumentDifference, ...]
+    matched_documents: int
+    other_aiq_documents: int  # AIQ sales documents not posted by this sync (no BUNNY- reference)
+    optional_absent: int = 0  # Bunny documents before the sync start date that AIQ does not hold
+
+    @property
+    def passed(self) -> bool:
+        return not self.differences and all(row.matches for row in self.totals)
+
+    def describe(self) -> str:
+        if self.passed:
+            return f"{self.month}: Bunny and AIQ agree ({self.matched_documents} document(s) matched)"
+        wrong_totals = [f"{r.kind} {r.currency}" for r in self.totals if not r.matches]
+        parts = [f"{self.month}: {len(self.differences)} document(s) differ"]
+        if wrong_totals:
+            parts.append("totals differ for " + ", ".join(wrong_totals))
+        return "; ".join(parts)
+
+
+# --- the reconciliation -------------------------------------------------------------------------------
+
+
+def month_bounds(month: str | date) -> tuple[date, date]:
+    """First and last day of a month given as `YYYY-MM`, `YYYY-MM-DD` or a date in it."""
+    day = month if isinstance(month, date) else date.fromisoformat(month if len(month) > 7 else f"{month}-01")
+    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _bunny_amounts(doc: PeriodInvoice | PeriodCreditNote) -> Amounts:
+    return Amounts(to_cents(doc.subtotal), to_cents(doc.tax_amount), to_cents(doc.amount), doc.currency_code)
+
+
+def _aiq_amounts(summary: PeriodTransaction) -> Amounts:
+    totals = totals_from_summary(summary)
+    return Amounts(totals.net, totals.tax, totals.gross, summary.currency_code)
+
+
+def _amount_differences(bunny: Amounts, aiq: Amounts) -> list[str]:
+    found = [
+        f"{name}: Bunny {b}, AIQ {a}"
+        for name, b, a in (("net", bunny.net, aiq.net), ("tax", bunny.tax, aiq.tax), ("gross", bunny.gross, aiq.gross))
+        if b != a
+    ]
+    if bunny.currency and aiq.currency and bunny.currency.upper() != aiq.currency.upper():
+        found.append(f"currency: Bunny {bunny.currency}, AIQ {aiq.currency}")
+    return found
+
+
+@dataclass
+class _Expected:
+    kind: str
+    reference: str
+    type_code: str
+    bunny_id: str
+    number: str | None
+    state: str
+    amounts: Amounts
+    required: bool  # False: optional (before the sync start date) or half of a voided pair
+
+
+@dataclass
+class _Builder:
+    entity_id: str
+    month: str
+    first: date
+    last: date
+    aiq_by_reference: dict[str, list[PeriodTransaction]]
+    differences: list[DocumentDifference] = field(default_factory=list)
+    bunny_totals: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
+    aiq_totals: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
+    matched: int = 0
+    optional_absent: int = 0
+
+    def take(self, reference: str) -> list[PeriodTransaction]:
+        return self.aiq_by_reference.pop(reference.upper(), [])
+
+    def differ(
+        self,
+        problem: Problem,
+        expected: _Expected | None,
+        reference: str,
+        found: Sequence[PeriodTransaction],
+        detail: str,
+        kind: str | None = None,
+    ) -> None:
+        self.differences.append(
+            DocumentDifference(
+                problem=problem,
+                kind=expected.kind if expected else (kind or _kind_of_reference(reference)),
+                external_reference=reference,
+                bunny_id=expected.bunny_id if expected else None,
+                bunny_number=expected.number if expected else None,
+                bunny_state=expected.state if expected else None,
+                aiq_transaction_ids=tuple(t.transaction_id for t in found),
+                bunny=expected.amounts if expected else None,
+                aiq=_aiq_amounts(found[0]) if found else None,
+                detail=detail,
+            )
+        )
+
+    def count_aiq(self, bucket: str, found: Iterable[PeriodTransaction]) -> None:
+        for summary in found:
+            amounts = _aiq_amounts(summary)
+            self.aiq_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
+
+    def count_bunny(self, bucket: str, amounts: Amounts) -> None:
+        self.bunny_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
+
+    def check_one(self, expected: _Expected, found: list[PeriodTransaction], bucket: str) -> None:
+        """A document AIQ must (required) or may (optional) hold exactly once, equal to Bunny's."""
+        self.count_aiq(bucket, found)
+        if not found:
+            if expected.required:
+                self.count_bunny(bucket, expected.amounts)
+                self.differ(Problem.MISSING_IN_AIQ, expected, expected.reference, found, "AIQ has no such document")
+            else:
+                self.optional_absent += 1
+            return
+        self.count_bunny(bucket, expected.amounts)
+        problems = self._document_problems(expected, found)
+        if problems:
+            self.differ(problems[0][0], expected, expected.reference, found, "; ".join(d for _, d in problems))
+        else:
+            self.matched += 1
+
+    def _document_problems(self, expected: _Expected, found: Sequence[PeriodTransaction]) -> list[tuple[Problem, str]]:
+        problems: list[tuple[Problem, str]] = []
+        if len(found) > 1:
+            ids = ", ".join(str(t.transaction_id) for t in found)
+            problems.append((Problem.DUPLICATE_IN_AIQ, f"AIQ holds {len(found)} documents (transactions {ids})"))
+        wrong = [t for t in found if (t.transaction_type or "").upper() != expected.type_code]
+        if wrong:
+            problems.append(
+                (Problem.WRONG_TYPE, f"AIQ type {wrong[0].transaction_type}, expected {expected.type_code}")
+            )
+        amounts = _amount_differences(expected.amounts, _aiq_amounts(found[0]))
+        if amounts:
+            problems.append((Problem.AMOUNTS_DIFFER, "; ".join(amounts)))
+        return problems
+
+    def check_void(self, expected: _Expected, reversal: _Expected) -> None:
+        """A voided invoice: nothing in AIQ, or its invoice and the reversal, both equal to the invoice."""
+        invoice_found = self.take(expected.reference)
+        reversal_found = self.take(reversal.reference)
+        if not invoice_found and not reversal_found:
+            return  # voided before it was posted: nothing to hold, and nothing is held
+        if invoice_found and reversal_found:
+            # Counted as a pair on both sides: together they are zero in the ledger.
+            for half, found in ((expected, invoice_found), (reversal, reversal_found)):
+                half.required = True
+                self.check_one(half, found, "voided_pair")
+            return
+        self.count_aiq(KIND_INVOICE if invoice_found else KIND_CREDIT_NOTE, invoice_found or reversal_found)
+        if invoice_found:
+            self.differ(
+                Problem.NOT_REVERSED,
+                expected,
+                expected.reference,
+                invoice_found,
+                f"voided in Bunny, but AIQ still holds the invoice and no reversal {reversal.reference}",
+            )
+        else:
+            self.differ(
+                Problem.REVERSAL_WITHOUT_INVOICE,
+                reversal,
+                reversal.reference,
+                reversal_found,
+                f"AIQ holds the reversal of voided invoice but not the invoice {expected.reference}",
+            )
+
+    def check_unexpected(self, expected: _Expected) -> None:
+        """A Bunny document in a state that never reaches AIQ: AIQ must not hold it."""
+        found = self.take(expected.reference)
+        if found:
+            bucket = KIND_INVOICE if expected.type_code == INVOICE_TYPE else KIND_CREDIT_NOTE
+            self.count_aiq(bucket, found)
+            self.differ(
+                Problem.NOT_EXPECTED,
+                expected,
+                expected.reference,
+                found,
+                f"Bunny's document is {expected.state}, which is never posted, but AIQ holds it",
+            )
+
+
+def _kind_of_reference(reference: str) -> str:
+    upper = reference.upper()
+    if upper.startswith(VOID_PREFIX):
+        return KIND_VOID
+    if upper.startswith(CREDIT_NOTE_PREFIX):
+        return KIND_CREDIT_NOTE
+    return KIND_INVOICE
+
+
+def _is_ours(reference: str | None) -> bool:
+    return bool(reference) and reference.upper().startswith(OUR_PREFIXES)  # type: ignore[union-attr]
+
+
+def _in(day: date | None, first: date, last: date) -> bool:
+    return day is not None and first <= day <= last
+
+
+def reconcile_period(
+    *,
+    entity_id: str,
+    month: str | date,
+    invoices: Iterable[PeriodInvoice],
+    credit_notes: Iterable[PeriodCreditNote],
+    aiq_transactions: Iterable[PeriodTransaction],
+    sync_start: date | None = None,
+) -> PeriodReconciliation:
+    """Compare the month's Bunny documents with the month's AIQ SI/SN documents, document by document.
+
+    Inputs may be wider than the month: documents dated outside it are ignored, so callers can pass a
+    whole listing. AIQ transactions of other types (receipts, journals) are ignored too.
+    """
+    first, last = month_bounds(month)
+    label = first.strftime("%Y-%m")
+    ours: dict[str, list[PeriodTransaction]] = defaultdict(list)
+    other = 0
+    for summary in aiq_transactions:
+        if not _in(summary.transaction_date, first, last):
+            continue
+        if (summary.transaction_type or "").upper() not in (INVOICE_TYPE, CREDIT_NOTE_TYPE):
+            continue
+        if _is_ours(summary.external_reference):
+            ours[(summary.external_reference or "").upper()].append(summary)
+        else:
+            other += 1
+    builder = _Builder(entity_id, label, first, last, ours)
+
+    def optional(day: date | None) -> bool:
+        return sync_start is not None and day is not None and day < sync_start
+
+    for invoice in sorted(invoices, key=lambda i: i.id):
+        if not _in(invoice.issued_at, first, last):
+            continue
+        expected = _Expected(
+            KIND_INVOICE,
+            invoice_reference(invoice.id),
+            INVOICE_TYPE,
+            invoice.id,
+            invoice.number,
+            invoice.state,
+            _bunny_amounts(invoice),
+            required=not optional(invoice.issued_at),
+        )
+        if invoice.state == VOIDED:
+            reversal = _Expected(
+                KIND_VOID,
+                void_reference(invoice.id),
+                CREDIT_NOTE_TYPE,
+                invoice.id,
+                invoice.number,
+                invoice.state,
+                expected.amounts,
+                required=False,
+            )
+            builder.check_void(expected, reversal)
+        elif invoice.is_postable:
+            builder.check_one(expected, builder.take(expected.reference), KIND_INVOICE)
+        else:
+            builder.check_unexpected(expected)
+
+    for note in sorted(credit_notes, key=lambda n: n.id):
+        if not _in(note.issued_at, first, last):
+            continue
+        expected = _Expected(
+            KIND_CREDIT_NOTE,
+            credit_note_reference(note.id),
+            CREDIT_NOTE_TYPE,
+            note.id,
+            note.number,
+            note.state,
+            _bunny_amounts(note),
+            required=not optional(note.issued_at),
+        )
+        if note.state in ISSUED_CREDIT_NOTE_STATES:
+            builder.check_one(expected, builder.take(expected.reference), KIND_CREDIT_NOTE)
+        else:
+            builder.check_unexpected(expected)
+
+    # Whatever is left carries one of our references but matches no Bunny document of this month.
+    for found in builder.aiq_by_reference.values():
+        reference = found[0].external_reference or ""
+        kind = _kind_of_reference(reference)
+        builder.count_aiq(KIND_INVOICE if kind == KIND_INVOICE else KIND_CREDIT_NOTE, found)
+        ids = ", ".join(str(t.transaction_id) for t in found)
+        builder.differ(
+            Problem.NOT_IN_BUNNY,
+            None,
+            reference,
+            found,
+            f"AIQ holds {reference} (transaction {ids}, dated {found[0].transaction_date}); Bunny has no matching "
+            f"document issued in {label}",
+            kind,
+        )
+
+    keys = sorted(set(builder.bunny_totals) | set(builder.aiq_totals))
+    totals = tuple(
+        TotalsRow(
+            kind,
+            currency,
+            builder.bunny_totals.get((kind, currency), Totals()),
+            builder.aiq_totals.get((kind, currency), Totals()),
+        )
+        for kind, currency in keys
+    )
+    differences = sorted(builder.differences, key=lambda d: (d.external_reference, d.problem))
+    return PeriodReconciliation(
+        entity_id=entity_id,
+        month=label,
+        first_day=first,
+        last_day=last,
+        totals=totals,
+        differences=tuple(differences),
+        matched_documents=builder.matched,
+        other_aiq_documents=other,
+        optional_absent=builder.optional_absent,
+    )

@@ -1,0 +1,94 @@
+"""Driving both sensors as the daemon would, and reading each side's ground truth from the emulators."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
+from aiq_pipeline.defs.credit_notes import (
+    CREDIT_NOTE_PARTITIONS_NAME,
+    POSTED_CREDIT_NOTES,
+    bunny_credit_notes,
+)
+from aiq_pipeline.sync.identity import customer_code
+from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick
+
+if TYPE_CHECKING:
+    from aiq_pipeline_tests.pipeline.conftest import Stack
+
+AIQ_ENTITY = "DEMO01"
+
+
+def credit_tick(stack: Stack, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
+    sensor = stack.defs.get_sensor_def("released_credit_notes_sensor")
+    context = dg.build_sensor_context(
+        instance=stack.instance,
+        cursor=cursor,
+        resources={"bunny": stack.defs.resources["bunny"], "sync_settings": stack.defs.resources["sync_settings"]},
+    )
+    return sensor(context)
+
+
+class Daemon:
+    """Both sensors with their cursors, ticking and launching runs in process."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.invoice_cursor: str | None = None
+        self.credit_cursor: str | None = None
+
+    def tick_invoices(self) -> None:
+        result = sensor_tick(self.stack, self.invoice_cursor)
+        self.invoice_cursor = result.cursor
+        apply_tick(self.stack, result)
+
+    def tick_credits(self) -> dg.SensorResult:
+        result = credit_tick(self.stack, self.credit_cursor)
+        assert isinstance(result, dg.SensorResult), result
+        self.credit_cursor = result.cursor
+        apply_tick(self.stack, result)
+        return result
+
+    def tick(self) -> None:
+        self.tick_invoices()
+        self.tick_credits()
+
+
+def credit_statuses(stack: Stack) -> dict[str, dg.AssetPartitionStatus | None]:
+    keys = stack.instance.get_dynamic_partitions(CREDIT_NOTE_PARTITIONS_NAME)
+    found = stack.instance.get_status_by_partition(POSTED_CREDIT_NOTES, keys, bunny_credit_notes) or {}
+    return {k: found.get(k) for k in keys}
+
+
+def aiq_transactions(stack: Stack) -> list:
+    return list(stack.emulators.accountsiq.state.data.entities[AIQ_ENTITY].transactions.values())
+
+
+def aiq_references(stack: Stack) -> Counter[str]:
+    """External reference -> number of AIQ documents (any type) carrying it."""
+    return Counter(t.external_reference for t in aiq_transactions(stack))
+
+
+def aiq_balances(stack: Stack) -> dict[tuple[str, str], Decimal]:
+    """(customer code, YYYY-MM) -> sum of SI control amounts minus SN control amounts (SN's are negative)."""
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for t in aiq_transactions(stack):
+        out[(t.customer_code, t.transaction_date.strftime("%Y-%m"))] += t.control_amount
+    return {k: v for k, v in out.items() if v}
+
+
+def bunny_balances(stack: Stack, entity_id: str = "1") -> dict[tuple[str, str], Decimal]:
+    """(customer code, YYYY-MM) -> posted invoices not voided minus credit notes, as Bunny holds them."""
+    tenant = stack.emulators.bunny.store.tenant
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for invoice in tenant.invoices:
+        if invoice.entity_id == entity_id and invoice.state in POSTABLE_INVOICE_STATES:
+            out[(customer_code(invoice.account_id), invoice.issued_at.strftime("%Y-%m"))] += invoice.amount
+    for note in tenant.credit_notes:
+        if note.entity_id == entity_id and note.state in ("READY", "PARTIALLY_APPLIED", "APPLIED"):
+            out[(customer_code(note.account_id), note.issued_at.strftime("%Y-%m"))] -= note.amount
+    return {k: v for k, v in out.items() if v}

@@ -1,0 +1,165 @@
+"""The monthly reconciliation through both emulators (real HTTP), the store and a Dagster instance.
+
+The demo tenant, fully synced with its planted problems fixed, reconciles clean in every month it has documents;
+then each kind of disagreement is planted and must fail the check naming the document.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+
+from aiq_pipeline.accountsiq import BatchLine, BatchSalesInvoice
+from aiq_pipeline.defs.exceptions import failed_keys
+from aiq_pipeline.defs.reconciliation import (
+    MONTHLY_RECONCILIATION,
+    RECONCILIATION_CHECK,
+    MonthOutcome,
+    latest_reconciliation,
+    reconcile_after_sync,
+    reconcile_months_in_process,
+)
+from aiq_pipeline.defs.runs import retry_in_process, sync_once
+from aiq_pipeline_tests.credit_notes.driving import Daemon
+from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, Stack
+
+pytestmark = pytest.mark.slow
+
+# The demo tenant's entity 1 issues documents in these months (invoice 7 in May, invoices 1 and 4 and credit
+# note 1 in June, invoice 9 in October, the rest in November).
+DEMO_MONTHS = ["2026-05-01", "2026-06-01", "2026-10-01", "2026-11-01"]
+
+
+def synced_demo(stack: Stack) -> list[str]:
+    """Sync, fix the demo's planted problems, retry, post the credit notes; returns the sync's output."""
+    output: list[str] = []
+    sync_once(stack.instance, echo=output.append, defs=stack.defs)
+    stack.fix_demo_data()
+    retry_in_process(stack.instance, failed_keys(stack.instance), defs=stack.defs)
+    Daemon(stack).tick_credits()
+    assert failed_keys(stack.instance) == []
+    return output
+
+
+def reconcile(stack: Stack, *months: str) -> dict[str, MonthOutcome]:
+    return {o.month_key: o for o in reconcile_months_in_process(stack.instance, months, stack.defs, "test")}
+
+
+def differences(stack: Stack, month: str) -> dict[str, dict]:
+    rows = latest_reconciliation(stack.store, month)
+    return {r["external_reference"]: r for r in rows if r["row_type"] == "difference"}
+
+
+def aiq_client(stack: Stack):  # type: ignore[no-untyped-def]
+    return stack.defs.resources["accountsiq"].open()
+
+
+def hand_post(stack: Stack, reference: str, day: date, net: str = "49.00") -> None:
+    line = BatchLine("4000", "V01", "Hand-posted", Decimal(net), Decimal("0.23"), None)
+    with aiq_client(stack) as aiq:
+        aiq.create_batch_sales_invoice_get_back_transaction_id(
+            BatchSalesInvoice("BNY-1", day, reference, "Posted by hand in AIQ", (line,))
+        )
+
+
+def test_demo_tenant_agrees_to_the_cent_in_every_month_after_a_full_sync(stack: Stack) -> None:
+    synced_demo(stack)
+    outcomes = reconcile(stack, *DEMO_MONTHS)
+    assert {k: o.passed for k, o in outcomes.items()} == dict.fromkeys(DEMO_MONTHS, True), outcomes
+    assert differences(stack, "2026-11") == {}
+    # The GBP invoice's new AIQ customer was created in GBP, not in the entity's base currency.
+    data = stack.emulators.accountsiq.state.data.entities[AIQ_ENTITY]
+    (gbp,) = [t for t in data.transactions.values() if t.external_reference == "BUNNY-INV-5"]
+    assert gbp.currency_code == "GBP" and data.customers[gbp.customer_code].currency_code == "GBP"
+    june = latest_reconciliation(stack.store, "2026-06")
+    summary = june[0]
+    assert (summary["row_type"], summary["passed"]) == ("summary", True)
+    totals = {(r["kind"], r["currency"]): r for r in june if r["row_type"] == "totals"}
+    # June: invoice 1 (posted) and credit note 1; invoice 4 was voided before any sync, so neither side has it.
+    invoice, note = totals[("invoice", "EUR")], totals[("credit_note", "EUR")]
+    assert (invoice["bunny_count"], invoice["aiq_count"]) == (1, 1)
+    assert invoice["bunny_gross"] == invoice["aiq_gross"] > 0
+    assert (note["bunny_count"], note["aiq_count"], note["bunny_gross"]) == (1, 1, note["aiq_gross"])
+    assert differences(stack, "2026-06") == {}
+    # The check's verdict is what Dagster records (June reconciled last).
+    assert reconcile(stack, "2026-06-01")["2026-06-01"].passed
+    record = stack.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(MONTHLY_RECONCILIATION, RECONCILIATION_CHECK)]
+    )
+    assert record[dg.AssetCheckKey(MONTHLY_RECONCILIATION, RECONCILIATION_CHECK)].status.value == "SUCCEEDED"
+
+
+def test_extra_and_duplicate_documents_in_aiq_fail_naming_them(stack: Stack) -> None:
+    synced_demo(stack)
+    hand_post(stack, "BUNNY-INV-999", date(2026, 6, 15))  # no such Bunny invoice
+    hand_post(stack, "BUNNY-INV-1", date(2026, 6, 2), net="199.00")  # a second copy of invoice 1
+    outcome = reconcile(stack, "2026-06-01")["2026-06-01"]
+    assert outcome.ran and not outcome.passed
+    assert "BUNNY-INV-999" in outcome.description and "BUNNY-INV-1 " in outcome.description
+    found = differences(stack, "2026-06")
+    assert set(found) == {"BUNNY-INV-999", "BUNNY-INV-1"}
+    assert found["BUNNY-INV-999"]["problem"] == "NOT_IN_BUNNY"
+    assert found["BUNNY-INV-1"]["problem"] == "DUPLICATE_IN_AIQ"
+    assert len(found["BUNNY-INV-1"]["aiq_transaction_ids"].split(",")) == 2
+    # Other months are untouched.
+    assert reconcile(stack, "2026-05-01")["2026-05-01"].passed
+
+
+def test_bunny_invoice_not_yet_synced_is_missing_in_aiq(stack: Stack) -> None:
+    synced_demo(stack)
+    (new_id,) = stack.emulators.bunny.create_invoices({"account": "2"}, count=1, release=True)
+    issued = next(i for i in stack.emulators.bunny.store.tenant.invoices if i.id == new_id).issued_at
+    key = issued.replace(day=1).isoformat()
+    outcome = reconcile(stack, key)[key]
+    assert not outcome.passed and f"BUNNY-INV-{new_id}" in outcome.description
+    row = differences(stack, key[:7])[f"BUNNY-INV-{new_id}"]
+    assert (row["problem"], row["bunny_id"], row["aiq_transaction_ids"]) == ("MISSING_IN_AIQ", new_id, "")
+    totals = [r for r in latest_reconciliation(stack.store, key[:7]) if r["row_type"] == "totals" and not r["passed"]]
+    assert totals and totals[0]["bunny_count"] == totals[0]["aiq_count"] + 1
+
+
+def test_one_cent_difference_in_aiq_fails_naming_the_document_and_field(stack: Stack) -> None:
+    synced_demo(stack)
+    with stack.emulators.accountsiq.state.writing() as data:
+        posted = next(
+            t for t in data.entities[AIQ_ENTITY].transactions.values() if t.external_reference == "BUNNY-INV-2"
+        )
+        vat = next(line for line in posted.lines if line.kind == "Vat")
+        control = next(line for line in posted.lines if line.kind == "Control")
+        vat.amount -= Decimal("0.01")  # credit side: one cent more tax
+        control.amount += Decimal("0.01")
+        posted.control_amount += Decimal("0.01")
+    outcome = reconcile(stack, "2026-11-01")["2026-11-01"]
+    assert not outcome.passed and "BUNNY-INV-2" in outcome.description
+    row = differences(stack, "2026-11")["BUNNY-INV-2"]
+    assert row["problem"] == "AMOUNTS_DIFFER"
+    assert row["aiq_tax"] - row["bunny_tax"] == Decimal("0.01") and row["aiq_net"] == row["bunny_net"]
+    assert "tax: Bunny" in row["detail"] and "gross: Bunny" in row["detail"]
+
+
+def test_invoice_voided_after_posting_reconciles_as_a_pair_and_half_a_pair_fails(stack: Stack) -> None:
+    synced_demo(stack)
+    stack.emulators.bunny.store.void_invoice("2")  # posted in November, voided now
+    assert not reconcile(stack, "2026-11-01")["2026-11-01"].passed  # not reversed yet
+    assert differences(stack, "2026-11")["BUNNY-INV-2"]["problem"] == "NOT_REVERSED"
+    Daemon(stack).tick_credits()  # posts BUNNY-VOID-2
+    assert reconcile(stack, "2026-11-01")["2026-11-01"].passed
+    pair = [r for r in latest_reconciliation(stack.store, "2026-11") if r["kind"] == "voided_pair"]
+    assert pair and pair[0]["aiq_count"] == pair[0]["bunny_count"] == 2
+
+
+def test_sync_command_reconciles_the_months_it_touched(stack: Stack) -> None:
+    output = synced_demo(stack)
+    # The first sync ran before the demo's problems were fixed: its months with failed invoices did not pass.
+    failed = [line for line in output if line.startswith("RECONCILIATION FAILED")]
+    assert any("2026-11" in line and "MISSING_IN_AIQ" in line for line in failed), output
+    # June's credit note is not posted by `sync` (the credit-note sensor posts it), so June is flagged too.
+    assert any(line.startswith("RECONCILIATION FAILED 2026-06") and "BUNNY-CN-1" in line for line in failed), output
+    assert any(line.startswith("reconciled 2026-10") for line in output), output
+    # Once everything is posted, the same step passes for the months of the documents named.
+    again = reconcile_after_sync(stack.instance, stack.defs, ["1", "7", "CN-1"], echo=output.append)
+    assert {o.month_key for o in again} >= {"2026-05-01", "2026-06-01", "2026-10-01", "2026-11-01"}
+    assert all(o.passed for o in again), again

@@ -1,0 +1,284 @@
+"""The pure monthly reconciliation: every way Bunny and AIQ can disagree about a month, and the ways they agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from aiq_pipeline.sync.period_reconciliation import (
+    PeriodReconciliation,
+    Problem,
+    Totals,
+    month_bounds,
+    reconcile_period,
+)
+
+D = Decimal
+NET = D("100.00")
+TAX = D("23.00")
+GROSS = D("123.00")
+CN_NET = D("10.00")
+CN_TAX = D("2.30")
+CN_GROSS = D("12.30")
+ZERO = D("0")
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    subtotal: Decimal = NET
+    tax_amount: Decimal = TAX
+    amount: Decimal = GROSS
+    state: str = "PAID"
+    issued_at: date | None = date(2026, 6, 2)
+    currency_code: str = "EUR"
+    number: str | None = None
+
+    @property
+    def is_postable(self) -> bool:
+        return self.state in {"NOT_DUE", "DUE", "UNPAID", "PROCESSING_PAYMENT", "PAID"}
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    id: str
+    subtotal: Decimal = CN_NET
+    tax_amount: Decimal = CN_TAX
+    amount: Decimal = CN_GROSS
+    state: str = "READY"
+    issued_at: date | None = date(2026, 6, 10)
+    currency_code: str | None = "EUR"
+    number: str | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    is_control_line: bool
+    is_tax_line: bool
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Summary:
+    transaction_id: int
+    external_reference: str | None
+    transaction_type: str = "SI"
+    transaction_date: date | None = date(2026, 6, 2)
+    currency_code: str | None = "EUR"
+    account_code: str | None = "BNY-1"
+    control_amount: Decimal = ZERO
+    lines: tuple[Line, ...] = field(default=())
+
+
+def posted(tid: int, reference: str, net: str, tax: str, *, type_code: str = "SI", **kw: object) -> Summary:
+    """An AIQ summary signed as AIQ posts it: an invoice debits the customer, a credit note credits it."""
+    sign = 1 if type_code == "SI" else -1
+    gross = D(net) + D(tax)
+    lines = (Line(True, False, sign * gross), Line(False, False, -sign * D(net)), Line(False, True, -sign * D(tax)))
+    return Summary(tid, reference, type_code, control_amount=sign * gross, lines=lines, **kw)  # type: ignore[arg-type]
+
+
+def run(invoices=(), notes=(), aiq=(), **kw) -> PeriodReconciliation:  # type: ignore[no-untyped-def]
+    return reconcile_period(
+        entity_id="1", month="2026-06", invoices=invoices, credit_notes=notes, aiq_transactions=aiq, **kw
+    )
+
+
+def only(result: PeriodReconciliation):  # type: ignore[no-untyped-def]
+    assert len(result.differences) == 1, result.differences
+    return result.differences[0]
+
+
+def test_month_bounds() -> None:
+    assert month_bounds("2026-02") == (date(2026, 2, 1), date(2026, 2, 28))
+    assert month_bounds(date(2024, 2, 17)) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert month_bounds("2026-12-01") == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def test_matching_month_passes_with_totals_per_kind_and_currency() -> None:
+    result = run(
+        invoices=[Invoice("1"), Invoice("2", D("50.00"), D("0.00"), D("50.00"), currency_code="GBP")],
+        notes=[CreditNote("7")],
+        aiq=[
+            posted(11, "BUNNY-INV-1", "100.00", "23.00"),
+            posted(12, "BUNNY-INV-2", "50.00", "0.00", currency_code="GBP"),
+            posted(13, "BUNNY-CN-7", "10.00", "2.30", type_code="SN"),
+            posted(14, "MANUAL-42", "5.00", "0.00"),  # someone else's document: counted, not compared
+        ],
+    )
+    assert result.passed and result.differences == ()
+    assert result.matched_documents == 3 and result.other_aiq_documents == 1
+    rows = {(r.kind, r.currency): (r.bunny, r.aiq) for r in result.totals}
+    assert rows == {
+        ("credit_note", "EUR"): (Totals(1, D("10.00"), D("2.30"), D("12.30")),) * 2,
+        ("invoice", "EUR"): (Totals(1, D("100.00"), D("23.00"), D("123.00")),) * 2,
+        ("invoice", "GBP"): (Totals(1, D("50.00"), D("0.00"), D("50.00")),) * 2,
+    }
+    assert result.describe() == "2026-06: Bunny and AIQ agree (3 document(s) matched)"
+
+
+def test_invoice_missing_in_aiq_is_named_and_totals_differ() -> None:
+    result = run(invoices=[Invoice("1", number="INV-1"), Invoice("2")], aiq=[posted(11, "BUNNY-INV-1", "100", "23")])
+    diff = only(result)
+    assert (diff.problem, diff.external_reference, diff.bunny_id, diff.aiq_transaction_ids) == (
+        Problem.MISSING_IN_AIQ,
+        "BUNNY-INV-2",
+        "2",
+        (),
+    )
+    (row,) = result.totals
+    assert (row.bunny.count, row.aiq.count, row.bunny.gross, row.aiq.gross) == (2, 1, D("246.00"), D("123.00"))
+    assert not result.passed and "1 document(s) differ" in result.describe()
+
+
+def test_extra_aiq_document_with_our_reference_is_not_in_bunny() -> None:
+    result = run(
+        invoices=[Invoice("1")],
+        aiq=[posted(11, "BUNNY-INV-1", "100", "23"), posted(12, "BUNNY-INV-999", "1", "0")],
+    )
+    diff = only(result)
+    assert (diff.problem, diff.external_reference, diff.aiq_transaction_ids, diff.bunny_id) == (
+        Problem.NOT_IN_BUNNY,
+        "BUNNY-INV-999",
+        (12,),
+        None,
+    )
+    assert "BUNNY-INV-999" in str(diff) and diff.aiq is not None and diff.aiq.gross == D("1.00")
+
+
+def test_one_cent_difference_names_the_field() -> None:
+    result = run(invoices=[Invoice("1")], aiq=[posted(11, "BUNNY-INV-1", "100.00", "23.01")])
+    diff = only(result)
+    assert diff.problem == Problem.AMOUNTS_DIFFER
+    assert diff.detail == "tax: Bunny 23.00, AIQ 23.01; gross: Bunny 123.00, AIQ 123.01"
+    (row,) = result.totals
+    assert row.bunny.tax == D("23.00") and row.aiq.tax == D("23.01") and not row.matches
+
+
+def test_currency_difference_is_a_difference() -> None:
+    diff = only(run(invoices=[Invoice("1")], aiq=[posted(11, "BUNNY-INV-1", "100", "23", currency_code="GBP")]))
+    assert diff.problem == Problem.AMOUNTS_DIFFER and diff.detail == "currency: Bunny EUR, AIQ GBP"
+
+
+def test_duplicate_in_aiq() -> None:
+    result = run(
+        invoices=[Invoice("1")], aiq=[posted(11, "BUNNY-INV-1", "100", "23"), posted(12, "bunny-inv-1", "100", "23")]
+    )
+    diff = only(result)
+    assert diff.problem == Problem.DUPLICATE_IN_AIQ and diff.aiq_transaction_ids == (11, 12)
+    (row,) = result.totals
+    assert (row.bunny.count, row.aiq.count) == (1, 2)
+
+
+def test_invoice_reference_on_a_credit_note_is_the_wrong_type() -> None:
+    diff = only(run(invoices=[Invoice("1")], aiq=[posted(11, "BUNNY-INV-1", "100", "23", type_code="SN")]))
+    assert diff.problem == Problem.WRONG_TYPE and "expected SI" in diff.detail
+
+
+def test_voided_before_posting_expects_nothing() -> None:
+    assert run(invoices=[Invoice("4", state="VOIDED")]).passed
+
+
+def test_voided_after_posting_pair_nets_to_zero_and_passes() -> None:
+    result = run(
+        invoices=[Invoice("4", state="VOIDED")],
+        aiq=[posted(11, "BUNNY-INV-4", "100", "23"), posted(12, "BUNNY-VOID-4", "100", "23", type_code="SN")],
+    )
+    assert result.passed and result.matched_documents == 2
+    (row,) = result.totals
+    assert row.kind == "voided_pair" and row.bunny == row.aiq and row.aiq.count == 2
+
+
+def test_voided_invoice_still_in_aiq_without_reversal() -> None:
+    result = run(invoices=[Invoice("4", state="VOIDED")], aiq=[posted(11, "BUNNY-INV-4", "100", "23")])
+    diff = only(result)
+    assert (diff.problem, diff.external_reference) == (Problem.NOT_REVERSED, "BUNNY-INV-4")
+    assert "BUNNY-VOID-4" in diff.detail
+
+
+def test_reversal_without_its_invoice() -> None:
+    diff = only(
+        run(invoices=[Invoice("4", state="VOIDED")], aiq=[posted(12, "BUNNY-VOID-4", "100", "23", type_code="SN")])
+    )
+    assert (diff.problem, diff.external_reference, diff.kind) == (
+        Problem.REVERSAL_WITHOUT_INVOICE,
+        "BUNNY-VOID-4",
+        "void_reversal",
+    )
+
+
+def test_reversal_off_by_a_cent() -> None:
+    diff = only(
+        run(
+            invoices=[Invoice("4", state="VOIDED")],
+            aiq=[posted(11, "BUNNY-INV-4", "100", "23"), posted(12, "BUNNY-VOID-4", "100.01", "23", type_code="SN")],
+        )
+    )
+    assert (diff.problem, diff.external_reference) == (Problem.AMOUNTS_DIFFER, "BUNNY-VOID-4")
+    assert diff.detail.startswith("net: Bunny 100.00, AIQ 100.01")
+
+
+def test_reversal_of_a_live_invoice_is_not_in_bunny() -> None:
+    diff = only(
+        run(
+            invoices=[Invoice("1")],
+            aiq=[posted(11, "BUNNY-INV-1", "100", "23"), posted(12, "BUNNY-VOID-1", "100", "23", type_code="SN")],
+        )
+    )
+    assert (diff.problem, diff.external_reference) == (Problem.NOT_IN_BUNNY, "BUNNY-VOID-1")
+
+
+@pytest.mark.parametrize("state", ["DRAFT", "PREPARING"])
+def test_unissued_credit_note_must_not_be_in_aiq(state: str) -> None:
+    assert run(notes=[CreditNote("7", state=state)]).passed
+    diff = only(run(notes=[CreditNote("7", state=state)], aiq=[posted(13, "BUNNY-CN-7", "10", "2.30", type_code="SN")]))
+    assert (diff.problem, diff.bunny_state) == (Problem.NOT_EXPECTED, state)
+
+
+def test_credit_note_missing_in_aiq() -> None:
+    diff = only(run(notes=[CreditNote("7", number="CN-0007")]))
+    assert (diff.problem, diff.kind, diff.external_reference) == (Problem.MISSING_IN_AIQ, "credit_note", "BUNNY-CN-7")
+    assert "credit note CN-0007" in str(diff)
+
+
+def test_documents_outside_the_month_are_ignored_on_both_sides() -> None:
+    result = run(
+        invoices=[Invoice("1", issued_at=date(2026, 7, 1)), Invoice("2", issued_at=None)],
+        aiq=[posted(11, "BUNNY-INV-1", "100", "23", transaction_date=date(2026, 7, 1))],
+    )
+    assert result.passed and result.totals == ()
+
+
+def test_invoice_posted_in_another_month_shows_on_both_months() -> None:
+    june = run(invoices=[Invoice("1")], aiq=[])
+    july = reconcile_period(
+        entity_id="1",
+        month="2026-07",
+        invoices=[Invoice("1")],
+        credit_notes=[],
+        aiq_transactions=[posted(11, "BUNNY-INV-1", "100", "23", transaction_date=date(2026, 7, 3))],
+    )
+    assert only(june).problem == Problem.MISSING_IN_AIQ and only(july).problem == Problem.NOT_IN_BUNNY
+
+
+def test_documents_before_the_sync_start_are_optional_but_must_match_when_present() -> None:
+    absent = run(invoices=[Invoice("1")], sync_start=date(2026, 6, 15))
+    assert absent.passed and absent.optional_absent == 1 and absent.totals == ()
+    wrong = run(invoices=[Invoice("1")], aiq=[posted(11, "BUNNY-INV-1", "99", "23")], sync_start=date(2026, 6, 15))
+    assert only(wrong).problem == Problem.AMOUNTS_DIFFER
+
+
+def test_other_transaction_types_are_ignored() -> None:
+    receipt = Summary(20, "BUNNY-INV-1", "SR", control_amount=D("-123.00"))
+    assert run(invoices=[Invoice("1")], aiq=[posted(11, "BUNNY-INV-1", "100", "23"), receipt]).passed
+
+
+def test_hashed_references_of_unsafe_ids_match() -> None:
+    from aiq_pipeline.sync.identity import invoice_reference
+
+    reference = invoice_reference("inv_abc")
+    assert reference.startswith("BUNNY-INV_")
+    assert run(invoices=[Invoice("inv_abc")], aiq=[posted(11, reference, "100", "23")]).passed
