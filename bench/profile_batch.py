@@ -1,0 +1,247 @@
+"""Where one batch's time goes: outside systems, our own code, Dagster's bookkeeping.
+
+    .venv/bin/python bench/profile_batch.py --invoices 50 [--no-state] [--top 25]
+
+The emulators run in their own process (`aiq-pipeline emulate`), as the outside systems would, so the
+figures here are the run process's view. Three measurements on fresh invoices each:
+
+A. the poster alone (`InvoicePoster.post` per invoice, no Dagster): wall time per invoice, every HTTP round
+   trip timed and named (AIQ by SOAP action, Bunny by GraphQL operation), and a cProfile of this process
+   (our CPU: SOAP building and parsing, pydantic, httpx);
+B. Dagster's floor in process: the no-op asset of `noop_location.py` over as many partitions;
+C. the product's `posted_invoices` asset in process over as many partitions (poster + events + store).
+
+`--no-state` runs the emulators in memory, to see what their persistence costs. In-process runs log every
+event to stderr; the figures go to stdout (`2>/dev/null` to see only them).
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+import httpx
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from aiq_pipeline.accountsiq import AccountsIQClient
+from aiq_pipeline.bunny import BunnyClient
+from aiq_pipeline.definitions import build_definitions
+from aiq_pipeline.defs.keys import POSTED_INVOICES
+from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
+from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
+from aiq_pipeline.emulators.serving import free_port
+from aiq_pipeline.service.invoice_poster import InvoicePoster
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from invoice_burst import (  # noqa: E402  (a sibling script, not a package)
+    AIQ_CLIENT,
+    AIQ_ENTITY,
+    BUNNY_CLIENT,
+    BUNNY_ENTITY,
+    INSTANCE_CONFIG,
+    INVOICE_ITEMS,
+)
+from noop_location import NOOP_ASSET, NOOP_PARTITIONS_NAME, noop_invoices  # noqa: E402
+
+
+class RoundTrips:
+    """Wall time of every HTTP request this process sends, by system and operation."""
+
+    def __init__(self, aiq_url: str) -> None:
+        self.aiq_url = aiq_url
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self._send = httpx.Client.send
+
+    def __enter__(self) -> "RoundTrips":
+        trips = self
+
+        def send(client: httpx.Client, request: httpx.Request, **kw: object) -> httpx.Response:
+            started = time.perf_counter()
+            try:
+                return trips._send(client, request, **kw)
+            finally:
+                trips.times[trips.name(request)].append(time.perf_counter() - started)
+
+        httpx.Client.send = send  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        httpx.Client.send = self._send  # type: ignore[method-assign]
+
+    def name(self, request: httpx.Request) -> str:
+        if str(request.url).startswith(self.aiq_url):
+            return "AIQ " + request.headers.get("SOAPAction", "?").rsplit("/", 1)[-1]
+        if request.url.path == "/graphql":
+            try:
+                body = json.loads(request.content or b"{}")
+            except ValueError:
+                body = {}
+            return "Bunny " + (body.get("operationName") or body.get("query", "?").split("{")[0].strip() or "?")
+        return "Bunny " + request.url.path
+
+    def report(self, invoices: int) -> None:
+        total = sum(sum(v) for v in self.times.values())
+        count = sum(len(v) for v in self.times.values())
+        print(f"  HTTP round trips: {count} ({count / invoices:.2f} per invoice), {total:.2f} s waiting in total")
+        for name, values in sorted(self.times.items(), key=lambda kv: -sum(kv[1])):
+            print(
+                f"    {name:<52} {len(values):>5}  mean {sum(values) / len(values) * 1000:6.1f} ms  "
+                f"total {sum(values):6.2f} s  ({sum(values) / invoices * 1000:5.1f} ms/invoice)"
+            )
+
+
+def _wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_emulator/stats", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"emulator at {url} did not start")
+
+
+def _release(bunny_url: str, count: int) -> list[str]:
+    ids: list[str] = []
+    accounts = ["ACME", "SMITH-SONS", "NORDIC"]
+    for i, account in enumerate(accounts):
+        n = count // len(accounts) + (1 if i < count % len(accounts) else 0)
+        if n:
+            body = {"account": account, "entity_id": BUNNY_ENTITY, "items": INVOICE_ITEMS, "count": n, "release": True}
+            answer = httpx.post(f"{bunny_url}/_emulator/invoices", json=body, timeout=60)
+            answer.raise_for_status()
+            ids.extend(answer.json()["ids"])
+    return ids
+
+
+def _range_tags(keys: list[str]) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--invoices", type=int, default=50)
+    parser.add_argument("--no-state", action="store_true", help="emulators in memory (no persistence)")
+    parser.add_argument("--top", type=int, default=20, help="cProfile rows to print")
+    args = parser.parse_args()
+    n = args.invoices
+    tmp = Path(tempfile.mkdtemp(prefix="aiq-profile-"))
+    aiq_port, bunny_port = free_port(), free_port()
+    command = [
+        str(Path(sys.executable).parent / "aiq-pipeline"),
+        "emulate",
+        "--accountsiq-port",
+        str(aiq_port),
+        "--bunny-port",
+        str(bunny_port),
+    ]
+    if not args.no_state:
+        command += ["--state", str(tmp / "emulators")]
+    emulators = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        aiq_url, bunny_url = f"http://127.0.0.1:{aiq_port}", f"http://127.0.0.1:{bunny_port}"
+        _wait_ready(aiq_url)
+        _wait_ready(bunny_url)
+        print(f"batch of {n} invoices; emulators {'in memory' if args.no_state else 'persisting state'}")
+
+        # A. the poster alone
+        ids = _release(bunny_url, n)
+        profile = cProfile.Profile()
+        with (
+            RoundTrips(aiq_url) as trips,
+            AccountsIQClient(
+                entity_id=AIQ_ENTITY, client_id=AIQ_CLIENT[0], client_secret=AIQ_CLIENT[1], base_url=aiq_url
+            ) as aiq,
+            BunnyClient(base_url=bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1]) as bunny,
+        ):
+            poster = InvoicePoster(aiq, bunny, bunny_entity_id=BUNNY_ENTITY, default_tax_code="V01")
+            started = time.perf_counter()
+            profile.enable()
+            outcomes = [poster.post(i) for i in ids]
+            profile.disable()
+            elapsed = time.perf_counter() - started
+        failed = [o for o in outcomes if not o.ok]
+        print(f"\nA. poster alone: {elapsed:.2f} s, {elapsed / n * 1000:.0f} ms per invoice ({len(failed)} failed)")
+        trips.report(n)
+        waiting = sum(sum(v) for v in trips.times.values())
+        print(f"  this process's own time (wall - waiting): {(elapsed - waiting) / n * 1000:.1f} ms per invoice")
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+        print("  cProfile of this process, by own time:")
+        print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip()))
+
+        # B and C share one instance configured like the product's.
+        home = tmp / "home"
+        home.mkdir()
+        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            keys = [f"noop-{i:06d}" for i in range(n)]
+            instance.add_dynamic_partitions(NOOP_PARTITIONS_NAME, keys)
+            noop_job = dg.Definitions(
+                assets=[noop_invoices], executor=dg.in_process_executor
+            ).get_implicit_global_asset_job_def()
+            started = time.perf_counter()
+            result = noop_job.execute_in_process(
+                instance=instance, tags=_range_tags(keys), asset_selection=[NOOP_ASSET]
+            )
+            floor = time.perf_counter() - started
+            print(f"\nB. Dagster floor in process: {floor:.2f} s for {n} partitions, {floor / n * 1000:.1f} ms each")
+            assert result.success
+
+            ids = _release(bunny_url, n)
+            instance.add_dynamic_partitions(INVOICE_PARTITIONS_NAME, ids)
+            resources = {
+                "accountsiq": AccountsIQResource(
+                    base_url=aiq_url,
+                    entity_id=AIQ_ENTITY,
+                    client_id=AIQ_CLIENT[0],
+                    client_secret=AIQ_CLIENT[1],
+                    default_tax_code="V01",
+                ),
+                "bunny": BunnyResource(
+                    base_url=bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1], entity_id=BUNNY_ENTITY
+                ),
+                "store": StoreResource(location=str(tmp / "store.duckdb")),
+                "sync_settings": SyncSettings(batch_size=n),
+            }
+            job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+            started = time.perf_counter()
+            profile_c = cProfile.Profile()
+            with RoundTrips(aiq_url) as trips_c, profile_c:
+                result = job.execute_in_process(
+                    instance=instance,
+                    tags=_range_tags(ids),
+                    asset_selection=[POSTED_INVOICES],
+                    raise_on_error=False,
+                )
+            full = time.perf_counter() - started
+            print(f"C. posted_invoices in process: {full:.2f} s for {n} partitions, {full / n * 1000:.1f} ms each")
+            print(f"   (success: {result.success}); minus the floor: {(full - floor) / n * 1000:.1f} ms per invoice")
+            trips_c.report(n)
+            out = io.StringIO()
+            pstats.Stats(profile_c, stream=out).sort_stats("cumulative").print_stats(args.top * 3)
+            print("  cProfile of the in-process run, by cumulative time:")
+            print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip()))
+    finally:
+        emulators.terminate()
+        try:
+            emulators.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            emulators.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
