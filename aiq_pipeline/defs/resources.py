@@ -19,7 +19,8 @@ from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.store import Store
 
-DEFAULT_BATCH_SIZE = 50
+# Measured (bench/invoice_burst.py, 1000 invoices): 200 per run is 2.2x faster than 50; launching runs dominates.
+DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_INVOICES_PER_TICK = 2000
 
 
