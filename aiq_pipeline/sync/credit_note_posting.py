@@ -26,16 +26,20 @@ Policies:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
 
 from aiq_pipeline.sync.customer import DesiredCustomer
 from aiq_pipeline.sync.gl_mapping import GLMapping
 from aiq_pipeline.sync.identity import credit_note_reference, invoice_reference, void_reference
-from aiq_pipeline.sync.inputs import AiqCustomer, BunnyAccount, BunnyInvoice, BunnyInvoiceItem
+from aiq_pipeline.sync.inputs import (
+    AiqCustomer,
+    BunnyAccount,
+    BunnyCreditNote,
+    BunnyInvoice,
+    BunnyInvoiceItem,
+)
 from aiq_pipeline.sync.invoice_posting import (
     DESCRIPTION_LIMIT,
     LedgerSnapshot,
@@ -74,38 +78,6 @@ def parse_key(key: str) -> tuple[str, str]:
 
 
 # --- inputs -------------------------------------------------------------------------------------------
-
-
-class BunnyCreditNoteItem(Protocol):
-    @property
-    def invoice_item_id(self) -> str | None: ...
-    @property
-    def line_text(self) -> str | None: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def tax_amount(self) -> Decimal: ...
-
-
-class BunnyCreditNote(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def number(self) -> str | None: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def credited_invoice_id(self) -> str | None: ...
-    @property
-    def issued_at(self) -> date | None: ...
-    @property
-    def subtotal(self) -> Decimal: ...
-    @property
-    def tax_amount(self) -> Decimal: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def items(self) -> Sequence[BunnyCreditNoteItem]: ...
 
 
 # --- the credited view of an invoice ------------------------------------------------------------------

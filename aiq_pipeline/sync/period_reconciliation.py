@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
 from aiq_pipeline.sync.credit_note_posting import ISSUED_CREDIT_NOTE_STATES
 from aiq_pipeline.sync.identity import (
@@ -38,7 +37,7 @@ from aiq_pipeline.sync.identity import (
     invoice_reference,
     void_reference,
 )
-from aiq_pipeline.sync.inputs import AiqTransactionLine
+from aiq_pipeline.sync.inputs import AiqTransactionSummary, BunnyCreditNote, BunnyInvoice
 from aiq_pipeline.sync.money import ZERO, to_cents
 from aiq_pipeline.sync.reconciliation import totals_from_summary
 
@@ -60,70 +59,6 @@ class Problem(StrEnum):
     WRONG_TYPE = "WRONG_TYPE"  # e.g. an invoice reference on a credit note
     NOT_REVERSED = "NOT_REVERSED"  # voided in Bunny, AIQ still holds the invoice without its reversal
     REVERSAL_WITHOUT_INVOICE = "REVERSAL_WITHOUT_INVOICE"  # a void reversal whose invoice AIQ lacks
-
-
-# --- inputs (structural, like `inputs`) ---------------------------------------------------------------
-
-
-class PeriodInvoice(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def number(self) -> str | None: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def is_postable(self) -> bool: ...
-    @property
-    def currency_code(self) -> str: ...
-    @property
-    def issued_at(self) -> date | None: ...
-    @property
-    def subtotal(self) -> Decimal: ...
-    @property
-    def tax_amount(self) -> Decimal: ...
-    @property
-    def amount(self) -> Decimal: ...
-
-
-class PeriodCreditNote(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def number(self) -> str | None: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def currency_code(self) -> str | None: ...
-    @property
-    def issued_at(self) -> date | None: ...
-    @property
-    def subtotal(self) -> Decimal: ...
-    @property
-    def tax_amount(self) -> Decimal: ...
-    @property
-    def amount(self) -> Decimal: ...
-
-
-class PeriodTransaction(Protocol):
-    """A GetTransactionsBy row (`accountsiq.TransactionSummary` satisfies it)."""
-
-    @property
-    def transaction_id(self) -> int: ...
-    @property
-    def transaction_type(self) -> str | None: ...
-    @property
-    def transaction_date(self) -> date | None: ...
-    @property
-    def account_code(self) -> str | None: ...
-    @property
-    def external_reference(self) -> str | None: ...
-    @property
-    def currency_code(self) -> str | None: ...
-    @property
-    def control_amount(self) -> Decimal: ...
-    @property
-    def lines(self) -> Sequence[AiqTransactionLine]: ...
 
 
 # --- results ------------------------------------------------------------------------------------------
@@ -223,11 +158,11 @@ def month_bounds(month: str | date) -> tuple[date, date]:
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _bunny_amounts(doc: PeriodInvoice | PeriodCreditNote) -> Amounts:
+def _bunny_amounts(doc: BunnyInvoice | BunnyCreditNote) -> Amounts:
     return Amounts(to_cents(doc.subtotal), to_cents(doc.tax_amount), to_cents(doc.amount), doc.currency_code)
 
 
-def _aiq_amounts(summary: PeriodTransaction) -> Amounts:
+def _aiq_amounts(summary: AiqTransactionSummary) -> Amounts:
     totals = totals_from_summary(summary)
     return Amounts(totals.net, totals.tax, totals.gross, summary.currency_code)
 
@@ -261,14 +196,14 @@ class _Builder:
     month: str
     first: date
     last: date
-    aiq_by_reference: dict[str, list[PeriodTransaction]]
+    aiq_by_reference: dict[str, list[AiqTransactionSummary]]
     differences: list[DocumentDifference] = field(default_factory=list)
     bunny_totals: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
     aiq_totals: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
     matched: int = 0
     optional_absent: int = 0
 
-    def take(self, reference: str) -> list[PeriodTransaction]:
+    def take(self, reference: str) -> list[AiqTransactionSummary]:
         return self.aiq_by_reference.pop(reference.upper(), [])
 
     def differ(
@@ -276,7 +211,7 @@ class _Builder:
         problem: Problem,
         expected: _Expected | None,
         reference: str,
-        found: Sequence[PeriodTransaction],
+        found: Sequence[AiqTransactionSummary],
         detail: str,
         kind: str | None = None,
     ) -> None:
@@ -295,7 +230,7 @@ class _Builder:
             )
         )
 
-    def count_aiq(self, bucket: str, found: Iterable[PeriodTransaction]) -> None:
+    def count_aiq(self, bucket: str, found: Iterable[AiqTransactionSummary]) -> None:
         for summary in found:
             amounts = _aiq_amounts(summary)
             self.aiq_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
@@ -303,7 +238,7 @@ class _Builder:
     def count_bunny(self, bucket: str, amounts: Amounts) -> None:
         self.bunny_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
 
-    def check_one(self, expected: _Expected, found: list[PeriodTransaction], bucket: str) -> None:
+    def check_one(self, expected: _Expected, found: list[AiqTransactionSummary], bucket: str) -> None:
         """A document AIQ must (required) or may (optional) hold exactly once, equal to Bunny's."""
         self.count_aiq(bucket, found)
         if not found:
@@ -320,7 +255,9 @@ class _Builder:
         else:
             self.matched += 1
 
-    def _document_problems(self, expected: _Expected, found: Sequence[PeriodTransaction]) -> list[tuple[Problem, str]]:
+    def _document_problems(
+        self, expected: _Expected, found: Sequence[AiqTransactionSummary]
+    ) -> list[tuple[Problem, str]]:
         problems: list[tuple[Problem, str]] = []
         if len(found) > 1:
             ids = ", ".join(str(t.transaction_id) for t in found)
@@ -401,9 +338,9 @@ def reconcile_period(
     *,
     entity_id: str,
     month: str | date,
-    invoices: Iterable[PeriodInvoice],
-    credit_notes: Iterable[PeriodCreditNote],
-    aiq_transactions: Iterable[PeriodTransaction],
+    invoices: Iterable[BunnyInvoice],
+    credit_notes: Iterable[BunnyCreditNote],
+    aiq_transactions: Iterable[AiqTransactionSummary],
     sync_start: date | None = None,
 ) -> PeriodReconciliation:
     """Compare the month's Bunny documents with the month's AIQ SI/SN documents, document by document.
@@ -413,7 +350,7 @@ def reconcile_period(
     """
     first, last = month_bounds(month)
     label = first.strftime("%Y-%m")
-    ours: dict[str, list[PeriodTransaction]] = defaultdict(list)
+    ours: dict[str, list[AiqTransactionSummary]] = defaultdict(list)
     other = 0
     for summary in aiq_transactions:
         if not _in(summary.transaction_date, first, last):
