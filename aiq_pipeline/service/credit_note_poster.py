@@ -42,6 +42,7 @@ from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesCreditNote, Cust
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyError
 from aiq_pipeline.bunny.models import CreditNote, Invoice
+from aiq_pipeline.service.customers import ensure_customer
 from aiq_pipeline.service.invoice_poster import LOOKUP_FROM, LOOKUP_TO, SALES_INVOICE_TYPES, ReferenceData
 from aiq_pipeline.sync.credit_note_posting import (
     KIND_CREDIT_NOTE,
@@ -50,7 +51,7 @@ from aiq_pipeline.sync.credit_note_posting import (
     plan_credit_note_posting,
     plan_void_reversal,
 )
-from aiq_pipeline.sync.customer import desired_customer, new_customer
+from aiq_pipeline.sync.customer import desired_customer
 from aiq_pipeline.sync.identity import credit_note_reference, customer_code, invoice_reference, void_reference
 from aiq_pipeline.sync.invoice_posting import PostingSettings
 from aiq_pipeline.sync.money import to_cents
@@ -310,14 +311,7 @@ class CreditNotePoster:
     def _create_customer(self, invoice: Invoice, plan: PlannedCreditNote) -> None:
         """Only for a credit note on an invoice AIQ never held (voided first): its customer may be missing."""
         desired = plan.customer or desired_customer(invoice.account, currency_code=plan.currency_code)  # type: ignore[arg-type]
-        customer = new_customer(self.aiq.get_new_customer_from_defaults(), desired)
-        customer.code = plan.customer_code
-        try:
-            self.aiq.update_customer(customer, create=True)
-        except AiqWriteOutcomeUnknown:
-            if self.aiq.get_customer(plan.customer_code) is None:
-                self.aiq.update_customer(customer, create=True)
-        self.reference.customers[plan.customer_code] = self.aiq.get_customer(plan.customer_code)
+        self.reference.customers[plan.customer_code] = ensure_customer(self.aiq, plan.customer_code, desired)
 
     def _write_and_finish(
         self, base: CreditNoteOutcome, plan: PlannedCreditNote, invoice_txn: TransactionSummary | None

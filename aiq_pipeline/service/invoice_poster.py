@@ -30,7 +30,8 @@ from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesInvoice, Custome
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyError
 from aiq_pipeline.bunny.models import Invoice
-from aiq_pipeline.sync.customer import currency_problem, desired_customer, new_customer
+from aiq_pipeline.service.customers import ensure_customer
+from aiq_pipeline.sync.customer import currency_problem, desired_customer
 from aiq_pipeline.sync.gl_mapping import GLMapping, resolve_gl_mapping, validate_gl_mapping
 from aiq_pipeline.sync.identity import customer_code, invoice_reference
 from aiq_pipeline.sync.invoice_posting import LedgerSnapshot, PlannedInvoice, PostingSettings, plan_invoice_posting
@@ -264,16 +265,7 @@ class InvoicePoster:
 
     def _create_customer(self, invoice: Invoice, plan: PlannedInvoice) -> None:
         desired = plan.customer or desired_customer(invoice.account, currency_code=plan.currency_code)  # type: ignore[arg-type]
-        template = self.aiq.get_new_customer_from_defaults()
-        customer = new_customer(template, desired)
-        customer.code = plan.customer_code
-        try:
-            self.aiq.update_customer(customer, create=True)
-        except AiqWriteOutcomeUnknown:
-            # Creating a customer is idempotent on its code: look, and create again only if absent.
-            if self.aiq.get_customer(plan.customer_code) is None:
-                self.aiq.update_customer(customer, create=True)
-        self.reference.customers[plan.customer_code] = self.aiq.get_customer(plan.customer_code)
+        self.reference.customers[plan.customer_code] = ensure_customer(self.aiq, plan.customer_code, desired)
 
     def _write(self, plan: PlannedInvoice) -> list[TransactionSummary]:
         """Create the invoice; after an unknown outcome, look before writing again. Never write twice."""
