@@ -179,6 +179,30 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
 
 
 @main.command()
+@click.option("--from", "from_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First issue date.")
+@click.option("--to", "to_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last issue date.")
+def backfill(from_date, to_date) -> None:  # type: ignore[no-untyped-def]
+    """Bring in older invoices on purpose: every postable invoice issued in the range, posted once each."""
+    from aiq_pipeline.defs.history import add_history_partitions
+    from aiq_pipeline.defs.runs import load_definitions, post_invoices_in_process
+
+    if to_date < from_date:
+        raise click.UsageError("--to is before --from")
+    defs = load_definitions()
+    bunny = defs.resources["bunny"].process_config_and_initialize()
+    with _instance() as instance:
+        ids, new = add_history_partitions(instance, bunny, from_date.date(), to_date.date())
+        click.echo(f"{len(ids)} postable invoice(s) issued in the range; {len(new)} new partition(s)")
+        if not ids:
+            return
+        # Invoices already posted are looked up and left alone: a range that overlaps posts nothing twice.
+        summary = post_invoices_in_process(instance, ids, trigger="backfill", defs=defs)
+    click.echo(summary.render())
+    if summary.failed:
+        sys.exit(1)
+
+
+@main.command()
 def sync() -> None:
     """Run the whole chain once without the daemon, on the same instance the UI uses, and summarise."""
     from aiq_pipeline.defs.runs import sync_once

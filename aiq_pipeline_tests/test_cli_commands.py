@@ -7,7 +7,7 @@ from aiq_pipeline.cli import main
 
 def test_every_documented_command_exists():
     commands = set(main.commands)
-    assert {"demo", "emulate", "doctor", "sync", "exceptions", "retry"} <= commands
+    assert {"demo", "emulate", "doctor", "sync", "exceptions", "retry", "backfill"} <= commands
 
 
 def test_emulate_needs_a_port():

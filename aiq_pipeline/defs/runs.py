@@ -53,7 +53,7 @@ class SyncSummary:
         return "\n".join(lines)
 
 
-def _definitions(defs: dg.Definitions | None) -> dg.Definitions:
+def load_definitions(defs: dg.Definitions | None = None) -> dg.Definitions:
     if defs is not None:
         return defs
     from aiq_pipeline.definitions import build_definitions
@@ -114,7 +114,7 @@ def post_invoices_in_process(
     instance: dg.DagsterInstance, ids: Sequence[str], trigger: str = "retry", defs: dg.Definitions | None = None
 ) -> SyncSummary:
     """Materialize the given invoice partitions now, in as few runs as their order allows."""
-    defs = _definitions(defs)
+    defs = load_definitions(defs)
     settings = defs.resources["sync_settings"]
     order = instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
     summary = SyncSummary()
@@ -130,7 +130,7 @@ def post_credit_notes_in_process(
     instance: dg.DagsterInstance, keys: Sequence[str], trigger: str = "retry", defs: dg.Definitions | None = None
 ) -> SyncSummary:
     """Materialize the given credit-note partitions (`CN-<id>`, `VOID-<id>`) now, in as few runs as possible."""
-    defs = _definitions(defs)
+    defs = load_definitions(defs)
     settings = defs.resources["sync_settings"]
     order = instance.get_dynamic_partitions(CREDIT_NOTE_PARTITIONS_NAME)
     summary = SyncSummary()
@@ -168,7 +168,7 @@ def sync_once(
     instance: dg.DagsterInstance, echo: Callable[[str], None] = print, defs: dg.Definitions | None = None
 ) -> SyncSummary:
     """Ledger snapshot -> financial accounts -> GL mapping -> pick up released invoices -> post them."""
-    defs = _definitions(defs)
+    defs = load_definitions(defs)
     echo("refreshing the ledger snapshot, financial accounts and GL mapping…")
     job = defs.resolve_implicit_global_asset_job_def()
     setup = job.execute_in_process(

@@ -71,3 +71,26 @@ def test_start_date_then_deliberate_backfill_posts_history_once(stack):
     docs = aiq_documents(stack)
     assert set(docs) == {f"BUNNY-INV-{k}" for k in issued}
     assert set(docs.values()) == {1}
+
+
+@pytest.mark.slow
+def test_backfill_command_posts_a_range_once_and_overlaps_post_nothing_twice(stack, monkeypatch):
+    from click.testing import CliRunner
+
+    from aiq_pipeline.cli import main
+    from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
+
+    _cli_env(stack, monkeypatch)
+    stack.fix_demo_data()
+    first = CliRunner().invoke(main, ["backfill", "--from", "2026-01-01", "--to", "2026-10-31"])
+    assert first.exit_code == 0, first.output
+    in_first = set(stack.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME))
+    assert in_first and "new partition(s)" in first.output
+    whole = CliRunner().invoke(main, ["backfill", "--from", "2026-01-01", "--to", "2026-12-31"])
+    assert whole.exit_code == 0, whole.output
+    assert f"already posted: {len(in_first)}" in whole.output
+    docs = aiq_documents(stack)
+    assert set(docs.values()) == {1}
+    assert {f"BUNNY-INV-{k}" for k in in_first} <= set(docs)
+    bad = CliRunner().invoke(main, ["backfill", "--from", "2026-12-31", "--to", "2026-01-01"])
+    assert bad.exit_code != 0 and "before --from" in bad.output
