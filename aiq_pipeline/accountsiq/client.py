@@ -193,6 +193,24 @@ class AccountsIQClient:
 
     # --- customers ------------------------------------------------------------------------------------
 
+    def get_currency_exchange_rate(self, currency_code: str) -> Decimal:
+        """AIQ's current rate for `currency_code`, as AIQ states it (the meaning of its documents' ExchangeRate).
+
+        The WSDL marks the operation "Write Permission Required", but it changes nothing, so it retries like a
+        read. An unknown currency raises AiqValidationError (CURRENCY_CODE_DOES_NOT_EXIST).
+        """
+
+        def build(op: ET.Element) -> None:
+            soap.add(op, "currencyCode", currency_code.strip().upper())
+
+        response = self._call("GetCurrencyExchangeRate", build, write=False)
+        value = soap.text(self._result(response, "GetCurrencyExchangeRate"), "Result")
+        if value is None or not value.strip():
+            raise AiqTransportError(
+                f"AIQ returned no exchange rate for {currency_code}", operation="GetCurrencyExchangeRate"
+            )
+        return soap.to_decimal(value)
+
     def get_customer(self, customer_code: str) -> Customer | None:
         """The customer, or None when AIQ says it does not exist."""
 

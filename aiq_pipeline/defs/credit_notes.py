@@ -30,7 +30,7 @@ from decimal import Decimal
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from aiq_pipeline.defs.invoices import TRANSIENT_RETRY_DELAY
+from aiq_pipeline.defs.invoices import TRANSIENT_RETRY_DELAY, posting_metadata
 from aiq_pipeline.defs.keys import GL_MAPPING, PERIODS, POSTED_INVOICES, TAX_CODES
 from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.metadata import preview
@@ -72,6 +72,7 @@ def _metadata(o: CreditNoteOutcome) -> dict[str, object]:
             "allocated": _money(o.allocated),
             "totals_match": bool(o.totals_match),
         }
+    meta |= posting_metadata(o)
     if o.reason:
         meta["note"] = o.reason
     return meta
@@ -94,7 +95,10 @@ def _metadata(o: CreditNoteOutcome) -> dict[str, object]:
     "sales credit note exactly once and allocated against the credited invoice.",
 )
 def posted_credit_notes(
-    context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource
+    context: dg.AssetExecutionContext,
+    accountsiq: AccountsIQResource,
+    bunny: BunnyResource,
+    sync_settings: SyncSettings,
 ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckResult]:
     keys = context.partition_keys
     outcomes: list[CreditNoteOutcome] = []
@@ -104,6 +108,7 @@ def posted_credit_notes(
             bunny_client,
             bunny_entity_id=bunny.entity_id,
             default_tax_code=accountsiq.default_tax_code,
+            closed_period_policy=sync_settings.closed_period_policy,
             backoff_base=accountsiq.backoff_seconds,
         )
         for key in keys:

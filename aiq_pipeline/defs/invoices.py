@@ -16,7 +16,14 @@ from aiq_pipeline.defs.keys import GL_MAPPING, PERIODS, POSTED_INVOICES, TAX_COD
 from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.metadata import preview
 from aiq_pipeline.defs.partitions import bunny_invoices
-from aiq_pipeline.defs.resources import DEFAULT_BATCH_SIZE, AccountsIQResource, BunnyResource, StoreResource
+from aiq_pipeline.defs.resources import (
+    DEFAULT_BATCH_SIZE,
+    AccountsIQResource,
+    BunnyResource,
+    StoreResource,
+    SyncSettings,
+)
+from aiq_pipeline.service.credit_note_poster import CreditNoteOutcome
 from aiq_pipeline.service.invoice_poster import FAILED, InvoicePoster, PostingOutcome
 from aiq_pipeline.store import LedgerEntry, utcnow
 
@@ -27,6 +34,19 @@ TRANSIENT_RETRY_DELAY = float(os.environ.get("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY
 
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
+
+
+def posting_metadata(o: PostingOutcome | CreditNoteOutcome) -> dict[str, object]:
+    """How the document was dated and converted, when this attempt planned it (not for `already_posted`)."""
+    meta: dict[str, object] = {}
+    if o.posting_date is not None:
+        meta["posting_date"] = o.posting_date.isoformat()
+        meta["bunny_issue_date"] = o.bunny_issue_date.isoformat() if o.bunny_issue_date else ""
+        meta["posting_date_moved"] = o.posting_date_moved
+    if o.exchange_rate is not None:
+        meta["exchange_rate"] = str(o.exchange_rate)
+        meta["exchange_rate_source"] = o.exchange_rate_source or ""
+    return meta
 
 
 def _materialization_metadata(o: PostingOutcome) -> dict[str, object]:
@@ -47,6 +67,7 @@ def _materialization_metadata(o: PostingOutcome) -> dict[str, object]:
             "totals_match": bool(o.totals_match),
             "customer_created": o.customer_created,
         }
+    meta |= posting_metadata(o)
     if o.differences:
         meta["differences"] = "; ".join(o.differences)
     if o.reason:
@@ -97,6 +118,7 @@ def posted_invoices(
     accountsiq: AccountsIQResource,
     bunny: BunnyResource,
     store: StoreResource,
+    sync_settings: SyncSettings,
 ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckResult]:
     keys = context.partition_keys
     outcomes: list[PostingOutcome] = []
@@ -106,6 +128,7 @@ def posted_invoices(
             bunny_client,
             bunny_entity_id=bunny.entity_id,
             default_tax_code=accountsiq.default_tax_code,
+            closed_period_policy=sync_settings.closed_period_policy,
             backoff_base=accountsiq.backoff_seconds,
         )
         for key in keys:

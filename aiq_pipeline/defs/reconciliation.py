@@ -35,8 +35,10 @@ from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.metadata import preview
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
 from aiq_pipeline.defs.sensors import SENSOR_DEFAULT_ENV, TRIGGER_TAG
+from aiq_pipeline.service.invoice_poster import LOOKUP_TO
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.credit_note_posting import CREDIT_NOTE_KEY_PREFIX, VOID_KEY_PREFIX
+from aiq_pipeline.sync.identity import credit_note_reference, invoice_reference
 from aiq_pipeline.sync.period_reconciliation import (
     CREDIT_NOTE_TYPE,
     INVOICE_TYPE,
@@ -97,9 +99,31 @@ def reconcile_month(
 ) -> PeriodReconciliation:
     """Read the month from both systems (clients already open) and reconcile it."""
     first, last = month_bounds(month)
-    transactions = aiq.get_transactions_by(first, last, types=[INVOICE_TYPE, CREDIT_NOTE_TYPE])
-    invoices = [i for i in bunny.iter_invoices(bunny_entity_id) if i.issued_at and first <= i.issued_at <= last]
-    notes = [n for n in bunny.iter_credit_notes(bunny_entity_id) if n.issued_at and first <= n.issued_at <= last]
+    transactions = list(aiq.get_transactions_by(first, last, types=[INVOICE_TYPE, CREDIT_NOTE_TYPE]))
+    # Issued up to the month's end: one issued earlier may have been moved into this month out of a closed period.
+    invoices = [i for i in bunny.iter_invoices(bunny_entity_id) if i.issued_at and i.issued_at <= last]
+    notes = [n for n in bunny.iter_credit_notes(bunny_entity_id) if n.issued_at and n.issued_at <= last]
+    # A document of this month dated in a closed AIQ period may have been moved to a later month's first open day:
+    # when the month lacks it, look it up by reference (one call each; only closed days qualify), so the
+    # reconciliation leaves it to its posting month instead of calling it missing.
+    periods = aiq.get_periods()
+    closed = [
+        (p.start_date, p.end_date)
+        for p in periods
+        if p.start_date and p.end_date and (p.sales_ledger_closed or p.financial_year_closed)
+    ]
+    held = {(t.external_reference or "").upper() for t in transactions}
+    candidates = [(invoice_reference(i.id), i.issued_at) for i in invoices] + [
+        (credit_note_reference(n.id), n.issued_at) for n in notes
+    ]
+    for reference, issued in candidates:
+        in_closed = any(start <= issued <= end for start, end in closed)
+        if issued >= first and in_closed and reference.upper() not in held:
+            transactions.extend(
+                t
+                for t in aiq.get_transactions_by_external_reference(reference, from_date=last, to_date=LOOKUP_TO)
+                if t.transaction_date is not None and t.transaction_date > last
+            )
     return reconcile_period(
         entity_id=bunny_entity_id,
         month=first,
@@ -107,6 +131,7 @@ def reconcile_month(
         credit_notes=notes,
         aiq_transactions=transactions,
         sync_start=sync_start,
+        period_starts=[p.start_date for p in periods if p.start_date is not None],
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import Field
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.store import Store
+from aiq_pipeline.sync.invoice_posting import CLOSED_PERIOD_FAIL, CLOSED_PERIOD_POLICIES
 
 # Measured (bench/invoice_burst.py, 1000 invoices): 200 per run is 2.2x faster than 50; launching runs dominates.
 DEFAULT_BATCH_SIZE = 200
@@ -78,13 +79,20 @@ class StoreResource(dg.ConfigurableResource):
 
 
 class SyncSettings(dg.ConfigurableResource):
-    """How the invoice sync batches and where it starts."""
+    """How the invoice sync batches, where it starts, and how it dates documents in closed AIQ periods."""
 
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=500, description="Invoices per run")
     max_invoices_per_tick: int = Field(default=DEFAULT_MAX_INVOICES_PER_TICK, ge=1)
     overlap_minutes: int = Field(default=10, ge=0, description="How far the sensor re-reads behind its cursor")
     sync_start_date: str | None = Field(
         default=None, description="YYYY-MM-DD: invoices issued before this date are never picked up"
+    )
+
+    closed_period_policy: str = Field(
+        default=CLOSED_PERIOD_FAIL,
+        pattern="^(" + "|".join(CLOSED_PERIOD_POLICIES) + ")$",
+        description="fail (default): a document dated in a closed AIQ sales period is an exception; "
+        "first_open_day: it posts on the first day of the next open period, Bunny's date kept in its description",
     )
 
     def start_date(self) -> date | None:
@@ -121,5 +129,6 @@ def resources_from_environment() -> dict[str, dg.ConfigurableResource]:
         "sync_settings": SyncSettings(
             batch_size=int(os.environ.get("AIQ_PIPELINE_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
             sync_start_date=_optional("AIQ_PIPELINE_SYNC_START_DATE"),
+            closed_period_policy=_optional("AIQ_PIPELINE_CLOSED_PERIOD_POLICY") or CLOSED_PERIOD_FAIL,
         ),
     }

@@ -19,6 +19,11 @@ Allocation: AIQ has no key for allocations, so they are idempotent by design ins
 ever allocated against its own invoice, for min(credit note outstanding, invoice outstanding), read fresh from
 `GetTransactionsByExternalReference` (`OutstandingAmount`) just before. Once allocated, the credit note (or the
 invoice) has nothing outstanding, so any retry, re-run or repeat after an unknown outcome allocates 0 and skips.
+
+Dates and rates follow the invoice rules (`PostingSettings`): with the `first_open_day` closed-period policy a
+credit note (or a reversal, dated like its invoice) dated in a closed period posts on the first open day; and
+when no rate is known (NO_EXCHANGE_RATE), AIQ's rate for the day is used, as for invoices. That rate is today's,
+not necessarily the one the credited invoice posted with (AIQ's transaction summary does not say it).
 """
 
 from __future__ import annotations
@@ -43,7 +48,13 @@ from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyError
 from aiq_pipeline.bunny.models import CreditNote, Invoice
 from aiq_pipeline.service.customers import ensure_customer
-from aiq_pipeline.service.invoice_poster import LOOKUP_FROM, LOOKUP_TO, SALES_INVOICE_TYPES, ReferenceData
+from aiq_pipeline.service.invoice_poster import (
+    LOOKUP_FROM,
+    LOOKUP_TO,
+    SALES_INVOICE_TYPES,
+    ReferenceData,
+    needs_aiq_rate,
+)
 from aiq_pipeline.sync.credit_note_posting import (
     KIND_CREDIT_NOTE,
     PlannedCreditNote,
@@ -53,7 +64,7 @@ from aiq_pipeline.sync.credit_note_posting import (
 )
 from aiq_pipeline.sync.customer import desired_customer
 from aiq_pipeline.sync.identity import credit_note_reference, customer_code, invoice_reference, void_reference
-from aiq_pipeline.sync.invoice_posting import PostingSettings
+from aiq_pipeline.sync.invoice_posting import CLOSED_PERIOD_FAIL, PostingSettings
 from aiq_pipeline.sync.money import to_cents
 from aiq_pipeline.sync.problems import PreflightFailed
 from aiq_pipeline.sync.reconciliation import totals_from_summary
@@ -91,10 +102,26 @@ class CreditNoteOutcome:
     reason: str | None = None
     fix: str | None = None
     retryable: bool = False
+    # what this attempt posted with (None when nothing was planned, e.g. already posted)
+    posting_date: date | None = None
+    bunny_issue_date: date | None = None
+    posting_date_moved: bool = False
+    exchange_rate: Decimal | None = None
+    exchange_rate_source: str | None = None  # base | bunny | configured | aiq
 
     @property
     def ok(self) -> bool:
         return self.outcome != FAILED
+
+
+def _plan_details(plan: PlannedCreditNote) -> dict[str, object]:
+    return {
+        "posting_date": plan.credit_note_date,
+        "bunny_issue_date": plan.bunny_issue_date,
+        "posting_date_moved": plan.posting_date_moved,
+        "exchange_rate": plan.exchange_rate,
+        "exchange_rate_source": plan.exchange_rate_source,
+    }
 
 
 class CreditNotePoster:
@@ -106,6 +133,7 @@ class CreditNotePoster:
         bunny_entity_id: str,
         default_tax_code: str,
         exchange_rates: dict[str, Decimal] | None = None,
+        closed_period_policy: str = CLOSED_PERIOD_FAIL,
         max_write_attempts: int = 3,
         backoff_base: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -113,7 +141,10 @@ class CreditNotePoster:
         self.aiq = aiq
         self.bunny = bunny
         self.settings = PostingSettings(
-            bunny_entity_id=bunny_entity_id, default_tax_code=default_tax_code, exchange_rates=exchange_rates or {}
+            bunny_entity_id=bunny_entity_id,
+            default_tax_code=default_tax_code,
+            exchange_rates=exchange_rates or {},
+            closed_period_policy=closed_period_policy,
         )
         self.max_write_attempts = max_write_attempts
         self.backoff_base = backoff_base
@@ -208,13 +239,16 @@ class CreditNotePoster:
             )
         try:
             customer = self._customer(base.customer_code or "")
-            plan = plan_credit_note_posting(
-                note,
-                invoice,
-                mapping=self.reference.mapping,
-                ledger=self.reference.ledger,
-                settings=self.settings,
-                existing_customer=customer,
+            plan = self._planned(
+                lambda settings: plan_credit_note_posting(
+                    note,
+                    invoice,
+                    mapping=self.reference.mapping,
+                    ledger=self.reference.ledger,
+                    settings=settings,
+                    existing_customer=customer,
+                ),
+                invoice.currency_code,
             )
         except PreflightFailed as exc:
             return _preflight(base, exc)
@@ -256,12 +290,16 @@ class CreditNotePoster:
         if invoice_txn is None:
             return replace(base, outcome=SKIPPED, reason="Voided in Bunny before it was posted: nothing to reverse.")
         try:
-            plan = plan_void_reversal(
-                invoice,
-                mapping=self.reference.mapping,
-                ledger=self.reference.ledger,
-                settings=self.settings,
-                existing_customer=self._customer(base.customer_code or ""),
+            customer = self._customer(base.customer_code or "")
+            plan = self._planned(
+                lambda settings: plan_void_reversal(
+                    invoice,
+                    mapping=self.reference.mapping,
+                    ledger=self.reference.ledger,
+                    settings=settings,
+                    existing_customer=customer,
+                ),
+                invoice.currency_code,
             )
         except PreflightFailed as exc:
             return _preflight(base, exc)
@@ -278,6 +316,16 @@ class CreditNotePoster:
         return self._write_and_finish(base, plan, invoice_txn)
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _planned(self, plan: Callable[[PostingSettings], PlannedCreditNote], currency: str) -> PlannedCreditNote:
+        """`plan(settings)`; after NO_EXCHANGE_RATE, once more with AIQ's rate for the day (if AIQ has one)."""
+        try:
+            return plan(self.settings)
+        except PreflightFailed as exc:
+            with_rate = self.reference.with_aiq_rate(self.aiq, self.settings, currency) if needs_aiq_rate(exc) else None
+            if with_rate is None:
+                raise
+            return plan(with_rate)
 
     def _credit_note(self, credit_note_id: str) -> CreditNote | None:
         # Bunny's client reads credit notes as a list; read it once per batch, and again on a miss (a new one).
@@ -325,6 +373,7 @@ class CreditNotePoster:
                 reason=f"AccountsIQ rejected the credit note: {exc.message}",
                 fix="Correct the data named in AIQ's message (in Bunny or AIQ), then retry.",
             )
+        base = replace(base, **_plan_details(plan))  # type: ignore[arg-type]
         return self._finish(base, posted, invoice_txn, POSTED, plan.credit_note_date)
 
     def _write(self, plan: PlannedCreditNote) -> list[TransactionSummary]:

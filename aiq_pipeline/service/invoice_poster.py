@@ -7,6 +7,10 @@ restarts can therefore leave two AIQ documents for one Bunny invoice, as long as
 
 Reference data (chart of accounts, tax codes, periods, GL mapping) is read live once per batch, so a
 retry after a fix in Bunny or AIQ (a mapping, a reopened period) sees the fix at once.
+
+Exchange rate: when the plan fails only for want of a rate (NO_EXCHANGE_RATE: a foreign-currency invoice whose
+Bunny conversion is missing and no rate is configured), AIQ's own rate for the day (GetCurrencyExchangeRate, read
+once per currency per batch) is used and the plan is made again; the outcome says which source gave the rate.
 """
 
 from __future__ import annotations
@@ -34,8 +38,14 @@ from aiq_pipeline.service.customers import ensure_customer
 from aiq_pipeline.sync.customer import currency_problem, desired_customer
 from aiq_pipeline.sync.gl_mapping import GLMapping, resolve_gl_mapping, validate_gl_mapping
 from aiq_pipeline.sync.identity import customer_code, invoice_reference
-from aiq_pipeline.sync.invoice_posting import LedgerSnapshot, PlannedInvoice, PostingSettings, plan_invoice_posting
-from aiq_pipeline.sync.problems import PreflightFailed
+from aiq_pipeline.sync.invoice_posting import (
+    CLOSED_PERIOD_FAIL,
+    LedgerSnapshot,
+    PlannedInvoice,
+    PostingSettings,
+    plan_invoice_posting,
+)
+from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
 from aiq_pipeline.sync.reconciliation import reconcile_invoice
 
 POSTED = "posted"
@@ -70,10 +80,31 @@ class PostingOutcome:
     reason: str | None = None
     fix: str | None = None
     retryable: bool = False
+    # what this attempt posted with (None when nothing was planned, e.g. already posted)
+    posting_date: date | None = None
+    bunny_issue_date: date | None = None
+    posting_date_moved: bool = False
+    exchange_rate: Decimal | None = None
+    exchange_rate_source: str | None = None  # base | bunny | configured | aiq
 
     @property
     def ok(self) -> bool:
         return self.outcome != FAILED
+
+
+def plan_details(plan: PlannedInvoice) -> dict[str, object]:
+    """The PostingOutcome fields that say how the plan dated and converted the document."""
+    return {
+        "posting_date": plan.invoice_date,
+        "bunny_issue_date": plan.bunny_issue_date,
+        "posting_date_moved": plan.posting_date_moved,
+        "exchange_rate": plan.exchange_rate,
+        "exchange_rate_source": plan.exchange_rate_source,
+    }
+
+
+def needs_aiq_rate(exc: PreflightFailed) -> bool:
+    return any(p.code == ProblemCode.NO_EXCHANGE_RATE for p in exc.problems)
 
 
 @dataclass
@@ -83,6 +114,25 @@ class ReferenceData:
     ledger: LedgerSnapshot
     mapping: GLMapping
     customers: dict[str, Customer | None] = field(default_factory=dict)  # cache by code; None = absent
+    aiq_rates: dict[str, Decimal | None] = field(default_factory=dict)  # AIQ's rate by currency; None = none
+
+    def aiq_rate(self, aiq: AccountsIQClient, currency: str) -> Decimal | None:
+        """AIQ's rate for the day, read once per currency per batch; None when AIQ has no usable one."""
+        currency = currency.strip().upper()
+        if currency not in self.aiq_rates:
+            try:
+                rate: Decimal | None = aiq.get_currency_exchange_rate(currency)
+            except AiqValidationError:  # e.g. CURRENCY_CODE_DOES_NOT_EXIST: the plan's own problem stands
+                rate = None
+            self.aiq_rates[currency] = rate if rate is not None and rate > 0 else None
+        return self.aiq_rates[currency]
+
+    def with_aiq_rate(self, aiq: AccountsIQClient, settings: PostingSettings, currency: str) -> PostingSettings | None:
+        """`settings` plus AIQ's rate for `currency`, or None when AIQ has none (nothing to try again with)."""
+        rate = self.aiq_rate(aiq, currency)
+        if rate is None:
+            return None
+        return replace(settings, aiq_rates={**settings.aiq_rates, currency.strip().upper(): rate})
 
     @classmethod
     def load(cls, aiq: AccountsIQClient, bunny: BunnyClient, *, bunny_entity_id: str) -> ReferenceData:
@@ -120,6 +170,7 @@ class InvoicePoster:
         bunny_entity_id: str,
         default_tax_code: str,
         exchange_rates: dict[str, Decimal] | None = None,
+        closed_period_policy: str = CLOSED_PERIOD_FAIL,
         max_write_attempts: int = 3,
         backoff_base: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -127,7 +178,10 @@ class InvoicePoster:
         self.aiq = aiq
         self.bunny = bunny
         self.settings = PostingSettings(
-            bunny_entity_id=bunny_entity_id, default_tax_code=default_tax_code, exchange_rates=exchange_rates or {}
+            bunny_entity_id=bunny_entity_id,
+            default_tax_code=default_tax_code,
+            exchange_rates=exchange_rates or {},
+            closed_period_policy=closed_period_policy,
         )
         self.max_write_attempts = max_write_attempts
         self.backoff_base = backoff_base
@@ -200,13 +254,29 @@ class InvoicePoster:
         code = base["customer_code"]
         try:
             existing_customer = self._customer(code)
-            plan = plan_invoice_posting(
-                invoice,
-                mapping=ref.mapping,
-                ledger=ref.ledger,
-                settings=self.settings,
-                existing_customer=existing_customer,
-            )
+            try:
+                plan = plan_invoice_posting(
+                    invoice,
+                    mapping=ref.mapping,
+                    ledger=ref.ledger,
+                    settings=self.settings,
+                    existing_customer=existing_customer,
+                )
+            except PreflightFailed as first_try:
+                with_rate = (
+                    ref.with_aiq_rate(self.aiq, self.settings, invoice.currency_code)
+                    if needs_aiq_rate(first_try)
+                    else None
+                )
+                if with_rate is None:
+                    raise
+                plan = plan_invoice_posting(
+                    invoice,
+                    mapping=ref.mapping,
+                    ledger=ref.ledger,
+                    settings=with_rate,
+                    existing_customer=existing_customer,
+                )
             if existing_customer is not None:
                 problem = currency_problem(
                     existing_customer, invoice_currency=plan.currency_code, invoice_id=invoice.id
@@ -238,9 +308,10 @@ class InvoicePoster:
                 reason=f"AccountsIQ rejected the invoice: {exc.message}",
                 customer_created=created_customer,
                 fix="Correct the data named in AIQ's message (in Bunny or AIQ), then retry.",
+                **plan_details(plan),  # type: ignore[arg-type]
             )
         outcome = self._verified(invoice, posted, POSTED, base)
-        return replace(outcome, customer_created=created_customer)
+        return replace(outcome, customer_created=created_customer, **plan_details(plan))  # type: ignore[arg-type]
 
     # -- steps -----------------------------------------------------------------------------------
 

@@ -15,7 +15,10 @@ Policies:
   the invoice does not have, fails (UNMATCHED_CREDIT_LINE): guessing an account would misstate revenue.
 - Totals: the lines must add up to the credit note's subtotal, tax and amount to the cent (TOTALS_MISMATCH).
 - Date: the credit note's issue date (its period must be open). A void reversal is dated like the invoice it
-  reverses, so the invoice and its reversal cancel out in the same period, as the void does in Bunny.
+  reverses, so the invoice and its reversal cancel out in the same period, as the void does in Bunny. With the
+  `first_open_day` closed-period policy, a date in a closed period moves to the first day of the next open
+  period, exactly as for invoices (an invoice moved there and its reversal then land on the same day again), and
+  the description keeps Bunny's date.
 - Exchange rate: the credited invoice's (Bunny's conversion scaled to the credited amount, else the configured
   rate), so a full credit cancels the invoice in the base currency too.
 - A void reversal is the invoice's own posting (same lines, same amounts) under the void's external reference.
@@ -177,6 +180,12 @@ class PlannedCreditNote:
     gross: Decimal
     period_name: str | None
     financial_year: int
+    bunny_issue_date: date | None = None  # the date Bunny gives the credit (the voided invoice's for a reversal)
+    exchange_rate_source: str = "base"
+
+    @property
+    def posting_date_moved(self) -> bool:
+        return self.bunny_issue_date is not None and self.bunny_issue_date != self.credit_note_date
 
     def batch_credit_note_fields(self) -> dict[str, object]:
         """Keyword arguments of AIQ's `BatchSalesCreditNote` except `lines` (build them from `batch_line_fields`)."""
@@ -193,6 +202,8 @@ class PlannedCreditNote:
 def _as_credit_note(
     plan: PlannedInvoice, *, kind: str, source_id: str, number: str | None, reference: str, description: str
 ) -> PlannedCreditNote:
+    if plan.posting_date_moved and plan.bunny_issue_date is not None:
+        description += f", issued {plan.bunny_issue_date.isoformat()} in Bunny"
     return PlannedCreditNote(
         kind=kind,
         source_id=source_id,
@@ -212,6 +223,8 @@ def _as_credit_note(
         gross=plan.gross,
         period_name=plan.period_name,
         financial_year=plan.financial_year,
+        bunny_issue_date=plan.bunny_issue_date,
+        exchange_rate_source=plan.exchange_rate_source,
     )
 
 

@@ -22,7 +22,14 @@ Policies (each a finance decision, fail rather than post something that differs 
   currency; else Bunny's own conversion (baseCurrencyTotal / amount) when Bunny's base currency is AIQ's base
   currency; else the rate configured in `PostingSettings.exchange_rates`. Must be > 0. (AIQ documents the
   field as customer-currency <-> base; the direction is UNVERIFIED on a real tenant: protocol-notes §4.9.)
-- Period: the invoice date must fall in an AIQ period whose sales ledger (and financial year) is open.
+  Last, AIQ's own rate for the day (`PostingSettings.aiq_rates`, which the poster fills from
+  GetCurrencyExchangeRate only after a plan failed with NO_EXCHANGE_RATE). AIQ's rate is passed through as it is:
+  it has the meaning AIQ gives its own ExchangeRate field, whatever the direction. `exchange_rate_source` says
+  which one was used: base | bunny | configured | aiq.
+- Period: the invoice date must fall in an AIQ period whose sales ledger (and financial year) is open. With
+  `closed_period_policy="first_open_day"` (off by default) a date in a *closed* period posts on the first day of
+  the next open period instead; the description keeps Bunny's date ("issued 2026-05-15 in Bunny"). A date no
+  period covers, or a closed one with no open period after it, still fails.
 """
 
 from __future__ import annotations
@@ -43,6 +50,15 @@ DESCRIPTION_LIMIT = 500  # AIQ: header and line Description not null, <= 500 (pr
 RATE_PLACES = Decimal("0.000001")
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
+
+CLOSED_PERIOD_FAIL = "fail"
+CLOSED_PERIOD_FIRST_OPEN_DAY = "first_open_day"
+CLOSED_PERIOD_POLICIES = (CLOSED_PERIOD_FAIL, CLOSED_PERIOD_FIRST_OPEN_DAY)
+
+RATE_BASE = "base"
+RATE_BUNNY = "bunny"
+RATE_CONFIGURED = "configured"
+RATE_AIQ = "aiq"
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,17 @@ class PostingSettings:
     default_tax_code: str  # AIQ tax code for lines without one (the seed guide's "Default tax code")
     # currency -> AIQ base-currency units per 1 unit of it; used when Bunny gives no usable conversion
     exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    # "fail" (default): a date in a closed period is an exception; "first_open_day": post on the first open day
+    closed_period_policy: str = CLOSED_PERIOD_FAIL
+    # currency -> AIQ's own rate for the day; last resort, filled by the poster from GetCurrencyExchangeRate
+    aiq_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.closed_period_policy not in CLOSED_PERIOD_POLICIES:
+            raise ValueError(
+                f"closed_period_policy must be one of {', '.join(CLOSED_PERIOD_POLICIES)}, "
+                f"not {self.closed_period_policy!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -113,7 +140,7 @@ class PlannedInvoice:
     customer_code: str
     customer: DesiredCustomer | None  # what AIQ's customer should hold (None: the invoice came without account)
     currency_code: str
-    invoice_date: date
+    invoice_date: date  # the AIQ posting date: Bunny's issue date unless it was moved out of a closed period
     due_date: date | None
     external_reference: str
     description: str
@@ -124,6 +151,12 @@ class PlannedInvoice:
     gross: Decimal
     period_name: str | None
     financial_year: int
+    bunny_issue_date: date | None = None
+    exchange_rate_source: str = RATE_BASE  # base | bunny | configured | aiq
+
+    @property
+    def posting_date_moved(self) -> bool:
+        return self.bunny_issue_date is not None and self.bunny_issue_date != self.invoice_date
 
     def batch_invoice_fields(self) -> dict[str, object]:
         """Keyword arguments of AIQ's `BatchSalesInvoice` except `lines` (build those from `batch_line_fields`)."""
@@ -150,13 +183,42 @@ def _line_label(invoice: BunnyInvoice, item: BunnyInvoiceItem) -> str:
     return f"line {item.id}{what} of {_invoice_label(invoice)}"
 
 
-def _period_problem(
-    invoice: BunnyInvoice, day: date, periods: tuple[AiqPeriod, ...]
-) -> tuple[AiqPeriod | None, list[Problem]]:
+def _first_open_day_after(day: date, periods: tuple[AiqPeriod, ...]) -> AiqPeriod | None:
+    later = [
+        p
+        for p in periods
+        if p.start_date and p.end_date and p.start_date > day and not p.sales_ledger_closed
+        and not p.financial_year_closed
+    ]  # fmt: skip
+    return min(later, key=lambda p: p.start_date or day, default=None)
+
+
+def posting_day(
+    day: date, periods: tuple[AiqPeriod, ...], policy: str = CLOSED_PERIOD_FAIL
+) -> tuple[date, AiqPeriod] | None:
+    """The AIQ date and period a document issued on `day` posts in, or None when it cannot post.
+
+    `day` itself when an open period covers it; with the `first_open_day` policy and a *closed* period covering it,
+    the first day of the next open period. Never moved when no period covers `day` (a missing year is a setup gap).
+    """
     containing = [p for p in periods if p.start_date and p.end_date and p.start_date <= day <= p.end_date]
     open_ = [p for p in containing if not p.sales_ledger_closed and not p.financial_year_closed]
     if open_:
-        return open_[0], []
+        return day, open_[0]
+    if containing and policy == CLOSED_PERIOD_FIRST_OPEN_DAY:
+        later = _first_open_day_after(day, periods)
+        if later is not None and later.start_date is not None:
+            return later.start_date, later
+    return None
+
+
+def _period_problem(
+    invoice: BunnyInvoice, day: date, periods: tuple[AiqPeriod, ...], policy: str = CLOSED_PERIOD_FAIL
+) -> tuple[tuple[date, AiqPeriod] | None, list[Problem]]:
+    found = posting_day(day, periods, policy)
+    if found is not None:
+        return found, []
+    containing = [p for p in periods if p.start_date and p.end_date and p.start_date <= day <= p.end_date]
     if not containing:
         return None, [
             Problem(
@@ -166,25 +228,43 @@ def _period_problem(
             )
         ]
     period = containing[0]
+    if policy == CLOSED_PERIOD_FIRST_OPEN_DAY:
+        message_tail = "; no later AIQ period is open to post it on its first day instead"
+        fix = "Reopen the period's sales ledger, or open a later period, in AIQ; then retry."
+    else:
+        message_tail = ""
+        fix = (
+            "Reopen the period's sales ledger in AIQ, then retry (or set AIQ_PIPELINE_CLOSED_PERIOD_POLICY="
+            "first_open_day to post such documents on the first day of the next open period)."
+        )
     return None, [
         Problem(
             ProblemCode.CLOSED_PERIOD,
             f"{_invoice_label(invoice)} is dated {day.isoformat()}, in AIQ period {period.period_name or '?'} of "
-            f"financial year {period.financial_year}, whose sales ledger is closed.",
-            "Reopen the period's sales ledger in AIQ, then retry.",
+            f"financial year {period.financial_year}, whose sales ledger is closed{message_tail}.",
+            fix,
         )
     ]
 
 
-def _exchange_rate(invoice: BunnyInvoice, ledger: LedgerSnapshot, settings: PostingSettings) -> Decimal | None:
+def _exchange_rate(
+    invoice: BunnyInvoice, ledger: LedgerSnapshot, settings: PostingSettings
+) -> tuple[Decimal | None, str]:
+    """(rate, source): base units per 1 unit of the invoice currency, and where it came from."""
     currency = invoice.currency_code.strip().upper()
     if currency == ledger.base_currency:
-        return ONE
+        return ONE, RATE_BASE
     bunny_base = (invoice.base_currency_code or "").strip().upper()
     if bunny_base == ledger.base_currency and invoice.base_currency_total is not None and invoice.amount > 0:
-        return (invoice.base_currency_total / invoice.amount).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+        rate = (invoice.base_currency_total / invoice.amount).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+        return rate, RATE_BUNNY
     configured = settings.exchange_rates.get(currency)
-    return None if configured is None else Decimal(configured)
+    if configured is not None:
+        return Decimal(configured), RATE_CONFIGURED
+    from_aiq = settings.aiq_rates.get(currency)
+    if from_aiq is not None:
+        return Decimal(from_aiq), RATE_AIQ
+    return None, ""
 
 
 def _tax_rate(item: BunnyInvoiceItem, net: Decimal, tax: Decimal) -> Decimal:
@@ -270,21 +350,22 @@ def plan_invoice_posting(
                 f"Add {currency} to the currencies of the AIQ company, then retry.",
             )
         )
-    rate = _exchange_rate(invoice, ledger, settings)
+    rate, rate_source = _exchange_rate(invoice, ledger, settings)
     if rate is None or rate <= 0:
         problems.append(
             Problem(
                 ProblemCode.NO_EXCHANGE_RATE,
                 f"{label} is in {currency}, not AIQ's base currency {ledger.base_currency}, and no usable exchange "
                 f"rate is known ({'none given' if rate is None else f'got {rate}'}).",
-                f"Configure the {currency} -> {ledger.base_currency} rate for the sync, then retry.",
+                f"Set the {currency} rate in AIQ (Currencies), or configure the {currency} -> {ledger.base_currency} "
+                "rate for the sync, then retry.",
             )
         )
 
     # Period
-    period: AiqPeriod | None = None
+    posting: tuple[date, AiqPeriod] | None = None
     if invoice.issued_at is not None:
-        period, found = _period_problem(invoice, invoice.issued_at, ledger.periods)
+        posting, found = _period_problem(invoice, invoice.issued_at, ledger.periods, settings.closed_period_policy)
         problems.extend(found)
 
     # Tax code default, checked once
@@ -403,18 +484,22 @@ def plan_invoice_posting(
 
     if problems:
         raise PreflightFailed(_unique(problems))
-    assert invoice.issued_at is not None and period is not None and rate is not None
+    assert invoice.issued_at is not None and posting is not None and rate is not None
+    posting_date, period = posting
     number = invoice.number or f"id {invoice.id}"
+    description = f"Bunny invoice {number}"
+    if posting_date != invoice.issued_at:
+        description += f", issued {invoice.issued_at.isoformat()} in Bunny"
     return PlannedInvoice(
         invoice_id=invoice.id,
         invoice_number=invoice.number,
         customer_code=customer_code(invoice.account_id),
         customer=customer,
         currency_code=currency,
-        invoice_date=invoice.issued_at,
+        invoice_date=posting_date,
         due_date=invoice.due_at,
         external_reference=invoice_reference(invoice.id),
-        description=_single_line(f"Bunny invoice {number}"),
+        description=_single_line(description),
         exchange_rate=rate,
         lines=tuple(lines),
         net=net_total,
@@ -422,6 +507,8 @@ def plan_invoice_posting(
         gross=gross_total,
         period_name=period.period_name,
         financial_year=period.financial_year,
+        bunny_issue_date=invoice.issued_at,
+        exchange_rate_source=rate_source,
     )
 
 

@@ -9,6 +9,16 @@ What AIQ should hold for each Bunny document (references from `identity`, dates 
   the pair nets to zero inside the month). Half a pair is a difference;
 - any other invoice or credit note (draft, preparing, ...): nothing.
 
+Which month a document belongs to: AIQ's posting month. That is its Bunny issue month, except for a document
+moved out of a closed AIQ period (the `first_open_day` closed-period policy): AIQ holds it dated later than Bunny
+issued it, and it belongs to the month AIQ dated it in, so each month's AIQ totals stay what AIQ's own reports
+show for that month. A Bunny document counts as moved when the AIQ transactions passed in hold its reference dated
+after its issue date *on the first day of an AIQ period* (`period_starts`: the only day the policy moves a
+document to; any other later date is a plain difference, shown in both months). Callers therefore pass, besides
+the month's AIQ documents, the later AIQ documents of the month's Bunny documents that the month lacks (a
+moved-out one is then left to its posting month), and Bunny documents issued before the month (a moved-in one is
+then matched here).
+
 Documents issued before the sync start date are optional: absent from AIQ is fine, present must match.
 AIQ documents whose reference is not one of ours (`BUNNY-` prefixes) are someone else's and only counted.
 
@@ -342,17 +352,42 @@ def reconcile_period(
     credit_notes: Iterable[BunnyCreditNote],
     aiq_transactions: Iterable[AiqTransactionSummary],
     sync_start: date | None = None,
+    period_starts: Iterable[date] = (),
 ) -> PeriodReconciliation:
     """Compare the month's Bunny documents with the month's AIQ SI/SN documents, document by document.
 
     Inputs may be wider than the month: documents dated outside it are ignored, so callers can pass a
-    whole listing. AIQ transactions of other types (receipts, journals) are ignored too.
+    whole listing; AIQ documents dated outside it only say where a moved document went (see the module notes).
+    AIQ transactions of other types (receipts, journals) are ignored too.
     """
     first, last = month_bounds(month)
     label = first.strftime("%Y-%m")
+    transactions = list(aiq_transactions)
+    starts = frozenset(period_starts)
+    # Where AIQ dated each of our documents on a period's first day (the earliest, should there be duplicates).
+    posted_on: dict[str, date] = {}
+    for summary in transactions:
+        reference = (summary.external_reference or "").upper()
+        day = summary.transaction_date
+        if (
+            day in starts
+            and _is_ours(reference)
+            and (summary.transaction_type or "").upper()
+            in (
+                INVOICE_TYPE,
+                CREDIT_NOTE_TYPE,
+            )
+        ):
+            posted_on[reference] = min(day, posted_on.get(reference, day))  # type: ignore[type-var]
+
+    def ledger_day(reference: str, issued: date | None) -> date | None:
+        """AIQ's date when AIQ moved the document later (out of a closed period), else Bunny's issue date."""
+        posted = posted_on.get(reference.upper())
+        return posted if posted is not None and issued is not None and posted > issued else issued
+
     ours: dict[str, list[AiqTransactionSummary]] = defaultdict(list)
     other = 0
-    for summary in aiq_transactions:
+    for summary in transactions:
         if not _in(summary.transaction_date, first, last):
             continue
         if (summary.transaction_type or "").upper() not in (INVOICE_TYPE, CREDIT_NOTE_TYPE):
@@ -367,7 +402,7 @@ def reconcile_period(
         return sync_start is not None and day is not None and day < sync_start
 
     for invoice in sorted(invoices, key=lambda i: i.id):
-        if not _in(invoice.issued_at, first, last):
+        if not _in(ledger_day(invoice_reference(invoice.id), invoice.issued_at), first, last):
             continue
         expected = _Expected(
             KIND_INVOICE,
@@ -397,7 +432,7 @@ def reconcile_period(
             builder.check_unexpected(expected)
 
     for note in sorted(credit_notes, key=lambda n: n.id):
-        if not _in(note.issued_at, first, last):
+        if not _in(ledger_day(credit_note_reference(note.id), note.issued_at), first, last):
             continue
         expected = _Expected(
             KIND_CREDIT_NOTE,

@@ -199,6 +199,18 @@ def test_reference_reads_share_one_token(aiq: Session) -> None:
     assert aiq.calls("TokenGet") == 1 and aiq.calls("TokenRefresh") == 0
 
 
+def test_currency_exchange_rate_is_a_decimal_and_retries_like_a_read(aiq: Session) -> None:
+    client = aiq.client()
+    aiq.handle.faults.add({"kind": "http_500", "operations": ["GetCurrencyExchangeRate"], "count": 1})
+    rate = client.get_currency_exchange_rate("gbp")  # sent upper case, as AIQ requires
+    assert rate == Decimal("1.17") and isinstance(rate, Decimal)
+    assert aiq.calls("GetCurrencyExchangeRate") == 2  # the 500 was retried
+    assert client.get_currency_exchange_rate("EUR") == Decimal(1)
+    with aiq.raises(AiqValidationError) as info:
+        client.get_currency_exchange_rate("JPY")
+    assert info.value.code == "CURRENCY_CODE_DOES_NOT_EXIST"
+
+
 # --- customers -------------------------------------------------------------------------------------------
 
 

@@ -282,3 +282,26 @@ def test_hashed_references_of_unsafe_ids_match() -> None:
     reference = invoice_reference("inv_abc")
     assert reference.startswith("BUNNY-INV_")
     assert run(invoices=[Invoice("inv_abc")], aiq=[posted(11, reference, "100", "23")]).passed
+
+
+def test_document_moved_out_of_a_closed_period_belongs_to_its_aiq_posting_month() -> None:
+    # Bunny issued it on 15 May; AIQ's May was closed, so it posted on 1 June (the first open day).
+    may_invoice, may_note = Invoice("7", issued_at=date(2026, 5, 15)), CreditNote("8", issued_at=date(2026, 5, 20))
+    moved = [
+        posted(11, "BUNNY-INV-7", "100", "23", transaction_date=date(2026, 6, 1)),
+        posted(12, "BUNNY-CN-8", "10", "2.30", type_code="SN", transaction_date=date(2026, 6, 1)),
+    ]
+    starts = [date(2026, m, 1) for m in range(1, 13)]
+    june = run(invoices=[may_invoice], notes=[may_note], aiq=moved, period_starts=starts)
+    assert june.passed and june.matched_documents == 2
+    may = reconcile_period(
+        entity_id="1",
+        month="2026-05",
+        invoices=[may_invoice],
+        credit_notes=[may_note],
+        aiq_transactions=moved,  # the later AIQ documents of May's documents, as the caller looks them up
+        period_starts=starts,
+    )
+    assert may.passed and may.matched_documents == 0 and may.totals == ()
+    # Without knowing the period starts, nothing counts as moved: both months show the difference.
+    assert not run(invoices=[may_invoice], notes=[may_note], aiq=moved).passed

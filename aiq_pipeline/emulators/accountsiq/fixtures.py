@@ -11,6 +11,7 @@ A fixture is a JSON document (field names as below; unknown fields are rejected)
     {
       "entity_id": "DEMO01", "name": "Demo Trading Ltd", "base_currency": "EUR",
       "currencies": ["EUR", "GBP", "USD"],
+      "exchange_rates": {"GBP": "1.17", "USD": "0.92"},
       "debtors_control_gl": "1100", "sales_vat_gl": "2200",
       "gl_accounts": [
         {"code": "4000", "description": "Subscription revenue", "account_type": "Posting"},
@@ -31,6 +32,10 @@ A fixture is a JSON document (field names as below; unknown fields are rejected)
 - Tax `rate` is a percentage, as AIQ stores it (`23` means 23 %); batch invoice lines carry their own fraction.
 - `financial_years` are calendar years split into twelve monthly periods; every period that ends before
   `sales_ledger_closed_before` has its sales ledger closed (omit it to leave all periods open).
+- `exchange_rates`: AIQ's current rate per non-base currency, in base-currency units per 1 unit of it (what
+  GetCurrencyExchangeRate answers under the default `multiply` direction); every key must be one of `currencies`
+  and > 0. A listed currency without a rate answers `CURRENCYHISTORY_EXCHANGE_RATE_IS_INVALID` (an emulator
+  choice: AIQ's behaviour for a currency with no rate is not documented).
 - Codes (entity, GL, tax, customer, currency) must be upper case, as AIQ requires; a customer's
   `currency_code` defaults to the entity's base currency and must be one of `currencies`.
 
@@ -105,6 +110,7 @@ class EntityFixture(_Strict):
     name: str
     base_currency: str = Field(min_length=3, max_length=3)
     currencies: list[str]
+    exchange_rates: dict[str, Decimal] = {}
     debtors_control_gl: str
     sales_vat_gl: str
     gl_accounts: list[GLAccountFixture]
@@ -124,6 +130,11 @@ class EntityFixture(_Strict):
     def _consistent(self) -> EntityFixture:
         if self.base_currency not in self.currencies:
             raise ValueError(f"base_currency {self.base_currency} is not listed in currencies")
+        for code, rate in self.exchange_rates.items():
+            if code not in self.currencies:
+                raise ValueError(f"exchange_rates.{code}: not one of currencies")
+            if rate <= 0:
+                raise ValueError(f"exchange_rates.{code}: must be > 0")
         gl = {account.code: account for account in self.gl_accounts}
         if len(gl) != len(self.gl_accounts):
             raise ValueError("gl_accounts: duplicate code")
@@ -193,6 +204,7 @@ def demo_fixture() -> EmulatorFixture:
         name="Demo Trading Ltd",
         base_currency="EUR",
         currencies=["EUR", "GBP", "USD"],
+        exchange_rates={"GBP": Decimal("1.17"), "USD": Decimal("0.92")},
         debtors_control_gl="1100",
         sales_vat_gl="2200",
         gl_accounts=[
@@ -226,6 +238,7 @@ def demo_fixture() -> EmulatorFixture:
         name="Demo Holdings",
         base_currency="GBP",
         currencies=["GBP", "EUR"],
+        exchange_rates={"EUR": Decimal("0.855")},
         debtors_control_gl="1100",
         sales_vat_gl="2200",
         gl_accounts=[

@@ -70,6 +70,9 @@ class Code(StrEnum):
     CURRENCY_UNKNOWN = "CURRENCY_CODE_DOES_NOT_EXIST"
     CURRENCY_NOT_UPPER = "CURRENCY_CODE_IS_NOT_UPPERCASE"
     CURRENCY_IN_USE = "CANNOT_MODIFY_CURRENCY_CODE_ACCOUNT_IS_IN_USE"
+    CURRENCY_NULL = "CURRENCY_CODE_IS_NULL"
+    CURRENCY_EMPTY = "CURRENCY_CODE_IS_EMPTY"
+    CURRENCY_NO_RATE = "CURRENCYHISTORY_EXCHANGE_RATE_IS_INVALID"
     OUTDATED_RECORD = "OUTDATED_RECORD"
     GL_EMPTY = "GLACCOUNT_CODE_IS_EMPTY"
     GL_TOO_LONG = "GLACCOUNT_CODE_IS_TOO_LONG"
@@ -305,6 +308,37 @@ def GetTaxCodeList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         for tax in call.ledger.tax_codes.values()
     ]
     return {"GetTaxCodeListResult": success({"Tax": taxes})}
+
+
+RATE_PLACES = Decimal("0.000001")
+
+
+@_operation
+def GetCurrencyExchangeRate(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The entity's current rate for a currency, in the same sense as the documents' ExchangeRate.
+
+    With the default `multiply` direction that is base units per 1 unit of the currency (as stored in the
+    fixture); with `divide` it is the inverse, so a document sent with AIQ's own rate converts the same either way.
+    The base currency answers 1.
+    """
+    code = params.get("currencyCode")
+    if code is None:
+        raise AiqFailure(Code.CURRENCY_NULL, "The currency code is null.")
+    if not code.strip():
+        raise AiqFailure(Code.CURRENCY_EMPTY, "The currency code is empty.")
+    if code != code.upper():
+        raise AiqFailure(Code.CURRENCY_NOT_UPPER, f"Currency code {code} must be upper case.")
+    entity = call.ledger
+    if code not in entity.currencies:
+        raise AiqFailure(Code.CURRENCY_UNKNOWN, f"Currency {code} does not exist in this entity.")
+    if code == entity.base_currency:
+        return {"GetCurrencyExchangeRateResult": success(Decimal(1))}
+    rate = entity.exchange_rates.get(code)
+    if rate is None or rate <= 0:
+        raise AiqFailure(Code.CURRENCY_NO_RATE, f"No exchange rate is set for currency {code}.")
+    if call.state.options.exchange_rate_direction == "divide":
+        rate = (Decimal(1) / rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+    return {"GetCurrencyExchangeRateResult": success(rate)}
 
 
 @_operation

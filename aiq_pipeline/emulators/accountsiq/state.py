@@ -194,6 +194,7 @@ class EntityData(BaseModel):
     name: str
     base_currency: str
     currencies: list[str]
+    exchange_rates: dict[str, Decimal] = {}  # base units per 1 unit of the currency ("multiply")
     debtors_control_gl: str
     sales_vat_gl: str
     gl_accounts: dict[str, GLAccountFixture]
@@ -285,6 +286,7 @@ def seed(fixture: EmulatorFixture, now: datetime) -> StoredState:
             name=ef.name,
             base_currency=ef.base_currency,
             currencies=list(ef.currencies),
+            exchange_rates=dict(ef.exchange_rates),
             debtors_control_gl=ef.debtors_control_gl,
             sales_vat_gl=ef.sales_vat_gl,
             gl_accounts={gl.code: gl for gl in ef.gl_accounts},

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from aiq_pipeline.emulators.accountsiq import FixtureError, demo_fixture, load_fixture, start_emulator
+from aiq_pipeline.emulators.accountsiq.fixtures import parse_fixture
 from aiq_pipeline_tests.emulators.accountsiq.conftest import Soap
 
 
@@ -97,3 +99,19 @@ def test_demo_fixture_matches_the_documented_tenant() -> None:
     )
     assert demo01.currencies == ["EUR", "GBP", "USD"]
     assert {t.code: str(t.rate) for t in demo01.tax_codes} == {"V01": "23", "V02": "13.5", "V00": "0", "EX": "0"}
+
+
+def test_exchange_rates_must_name_listed_currencies_and_be_positive() -> None:
+    raw = _fixture_dict()
+    entity = raw["entities"][0]
+    entity["currencies"] = ["EUR", "GBP"]
+    assert parse_fixture(raw).entities[0].exchange_rates == {}  # optional
+    entity["exchange_rates"] = {"GBP": "1.25"}
+    assert parse_fixture(raw).entities[0].exchange_rates == {"GBP": Decimal("1.25")}
+    entity["exchange_rates"] = {"JPY": "160"}
+    with pytest.raises(FixtureError, match=r"exchange_rates\.JPY: not one of currencies"):
+        parse_fixture(raw)
+    entity["exchange_rates"] = {"GBP": "0"}
+    with pytest.raises(FixtureError, match="must be > 0"):
+        parse_fixture(raw)
+    assert demo_fixture().entities[0].exchange_rates == {"GBP": Decimal("1.17"), "USD": Decimal("0.92")}

@@ -61,3 +61,27 @@ def test_company_information_and_entities(soap: Soap) -> None:
         "EUR",
         "2",
     )
+
+
+def test_currency_exchange_rate_is_base_units_per_currency_unit(soap: Soap) -> None:
+    gbp = soap.call("GetCurrencyExchangeRate", "<currencyCode>GBP</currencyCode>")
+    assert (gbp.status, gbp.text("Result")) == ("Success", "1.17")
+    assert soap.call("GetCurrencyExchangeRate", "<currencyCode>USD</currencyCode>").text("Result") == "0.92"
+    assert soap.call("GetCurrencyExchangeRate", "<currencyCode>EUR</currencyCode>").text("Result") == "1"
+
+
+def test_currency_exchange_rate_follows_the_divide_direction(soap: Soap, emulator) -> None:
+    emulator[1].state.options.exchange_rate_direction = "divide"
+    assert soap.call("GetCurrencyExchangeRate", "<currencyCode>GBP</currencyCode>").text("Result") == "0.854701"
+
+
+def test_currency_exchange_rate_failures_use_real_error_codes(soap: Soap, emulator) -> None:
+    unknown = soap.call("GetCurrencyExchangeRate", "<currencyCode>JPY</currencyCode>")
+    assert (unknown.status, unknown.error_code) == ("Failure", "CURRENCY_CODE_DOES_NOT_EXIST")
+    lower = soap.call("GetCurrencyExchangeRate", "<currencyCode>gbp</currencyCode>")
+    assert lower.error_code == "CURRENCY_CODE_IS_NOT_UPPERCASE"
+    assert soap.call("GetCurrencyExchangeRate", "").error_code == "CURRENCY_CODE_IS_NULL"
+    with emulator[1].state.writing() as data:
+        del data.entities["DEMO01"].exchange_rates["USD"]
+    no_rate = soap.call("GetCurrencyExchangeRate", "<currencyCode>USD</currencyCode>")
+    assert (no_rate.status, no_rate.error_code) == ("Failure", "CURRENCYHISTORY_EXCHANGE_RATE_IS_INVALID")

@@ -1,0 +1,123 @@
+"""The two options of the currencies-and-periods rules: posting on the first open day, and AIQ's rate as last resort."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from aiq_pipeline.sync.credit_note_posting import plan_void_reversal
+from aiq_pipeline.sync.invoice_posting import (
+    CLOSED_PERIOD_FIRST_OPEN_DAY,
+    PostingSettings,
+    plan_invoice_posting,
+    posting_day,
+)
+from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
+from aiq_pipeline_tests.sync.builders import PERIODS, SETTINGS, invoice, ledger, mapping
+
+D = Decimal
+MOVE = dataclasses.replace(SETTINGS, closed_period_policy=CLOSED_PERIOD_FIRST_OPEN_DAY)
+
+
+def plan(inv, settings: PostingSettings = SETTINGS, **kw):  # type: ignore[no-untyped-def]
+    kw.setdefault("ledger", ledger())
+    return plan_invoice_posting(inv, mapping=mapping(), settings=settings, **kw)
+
+
+def problems(inv, settings: PostingSettings = SETTINGS, **kw) -> PreflightFailed:  # type: ignore[no-untyped-def]
+    with pytest.raises(PreflightFailed) as caught:
+        plan(inv, settings, **kw)
+    return caught.value
+
+
+# --- closed period ------------------------------------------------------------------------------------
+
+
+def test_closed_period_fails_by_default_and_names_the_option() -> None:
+    (problem,) = problems(invoice(issued_at=date(2026, 5, 15))).problems
+    assert problem.code is ProblemCode.CLOSED_PERIOD and "May 2026" in problem.message
+    assert "first_open_day" in problem.fix and "Reopen" in problem.fix
+
+
+def test_first_open_day_moves_a_closed_date_and_keeps_bunnys_date_in_the_description() -> None:
+    p = plan(invoice(issued_at=date(2026, 5, 15)), MOVE)
+    assert p.invoice_date == date(2026, 6, 1) and p.bunny_issue_date == date(2026, 5, 15)
+    assert p.posting_date_moved and (p.period_name, p.financial_year) == ("Jun 2026", 2026)
+    assert p.description == "Bunny invoice INV-1001, issued 2026-05-15 in Bunny"
+    assert p.batch_invoice_fields()["invoice_date"] == date(2026, 6, 1)
+    assert p.due_date == date(2026, 7, 2)  # the customer's due date is Bunny's, untouched
+
+
+def test_first_open_day_leaves_an_open_date_alone() -> None:
+    p = plan(invoice(issued_at=date(2026, 6, 2)), MOVE)
+    assert p.invoice_date == date(2026, 6, 2) and not p.posting_date_moved
+    assert p.description == "Bunny invoice INV-1001"
+
+
+def test_first_open_day_skips_closed_periods_and_closed_years() -> None:
+    periods = tuple(
+        dataclasses.replace(p, sales_ledger_closed=True) if (p.financial_year, p.period_number) == (2026, 6) else p
+        for p in PERIODS
+    )
+    assert posting_day(date(2026, 5, 15), periods, CLOSED_PERIOD_FIRST_OPEN_DAY)[0] == date(2026, 7, 1)  # type: ignore[index]
+    year_closed = tuple(
+        dataclasses.replace(p, financial_year_closed=True) if p.start_date < date(2026, 8, 1) else p for p in PERIODS
+    )
+    assert posting_day(date(2026, 5, 15), year_closed, CLOSED_PERIOD_FIRST_OPEN_DAY)[0] == date(2026, 8, 1)  # type: ignore[index]
+
+
+def test_first_open_day_without_a_later_open_period_is_the_same_clear_exception() -> None:
+    all_closed = tuple(dataclasses.replace(p, sales_ledger_closed=True) for p in PERIODS)
+    (problem,) = problems(invoice(issued_at=date(2026, 5, 15)), MOVE, ledger=ledger(periods=all_closed)).problems
+    assert problem.code is ProblemCode.CLOSED_PERIOD and "May 2026" in problem.message
+    assert "no later AIQ period is open" in problem.message and "Reopen" in problem.fix
+
+
+def test_first_open_day_never_moves_a_date_no_period_covers() -> None:
+    (problem,) = problems(invoice(issued_at=date(2030, 1, 1)), MOVE).problems
+    assert problem.code is ProblemCode.NO_OPEN_PERIOD
+
+
+def test_unknown_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="closed_period_policy"):
+        PostingSettings("1", "V01", closed_period_policy="post_anyway")
+
+
+def test_void_reversal_of_a_closed_date_moves_like_its_invoice() -> None:
+    voided = invoice(issued_at=date(2026, 5, 15), state="VOIDED")
+    reversal = plan_void_reversal(voided, mapping=mapping(), ledger=ledger(), settings=MOVE)
+    assert (
+        reversal.credit_note_date == date(2026, 6, 1) == plan(invoice(issued_at=date(2026, 5, 15)), MOVE).invoice_date
+    )
+    assert reversal.posting_date_moved and reversal.description.endswith("issued 2026-05-15 in Bunny")
+    open_day = plan_void_reversal(
+        invoice(issued_at=date(2026, 6, 9), state="VOIDED"), mapping=mapping(), ledger=ledger(), settings=MOVE
+    )
+    assert open_day.credit_note_date == date(2026, 6, 9) and not open_day.posting_date_moved
+
+
+# --- exchange rate sources ----------------------------------------------------------------------------
+
+
+def test_rate_sources_in_order_base_bunny_configured_aiq() -> None:
+    assert plan(invoice()).exchange_rate_source == "base"
+    usd = invoice(currency_code="USD", base_currency_total=D("55.4484"))  # 0.92 x 60.27
+    assert (plan(usd).exchange_rate, plan(usd).exchange_rate_source) == (D("0.92"), "bunny")
+    gbp = invoice(currency_code="GBP", base_currency_total=None)
+    with_aiq = dataclasses.replace(SETTINGS, aiq_rates={"GBP": D("1.2")})
+    assert (plan(gbp, with_aiq).exchange_rate, plan(gbp, with_aiq).exchange_rate_source) == (D("1.17"), "configured")
+    only_aiq = dataclasses.replace(SETTINGS, exchange_rates={}, aiq_rates={"GBP": D("1.2")})
+    p = plan(gbp, only_aiq)
+    assert (p.exchange_rate, p.exchange_rate_source) == (D("1.2"), "aiq")
+
+
+def test_no_rate_anywhere_is_no_exchange_rate_naming_aiq_and_the_setting() -> None:
+    gbp = invoice(currency_code="GBP", base_currency_total=None)
+    (problem,) = problems(gbp, dataclasses.replace(SETTINGS, exchange_rates={})).problems
+    assert problem.code is ProblemCode.NO_EXCHANGE_RATE and "GBP" in problem.message
+    assert "AIQ" in problem.fix and "configure" in problem.fix
+    bad_aiq = dataclasses.replace(SETTINGS, exchange_rates={}, aiq_rates={"GBP": D(0)})
+    assert problems(gbp, bad_aiq).codes == (ProblemCode.NO_EXCHANGE_RATE,)
