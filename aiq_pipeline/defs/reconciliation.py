@@ -35,7 +35,7 @@ from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.metadata import preview
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
 from aiq_pipeline.defs.sensors import SENSOR_DEFAULT_ENV, TRIGGER_TAG
-from aiq_pipeline.service.invoice_poster import LOOKUP_TO
+from aiq_pipeline.service.document_poster import LOOKUP_TO
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.credit_note_posting import CREDIT_NOTE_KEY_PREFIX, VOID_KEY_PREFIX
 from aiq_pipeline.sync.identity import credit_note_reference, invoice_reference

@@ -28,33 +28,26 @@ not necessarily the one the credited invoice posted with (AIQ's transaction summ
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import (
     AiqError,
-    AiqNotFoundError,
     AiqThrottledError,
     AiqTransportError,
     AiqValidationError,
     AiqWriteOutcomeUnknown,
 )
-from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesCreditNote, Customer, TransactionSummary
+from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesCreditNote, TransactionSummary
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyError
-from aiq_pipeline.bunny.models import CreditNote, Invoice
-from aiq_pipeline.service.customers import ensure_customer
-from aiq_pipeline.service.invoice_poster import (
-    LOOKUP_FROM,
-    LOOKUP_TO,
-    SALES_INVOICE_TYPES,
-    ReferenceData,
-    needs_aiq_rate,
-)
+from aiq_pipeline.bunny.models import CreditNote
+from aiq_pipeline.service.document_poster import DocumentPoster, needs_aiq_rate
+from aiq_pipeline.service.invoice_poster import SALES_INVOICE_TYPES
 from aiq_pipeline.sync.credit_note_posting import (
     KIND_CREDIT_NOTE,
     PlannedCreditNote,
@@ -62,9 +55,8 @@ from aiq_pipeline.sync.credit_note_posting import (
     plan_credit_note_posting,
     plan_void_reversal,
 )
-from aiq_pipeline.sync.customer import desired_customer
 from aiq_pipeline.sync.identity import credit_note_reference, customer_code, invoice_reference, void_reference
-from aiq_pipeline.sync.invoice_posting import CLOSED_PERIOD_FAIL, PostingSettings
+from aiq_pipeline.sync.invoice_posting import PostingSettings
 from aiq_pipeline.sync.money import to_cents
 from aiq_pipeline.sync.problems import PreflightFailed
 from aiq_pipeline.sync.reconciliation import totals_from_summary
@@ -124,41 +116,10 @@ def _plan_details(plan: PlannedCreditNote) -> dict[str, object]:
     }
 
 
-class CreditNotePoster:
-    def __init__(
-        self,
-        aiq: AccountsIQClient,
-        bunny: BunnyClient,
-        *,
-        bunny_entity_id: str,
-        default_tax_code: str,
-        exchange_rates: dict[str, Decimal] | None = None,
-        closed_period_policy: str = CLOSED_PERIOD_FAIL,
-        max_write_attempts: int = 3,
-        backoff_base: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.aiq = aiq
-        self.bunny = bunny
-        self.settings = PostingSettings(
-            bunny_entity_id=bunny_entity_id,
-            default_tax_code=default_tax_code,
-            exchange_rates=exchange_rates or {},
-            closed_period_policy=closed_period_policy,
-        )
-        self.max_write_attempts = max_write_attempts
-        self.backoff_base = backoff_base
-        self._sleep = sleep
-        self._reference: ReferenceData | None = None
+class CreditNotePoster(DocumentPoster):
+    def __init__(self, aiq: AccountsIQClient, bunny: BunnyClient, **settings: Any) -> None:
+        super().__init__(aiq, bunny, **settings)
         self._notes: dict[str, CreditNote] | None = None
-
-    @property
-    def reference(self) -> ReferenceData:
-        if self._reference is None:
-            self._reference = ReferenceData.load(self.aiq, self.bunny, bunny_entity_id=self.settings.bunny_entity_id)
-        return self._reference
-
-    # -- one key ---------------------------------------------------------------------------------
 
     def post(self, key: str) -> CreditNoteOutcome:
         try:
@@ -334,32 +295,11 @@ class CreditNotePoster:
         return self._notes.get(credit_note_id)
 
     def _lookup(self, reference: str, types: frozenset[str]) -> list[TransactionSummary]:
-        found = self.aiq.get_transactions_by_external_reference(reference, from_date=LOOKUP_FROM, to_date=LOOKUP_TO)
-        return [
-            t
-            for t in found
-            if (t.external_reference or "").upper() == reference.upper()
-            and (t.transaction_type or "").replace(" ", "").upper() in types
-            and not t.is_reversed
-        ]
+        return self._lookup_documents(reference, types)
 
     @staticmethod
     def _first(found: list[TransactionSummary]) -> TransactionSummary | None:
         return min(found, key=lambda t: t.transaction_id) if found else None
-
-    def _customer(self, code: str) -> Customer | None:
-        cache = self.reference.customers
-        if code not in cache:
-            try:
-                cache[code] = self.aiq.get_customer(code)
-            except AiqNotFoundError:
-                cache[code] = None
-        return cache[code]
-
-    def _create_customer(self, invoice: Invoice, plan: PlannedCreditNote) -> None:
-        """Only for a credit note on an invoice AIQ never held (voided first): its customer may be missing."""
-        desired = plan.customer or desired_customer(invoice.account, currency_code=plan.currency_code)  # type: ignore[arg-type]
-        self.reference.customers[plan.customer_code] = ensure_customer(self.aiq, plan.customer_code, desired)
 
     def _write_and_finish(
         self, base: CreditNoteOutcome, plan: PlannedCreditNote, invoice_txn: TransactionSummary | None
@@ -377,31 +317,14 @@ class CreditNotePoster:
         return self._finish(base, posted, invoice_txn, POSTED, plan.credit_note_date)
 
     def _write(self, plan: PlannedCreditNote) -> list[TransactionSummary]:
-        """Create the credit note; after an unknown outcome, look before writing again. Never write twice."""
         document = BatchSalesCreditNote(
             **plan.batch_credit_note_fields(),  # type: ignore[arg-type]
             lines=tuple(BatchLine(**line.batch_line_fields()) for line in plan.lines),  # type: ignore[arg-type]
         )
-        for attempt in range(1, self.max_write_attempts + 1):
-            try:
-                created = self.aiq.create_batch_sales_credit_note_get_back_transaction_id(document)
-            except AiqWriteOutcomeUnknown:
-                found = self._lookup(plan.external_reference, SALES_CREDIT_NOTE_TYPES)
-                if found:
-                    return found
-            except AiqThrottledError:
-                pass  # refused before anything happened: safe to send again after a pause
-            else:
-                found = self._lookup(plan.external_reference, SALES_CREDIT_NOTE_TYPES)
-                if found:
-                    return found
-                raise AiqTransportError(
-                    f"AIQ created transaction {created.transaction_id} but does not return it by its reference yet",
-                    operation="GetTransactionsByExternalReference",
-                )
-            self._sleep(min(self.backoff_base * 2.0**attempt, 30.0))
-        raise AiqTransportError(
-            f"no answer after {self.max_write_attempts} attempts, and the credit note is not in AIQ",
+        return self._write_exactly_once(
+            lambda: self.aiq.create_batch_sales_credit_note_get_back_transaction_id(document),
+            lambda: self._lookup(plan.external_reference, SALES_CREDIT_NOTE_TYPES),
+            what="credit note",
             operation="CreateBatchSalesCreditNoteGetBackTransactionID",
         )
 
