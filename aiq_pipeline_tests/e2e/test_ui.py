@@ -40,6 +40,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 UI_TIMEOUT_MS = 30_000
+# Assertions wait as long as actions: the UI fills in asset statuses asynchronously, slower on a loaded box.
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 def _statuses(instance: dg.DagsterInstance) -> dict[str, dg.AssetPartitionStatus | None]:
