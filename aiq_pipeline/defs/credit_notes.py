@@ -25,7 +25,6 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -33,11 +32,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from aiq_pipeline.defs.invoices import TRANSIENT_RETRY_DELAY, posting_metadata
 from aiq_pipeline.defs.keys import GL_MAPPING, PERIODS, POSTED_INVOICES, TAX_CODES
 from aiq_pipeline.defs.ledger import STORE_POOL
-from aiq_pipeline.defs.metadata import preview
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.posting_events import batch_failure, failure_observation, money
 from aiq_pipeline.defs.resources import DEFAULT_BATCH_SIZE, AccountsIQResource, BunnyResource, SyncSettings
 from aiq_pipeline.defs.sensors import TRIGGER_TAG, default_sensor_status
-from aiq_pipeline.service.credit_note_poster import FAILED, INVOICE_NOT_POSTED, CreditNoteOutcome, CreditNotePoster
+from aiq_pipeline.service.credit_note_poster import INVOICE_NOT_POSTED, CreditNoteOutcome, CreditNotePoster
 from aiq_pipeline.service.discovery import batches, is_valid_partition_key
 from aiq_pipeline.sync.credit_note_posting import ISSUED_CREDIT_NOTE_STATES, credit_note_key, void_key
 
@@ -48,10 +47,6 @@ CREDIT_TOTALS_CHECK = "aiq_credit_totals_match_bunny"
 MATERIALIZED = dg.AssetPartitionStatus.MATERIALIZED
 
 
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
 def _metadata(o: CreditNoteOutcome) -> dict[str, object]:
     meta: dict[str, object] = {
         "outcome": o.outcome,
@@ -60,16 +55,16 @@ def _metadata(o: CreditNoteOutcome) -> dict[str, object]:
         "credited_invoice_id": o.credited_invoice_id or "",
         "customer_code": o.customer_code or "",
         "external_reference": o.external_reference or "",
-        "net": _money(o.net),
-        "tax": _money(o.tax),
-        "gross": _money(o.gross),
+        "net": money(o.net),
+        "tax": money(o.tax),
+        "gross": money(o.gross),
     }
     if o.transaction_id is not None:
         meta |= {
             "aiq_transaction_id": o.transaction_id,
             "aiq_invoice_transaction_id": o.invoice_transaction_id or 0,
-            "aiq_gross": _money(o.aiq_gross),
-            "allocated": _money(o.allocated),
+            "aiq_gross": money(o.aiq_gross),
+            "allocated": money(o.allocated),
             "totals_match": bool(o.totals_match),
         }
     meta |= posting_metadata(o)
@@ -118,16 +113,12 @@ def posted_credit_notes(
                 yield dg.AssetMaterialization(asset_key=POSTED_CREDIT_NOTES, partition=key, metadata=_metadata(outcome))
             else:
                 context.log.warning("%s not posted: [%s] %s", key, outcome.reason_code, outcome.reason)
-                yield dg.AssetObservation(
-                    asset_key=POSTED_CREDIT_NOTES,
-                    partition=key,
-                    metadata={
-                        "outcome": FAILED,
+                yield failure_observation(
+                    POSTED_CREDIT_NOTES,
+                    key,
+                    outcome,
+                    {
                         "kind": outcome.kind,
-                        "reason_code": outcome.reason_code or "ERROR",
-                        "reason": outcome.reason or "",
-                        "fix": outcome.fix or "",
-                        "retryable": outcome.retryable,
                         "bunny_number": outcome.number or "",
                         "credited_invoice_id": outcome.credited_invoice_id or "",
                     },
@@ -146,17 +137,12 @@ def posted_credit_notes(
     )
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise dg.Failure(
-            description=f"{len(failed)} of {len(outcomes)} credit note(s) could not be posted: "
-            + "; ".join(f"{o.key} [{o.reason_code}] {o.reason}" for o in failed[:10]),
-            metadata={
-                "failed_credit_notes": preview(
-                    [{"key": o.key, "code": o.reason_code, "reason": o.reason, "fix": o.fix} for o in failed],
-                    ["key", "code", "reason", "fix"],
-                ),
-            },
-            # Only AIQ/Bunny not answering is retried at once; a credit note waiting for its invoice is retried
-            # by the sensor when the invoice's partition materializes (an immediate retry would just wait again).
+        # Only AIQ/Bunny not answering is retried at once; a credit note waiting for its invoice is retried
+        # by the sensor when the invoice's partition materializes (an immediate retry would just wait again).
+        raise batch_failure(
+            "credit note",
+            len(outcomes),
+            [(o.key, o) for o in failed],
             allow_retries=any(o.reason_code == "TRANSIENT" for o in failed),
         )
 

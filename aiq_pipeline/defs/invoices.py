@@ -8,14 +8,13 @@ its partition, which is what the exceptions list reads.
 
 import os
 from collections.abc import Iterator
-from decimal import Decimal
 
 import dagster as dg
 
 from aiq_pipeline.defs.keys import GL_MAPPING, PERIODS, POSTED_INVOICES, TAX_CODES
 from aiq_pipeline.defs.ledger import STORE_POOL
-from aiq_pipeline.defs.metadata import preview
 from aiq_pipeline.defs.partitions import bunny_invoices
+from aiq_pipeline.defs.posting_events import batch_failure, failure_observation, money
 from aiq_pipeline.defs.resources import (
     DEFAULT_BATCH_SIZE,
     AccountsIQResource,
@@ -30,10 +29,6 @@ from aiq_pipeline.store import LedgerEntry, utcnow
 TOTALS_CHECK = "aiq_totals_match_bunny"
 # Pause before a batch with transient failures (AIQ or Bunny not answering) is tried again, in seconds.
 TRANSIENT_RETRY_DELAY = float(os.environ.get("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", "15"))
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
 
 
 def posting_metadata(o: PostingOutcome | CreditNoteOutcome) -> dict[str, object]:
@@ -56,14 +51,14 @@ def _materialization_metadata(o: PostingOutcome) -> dict[str, object]:
         "customer_code": o.customer_code or "",
         "external_reference": o.external_reference or "",
         "currency": o.currency or "",
-        "net": _money(o.net) or "",
-        "tax": _money(o.tax) or "",
-        "gross": _money(o.gross) or "",
+        "net": money(o.net) or "",
+        "tax": money(o.tax) or "",
+        "gross": money(o.gross) or "",
     }
     if o.transaction_id is not None:
         meta |= {
             "aiq_transaction_id": o.transaction_id,
-            "aiq_gross": _money(o.aiq_gross) or "",
+            "aiq_gross": money(o.aiq_gross) or "",
             "totals_match": bool(o.totals_match),
             "customer_created": o.customer_created,
         }
@@ -140,17 +135,8 @@ def posted_invoices(
                 )
             else:
                 context.log.warning("invoice %s not posted: [%s] %s", key, outcome.reason_code, outcome.reason)
-                yield dg.AssetObservation(
-                    asset_key=POSTED_INVOICES,
-                    partition=key,
-                    metadata={
-                        "outcome": FAILED,
-                        "reason_code": outcome.reason_code or "ERROR",
-                        "reason": outcome.reason or "",
-                        "fix": outcome.fix or "",
-                        "retryable": outcome.retryable,
-                        "bunny_invoice_number": outcome.invoice_number or "",
-                    },
+                yield failure_observation(
+                    POSTED_INVOICES, key, outcome, {"bunny_invoice_number": outcome.invoice_number or ""}
                 )
         context.log.info("AIQ round trips: %d for %d invoice(s)", aiq.request_count, len(keys))
 
@@ -182,18 +168,10 @@ def posted_invoices(
 
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise dg.Failure(
-            description=f"{len(failed)} of {len(outcomes)} invoice(s) could not be posted: "
-            + "; ".join(f"{o.invoice_id} [{o.reason_code}] {o.reason}" for o in failed[:10]),
-            metadata={
-                "failed_invoices": preview(
-                    [
-                        {"invoice": o.invoice_id, "code": o.reason_code, "reason": o.reason, "fix": o.fix}
-                        for o in failed
-                    ],
-                    ["invoice", "code", "reason", "fix"],
-                ),
-            },
-            # Data problems are not retried automatically; a batch with a transient failure is.
+        # Data problems are not retried automatically; a batch with a transient failure is.
+        raise batch_failure(
+            "invoice",
+            len(outcomes),
+            [(o.invoice_id, o) for o in failed],
             allow_retries=any(o.retryable for o in failed),
         )
