@@ -4,7 +4,10 @@ subprocess per run, via a gRPC code server), all from a test."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +34,42 @@ def code_server(instance: dg.DagsterInstance) -> Iterator[WorkspaceProcessContex
     """The project's code location served by a gRPC subprocess, as `dagster-daemon run` loads it (env vars from
     this process: resources read them)."""
     target = ModuleTarget("aiq_pipeline.definitions", "defs", str(REPO_ROOT), LOCATION)
-    with create_test_daemon_workspace_context(target, instance) as context:
-        yield context
+    try:
+        with create_test_daemon_workspace_context(target, instance) as context:
+            yield context
+    finally:
+        _reap_code_servers(instance.root_directory)
+
+
+def _reap_code_servers(dagster_home: str, grace: float = 10.0) -> None:
+    """Stop the gRPC code servers started for this instance that outlive the workspace.
+
+    They should exit on their own once heartbeats stop, but one that is retrying a connection to the test's
+    (already dropped) database can hang on, ignoring SIGTERM; a test must not leave processes behind.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        left = _code_server_pids(dagster_home)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _code_server_pids(dagster_home: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "dagster api grpc" in cmdline and dagster_home in cmdline:
+            pids.append(int(entry.name))
+    return pids
 
 
 def remote_sensor(context: WorkspaceProcessContext) -> RemoteSensor:
