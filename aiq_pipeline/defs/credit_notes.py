@@ -33,7 +33,7 @@ from aiq_pipeline.defs.invoices import TRANSIENT_RETRY_DELAY, posting_metadata
 from aiq_pipeline.defs.keys import GL_MAPPING, PERIODS, POSTED_INVOICES, TAX_CODES
 from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
-from aiq_pipeline.defs.posting_events import batch_failure, failure_observation, money
+from aiq_pipeline.defs.posting_events import batch_failure, failure_observation, money, poster_settings
 from aiq_pipeline.defs.resources import DEFAULT_BATCH_SIZE, AccountsIQResource, BunnyResource, SyncSettings
 from aiq_pipeline.defs.sensors import TRIGGER_TAG, default_sensor_status
 from aiq_pipeline.service.credit_note_poster import INVOICE_NOT_POSTED, CreditNoteOutcome, CreditNotePoster
@@ -98,14 +98,7 @@ def posted_credit_notes(
     keys = context.partition_keys
     outcomes: list[CreditNoteOutcome] = []
     with accountsiq.open() as aiq, bunny.open() as bunny_client:
-        poster = CreditNotePoster(
-            aiq,
-            bunny_client,
-            bunny_entity_id=bunny.entity_id,
-            default_tax_code=accountsiq.default_tax_code,
-            closed_period_policy=sync_settings.closed_period_policy,
-            backoff_base=accountsiq.backoff_seconds,
-        )
+        poster = CreditNotePoster(aiq, bunny_client, **poster_settings(accountsiq, bunny, sync_settings))  # type: ignore[arg-type]
         for key in keys:
             outcome = poster.post(key)
             outcomes.append(outcome)

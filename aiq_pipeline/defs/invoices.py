@@ -14,7 +14,7 @@ import dagster as dg
 from aiq_pipeline.defs.keys import GL_MAPPING, PERIODS, POSTED_INVOICES, TAX_CODES
 from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.partitions import bunny_invoices
-from aiq_pipeline.defs.posting_events import batch_failure, failure_observation, money
+from aiq_pipeline.defs.posting_events import batch_failure, failure_observation, money, poster_settings
 from aiq_pipeline.defs.resources import (
     DEFAULT_BATCH_SIZE,
     AccountsIQResource,
@@ -118,14 +118,7 @@ def posted_invoices(
     keys = context.partition_keys
     outcomes: list[PostingOutcome] = []
     with accountsiq.open() as aiq, bunny.open() as bunny_client:
-        poster = InvoicePoster(
-            aiq,
-            bunny_client,
-            bunny_entity_id=bunny.entity_id,
-            default_tax_code=accountsiq.default_tax_code,
-            closed_period_policy=sync_settings.closed_period_policy,
-            backoff_base=accountsiq.backoff_seconds,
-        )
+        poster = InvoicePoster(aiq, bunny_client, **poster_settings(accountsiq, bunny, sync_settings))  # type: ignore[arg-type]
         for key in keys:
             outcome = poster.post(key)
             outcomes.append(outcome)

@@ -12,6 +12,7 @@ from typing import Protocol
 import dagster as dg
 
 from aiq_pipeline.defs.metadata import preview
+from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, SyncSettings
 
 FAILED = "failed"
 
@@ -25,6 +26,16 @@ class FailedDocument(Protocol):
     def fix(self) -> str | None: ...
     @property
     def retryable(self) -> bool: ...
+
+
+def poster_settings(accountsiq: AccountsIQResource, bunny: BunnyResource, sync: SyncSettings) -> dict[str, object]:
+    """The keyword arguments both posters take from the resources."""
+    return {
+        "bunny_entity_id": bunny.entity_id,
+        "default_tax_code": accountsiq.default_tax_code,
+        "closed_period_policy": sync.closed_period_policy,
+        "backoff_base": accountsiq.backoff_seconds,
+    }
 
 
 def money(value: Decimal | None) -> str:
