@@ -51,7 +51,7 @@ def emulate(
     bunny_fixture: Path | None,
 ) -> None:
     """Run the AccountsIQ and/or Bunny emulator in the foreground (Ctrl-C stops)."""
-    from aiq_pipeline.emulators.runner import run_emulators
+    from aiq_emulators.runner import run_emulators
 
     if accountsiq_port is None and bunny_port is None:
         raise click.UsageError("give --accountsiq-port, --bunny-port or both")
@@ -219,7 +219,7 @@ def sync() -> None:
 @click.option("--fresh", is_flag=True, help="Wipe .demo/ first and start over.")
 def demo(ui_port: int, fresh: bool) -> None:
     """Both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME, the Dagster UI and daemon."""
-    from aiq_pipeline.demo import run_demo
+    from aiq_emulators.demo import run_demo
 
     run_demo(ui_port=ui_port, fresh=fresh, echo=click.echo)
 

@@ -1,7 +1,7 @@
 """The contracts the emulators load at run time are byte-for-byte the vendors' files in shared/reference."""
 
-from aiq_pipeline.emulators.accountsiq.contract import WSDL_PATH
-from aiq_pipeline.emulators.bunny.schema import SDL_PATH
+from aiq_emulators.accountsiq.contract import WSDL_PATH
+from aiq_emulators.bunny.schema import SDL_PATH
 from aiq_pipeline_tests.reference import reference_file
 
 

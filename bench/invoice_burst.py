@@ -36,9 +36,9 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType
 
+from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.defs.keys import POSTED_INVOICES
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
-from aiq_pipeline.emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.sync.identity import invoice_reference
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ BENCH = Path(__file__).resolve().parent
 INSTANCE_CONFIG = REPO / "deploy" / "dagster.local.yaml"
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
 
-# The demo tenant's credentials and ids (aiq_pipeline/emulators/*/demo fixtures).
+# The demo tenant's credentials and ids (aiq_emulators/*/demo fixtures).
 AIQ_ENTITY = "DEMO01"
 AIQ_CLIENT = ("demo-aiq-client", "demo-aiq-secret")
 BUNNY_ENTITY = "1"

@@ -32,13 +32,13 @@ import dagster as dg
 import httpx
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from aiq_emulators.serving import free_port
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.definitions import build_definitions
 from aiq_pipeline.defs.keys import POSTED_INVOICES
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
-from aiq_pipeline.emulators.serving import free_port
 from aiq_pipeline.service.invoice_poster import InvoicePoster
 
 BENCH = Path(__file__).resolve().parent

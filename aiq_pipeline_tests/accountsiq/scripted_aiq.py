@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from aiq_pipeline.emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
+from aiq_emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
 
 SOAP_ACTION_PREFIX = "http://www.visorsoftware.com/visor/accountsiq/dashboard/Integration/"
 ENTITY = "ACME01"

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from aiq_emulators.accountsiq.app import EmulatorHandle, start_emulator
+from aiq_emulators.accountsiq.state import EmulatorOptions
 from aiq_pipeline.accountsiq import (
     AccountsIQClient,
     AiqAuthenticationError,
@@ -33,8 +35,6 @@ from aiq_pipeline.accountsiq import (
     CreatedTransaction,
     Entity,
 )
-from aiq_pipeline.emulators.accountsiq.app import EmulatorHandle, start_emulator
-from aiq_pipeline.emulators.accountsiq.state import EmulatorOptions
 
 ENTITY = "DEMO01"
 CLIENT_ID = "demo-aiq-client"

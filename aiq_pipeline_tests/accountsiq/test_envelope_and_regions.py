@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from aiq_emulators.accountsiq.contract import service_schema
 from aiq_pipeline.accountsiq import AccountsIQClient, AiqConfigurationError, AiqTransportError
 from aiq_pipeline.accountsiq.customer_record import CUSTOMER_ELEMENTS, NAMED_FIELDS
 from aiq_pipeline.accountsiq.envelope import (
@@ -20,7 +21,6 @@ from aiq_pipeline.accountsiq.envelope import (
 )
 from aiq_pipeline.accountsiq.models import Customer
 from aiq_pipeline.accountsiq.regions import endpoint_url
-from aiq_pipeline.emulators.accountsiq.contract import service_schema
 
 PATH = "/system/dashboard/integration/integration_2_0.asmx"
 

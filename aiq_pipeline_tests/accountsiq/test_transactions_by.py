@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from aiq_emulators.accountsiq import operations
+from aiq_emulators.accountsiq.app import start_emulator
 from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesCreditNote, BatchSalesInvoice
 from aiq_pipeline.accountsiq.envelope import NIL_ATTR, SERVICE_NS
-from aiq_pipeline.emulators.accountsiq import operations
-from aiq_pipeline.emulators.accountsiq.app import start_emulator
 from aiq_pipeline_tests.accountsiq import sample_records as rec
 from aiq_pipeline_tests.accountsiq.scripted_aiq import ScriptedAiq, Seen, failure, result
 

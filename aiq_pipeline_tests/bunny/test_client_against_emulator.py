@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from aiq_emulators.bunny.app import create_app
+from aiq_emulators.serving import serve_in_thread
 from aiq_pipeline.bunny import (
     DEFAULT_SCOPES,
     BunnyClient,
@@ -18,8 +20,6 @@ from aiq_pipeline.bunny import (
     BunnyOutcomeUnknownError,
     FinancialAccountAttributes,
 )
-from aiq_pipeline.emulators.bunny.app import create_app
-from aiq_pipeline.emulators.serving import serve_in_thread
 
 CLIENT_ID = "demo-bunny-client"
 CLIENT_SECRET = "demo-bunny-secret"

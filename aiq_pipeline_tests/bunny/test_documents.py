@@ -14,7 +14,7 @@ from aiq_pipeline_tests.reference import reference_file
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SDL = reference_file("bunny/schema.graphql")
-VENDORED_SDL = REPO / "aiq_pipeline" / "emulators" / "bunny" / "contract" / "schema.graphql"
+VENDORED_SDL = REPO / "aiq_emulators" / "bunny" / "contract" / "schema.graphql"
 
 
 def _schemas() -> list[Path]:

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from aiq_emulators.runner import running_emulators
 from aiq_pipeline.definitions import build_definitions
 from aiq_pipeline.defs.exceptions import failed_keys, list_exceptions
 from aiq_pipeline.defs.runs import retry_in_process
-from aiq_pipeline.emulators.runner import running_emulators
 from aiq_pipeline.store import Store
 from aiq_pipeline_tests.credit_notes.driving import Daemon, aiq_balances, aiq_references, bunny_balances
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources

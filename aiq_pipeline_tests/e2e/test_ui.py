@@ -19,10 +19,10 @@ import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
+from aiq_emulators.demo import PROJECT_DIR, DemoStack
 from aiq_pipeline.defs.exceptions import list_exceptions
 from aiq_pipeline.defs.keys import POSTED_INVOICES
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
-from aiq_pipeline.demo import PROJECT_DIR, DemoStack
 
 expect = playwright_api.expect
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from aiq_pipeline.emulators.accountsiq.fixtures import demo_fixture, load_fixture
-from aiq_pipeline.emulators.accountsiq.state import EmulatorState
-from aiq_pipeline.emulators.bunny.app import load_fixture as load_bunny_fixture
-from aiq_pipeline.emulators.bunny.demo_tenant import demo_tenant
-from aiq_pipeline.emulators.bunny.store import TenantStore
-from aiq_pipeline.emulators.demo_data import (
+from aiq_emulators.accountsiq.fixtures import demo_fixture, load_fixture
+from aiq_emulators.accountsiq.state import EmulatorState
+from aiq_emulators.bunny.app import load_fixture as load_bunny_fixture
+from aiq_emulators.bunny.demo_tenant import demo_tenant
+from aiq_emulators.bunny.store import TenantStore
+from aiq_emulators.demo_data import (
     AS_OF,
     FAILURE_REASONS,
     build_demo_tenant,
@@ -258,9 +258,9 @@ def test_too_small_a_tenant_is_refused():
 def test_end_to_end_sync_fails_exactly_the_planted_invoices_and_posts_the_rest(tmp_path):
     import dagster as dg
 
+    from aiq_emulators.runner import running_emulators
     from aiq_pipeline.definitions import build_definitions
     from aiq_pipeline.defs.runs import sync_once
-    from aiq_pipeline.emulators.runner import running_emulators
     from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, make_resources
 
     fixtures = write_demo_fixtures(tmp_path / "fixtures", customers=40, invoices=200, seed=7)

@@ -10,9 +10,9 @@ import dagster as dg
 import httpx
 import pytest
 
+from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.definitions import build_definitions
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
-from aiq_pipeline.emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.store import Store
 
 AIQ_ENTITY = "DEMO01"

@@ -32,7 +32,7 @@ def _expire_aiq_tokens_between_calls(stack) -> None:
 
 @pytest.mark.parametrize("fault", [*FAULTS, "aiq_token_expiry"])
 def test_no_duplicates_and_no_lost_invoices_under_faults(stack, fault):
-    from aiq_pipeline.emulators.bunny.faults import FaultSpec
+    from aiq_emulators.bunny.faults import FaultSpec
 
     stack.fix_demo_data()
     new = stack.emulators.bunny.create_invoices(

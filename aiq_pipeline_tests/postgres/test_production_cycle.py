@@ -16,10 +16,10 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as RANGE_
 from dagster._core.storage.tags import PARTITION_NAME_TAG as PARTITION_TAG
 from dagster._core.test_utils import freeze_time
 
+from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.defs.exceptions import list_exceptions
 from aiq_pipeline.defs.keys import POSTED_INVOICES
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
-from aiq_pipeline.emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.store import Store
 from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY
 from aiq_pipeline_tests.postgres.conftest import open_instance

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from aiq_emulators.accountsiq.app import start_emulator
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import AiqValidationError
 from aiq_pipeline.bunny.models import Account
-from aiq_pipeline.emulators.accountsiq.app import start_emulator
 from aiq_pipeline.service.customers import ensure_customer
 from aiq_pipeline.sync.customer import desired_customer
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from aiq_emulators.accountsiq.app import EmulatorHandle, start_emulator
+from aiq_emulators.bunny.app import start_emulator as start_bunny_emulator
+from aiq_emulators.serving import free_port
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.cli import main
-from aiq_pipeline.emulators.accountsiq.app import EmulatorHandle, start_emulator
-from aiq_pipeline.emulators.bunny.app import start_emulator as start_bunny_emulator
-from aiq_pipeline.emulators.serving import free_port
 from aiq_pipeline.service.doctor import AiqSettings, Report, check_accountsiq
 from aiq_pipeline_tests.accountsiq.scripted_aiq import CLIENT_ID, CLIENT_SECRET, ScriptedAiq, failure, token_result
 

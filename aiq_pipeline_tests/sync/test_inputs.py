@@ -92,7 +92,7 @@ def test_sync_package_imports_no_client_dagster_or_io() -> None:
     forbidden = (
         "aiq_pipeline.accountsiq",
         "aiq_pipeline.bunny",
-        "aiq_pipeline.emulators",
+        "aiq_emulators",
         "dagster",
         "httpx",
         "duckdb",

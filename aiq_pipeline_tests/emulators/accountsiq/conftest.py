@@ -11,8 +11,8 @@ import defusedxml.ElementTree as DET
 import httpx
 import pytest
 
-from aiq_pipeline.emulators.accountsiq import SERVICE_PATH, EmulatorHandle, EmulatorOptions, start_emulator
-from aiq_pipeline.emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
+from aiq_emulators.accountsiq import SERVICE_PATH, EmulatorHandle, EmulatorOptions, start_emulator
+from aiq_emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
 
 NS = SERVICE_NS
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

@@ -12,9 +12,9 @@ import pytest
 import zeep
 import zeep.exceptions
 
-from aiq_pipeline.emulators.accountsiq import SERVICE_PATH
-from aiq_pipeline.emulators.accountsiq.contract import SERVICE_NS, WSDL_PATH, service_schema
-from aiq_pipeline.emulators.accountsiq.operations import HANDLERS, Code
+from aiq_emulators.accountsiq import SERVICE_PATH
+from aiq_emulators.accountsiq.contract import SERVICE_NS, WSDL_PATH, service_schema
+from aiq_emulators.accountsiq.operations import HANDLERS, Code
 from aiq_pipeline_tests.emulators.accountsiq.conftest import CLIENT_ID, CLIENT_SECRET, Soap, check_response
 from aiq_pipeline_tests.reference import reference_file
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aiq_pipeline.emulators.accountsiq import FixtureError, demo_fixture, load_fixture, start_emulator
-from aiq_pipeline.emulators.accountsiq.fixtures import parse_fixture
+from aiq_emulators.accountsiq import FixtureError, demo_fixture, load_fixture, start_emulator
+from aiq_emulators.accountsiq.fixtures import parse_fixture
 from aiq_pipeline_tests.emulators.accountsiq.conftest import Soap
 
 

@@ -6,14 +6,14 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesInvoice
-from aiq_pipeline.emulators.accountsiq import start_emulator
-from aiq_pipeline.emulators.accountsiq.state import (
+from aiq_emulators.accountsiq import start_emulator
+from aiq_emulators.accountsiq.state import (
     JOURNAL_FILE_NAME,
     STATE_FILE_NAME,
     CustomerRecord,
     EmulatorState,
 )
+from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesInvoice
 
 
 def _post(client: AccountsIQClient, reference: str) -> int:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from aiq_pipeline.emulators.accountsiq import operations
+from aiq_emulators.accountsiq import operations
 from aiq_pipeline_tests.emulators.accountsiq.conftest import NIL, Soap, credit_note_xml, invoice_xml
 
 CREATE = "CreateBatchSalesInvoiceGetBackTransactionID"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aiq_pipeline.emulators.accountsiq import SERVICE_PATH, start_emulator
+from aiq_emulators.accountsiq import SERVICE_PATH, start_emulator
 from aiq_pipeline_tests.emulators.accountsiq.conftest import (
     NS,
     Soap,

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aiq_pipeline.emulators.bunny.app import BunnyEmulator, start_emulator
-from aiq_pipeline.emulators.bunny.demo_tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from aiq_emulators.bunny.app import BunnyEmulator, start_emulator
+from aiq_emulators.bunny.demo_tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
 
 @dataclass

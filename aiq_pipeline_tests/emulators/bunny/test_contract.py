@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphql import build_schema, print_schema
 
-from aiq_pipeline.emulators.bunny.schema import SDL_PATH, bunny_schema, required_scopes
+from aiq_emulators.bunny.schema import SDL_PATH, bunny_schema, required_scopes
 from aiq_pipeline_tests.reference import reference_file
 
 REFERENCE = reference_file("bunny")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from aiq_pipeline.emulators.bunny.filters import Column, MalformedFilter, compile_filter, sort_key
+from aiq_emulators.bunny.filters import Column, MalformedFilter, compile_filter, sort_key
 
 COLUMNS = {
     "name": Column("str", lambda o: o.name),

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from aiq_pipeline.emulators.bunny.demo_tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from aiq_pipeline.emulators.bunny.models import ApiClient
+from aiq_emulators.bunny.demo_tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from aiq_emulators.bunny.models import ApiClient
 
 GOOD = {"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
 PROBE = "{ currentUser { scopes } }"

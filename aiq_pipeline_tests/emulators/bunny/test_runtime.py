@@ -7,8 +7,8 @@ import time
 
 import httpx
 
-from aiq_pipeline.emulators.bunny.app import start_emulator
-from aiq_pipeline.emulators.bunny.demo_tenant import demo_tenant
+from aiq_emulators.bunny.app import start_emulator
+from aiq_emulators.bunny.demo_tenant import demo_tenant
 
 PROBE = "{ invoices(first: 1) { totalCount } }"
 

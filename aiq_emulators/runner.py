@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiq_pipeline.emulators.accountsiq.app import create_app as create_aiq_app
-from aiq_pipeline.emulators.accountsiq.app import load_fixture as load_aiq_fixture
-from aiq_pipeline.emulators.accountsiq.state import EmulatorState
-from aiq_pipeline.emulators.bunny.app import create_app as create_bunny_app
-from aiq_pipeline.emulators.serving import serve_in_thread
+from aiq_emulators.accountsiq.app import create_app as create_aiq_app
+from aiq_emulators.accountsiq.app import load_fixture as load_aiq_fixture
+from aiq_emulators.accountsiq.state import EmulatorState
+from aiq_emulators.bunny.app import create_app as create_bunny_app
+from aiq_emulators.serving import serve_in_thread
 
 
 @dataclass

@@ -27,8 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from aiq_pipeline.emulators.accountsiq.contract import service_schema
-from aiq_pipeline.emulators.accountsiq.state import (
+from aiq_emulators.accountsiq.contract import service_schema
+from aiq_emulators.accountsiq.state import (
     AllocationRecord,
     CustomerRecord,
     EmulatorState,

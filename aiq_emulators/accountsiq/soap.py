@@ -22,7 +22,7 @@ import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 from xmlschema.validators import XsdElement, XsdType
 
-from aiq_pipeline.emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
+from aiq_emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_NIL = f"{{{XSI_NS}}}nil"

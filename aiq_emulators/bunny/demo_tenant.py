@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from aiq_pipeline.emulators.bunny.models import (
+from aiq_emulators.bunny.models import (
     Account,
     ApiClient,
     Contact,

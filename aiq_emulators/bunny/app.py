@@ -29,13 +29,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aiq_pipeline.emulators.bunny.demo_tenant import demo_tenant
-from aiq_pipeline.emulators.bunny.faults import FaultBoard, FaultSpec
-from aiq_pipeline.emulators.bunny.models import Tenant
-from aiq_pipeline.emulators.bunny.resolvers import snake_attributes
-from aiq_pipeline.emulators.bunny.schema import bunny_schema, resolve_view_field
-from aiq_pipeline.emulators.bunny.store import Clock, RuleViolation, TenantStore
-from aiq_pipeline.emulators.serving import serve_forever, serve_in_thread
+from aiq_emulators.bunny.demo_tenant import demo_tenant
+from aiq_emulators.bunny.faults import FaultBoard, FaultSpec
+from aiq_emulators.bunny.models import Tenant
+from aiq_emulators.bunny.resolvers import snake_attributes
+from aiq_emulators.bunny.schema import bunny_schema, resolve_view_field
+from aiq_emulators.bunny.store import Clock, RuleViolation, TenantStore
+from aiq_emulators.serving import serve_forever, serve_in_thread
 
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 

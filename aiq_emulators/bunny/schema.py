@@ -103,7 +103,7 @@ def sdl_text() -> str:
 @functools.cache
 def bunny_schema() -> GraphQLSchema:
     """The executable schema: the vendored SDL plus scalar behaviour and resolvers (built once)."""
-    from aiq_pipeline.emulators.bunny.resolvers import attach_resolvers
+    from aiq_emulators.bunny.resolvers import attach_resolvers
 
     schema = build_schema(sdl_text())
     _configure_scalar(schema.type_map["ISO8601Date"], _serialize_date, _parse_date)  # type: ignore[arg-type]

@@ -28,10 +28,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from aiq_pipeline.emulators.accountsiq.contract import WSDL_PATH, service_schema
-from aiq_pipeline.emulators.accountsiq.fault_injection import CallStats, FaultPlan
-from aiq_pipeline.emulators.accountsiq.fixtures import EmulatorFixture, load_fixture
-from aiq_pipeline.emulators.accountsiq.operations import (
+from aiq_emulators.accountsiq.contract import WSDL_PATH, service_schema
+from aiq_emulators.accountsiq.fault_injection import CallStats, FaultPlan
+from aiq_emulators.accountsiq.fixtures import EmulatorFixture, load_fixture
+from aiq_emulators.accountsiq.operations import (
     HANDLERS,
     WRITE_OPERATIONS,
     AiqFailure,
@@ -39,14 +39,14 @@ from aiq_pipeline.emulators.accountsiq.operations import (
     failure_response,
     handle,
 )
-from aiq_pipeline.emulators.accountsiq.soap import (
+from aiq_emulators.accountsiq.soap import (
     SoapClientFault,
     fault_envelope,
     parse_request,
     response_envelope,
 )
-from aiq_pipeline.emulators.accountsiq.state import EmulatorOptions, EmulatorState
-from aiq_pipeline.emulators.serving import serve_forever, serve_in_thread
+from aiq_emulators.accountsiq.state import EmulatorOptions, EmulatorState
+from aiq_emulators.serving import serve_forever, serve_in_thread
 
 SERVICE_PATH = "/system/dashboard/integration/integration_2_0.asmx"
 XML = "text/xml; charset=utf-8"

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiq_pipeline.emulators.accountsiq.fixtures import (
+from aiq_emulators.accountsiq.fixtures import (
     EmulatorFixture,
     EntityFixture,
     GLAccountFixture,

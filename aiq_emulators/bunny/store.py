@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiq_pipeline.emulators.bunny.models import (
+from aiq_emulators.bunny.models import (
     CreditNote,
     CreditNoteItem,
     FinancialAccount,

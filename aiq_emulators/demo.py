@@ -31,6 +31,8 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from aiq_emulators.runner import RunningEmulators, running_emulators
+from aiq_emulators.serving import LOOPBACK, free_port
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
 from aiq_pipeline.defs.keys import (
     CHART_OF_ACCOUNTS,
@@ -43,8 +45,6 @@ from aiq_pipeline.defs.keys import (
 from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
 from aiq_pipeline.defs.sensors import SENSOR_DEFAULT_ENV, TRIGGER_TAG
-from aiq_pipeline.emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.emulators.serving import LOOPBACK, free_port
 
 Echo = Callable[[str], None]
 
@@ -172,7 +172,7 @@ def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) ->
         if aiq.exists() and bunny.exists():
             return aiq, bunny
     try:
-        from aiq_pipeline.emulators.demo_data import write_demo_fixtures
+        from aiq_emulators.demo_data import write_demo_fixtures
     except ImportError:
         echo("the demo tenant generator is not available: using the emulators' built-in small tenant")
         return None, None

@@ -15,8 +15,8 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema
 
-from aiq_pipeline.emulators.bunny.filters import Column, MalformedFilter, camel, compile_filter, sort_key
-from aiq_pipeline.emulators.bunny.models import (
+from aiq_emulators.bunny.filters import Column, MalformedFilter, camel, compile_filter, sort_key
+from aiq_emulators.bunny.models import (
     Account,
     CreditNote,
     CreditNoteItem,
@@ -28,7 +28,7 @@ from aiq_pipeline.emulators.bunny.models import (
     PriceListCharge,
     cents,
 )
-from aiq_pipeline.emulators.bunny.store import RuleViolation, TenantStore
+from aiq_emulators.bunny.store import RuleViolation, TenantStore
 
 DEFAULT_PAGE = 25
 MAX_PAGE = 100
@@ -717,7 +717,7 @@ def _guard_mutation(name: str, needed: tuple[str, ...], resource: str, resolve: 
 
 
 def attach_resolvers(schema: GraphQLSchema) -> None:
-    from aiq_pipeline.emulators.bunny.schema import _scopes_of
+    from aiq_emulators.bunny.schema import _scopes_of
 
     assert schema.query_type is not None and schema.mutation_type is not None
     query_scopes = _scopes_of(schema.query_type)

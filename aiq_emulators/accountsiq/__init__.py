@@ -4,9 +4,9 @@ Public entry points: `create_app`, `start_emulator`, `run`, `EmulatorState`, `Em
 models in `fixtures`, and `SERVICE_PATH`.
 """
 
-from aiq_pipeline.emulators.accountsiq.app import SERVICE_PATH, EmulatorHandle, create_app, run, start_emulator
-from aiq_pipeline.emulators.accountsiq.fixtures import EmulatorFixture, FixtureError, demo_fixture, load_fixture
-from aiq_pipeline.emulators.accountsiq.state import EmulatorOptions, EmulatorState
+from aiq_emulators.accountsiq.app import SERVICE_PATH, EmulatorHandle, create_app, run, start_emulator
+from aiq_emulators.accountsiq.fixtures import EmulatorFixture, FixtureError, demo_fixture, load_fixture
+from aiq_emulators.accountsiq.state import EmulatorOptions, EmulatorState
 
 __all__ = [
     "SERVICE_PATH",
