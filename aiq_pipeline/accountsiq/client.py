@@ -23,6 +23,7 @@ built from AIQ's text passes through `_redact` before it reaches an exception or
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import xml.etree.ElementTree as ET
@@ -376,7 +377,9 @@ class AccountsIQClient:
             try:
                 response = self._call(
                     operation,
-                    lambda op, skip=skip: add_transactions_by_query(op, from_date, to_date, skip=skip, types=types),
+                    functools.partial(
+                        add_transactions_by_query, from_date=from_date, to_date=to_date, skip=skip, types=types
+                    ),
                     write=False,
                     lookup=True,
                 )
@@ -464,7 +467,7 @@ class AccountsIQClient:
             if not isinstance(exc, AiqTransportError) or isinstance(exc, AiqWriteOutcomeUnknown):
                 return False
             # A write is retried only when it provably never left this machine.
-            return exc.retryable and (not write or getattr(exc, "request_sent", True) is False)
+            return exc.retryable and (not write or not exc.request_sent)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -520,9 +523,9 @@ class AccountsIQClient:
                 self.endpoint, content=body, headers={"SOAPAction": f"{soap.SOAP_ACTION_PREFIX}{operation}"}
             )
         except _NOT_SENT as exc:
-            error = self._error(AiqTransportError, f"could not connect to {self.endpoint}: {exc}", operation)
-            error.request_sent = False  # type: ignore[attr-defined]
-            raise error from None
+            raise AiqTransportError(
+                self._redact(f"could not connect to {self.endpoint}: {exc}"), operation=operation, request_sent=False
+            ) from None
         except httpx.HTTPError as exc:
             what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if write:

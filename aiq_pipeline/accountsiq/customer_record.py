@@ -13,6 +13,7 @@ from typing import Final, NamedTuple
 from aiq_pipeline.accountsiq.envelope import (
     MIN_DATETIME_TEXT,
     NIL_ATTR,
+    XmlValue,
     add,
     add_group,
     q,
@@ -139,34 +140,50 @@ _DEFAULTS: Final[dict[str, str]] = {
     "dateTime": MIN_DATETIME_TEXT,
     "LedgerType": "Sales",
 }
-_MISSING: Final = object()
 
 
 def customer_from_xml(record: ET.Element) -> Customer:
-    values: dict[str, object] = {}
+    texts: dict[str, str | None] = {}  # WSDL element -> text (None for nil), for the named fields
     other: dict[str, str | None] = {}
     for element in record:
         name = element.tag.rpartition("}")[2]
-        value = text_or_nil(element)
-        field_name = _FIELD_BY_ELEMENT.get(name)
-        if field_name is None:
-            other[name] = value
-        elif field_name == "account_id":
-            values[field_name] = to_int(value)
-        elif field_name == "is_active":
-            values[field_name] = to_bool(value, default=True)
-        else:
-            values[field_name] = value
-    values.setdefault("code", None)
-    values.setdefault("name", None)
-    return Customer(**values, other=other)  # type: ignore[arg-type]
+        (texts if name in _FIELD_BY_ELEMENT else other)[name] = text_or_nil(element)
+    return Customer(
+        code=texts.get("Code"),
+        name=texts.get("Name"),
+        account_id=to_int(texts.get("AccountID")),
+        currency_code=texts.get("CurrencyCode"),
+        address1=texts.get("Address1"),
+        address2=texts.get("Address2"),
+        city=texts.get("City"),
+        county_state=texts.get("County_State"),
+        country=texts.get("Country"),
+        country_code=texts.get("CountryCode"),
+        post_code=texts.get("PostCode"),
+        contact=texts.get("Contact"),
+        email=texts.get("Email"),
+        phone=texts.get("Phone"),
+        vat_registration_number=texts.get("VATRegistrationNumber"),
+        default_tax_code=texts.get("DefaultTaxCode"),
+        is_active=to_bool(texts.get("IsActive"), default=True),
+        row_version_number=texts.get("RowVersionNumber"),
+        other=other,
+    )
 
 
-def _element_value(customer: Customer, slot: Slot) -> object:
+class _Missing:
+    """Marks an element neither a named field nor `Customer.other` holds."""
+
+
+_MISSING: Final = _Missing()
+
+
+def _element_value(customer: Customer, slot: Slot) -> XmlValue | _Missing | None:
     field_name = _FIELD_BY_ELEMENT.get(slot.name)
-    if field_name is not None:
-        return getattr(customer, field_name)
-    return customer.other.get(slot.name, _MISSING)
+    if field_name is None:
+        return customer.other.get(slot.name, _MISSING)
+    value: XmlValue | None = getattr(customer, field_name)
+    return value
 
 
 def add_customer(parent: ET.Element, name: str, customer: Customer) -> ET.Element:
@@ -174,13 +191,13 @@ def add_customer(parent: ET.Element, name: str, customer: Customer) -> ET.Elemen
     record = add_group(parent, name)
     for slot in CUSTOMER_ELEMENTS:
         value = _element_value(customer, slot)
-        if value is _MISSING or value is None:
+        if isinstance(value, _Missing) or value is None:
             if slot.nillable:
                 ET.SubElement(record, q(slot.name), {NIL_ATTR: "true"})
             elif slot.required:
                 add(record, slot.name, _DEFAULTS[slot.kind])
             continue
-        add(record, slot.name, value)  # type: ignore[arg-type]
+        add(record, slot.name, value)
     return record
 
 

@@ -16,8 +16,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
+# defusedxml ships no type information and types-defusedxml is not a dependency of the project; the two calls
+# used here are wrapped below with the types the standard library's ElementTree gives them.
+import defusedxml  # type: ignore[import-untyped]  # no stubs, see above
+import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]  # no stubs, see above
 
 from aiq_pipeline.accountsiq.errors import AiqTransportError
 
@@ -89,7 +91,8 @@ def build_request(operation: str, *, header: tuple[str, str] | None) -> tuple[ET
 
 
 def serialize(envelope: ET.Element) -> bytes:
-    return ET.tostring(envelope, encoding="utf-8", xml_declaration=True)
+    body: bytes = ET.tostring(envelope, encoding="utf-8", xml_declaration=True)
+    return body
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -98,7 +101,7 @@ def serialize(envelope: ET.Element) -> bytes:
 def parse_response(content: bytes, operation: str) -> ET.Element:
     """The `<Op>Response` element of a SOAP response; a fault or anything unexpected is a transport error."""
     try:
-        root = SafeET.fromstring(content, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root: ET.Element = SafeET.fromstring(content, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException as exc:
         raise AiqTransportError(
             f"refused an unsafe response ({type(exc).__name__}): DTDs and entities are not allowed",

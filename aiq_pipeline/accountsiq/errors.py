@@ -51,9 +51,19 @@ class AiqThrottledError(AiqError):
 
 
 class AiqTransportError(AiqError):
-    """Connection failure, timeout, HTTP 5xx or a SOAP fault: the service did not answer properly."""
+    """Connection failure, timeout, HTTP 5xx or a SOAP fault: the service did not answer properly.
+
+    `request_sent` is False only when the connection could not even be opened, so nothing reached AIQ and even
+    a write may be sent again.
+    """
 
     retryable = True
+
+    def __init__(
+        self, message: str, *, code: str | None = None, operation: str | None = None, request_sent: bool = True
+    ) -> None:
+        super().__init__(message, code=code, operation=operation)
+        self.request_sent = request_sent
 
 
 class AiqWriteOutcomeUnknown(AiqTransportError):

@@ -57,7 +57,7 @@ def is_token_failure(status: ResultStatus) -> bool:
 
 
 def is_not_found(code: str | None) -> bool:
-    return bool(code) and (code.endswith("_DOES_NOT_EXIST") or code.endswith("NOT_FOUND"))  # type: ignore[union-attr]
+    return code is not None and (code.endswith("_DOES_NOT_EXIST") or code.endswith("NOT_FOUND"))
 
 
 def error_for(status: ResultStatus, operation: str, *, lookup: bool = False) -> AiqError:
