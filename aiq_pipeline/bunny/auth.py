@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -134,14 +135,14 @@ class TokenProvider:
         return _CachedToken(value=token, renew_at=started + lifetime - margin)
 
     @staticmethod
-    def _json(response: httpx.Response) -> dict:
+    def _json(response: httpx.Response) -> dict[str, Any]:
         try:
             body = json.loads(response.text)
         except ValueError:
             return {}
         return body if isinstance(body, dict) else {}
 
-    def _configuration_error(self, status: int, body: dict) -> BunnyConfigurationError:
+    def _configuration_error(self, status: int, body: dict[str, Any]) -> BunnyConfigurationError:
         code = body.get("error") if isinstance(body.get("error"), str) else None
         if code in _WHAT_TO_FIX:
             message = _WHAT_TO_FIX[code].format(scopes=self._scopes)

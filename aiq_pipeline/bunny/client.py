@@ -327,7 +327,7 @@ def _invoice_test(
 
 def financial_account_variables(attrs: FinancialAccountAttributes) -> dict[str, Any]:
     """`FinancialAccountAttributes` input: camelCase keys, None fields left out, `extra` passed as given."""
-    fields = {
+    fields: dict[str, Any] = {
         "code": attrs.code,
         "name": attrs.name,
         "description": attrs.description,

@@ -6,6 +6,8 @@ No exception carries the client secret or a token.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BunnyError(Exception):
     retryable: bool = False
@@ -26,7 +28,9 @@ class BunnyConfigurationError(BunnyError):
 class BunnyQueryError(BunnyError):
     """HTTP 200 with top-level `errors`: a schema or validation error (not retryable)."""
 
-    def __init__(self, message: str, *, operation: str | None = None, errors: list[dict] | None = None) -> None:
+    def __init__(
+        self, message: str, *, operation: str | None = None, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message, operation=operation)
         self.errors = errors or []
 

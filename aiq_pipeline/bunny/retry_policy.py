@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,7 +59,7 @@ class RetryPolicy:
         if isinstance(error, BunnyTransientError) and error.retry_after is not None:
             return min(error.retry_after, MAX_WAIT_SECONDS)
         # Exponential backoff with jitter (base, 2*base, 4*base, ... plus up to one base at random).
-        backoff = self.backoff_base * 2 ** (state.attempt_number - 1) + random.uniform(0, self.backoff_base)
+        backoff = self.backoff_base * 2.0 ** (state.attempt_number - 1) + random.uniform(0, self.backoff_base)
         return min(backoff, MAX_WAIT_SECONDS)
 
     def call(self, fn: Callable[[], T], *, should_retry: Callable[[BunnyTransientError], bool], what: str) -> T:
@@ -79,13 +80,12 @@ class RetryPolicy:
                 self.max_attempts,
             )
 
-        extra = {"sleep": self.sleep} if self.sleep is not None else {}
         retrying = Retrying(
+            sleep=self.sleep if self.sleep is not None else time.sleep,
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
             retry=retry_if_exception(retryable),
             before_sleep=before_sleep,
             reraise=True,
-            **extra,
         )
         return retrying(fn)
