@@ -4,7 +4,10 @@ from aiq_pipeline.accountsiq.client import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import (
     AiqAuthenticationError,
     AiqConfigurationError,
+    AiqDuplicateReference,
     AiqError,
+    AiqLookupError,
+    AiqLookupTruncated,
     AiqNotFoundError,
     AiqThrottledError,
     AiqTransportError,
@@ -26,15 +29,21 @@ from aiq_pipeline.accountsiq.models import (
     TransactionDetail,
     TransactionSummary,
 )
+from aiq_pipeline.accountsiq.outcomes import DUPLICATE_REFERENCE_CODES
+from aiq_pipeline.accountsiq.records import same_reference
 from aiq_pipeline.accountsiq.regions import REGIONS, SERVICE_PATH, endpoint_url
 
 __all__ = [
+    "DUPLICATE_REFERENCE_CODES",
     "REGIONS",
     "SERVICE_PATH",
     "AccountsIQClient",
     "AiqAuthenticationError",
     "AiqConfigurationError",
+    "AiqDuplicateReference",
     "AiqError",
+    "AiqLookupError",
+    "AiqLookupTruncated",
     "AiqNotFoundError",
     "AiqThrottledError",
     "AiqTransportError",
@@ -54,4 +63,5 @@ __all__ = [
     "TransactionDetail",
     "TransactionSummary",
     "endpoint_url",
+    "same_reference",
 ]

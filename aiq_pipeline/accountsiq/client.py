@@ -17,6 +17,17 @@ a write whose outcome is unknown, look again before writing again):
 - Renewal: TokenRefresh(clientId, clientSecret, refreshToken) rotates both tokens; if AIQ refuses the
   refresh token, TokenGet starts over. TokenGet refused means the credentials are wrong.
 
+Reading AIQ's answers (issue 10):
+
+- A look-up answers "nothing there" only with Success and no rows. Any Failure of a look-up raises
+  `AiqLookupError`, a `*_DOES_NOT_EXIST`/`NOT_FOUND` code included, and an answer as long as AIQ's row cap raises
+  `AiqLookupTruncated`: in both cases whether the document exists is unknown, so the caller must not write.
+- Look-ups by reference are narrowed by type (the caller names them) and keep only rows carrying that reference.
+- A create refused with `*_EXTERNAL_REFERENCE_ALREADY_EXISTS` raises `AiqDuplicateReference` (with the reference):
+  the document exists, resolve it by looking it up.
+- A record read by its key is absent only on that operation's own code: GetCustomer's
+  CUSTOMER_CODE_DOES_NOT_EXIST (None), GetTransaction's TRANSACTION_NOT_FOUND (`AiqNotFoundError`).
+
 Secrets: the client secret and tokens live in private attributes, are left out of `repr`, and every message
 built from AIQ's text passes through `_redact` before it reaches an exception or a log line.
 """
@@ -27,7 +38,7 @@ import functools
 import logging
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from decimal import Decimal
 from types import TracebackType
@@ -41,10 +52,14 @@ from aiq_pipeline.accountsiq.customer_record import add_customer, customer_from_
 from aiq_pipeline.accountsiq.errors import (
     AiqAuthenticationError,
     AiqConfigurationError,
+    AiqDuplicateReference,
     AiqError,
+    AiqLookupError,
+    AiqLookupTruncated,
     AiqNotFoundError,
     AiqThrottledError,
     AiqTransportError,
+    AiqValidationError,
     AiqWriteOutcomeUnknown,
 )
 from aiq_pipeline.accountsiq.models import (
@@ -60,7 +75,15 @@ from aiq_pipeline.accountsiq.models import (
     Transaction,
     TransactionSummary,
 )
-from aiq_pipeline.accountsiq.outcomes import CHECK_CREDENTIALS, THROTTLE_CODES, error_for, is_token_failure
+from aiq_pipeline.accountsiq.outcomes import (
+    CHECK_CREDENTIALS,
+    CUSTOMER_ABSENT_CODES,
+    DUPLICATE_REFERENCE_CODES,
+    THROTTLE_CODES,
+    TRANSACTION_ABSENT_CODES,
+    error_for,
+    is_token_failure,
+)
 from aiq_pipeline.accountsiq.records import (
     add_batch_credit_note,
     add_batch_invoice,
@@ -70,6 +93,7 @@ from aiq_pipeline.accountsiq.records import (
     entity_from_xml,
     gl_account_from_xml,
     period_from_xml,
+    same_reference,
     summary_from_xml,
     tax_code_from_xml,
     transaction_from_xml,
@@ -90,6 +114,18 @@ class _TokenRejected(Exception):
 
 def _no_params(_: ET.Element) -> None:
     return None
+
+
+def _types(types: Collection[str]) -> tuple[str, ...]:
+    """The TypesFilter to send: upper-case codes, each once, in the caller's order; at least one."""
+    if isinstance(types, str):
+        raise TypeError("types is a collection of transaction type codes, e.g. ('SI',), not one string")
+    wanted = tuple(dict.fromkeys(code.strip().upper() for code in types if code.strip()))
+    if not wanted:
+        raise ValueError(
+            "name the transaction types to look for (e.g. 'SI', 'SN'): an unnarrowed look-up can hit the cap"
+        )
+    return wanted
 
 
 class AccountsIQClient:
@@ -213,15 +249,21 @@ class AccountsIQClient:
         return soap.to_decimal(value)
 
     def get_customer(self, customer_code: str) -> Customer | None:
-        """The customer, or None when AIQ says it does not exist."""
+        """The customer, or None when AIQ says this code does not exist.
+
+        "Does not exist" is Failure with CUSTOMER_CODE_DOES_NOT_EXIST (the code the notes expect; UNVERIFIED) or
+        Success with no Result. Any other Failure raises AiqLookupError: a failed look-up is not an absence.
+        """
 
         def build(op: ET.Element) -> None:
             soap.add(op, "customerCode", customer_code)
 
         try:
-            response = self._call("GetCustomer", build, write=False, lookup=True)
-        except AiqNotFoundError:
-            return None
+            response = self._call("GetCustomer", build, write=False, failure=AiqLookupError)
+        except AiqLookupError as exc:
+            if exc.code in CUSTOMER_ABSENT_CODES:
+                return None
+            raise
         found = soap.child(self._result(response, "GetCustomer"), "Result")
         return None if found is None or found.get(soap.NIL_ATTR) == "true" else customer_from_xml(found)
 
@@ -252,16 +294,23 @@ class AccountsIQClient:
     # --- batch documents ------------------------------------------------------------------------------
 
     def create_batch_sales_invoice_get_back_transaction_id(self, invoice: BatchSalesInvoice) -> CreatedTransaction:
-        operation = "CreateBatchSalesInvoiceGetBackTransactionID"
-        response = self._call(operation, lambda op: add_batch_invoice(op, "inv", invoice), write=True)
-        return self._created(response, operation)
+        """Post one batch invoice. Raises AiqDuplicateReference when AIQ already holds its external reference,
+        AiqValidationError for any other refusal, AiqWriteOutcomeUnknown when the answer was lost."""
+        return self._create(
+            "CreateBatchSalesInvoiceGetBackTransactionID",
+            functools.partial(add_batch_invoice, name="inv", invoice=invoice),
+            invoice.external_reference,
+        )
 
     def create_batch_sales_credit_note_get_back_transaction_id(
         self, credit_note: BatchSalesCreditNote
     ) -> CreatedTransaction:
-        operation = "CreateBatchSalesCreditNoteGetBackTransactionID"
-        response = self._call(operation, lambda op: add_batch_credit_note(op, "creditNote", credit_note), write=True)
-        return self._created(response, operation)
+        """Post one batch credit note; errors as for `create_batch_sales_invoice_get_back_transaction_id`."""
+        return self._create(
+            "CreateBatchSalesCreditNoteGetBackTransactionID",
+            functools.partial(add_batch_credit_note, name="creditNote", note=credit_note),
+            credit_note.external_reference,
+        )
 
     def create_batch_sales_invoice_bulk_get_back_transaction_ids(
         self, invoices: Sequence[BatchSalesInvoice]
@@ -300,8 +349,7 @@ class AccountsIQClient:
             status = soap.read_status(item)
             transaction_id = ids[index] if index < len(ids) else -1
             if not status.ok:
-                error = error_for(status, operation)
-                outcomes.append(self._error(type(error), error.message, operation, code=error.code))
+                outcomes.append(self._item_error(status, operation, invoices[index].external_reference))
             elif transaction_id <= 0:
                 outcomes.append(
                     self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
@@ -338,55 +386,67 @@ class AccountsIQClient:
 
     # --- read-back ------------------------------------------------------------------------------------
 
-    def get_transactions_by_external_reference(
-        self, external_reference: str, *, from_date: date | None = None, to_date: date | None = None
-    ) -> list[TransactionSummary]:
-        """Every transaction (batch and posted item documents) carrying this external reference.
+    # AIQ answers GetTransactionsByExternalReference with at most this many rows (protocol notes §5.3).
+    lookup_row_cap = 2000
 
-        FromDate/ToDate are required by the WSDL; without them a wide range (1900-2999) is sent.
-        An empty list means AIQ has none.
+    def get_transactions_by_external_reference(
+        self,
+        external_reference: str,
+        *,
+        types: Collection[str],
+        from_date: date | None = None,
+        to_date: date | None = None,
+    ) -> list[TransactionSummary]:
+        """The transactions of these `types` (e.g. "SI", "SN") whose external reference is this one.
+
+        The idempotency look-up, so its answers read strictly:
+        - AIQ's Success with no rows (an empty or absent `Result`, the notes' reading of "nothing matches") is the
+          only "nothing there": an empty list.
+        - Any Failure raises AiqLookupError, whatever the code, `*_DOES_NOT_EXIST` and `NOT_FOUND` included.
+        - AIQ narrows by `TypesFilter` (the WSDL's) and by FromDate..ToDate on the transaction date (required by
+          the WSDL; without them 1900..2999 is sent). AIQ may match the reference as a prefix or pattern, so only
+          rows whose ExternalReference equals it are kept, compared as SQL Server compares (case and trailing
+          spaces ignored). Rows are not dropped by type: AIQ's spelling of TransactionType in answers is unverified.
+        - An answer of `lookup_row_cap` (2000) rows or more raises AiqLookupTruncated: the document asked for may
+          be among the rows AIQ left out.
+        Throttling and transport failures raise as for any read (after the client's own retries).
         """
         operation = "GetTransactionsByExternalReference"
-        try:
-            response = self._call(
-                operation,
-                lambda op: add_transactions_query(op, external_reference, from_date, to_date),
-                write=False,
-                lookup=True,
+        wanted = _types(types)
+        build = functools.partial(
+            add_transactions_query, reference=external_reference, from_date=from_date, to_date=to_date, types=wanted
+        )
+        rows = self._summaries(self._call(operation, build, write=False, failure=AiqLookupError), operation)
+        if len(rows) >= self.lookup_row_cap:
+            raise AiqLookupTruncated(
+                f"AIQ returned {len(rows)} rows for {external_reference!r} (its cap is {self.lookup_row_cap}); "
+                "the answer may be cut off, so absence cannot be told: narrow the types or dates",
+                rows=len(rows),
+                cap=self.lookup_row_cap,
+                operation=operation,
             )
-        except AiqNotFoundError:
-            return []
-        result = soap.child(self._result(response, operation), "Result")
-        return [summary_from_xml(item) for item in soap.children(result, "WSTransactionSummary")]
+        return [row for row in rows if same_reference(row.external_reference, external_reference)]
 
     # GetTransactionsBy answers at most this many rows per call; page on with Skip.
     transactions_by_page_size = 10_000
 
     def get_transactions_by(
-        self, from_date: date, to_date: date, types: Sequence[str] | None = None
+        self, from_date: date, to_date: date, types: Collection[str] | None = None
     ) -> list[TransactionSummary]:
         """Every transaction dated `from_date`..`to_date` (inclusive), optionally only these types (SI, SN, ...).
 
         Pages with Skip until AIQ answers a short page. A transaction seen twice (rows shifting between pages
-        while AIQ is written to) is kept once.
+        while AIQ is written to) is kept once. A Failure on any page raises AiqLookupError (never a short list).
         """
         operation = "GetTransactionsBy"
+        wanted = _types(types) if types is not None else None
         found: dict[int, TransactionSummary] = {}
         skip = 0
         while True:
-            try:
-                response = self._call(
-                    operation,
-                    functools.partial(
-                        add_transactions_by_query, from_date=from_date, to_date=to_date, skip=skip, types=types
-                    ),
-                    write=False,
-                    lookup=True,
-                )
-            except AiqNotFoundError:
-                break
-            result = soap.child(self._result(response, operation), "Result")
-            page = [summary_from_xml(item) for item in soap.children(result, "WSTransactionSummary")]
+            build = functools.partial(
+                add_transactions_by_query, from_date=from_date, to_date=to_date, skip=skip, types=wanted
+            )
+            page = self._summaries(self._call(operation, build, write=False, failure=AiqLookupError), operation)
             for summary in page:
                 found.setdefault(summary.transaction_id, summary)
             if len(page) < self.transactions_by_page_size:
@@ -395,15 +455,25 @@ class AccountsIQClient:
         return list(found.values())
 
     def get_transaction(self, transaction_id: int) -> Transaction:
-        """The posted transaction with its GL lines; AiqNotFoundError when AIQ has no such id."""
+        """The posted transaction `transaction_id` with its GL lines: the read-back of a document whose id is known.
+
+        Raises AiqNotFoundError (code TRANSACTION_NOT_FOUND) when AIQ has no such id, and AiqLookupError for any
+        other Failure.
+        """
 
         def build(op: ET.Element) -> None:
             soap.add(op, "transactionID", transaction_id)
 
-        response = self._call("GetTransaction", build, write=False, lookup=True)
-        found = soap.child(self._result(response, "GetTransaction"), "Result")
-        if found is None:
-            raise self._error(AiqNotFoundError, f"no transaction {transaction_id}", "GetTransaction")
+        operation = "GetTransaction"
+        try:
+            response = self._call(operation, build, write=False, failure=AiqLookupError)
+        except AiqLookupError as exc:
+            if exc.code in TRANSACTION_ABSENT_CODES:
+                raise self._error(AiqNotFoundError, exc.message, operation, code=exc.code) from None
+            raise
+        found = soap.child(self._result(response, operation), "Result")
+        if found is None or found.get(soap.NIL_ATTR) == "true":
+            raise self._error(AiqNotFoundError, f"no transaction {transaction_id}", operation)
         return transaction_from_xml(transaction_id, found)
 
     # --- machinery ------------------------------------------------------------------------------------
@@ -411,6 +481,31 @@ class AccountsIQClient:
     @staticmethod
     def _result(response: ET.Element, operation: str) -> ET.Element | None:
         return soap.child(response, f"{operation}Result")
+
+    @staticmethod
+    def _summaries(response: ET.Element, operation: str) -> list[TransactionSummary]:
+        result = soap.child(AccountsIQClient._result(response, operation), "Result")
+        return [summary_from_xml(item) for item in soap.children(result, "WSTransactionSummary")]
+
+    def _create(self, operation: str, build: Builder, reference: str) -> CreatedTransaction:
+        """One create: `_created`'s result, or AiqDuplicateReference when AIQ already holds `reference`."""
+        try:
+            response = self._call(operation, build, write=True)
+        except AiqValidationError as exc:
+            if exc.code in DUPLICATE_REFERENCE_CODES:
+                raise self._duplicate(exc.message, operation, exc.code, reference) from None
+            raise
+        return self._created(response, operation)
+
+    def _duplicate(self, message: str, operation: str, code: str | None, reference: str) -> AiqDuplicateReference:
+        return AiqDuplicateReference(self._redact(message), reference=reference, code=code, operation=operation)
+
+    def _item_error(self, status: soap.ResultStatus, operation: str, reference: str) -> AiqError:
+        """The error of one failed item of a bulk create."""
+        error = error_for(status, operation)
+        if error.code in DUPLICATE_REFERENCE_CODES:
+            return self._duplicate(error.message, operation, error.code, reference)
+        return self._error(type(error), error.message, operation, code=error.code)
 
     def _created(self, response: ET.Element, operation: str) -> CreatedTransaction:
         transaction_id = soap.to_int(soap.text(response, "transactionID"), -1)
@@ -435,21 +530,24 @@ class AccountsIQClient:
         build: Builder,
         *,
         write: bool,
-        lookup: bool = False,
+        failure: type[AiqError] = AiqValidationError,
         accept_failure: Callable[[ET.Element | None], bool] | None = None,
     ) -> ET.Element:
-        """Run one operation with token renewal and the retry policy above; returns `<Op>Response`."""
+        """Run one operation with token renewal and the retry policy above; returns `<Op>Response`.
+
+        `failure` is the class of an in-band business Failure (see `outcomes.error_for`).
+        """
 
         def attempt() -> ET.Element:
             if self._access_token is None:
                 self._token_get()
             try:
-                return self._checked(operation, build, write=write, lookup=lookup, accept_failure=accept_failure)
+                return self._checked(operation, build, write=write, failure=failure, accept_failure=accept_failure)
             except _TokenRejected:
                 log.info("AIQ %s: access token rejected; renewing it and repeating the call once", operation)
                 self._renew_token()
             try:
-                return self._checked(operation, build, write=write, lookup=lookup, accept_failure=accept_failure)
+                return self._checked(operation, build, write=write, failure=failure, accept_failure=accept_failure)
             except _TokenRejected:
                 self._access_token = None
                 raise self._error(
@@ -491,7 +589,7 @@ class AccountsIQClient:
         build: Builder,
         *,
         write: bool,
-        lookup: bool,
+        failure: type[AiqError],
         accept_failure: Callable[[ET.Element | None], bool] | None,
     ) -> ET.Element:
         """One authenticated exchange; raises the mapped error unless the result is Success/Created."""
@@ -504,7 +602,7 @@ class AccountsIQClient:
             return response
         if is_token_failure(status):
             raise _TokenRejected
-        error = error_for(status, operation, lookup=lookup)
+        error = error_for(status, operation, failure=failure)
         # Bulk calls report per-item failures under an overall Failure: hand those back to the caller.
         call_level = isinstance(error, (AiqThrottledError, AiqAuthenticationError))
         if accept_failure is not None and not call_level and accept_failure(result):

@@ -4,6 +4,10 @@
 - `AiqValidationError`: AIQ rejected the data (its `code` is AIQ's ErrorCode); fix the data.
 - `AiqThrottledError`, `AiqTransportError`: try again later (bounded backoff).
 - `AiqWriteOutcomeUnknown`: a write may or may not have been applied; look before writing again.
+- `AiqDuplicateReference`: a create refused because AIQ already holds a document with that external reference;
+  resolve it to the existing document (look it up), never write again.
+- `AiqLookupError` (and `AiqLookupTruncated`): a look-up that did not give a complete answer; whether the
+  documents exist is unknown. Never read it as "nothing there", so never write on it.
 
 No exception carries the client secret or a token: messages are built from AIQ's codes and texts.
 """
@@ -41,7 +45,33 @@ class AiqValidationError(AiqError):
 
 
 class AiqNotFoundError(AiqValidationError):
-    """The thing asked for does not exist (e.g. CUSTOMER_CODE_DOES_NOT_EXIST)."""
+    """The one record asked for by its key does not exist: GetTransaction's TRANSACTION_NOT_FOUND for an id, or
+    UpdateCustomer(create=false)'s NotCreated. Never raised by a look-up by reference (see AiqLookupError)."""
+
+
+class AiqDuplicateReference(AiqValidationError):
+    """AIQ refused a create: a document with this external reference exists (`INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS`
+    or `RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS`). Nothing was written; `reference` is the one that was sent, so
+    the caller can look the existing document up and take it as the posted one."""
+
+    def __init__(self, message: str, *, reference: str, code: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message, code=code, operation=operation)
+        self.reference = reference
+
+
+class AiqLookupError(AiqError):
+    """A look-up AIQ did not answer with a usable list: Status=Failure with any code (a `*_DOES_NOT_EXIST` or
+    `NOT_FOUND` code included). Whether the documents exist is unknown: do not write on it."""
+
+
+class AiqLookupTruncated(AiqLookupError):
+    """AIQ returned as many rows as it ever returns for this look-up (`cap`): more may exist, so an absent
+    document cannot be told from a cut-off one. Narrow the look-up (types, dates) and ask again."""
+
+    def __init__(self, message: str, *, rows: int, cap: int, operation: str | None = None) -> None:
+        super().__init__(message, operation=operation)
+        self.rows = rows
+        self.cap = cap
 
 
 class AiqThrottledError(AiqError):

@@ -196,3 +196,4 @@ class Transaction:
     lines: tuple[TransactionDetail, ...] = ()
     account_id: int | None = None  # TransactionLine.AccountID of the control line (AIQ gives no code here)
     due_date: date | None = None
+    internal_number: str | None = None  # AIQ's document number (e.g. SI000001), from the control line

@@ -2,6 +2,10 @@
 
 AIQ reports business errors in-band (HTTP 200, Status/ErrorCode/ErrorMessage). The exact code the live
 server sends for an expired token is unverified, so both signals count: HasExpired=true or a token code.
+
+A `*_DOES_NOT_EXIST` / `NOT_FOUND` code is *not* read as "absent" here: only the one operation that asks for one
+record by its key knows which code means that record is absent (GetCustomer's CUSTOMER_CODE_DOES_NOT_EXIST,
+GetTransaction's TRANSACTION_NOT_FOUND); for a look-up by reference any Failure is an error.
 """
 
 from __future__ import annotations
@@ -42,6 +46,15 @@ ENTITY_CODES: Final = frozenset(
         "OAUTH_INTEGRATION_APPS_AIQ_SOAP_HEADER_MISMATCH",
     }
 )
+# A create refused because the external reference is taken. The WSDL's VisorExceptionCodes has these two and no
+# credit-note one (credit notes are invoices of type Note in AIQ), so a credit note is expected to answer the first.
+DUPLICATE_REFERENCE_CODES: Final = frozenset(
+    {"INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS", "RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS"}
+)
+# The codes by which the operations that read one record by its key say "no such record" (UNVERIFIED against the
+# live service: the notes expect these, and they are the only matching names in the WSDL's enum).
+CUSTOMER_ABSENT_CODES: Final = frozenset({"CUSTOMER_CODE_DOES_NOT_EXIST"})
+TRANSACTION_ABSENT_CODES: Final = frozenset({"TRANSACTION_NOT_FOUND"})
 CHECK_ENTITY: Final = (
     "check AIQ_ENTITY_ID: it must be an entity assigned to this integration application "
     "(developer portal > Entities Assigned)"
@@ -56,12 +69,13 @@ def is_token_failure(status: ResultStatus) -> bool:
     return not status.ok and status.code not in THROTTLE_CODES and (status.has_expired or status.code in TOKEN_CODES)
 
 
-def is_not_found(code: str | None) -> bool:
-    return code is not None and (code.endswith("_DOES_NOT_EXIST") or code.endswith("NOT_FOUND"))
+def error_for(status: ResultStatus, operation: str, *, failure: type[AiqError] = AiqValidationError) -> AiqError:
+    """The exception for a result that is neither Success nor Created.
 
-
-def error_for(status: ResultStatus, operation: str, *, lookup: bool = False) -> AiqError:
-    """The exception for a result that is neither Success nor Created."""
+    Throttling, entity and credential codes map to their own classes whatever the operation; any other business
+    code becomes `failure` (AiqValidationError for writes and reads of one record, AiqLookupError for look-ups),
+    except Status NotCreated (UpdateCustomer with create=false on a new code), which is AiqNotFoundError.
+    """
     code = status.code if status.code and status.code != "SUCCESS" else status.status.upper()
     message = status.message or f"AIQ answered {status.status}"
     if code in THROTTLE_CODES:
@@ -70,6 +84,6 @@ def error_for(status: ResultStatus, operation: str, *, lookup: bool = False) -> 
         return AiqAuthenticationError(f"{message}; {CHECK_ENTITY}", code=code, operation=operation)
     if code.startswith("OAUTH") or code in TOKEN_CODES or code == "NOT_AUTHORIZED":
         return AiqAuthenticationError(f"{message}; {CHECK_CREDENTIALS}", code=code, operation=operation)
-    if status.status == "NotCreated" or (lookup and is_not_found(code)):
+    if status.status == "NotCreated":
         return AiqNotFoundError(message, code=code, operation=operation)
-    return AiqValidationError(message, code=code, operation=operation)
+    return failure(message, code=code, operation=operation)

@@ -82,12 +82,27 @@ def add_batch_credit_note(parent: ET.Element, name: str, note: BatchSalesCreditN
 
 
 def add_transactions_query(
-    parent: ET.Element, external_reference: str, from_date: date | None, to_date: date | None
+    parent: ET.Element, *, reference: str, from_date: date | None, to_date: date | None, types: Sequence[str]
 ) -> None:
+    """WSGetTransactionsByExternalReferenceQuery: the reference, the date bounds (required), the type filter."""
     query = add_group(parent, "query")
-    add(query, "ExternalReference", external_reference)
+    add(query, "ExternalReference", reference)
     add(query, "FromDate", from_date or WIDE_FROM_DATE)
     add(query, "ToDate", to_date or WIDE_TO_DATE)
+    _add_types(query, types)
+
+
+def _add_types(query: ET.Element, types: Sequence[str] | None) -> None:
+    if types:
+        array = add_group(query, "TypesFilter")
+        for code in types:
+            add(array, "string", code)
+
+
+def same_reference(found: str | None, wanted: str) -> bool:
+    """Whether an ExternalReference AIQ returned is `wanted`, compared as SQL Server's default collation compares
+    (case-insensitive, trailing spaces ignored): a row matched only as a prefix or pattern is not."""
+    return found is not None and found.rstrip().casefold() == wanted.rstrip().casefold()
 
 
 def add_transactions_by_query(
@@ -101,10 +116,7 @@ def add_transactions_by_query(
     add(query, "FromCreationDate", WIDE_FROM_DATE)
     add(query, "ToCreationDate", WIDE_TO_DATE)
     add(query, "Skip", skip)
-    if types:
-        array = add_group(query, "TypesFilter")
-        for code in types:
-            add(array, "string", code)
+    _add_types(query, types)
     # nil: no filter on the period date (the transaction date already bounds the listing).
     add(query, "FromPeriodDate", None, nillable=True)
     add(query, "ToPeriodDate", None, nillable=True)
@@ -255,4 +267,5 @@ def transaction_from_xml(transaction_id: int, result: ET.Element) -> Transaction
         lines=tuple(details),
         account_id=to_int(text(control, "AccountID")) if control is not None and text(control, "AccountID") else None,
         due_date=to_date(text(result, "DueDate")),
+        internal_number=text(control, "InternalNumber") if control is not None else None,
     )

@@ -40,6 +40,7 @@ ENTITY = "DEMO01"
 CLIENT_ID = "demo-aiq-client"
 CLIENT_SECRET = "demo-aiq-secret"
 CREATE = "CreateBatchSalesInvoiceGetBackTransactionID"
+SALES = ("SI", "SN")
 TOKEN_ELEMENT = re.compile(rb"<(?:\w+:)?(?:AccessToken|RefreshToken|refreshToken)>([^<]+)<")
 
 
@@ -267,7 +268,7 @@ def test_invoice_create_lookup_and_get_transaction(aiq: Session) -> None:
     created = client.create_batch_sales_invoice_get_back_transaction_id(doc)
     assert created.transaction_id > 0 and created.reference == "SI000001"
 
-    [summary] = client.get_transactions_by_external_reference("bunny-inv-1001")
+    [summary] = client.get_transactions_by_external_reference("bunny-inv-1001", types=SALES)
     assert summary.transaction_id == created.transaction_id
     assert (summary.account_code, summary.transaction_type, summary.currency_code) == ("EXISTING-001", "SI", "EUR")
     assert summary.control_amount == Decimal("179.75")  # 150.00 net + 23.00 + 6.75 tax
@@ -283,7 +284,7 @@ def test_invoice_create_lookup_and_get_transaction(aiq: Session) -> None:
     net_lines = sorted(d.gl_account_code or "" for d in posted.lines if not d.is_control_line and not d.is_tax_line)
     assert net_lines == ["4000", "4010"]
     assert all(isinstance(d.amount, Decimal) for d in posted.lines)
-    assert client.get_transactions_by_external_reference("bunny-inv-unknown") == []
+    assert client.get_transactions_by_external_reference("bunny-inv-unknown", types=SALES) == []
 
 
 def test_bulk_create_reports_each_item_in_input_order(aiq: Session) -> None:
@@ -299,9 +300,13 @@ def test_bulk_create_reports_each_item_in_input_order(aiq: Session) -> None:
     aiq.errors.append(second)
     assert first.transaction_id != third.transaction_id
     # Input order: each id belongs to the invoice in its position.
-    assert [s.transaction_id for s in client.get_transactions_by_external_reference("bulk-1")] == [first.transaction_id]
-    assert [s.transaction_id for s in client.get_transactions_by_external_reference("bulk-3")] == [third.transaction_id]
-    assert client.get_transactions_by_external_reference("bulk-2") == []
+    assert [s.transaction_id for s in client.get_transactions_by_external_reference("bulk-1", types=SALES)] == [
+        first.transaction_id
+    ]
+    assert [s.transaction_id for s in client.get_transactions_by_external_reference("bulk-3", types=SALES)] == [
+        third.transaction_id
+    ]
+    assert client.get_transactions_by_external_reference("bulk-2", types=SALES) == []
     assert client.get_transaction(third.transaction_id).gross_amount == Decimal("12.30")
     assert aiq.calls("CreateBatchSalesInvoiceBulkGetBackTransactionIDs") == 1
 
@@ -317,7 +322,7 @@ def test_credit_note_create(aiq: Session) -> None:
     )
     created = client.create_batch_sales_credit_note_get_back_transaction_id(note)
     assert created.transaction_id > 0 and created.reference == "SN000001"
-    [summary] = client.get_transactions_by_external_reference("bunny-cn-7")
+    [summary] = client.get_transactions_by_external_reference("bunny-cn-7", types=SALES)
     assert summary.transaction_type == "SN" and summary.control_amount == Decimal("-49.20")
     posted = client.get_transaction(created.transaction_id)
     assert (posted.net_amount, posted.tax_amount, posted.gross_amount) == (
@@ -346,13 +351,13 @@ def test_validation_errors_carry_aiq_code(aiq: Session, doc: BatchSalesInvoice, 
     assert raised.value.code == code and raised.value.operation == CREATE
     assert not isinstance(raised.value, AiqNotFoundError)
     assert client.request_count - before == 1  # a data error is not retried
-    assert client.get_transactions_by_external_reference(doc.external_reference) == []
+    assert client.get_transactions_by_external_reference(doc.external_reference, types=SALES) == []
 
 
 def test_not_found_semantics(aiq: Session) -> None:
     client = aiq.client()
     assert client.get_customer("NOBODY") is None
-    assert client.get_transactions_by_external_reference("never-posted") == []
+    assert client.get_transactions_by_external_reference("never-posted", types=SALES) == []
     with aiq.raises(AiqNotFoundError) as raised:
         client.get_transaction(987654)
     assert raised.value.code == "TRANSACTION_NOT_FOUND"
@@ -408,7 +413,7 @@ def test_dropped_answer_to_a_write_is_outcome_unknown_after_one_attempt(aiq: Ses
     assert client.request_count - before == 1 and aiq.calls(CREATE) == 1
     assert aiq.handle.stats.snapshot()["faults"] == {"drop_after_commit": 1}
     # The write did land: the lookup the caller must do finds exactly one document.
-    [found] = client.get_transactions_by_external_reference("dropped-1")
+    [found] = client.get_transactions_by_external_reference("dropped-1", types=SALES)
     assert found.control_amount == Decimal("123.00")
 
 
@@ -452,7 +457,7 @@ def test_throttled_write_is_resent_because_nothing_was_applied(aiq: Session) -> 
     aiq.handle.faults.add({"kind": "throttle", "operations": [CREATE], "count": 1})
     created = client.create_batch_sales_invoice_get_back_transaction_id(invoice("throttled-1"))
     assert aiq.calls(CREATE) == 2
-    assert [s.transaction_id for s in client.get_transactions_by_external_reference("throttled-1")] == [
+    assert [s.transaction_id for s in client.get_transactions_by_external_reference("throttled-1", types=SALES)] == [
         created.transaction_id
     ]
 

@@ -263,7 +263,7 @@ def test_bulk_per_item_results_in_input_order(client: AccountsIQClient, aiq: Scr
 def test_transactions_by_external_reference_sends_wide_bounds(client: AccountsIQClient, aiq: ScriptedAiq) -> None:
     op = "GetTransactionsByExternalReference"
     aiq.script(op, result(op, result_xml=rec.transaction_summary(9, "bunny-inv-1")), result(op, result_xml=""))
-    (summary,) = client.get_transactions_by_external_reference("bunny-inv-1")
+    (summary,) = client.get_transactions_by_external_reference("bunny-inv-1", types=["SI"])
     assert summary.transaction_id == 9 and summary.external_reference == "bunny-inv-1"
     assert summary.control_amount == Decimal("123.00") and summary.transaction_date == date(2025, 1, 31)
     assert summary.is_batch_invoice_or_note and summary.internal_number == "SI-9"
@@ -276,10 +276,10 @@ def test_transactions_by_external_reference_sends_wide_bounds(client: AccountsIQ
         (False, True, Decimal("-23.00")),
     ]
     query = aiq.calls(op)[0].body.find(q("query"))
-    assert query is not None and names(query) == ["ExternalReference", "FromDate", "ToDate"]
+    assert query is not None and names(query) == ["ExternalReference", "FromDate", "ToDate", "TypesFilter"]
     assert query.findtext(q("FromDate")) == "1900-01-01T00:00:00"
     assert query.findtext(q("ToDate")) == "2999-12-31T00:00:00"
-    assert client.get_transactions_by_external_reference("nothing") == []
+    assert client.get_transactions_by_external_reference("nothing", types=["SI"]) == []
 
 
 def test_get_transaction_totals_from_lines(client: AccountsIQClient, aiq: ScriptedAiq) -> None:

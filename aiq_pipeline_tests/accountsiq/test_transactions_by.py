@@ -11,7 +11,7 @@ import pytest
 
 from aiq_emulators.accountsiq import operations
 from aiq_emulators.accountsiq.app import start_emulator
-from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesCreditNote, BatchSalesInvoice
+from aiq_pipeline.accountsiq import AccountsIQClient, AiqLookupError, BatchLine, BatchSalesCreditNote, BatchSalesInvoice
 from aiq_pipeline.accountsiq.envelope import NIL_ATTR, SERVICE_NS
 from aiq_pipeline_tests.accountsiq import sample_records as rec
 from aiq_pipeline_tests.accountsiq.scripted_aiq import ScriptedAiq, Seen, failure, result
@@ -86,9 +86,13 @@ def test_a_full_last_page_costs_one_empty_call(client: AccountsIQClient, aiq: Sc
     assert len(aiq.calls(OP)) == 2
 
 
-def test_not_found_answer_is_an_empty_listing(client: AccountsIQClient, aiq: ScriptedAiq) -> None:
-    aiq.script(OP, failure(OP, "TRANSACTION_NOT_FOUND"))
-    assert client.get_transactions_by(date(2025, 1, 1), date(2025, 1, 31)) == []
+@pytest.mark.parametrize("code", ["TRANSACTION_NOT_FOUND", "GETTRANSACTIONSBY_QUERY_TIMEOUT"])
+def test_a_failed_page_is_an_error_not_a_short_listing(client: AccountsIQClient, aiq: ScriptedAiq, code: str) -> None:
+    client.transactions_by_page_size = 2
+    aiq.script(OP, result(OP, result_xml=page(1, 2)), failure(OP, code))
+    with pytest.raises(AiqLookupError) as raised:
+        client.get_transactions_by(date(2025, 1, 1), date(2025, 1, 31))
+    assert raised.value.code == code and len(aiq.calls(OP)) == 2
 
 
 # --- over real HTTP against the emulator -----------------------------------------------------------------
