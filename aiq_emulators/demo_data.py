@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from aiq_emulators.accountsiq.fixtures import CustomerFixture, EmulatorFixture, demo_fixture
-from aiq_emulators.bunny.demo_tenant import API_USAGE, LEGACY_ADDON, PRO_SERVICES, SUB_MONTHLY, demo_tenant
 from aiq_emulators.bunny.models import Account, Contact, Invoice, InvoiceItem, Tenant, cents
+from aiq_emulators.bunny.sample_tenant import API_USAGE, LEGACY_ADDON, PRO_SERVICES, SUB_MONTHLY
+from aiq_emulators.bunny.sample_tenant import sample_tenant as demo_tenant
 from aiq_pipeline.sync.identity import customer_code
 
 AIQ_FILE = "accountsiq-demo.json"

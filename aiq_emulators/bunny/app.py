@@ -29,11 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aiq_emulators.bunny.demo_tenant import demo_tenant
+from aiq_emulators.bunny.executable import bunny_schema
 from aiq_emulators.bunny.faults import FaultBoard, FaultSpec
 from aiq_emulators.bunny.models import Tenant
 from aiq_emulators.bunny.resolvers import snake_attributes
-from aiq_emulators.bunny.schema import bunny_schema, resolve_view_field
+from aiq_emulators.bunny.sample_tenant import sample_tenant
+from aiq_emulators.bunny.schema import resolve_view_field
 from aiq_emulators.bunny.store import Clock, RuleViolation, TenantStore
 from aiq_emulators.serving import serve_forever, serve_in_thread
 
@@ -153,10 +154,10 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     """The emulator app. `state` wins; else a store over `state_dir` (resumed if it holds a state file)
-    seeded from `fixture` (a `Tenant` or a JSON file path) or the demo tenant. The handle is `app.state.bunny`.
+    seeded from `fixture` (a `Tenant` or a JSON file path) or the sample tenant. The handle is `app.state.bunny`.
     """
     if state is None:
-        seed = load_fixture(fixture) if fixture is not None else demo_tenant()
+        seed = load_fixture(fixture) if fixture is not None else sample_tenant()
         state = TenantStore(seed, state_dir=state_dir, clock=clock)
     store = state
     faults = FaultBoard()

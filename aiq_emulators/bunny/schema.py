@@ -1,10 +1,12 @@
-"""Bunny's real SDL (vendored in `contract/schema.graphql`) made executable.
+"""Bunny's real SDL (vendored in `contract/schema.graphql`) with the behaviour graphql-ruby gives it.
 
-The schema object is `build_schema` of the vendored file, loaded once; nothing about types, fields,
-arguments, nullability or enum spellings is written by hand. This module only adds behaviour:
-custom scalar (de)serialisation as graphql-ruby does it, union type resolution for `Charge`, the
-per-root-field scopes parsed from the `[REQUIRED_SCOPES:...]` docstrings, and a default field resolver
-that reads the emulator's view dicts and refuses to invent values for fields it does not model.
+The schema object is `build_schema` of the vendored file; nothing about types, fields, arguments,
+nullability or enum spellings is written by hand. This module only adds behaviour: custom scalar
+(de)serialisation as graphql-ruby does it, union type resolution for `Charge`, the per-root-field scopes
+parsed from the `[REQUIRED_SCOPES:...]` docstrings, and a default field resolver that reads the emulator's
+view dicts and refuses to invent values for fields it does not model.
+
+It imports nothing else of the emulator: `resolvers` builds on it, and `executable` joins the two.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLUnionType,
     StringValueNode,
     build_schema,
     is_non_null_type,
@@ -90,9 +93,17 @@ def _literal(parse: Any) -> Any:
 
 
 def _configure_scalar(scalar: GraphQLScalarType, serialize: Any, parse: Any) -> None:
+    # graphql-core types these as methods of the scalar class; setting them on the instance is how its docs
+    # customise a scalar built from SDL, which mypy reads as assigning to a method.
     scalar.serialize = serialize  # type: ignore[method-assign]
     scalar.parse_value = parse  # type: ignore[method-assign]
     scalar.parse_literal = _literal(parse)  # type: ignore[method-assign]
+
+
+def _scalar(schema: GraphQLSchema, name: str) -> GraphQLScalarType:
+    scalar = schema.type_map[name]
+    assert isinstance(scalar, GraphQLScalarType), name
+    return scalar
 
 
 @functools.cache
@@ -100,34 +111,27 @@ def sdl_text() -> str:
     return SDL_PATH.read_text(encoding="utf-8")
 
 
-@functools.cache
-def bunny_schema() -> GraphQLSchema:
-    """The executable schema: the vendored SDL plus scalar behaviour and resolvers (built once)."""
-    from aiq_emulators.bunny.resolvers import attach_resolvers
-
+def build_sdl_schema() -> GraphQLSchema:
+    """A fresh schema from the vendored SDL with graphql-ruby's scalar behaviour and the `Charge` union's type
+    resolution; no root resolvers (those are attached by `resolvers.attach_resolvers`, see `executable.py`)."""
     schema = build_schema(sdl_text())
-    _configure_scalar(schema.type_map["ISO8601Date"], _serialize_date, _parse_date)  # type: ignore[arg-type]
-    _configure_scalar(schema.type_map["ISO8601DateTime"], _serialize_datetime, _parse_datetime)  # type: ignore[arg-type]
-    _configure_scalar(schema.type_map["BigDecimal"], _serialize_big_decimal, _parse_big_decimal)  # type: ignore[arg-type]
-    schema.type_map["Charge"].resolve_type = lambda value, _info, _type: value["__typename"]  # type: ignore[attr-defined]
-    attach_resolvers(schema)
+    _configure_scalar(_scalar(schema, "ISO8601Date"), _serialize_date, _parse_date)
+    _configure_scalar(_scalar(schema, "ISO8601DateTime"), _serialize_datetime, _parse_datetime)
+    _configure_scalar(_scalar(schema, "BigDecimal"), _serialize_big_decimal, _parse_big_decimal)
+    charge = schema.type_map["Charge"]
+    assert isinstance(charge, GraphQLUnionType)
+    charge.resolve_type = lambda value, _info, _type: value["__typename"]
     return schema
 
 
-def _scopes_of(root: GraphQLObjectType | None) -> dict[str, tuple[str, ...]]:
+def scopes_of(root: GraphQLObjectType | None) -> dict[str, tuple[str, ...]]:
+    """Root field -> the scopes its `[REQUIRED_SCOPES:...]` docstring lists (all of them are required)."""
     scopes: dict[str, tuple[str, ...]] = {}
     for name, field in (root.fields if root else {}).items():
         match = _SCOPES.search(field.description or "")
         if match:
             scopes[name] = tuple(match.group(1).split())
     return scopes
-
-
-@functools.cache
-def required_scopes() -> dict[str, dict[str, tuple[str, ...]]]:
-    """`{"query": {field: scopes}, "mutation": {field: scopes}}` read from the SDL docstrings."""
-    schema = bunny_schema()
-    return {"query": _scopes_of(schema.query_type), "mutation": _scopes_of(schema.mutation_type)}
 
 
 def resolve_view_field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The production client over real HTTP (127.0.0.1) against the Bunny emulator's demo tenant."""
+"""The production client over real HTTP (127.0.0.1) against the Bunny emulator's sample tenant."""
 
 from __future__ import annotations
 

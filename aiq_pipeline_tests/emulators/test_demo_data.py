@@ -14,7 +14,7 @@ import pytest
 from aiq_emulators.accountsiq.fixtures import demo_fixture, load_fixture
 from aiq_emulators.accountsiq.state import EmulatorState
 from aiq_emulators.bunny.app import load_fixture as load_bunny_fixture
-from aiq_emulators.bunny.demo_tenant import demo_tenant
+from aiq_emulators.bunny.sample_tenant import sample_tenant as demo_tenant
 from aiq_emulators.bunny.store import TenantStore
 from aiq_emulators.demo_data import (
     AS_OF,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from aiq_emulators.bunny.app import BunnyEmulator, start_emulator
-from aiq_emulators.bunny.demo_tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from aiq_emulators.bunny.sample_tenant import SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET
 
 
 @dataclass
@@ -20,7 +20,11 @@ class Live:
     http: httpx.Client
 
     def token(self, scope: str | None = None) -> str:
-        data = {"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": SAMPLE_CLIENT_ID,
+            "client_secret": SAMPLE_CLIENT_SECRET,
+        }
         if scope is not None:
             data["scope"] = scope
         response = self.http.post(f"{self.url}/oauth/token", data=data)
@@ -46,7 +50,7 @@ def live(tmp_path) -> Iterator[Live]:
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Live]:
-    """One in-memory demo emulator per module, for tests that only read."""
+def sample() -> Iterator[Live]:
+    """One in-memory sample emulator per module, for tests that only read."""
     with start_emulator() as (url, handle), httpx.Client(timeout=10) as http:
         yield Live(url, handle, http)

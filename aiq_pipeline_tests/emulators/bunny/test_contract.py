@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from graphql import build_schema, print_schema
 
-from aiq_emulators.bunny.schema import SDL_PATH, bunny_schema, required_scopes
+from aiq_emulators.bunny.executable import bunny_schema, required_scopes
+from aiq_emulators.bunny.schema import SDL_PATH
 from aiq_pipeline_tests.reference import reference_file
 
 REFERENCE = reference_file("bunny")

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from aiq_emulators.bunny.demo_tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from aiq_emulators.bunny.models import ApiClient
+from aiq_emulators.bunny.sample_tenant import SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET
 
-GOOD = {"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
+GOOD = {"grant_type": "client_credentials", "client_id": SAMPLE_CLIENT_ID, "client_secret": SAMPLE_CLIENT_SECRET}
 PROBE = "{ currentUser { scopes } }"
 
 
@@ -40,7 +40,7 @@ def test_token_errors(live, change, status, error):
     assert response.status_code == status
     body = response.json()
     assert body["error"] == error and body["error_description"]
-    assert DEMO_CLIENT_SECRET not in response.text
+    assert SAMPLE_CLIENT_SECRET not in response.text
 
 
 def test_unauthorized_client_when_grant_disabled(live):

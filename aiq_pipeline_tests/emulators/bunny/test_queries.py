@@ -1,4 +1,4 @@
-"""Queries over the demo tenant: shapes, money, union charges, pagination, filters, validation (E3-E5, E9)."""
+"""Queries over the sample tenant: shapes, money, union charges, pagination, filters, validation (E3-E5, E9)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def _ids(live, filter_text, **extra):
     return [n["id"] for n in data["data"]["invoices"]["nodes"]]
 
 
-def test_invoice_money_semantics_and_union_charges(demo):
-    invoice = demo.gql(INVOICE, {"id": "9"})["data"]["invoice"]  # PRO-SERVICES 150 with 15 discount, 23 %
+def test_invoice_money_semantics_and_union_charges(sample):
+    invoice = sample.gql(INVOICE, {"id": "9"})["data"]["invoice"]  # PRO-SERVICES 150 with 15 discount, 23 %
     item = invoice["invoiceItems"][0]
     assert (item["subtotal"], item["discount"], item["amount"], item["taxAmount"]) == (150.0, 15.0, 135.0, 31.05)
     assert (invoice["subtotal"], invoice["taxAmount"], invoice["amount"]) == (135.0, 31.05, 166.05)
@@ -37,15 +37,15 @@ def test_invoice_money_semantics_and_union_charges(demo):
     assert item["charge"]["priceListCharge"] == {"code": "PRO-SERVICES", "financialAccount": {"code": "4010"}}
     assert invoice["account"]["name"] == "Smith & <Sons>"
     assert invoice["entity"] == {"id": "1"} and invoice["state"] == "DUE"
-    first = demo.gql(INVOICE, {"id": "1"})["data"]["invoice"]
+    first = sample.gql(INVOICE, {"id": "1"})["data"]["invoice"]
     assert first["invoiceItems"][0]["charge"]["__typename"] == "SubscriptionCharge"
     assert first["amount"] == pytest.approx(sum(i["amount"] + i["taxAmount"] for i in first["invoiceItems"]))
     assert isinstance(first["amount"], float) and isinstance(first["id"], str) and first["id"].isdigit()
     assert first["updatedAt"].endswith("Z") and len(first["issuedAt"]) == 10
 
 
-def test_demo_tenant_covers_the_documented_cases(demo):
-    data = demo.gql(
+def test_sample_tenant_covers_the_documented_cases(sample):
+    data = sample.gql(
         """{ invoices(first: 100) { totalCount nodes { id state currencyId issuedAt entity { id }
              invoiceItems { taxCode charge { ... on SubscriptionCharge { priceListCharge { code } } } } } }
            currencies { nodes { id isoCode } }
@@ -131,8 +131,8 @@ def test_page_size_defaults_to_25_and_caps_at_100(live):
         ("(state = 'DUE' or state = 'DRAFT') and accountId = '2'", ["9", "10"]),
     ],
 )
-def test_filter_grammar(demo, filter_text, expected):
-    assert _ids(demo, filter_text) == expected
+def test_filter_grammar(sample, filter_text, expected):
+    assert _ids(sample, filter_text) == expected
 
 
 def test_sort_desc_and_filter_on_other_collections(live):
@@ -147,8 +147,8 @@ def test_sort_desc_and_filter_on_other_collections(live):
 @pytest.mark.parametrize(
     "bad", ["state ==", "state = 'PAID' and", "(state = 'PAID'", "nosuchfield = 1", "updatedAt is after 'soon'"]
 )
-def test_malformed_filter_is_a_top_level_error_with_null_data(demo, bad):
-    body = demo.gql("query($f: String) { creditNotes(filter: $f) { totalCount } }", {"f": bad})
+def test_malformed_filter_is_a_top_level_error_with_null_data(sample, bad):
+    body = sample.gql("query($f: String) { creditNotes(filter: $f) { totalCount } }", {"f": bad})
     assert body["data"] == {"creditNotes": None}
     assert body["errors"][0]["message"] == "Malformed filter" and body["errors"][0]["path"] == ["creditNotes"]
 
@@ -167,8 +167,8 @@ def test_malformed_filter_is_a_top_level_error_with_null_data(demo, bad):
         "{ errors } }",
     ],
 )
-def test_queries_the_real_server_rejects_fail_validation(demo, query):
-    body = demo.gql(query)
+def test_queries_the_real_server_rejects_fail_validation(sample, query):
+    body = sample.gql(query)
     assert "data" not in body and body["errors"]
 
 
@@ -183,8 +183,8 @@ def test_enum_variable_in_wrong_case_is_rejected(live, wrong):
     assert live.gql(query, {"t": "earned_revenue"})["data"]["financialAccountCreate"]["financialAccount"]["id"]
 
 
-def test_single_object_lookups_and_not_found(demo):
-    data = demo.gql("""{ invoice(id: "999") { id } account(code: "NORDIC") { id entityId currency { isoCode } }
+def test_single_object_lookups_and_not_found(sample):
+    data = sample.gql("""{ invoice(id: "999") { id } account(code: "NORDIC") { id entityId currency { isoCode } }
         financialAccount(code: "4000") { id accountType accountTypeLabel defaultAccount longName entityId }
         priceListCharge(code: "API-USAGE") { id price basePrice } entity(id: "2") { name baseCurrencyId }
         creditNote(id: "1") { kind state amount creditedInvoiceId
@@ -199,27 +199,27 @@ def test_single_object_lookups_and_not_found(demo):
     assert d["creditNote"]["kind"] == "REFUND" and d["creditNote"]["amount"] == 184.5
 
 
-def test_unmodelled_non_null_field_is_a_clear_error_not_invented_data(demo):
-    body = demo.gql('{ invoice(id: "1") { id transactionRecord { id } } }')
+def test_unmodelled_non_null_field_is_a_clear_error_not_invented_data(sample):
+    body = sample.gql('{ invoice(id: "1") { id transactionRecord { id } } }')
     assert body["data"] == {"invoice": None}
     assert "not supported by the Bunny emulator" in body["errors"][0]["message"]
-    body = demo.gql("{ quotes { totalCount } }")
+    body = sample.gql("{ quotes { totalCount } }")
     assert "not supported by the Bunny emulator" in body["errors"][0]["message"]
 
 
-def test_operation_name_selects_the_operation_and_bad_bodies_are_400(demo):
+def test_operation_name_selects_the_operation_and_bad_bodies_are_400(sample):
     document = "query A { currencies { totalCount } } query B { currentUser { scopes entityId user { id } } }"
-    response = demo.http.post(
-        f"{demo.url}/graphql",
+    response = sample.http.post(
+        f"{sample.url}/graphql",
         json={"query": document, "operationName": "B"},
-        headers={"Authorization": f"Bearer {demo.token()}"},
+        headers={"Authorization": f"Bearer {sample.token()}"},
     )
     data = response.json()["data"]
     assert list(data) == ["currentUser"] and data["currentUser"]["user"] == {"id": "1"}
     assert "standard:read" in data["currentUser"]["scopes"] and data["currentUser"]["entityId"] is None
-    bad = demo.http.post(
-        f"{demo.url}/graphql", content=b"not json", headers={"Authorization": f"Bearer {demo.token()}"}
+    bad = sample.http.post(
+        f"{sample.url}/graphql", content=b"not json", headers={"Authorization": f"Bearer {sample.token()}"}
     )
     assert bad.status_code == 400
-    syntax = demo.gql("{ invoices { ")
+    syntax = sample.gql("{ invoices { ")
     assert "data" not in syntax and "Syntax Error" in syntax["errors"][0]["message"]

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from aiq_emulators.bunny.app import start_emulator
-from aiq_emulators.bunny.demo_tenant import demo_tenant
+from aiq_emulators.bunny.sample_tenant import sample_tenant
 
 PROBE = "{ invoices(first: 1) { totalCount } }"
 
@@ -44,7 +44,7 @@ def test_state_persists_across_restart(tmp_path):
 
 
 def test_fixture_file_seeds_the_tenant(tmp_path):
-    tenant = demo_tenant()
+    tenant = sample_tenant()
     tenant.invoices = tenant.invoices[:2]
     fixture = tmp_path / "fixture.json"
     fixture.write_text(tenant.model_dump_json())

@@ -1,0 +1,358 @@
+"""GraphQL views of the emulator's stored objects: dicts keyed by the SDL's field names.
+
+Relations are lambdas so nested selections resolve lazily (the default field resolver calls them with the
+field's arguments). Money leaves here as JSON numbers rounded to cents, as Bunny's `Float` fields do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from aiq_emulators.bunny.connections import INVOICE_COLUMNS, filter_sort
+from aiq_emulators.bunny.models import (
+    Account,
+    CreditNote,
+    CreditNoteItem,
+    Currency,
+    Entity,
+    FinancialAccount,
+    Invoice,
+    InvoiceItem,
+    PriceListCharge,
+    cents,
+)
+from aiq_emulators.bunny.store import TenantStore
+
+View = dict[str, Any]
+
+
+def money(value: Decimal | None) -> float | None:
+    return None if value is None else float(cents(value))
+
+
+# -- objects -------------------------------------------------------------------------------------------
+
+
+def currency_view(currency: Currency) -> View:
+    return {
+        "id": currency.id,
+        "isoCode": currency.iso_code,
+        "name": currency.name,
+        "symbol": currency.symbol,
+        "enabled": True,
+        "priority": int(currency.id),
+    }
+
+
+def entity_view(entity: Entity) -> View:
+    return {
+        "id": entity.id,
+        "name": entity.name,
+        "abbreviation": entity.abbreviation,
+        "baseCurrencyId": entity.base_currency_id,
+        "isDefault": entity.is_default,
+        "invoiceNumberPrefix": entity.invoice_number_prefix,
+        "invoiceNumberSeq": entity.invoice_number_seq,
+        "billingStreet": entity.billing_street,
+        "billingCity": entity.billing_city,
+        "billingState": entity.billing_state,
+        "billingZip": entity.billing_zip,
+        "billingCountry": entity.billing_country,
+        "taxId": entity.tax_id,
+        "taxType": entity.tax_type,
+        "fiscalYearStartMonth": entity.fiscal_year_start_month,
+        "timezone": entity.timezone,
+        "createdAt": entity.created_at,
+        "updatedAt": entity.updated_at,
+    }
+
+
+def _entity_ref(store: TenantStore, entity_id: str) -> Callable[[], View | None]:
+    def resolve() -> View | None:
+        entity = store.entity(entity_id)
+        return entity_view(entity) if entity else None
+
+    return resolve
+
+
+def account_view(store: TenantStore, account: Account) -> View:
+    contact = account.billing_contact
+    contact_view = (
+        {
+            "id": contact.id,
+            "firstName": contact.first_name,
+            "lastName": contact.last_name,
+            "fullName": " ".join(p for p in (contact.first_name, contact.last_name) if p),
+            "email": contact.email,
+            "phone": contact.phone,
+            "accountId": account.id,
+            "entityId": account.entity_id,
+            "campaigns": [],
+            "createdAt": contact.created_at,
+            "updatedAt": contact.updated_at,
+        }
+        if contact
+        else None
+    )
+
+    def invoices(filter: str | None = None, sort: str | None = None) -> list[View]:
+        own = [inv for inv in store.tenant.invoices if inv.account_id == account.id]
+        return [invoice_view(store, inv) for inv in filter_sort(store, own, INVOICE_COLUMNS, filter, sort)]
+
+    currency = store.find("currencies", account.currency_id)
+    return {
+        "id": account.id,
+        "code": account.code,
+        "name": account.name,
+        "entityId": account.entity_id,
+        "entity": _entity_ref(store, account.entity_id),
+        "currencyId": account.currency_id,
+        "currency": currency_view(currency) if currency else None,
+        "billingStreet": account.billing_street,
+        "billingCity": account.billing_city,
+        "billingState": account.billing_state,
+        "billingZip": account.billing_zip,
+        "billingCountry": account.billing_country,
+        "billingContactId": contact.id if contact else None,
+        "billingContact": contact_view,
+        "contacts": [contact_view] if contact_view else [],
+        "secondaryBillingContacts": [],
+        "secondaryBillingContactIds": [],
+        "taxNumber": account.tax_number,
+        "netPaymentDays": account.net_payment_days,
+        "draftInvoices": account.draft_invoices,
+        "consolidatedBilling": False,
+        "invoices": invoices,
+        "createdAt": account.created_at,
+        "updatedAt": account.updated_at,
+    }
+
+
+def financial_account_view(store: TenantStore, account: FinancialAccount) -> View:
+    label = account.account_type.replace("_", " ").capitalize() if account.account_type != "cpca" else "CPCA"
+    return {
+        "id": account.id,
+        "code": account.code,
+        "name": account.name,
+        "longName": f"{account.code} - {account.name}" if account.code else account.name,
+        "description": account.description,
+        "accountNumber": account.account_number,
+        "accountType": account.account_type,
+        "accountTypeLabel": label,
+        "active": account.active,
+        "defaultAccount": account.default_account,
+        "entityId": account.entity_id,
+        "entity": _entity_ref(store, account.entity_id),
+        "externalId": account.external_id,
+        "source": account.source,
+        "pluginId": account.plugin_id,
+        "priceListChargeIds": [c.id for c in store.tenant.price_list_charges if c.financial_account_id == account.id],
+        "createdAt": account.created_at,
+        "updatedAt": account.updated_at,
+    }
+
+
+def price_list_charge_view(store: TenantStore, charge: PriceListCharge) -> View:
+    def financial_account() -> View | None:
+        target = store.find("financial_accounts", charge.financial_account_id) if charge.financial_account_id else None
+        return financial_account_view(store, target) if target else None
+
+    return {
+        "id": charge.id,
+        "code": charge.code,
+        "name": charge.name,
+        "longName": charge.name,
+        "chargeType": charge.charge_type,
+        "billingPeriod": charge.billing_period,
+        "pricingModel": charge.pricing_model,
+        "price": charge.price,
+        "basePrice": money(charge.price),
+        "priceDecimals": 2,
+        "financialAccountId": charge.financial_account_id,
+        "financialAccount": financial_account,
+        "taxCode": charge.tax_code,
+        "accountingCode": charge.accounting_code,
+        "priceListId": charge.price_list_id,
+        "productId": charge.product_id,
+        "hidePeriodsOnInvoice": False,
+        "createdAt": charge.created_at,
+        "updatedAt": charge.updated_at,
+    }
+
+
+def _charge_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -> View:
+    charge = store.find("price_list_charges", item.price_list_charge_id)
+    common: View = {
+        "id": item.id,
+        "priceListChargeId": item.price_list_charge_id,
+        "priceListCharge": (lambda: price_list_charge_view(store, charge)) if charge else None,
+        "name": charge.name if charge else None,
+        "chargeType": charge.charge_type if charge else None,
+        "quantity": item.quantity,
+        "discount": money(item.discount),
+        "amount": money(item.amount),
+        "subtotal": money(item.subtotal),
+        "taxAmount": money(item.tax),
+        "createdAt": invoice.created_at,
+        "updatedAt": invoice.updated_at,
+    }
+    if item.start_date:
+        common["startDate"] = item.start_date
+    if item.end_date:
+        common["endDate"] = item.end_date
+    if item.charge_kind == "quote":
+        return {**common, "__typename": "QuoteCharge", "price": money(item.price), "currencyId": invoice.currency_id}
+    return {**common, "__typename": "SubscriptionCharge", "price": str(cents(item.price))}
+
+
+def invoice_item_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -> View:
+    return {
+        "id": item.id,
+        "invoiceId": invoice.id,
+        "invoice": lambda: invoice_view(store, invoice),
+        "position": item.position,
+        "lineText": item.line_text,
+        "quantity": item.quantity,
+        "price": money(item.price),
+        "priceDecimals": 2,
+        "subtotal": money(item.subtotal),
+        "discount": money(item.discount),
+        "amount": money(item.amount),
+        "taxAmount": money(item.tax),
+        "taxRate": float(item.tax_rate) if item.tax_rate is not None else None,
+        "taxCode": item.tax_code,
+        "vatCode": item.vat_code,
+        "startDate": item.start_date,
+        "endDate": item.end_date,
+        "currencyId": invoice.currency_id,
+        "isCredit": False,
+        "isCoupon": False,
+        "charge": lambda: _charge_view(store, invoice, item),
+    }
+
+
+_OPERATIONS = {
+    "DRAFT": ["release", "edit", "delete"],
+    "NOT_DUE": ["void", "pay", "refund", "write_off"],
+    "DUE": ["void", "pay", "refund", "write_off"],
+    "UNPAID": ["void", "pay", "refund", "write_off"],
+    "PAID": ["refund"],
+    "VOIDED": ["reissue"],
+}
+
+
+def invoice_view(store: TenantStore, invoice: Invoice) -> View:
+    amount = invoice.amount
+    paid = amount if invoice.state == "PAID" else Decimal("0")
+    entity = store.entity(invoice.entity_id)
+    return {
+        "id": invoice.id,
+        "uuid": invoice.uuid or invoice.id,
+        "number": invoice.number,
+        "state": invoice.state,
+        "issuedAt": invoice.issued_at,
+        "dueAt": invoice.due_at,
+        "paidAt": invoice.paid_at,
+        "createdAt": invoice.created_at,
+        "updatedAt": invoice.updated_at,
+        "currencyId": invoice.currency_id,
+        "baseCurrencyId": entity.base_currency_id if entity else invoice.currency_id,
+        "baseCurrencyTotal": money(amount * invoice.fx_rate),
+        "subtotal": money(invoice.subtotal),
+        "taxAmount": money(invoice.tax_amount),
+        "amount": money(amount),
+        "credits": 0.0,
+        "amountPaid": money(paid),
+        "amountDue": money(Decimal("0") if invoice.state == "VOIDED" else amount - paid),
+        "netPaymentDays": invoice.net_payment_days,
+        "description": invoice.description,
+        "notes": invoice.notes,
+        "internalNotes": invoice.internal_notes,
+        "poNumber": invoice.po_number,
+        "accountId": invoice.account_id,
+        "account": lambda: _account_ref(store, invoice.account_id),
+        "entity": _entity_ref(store, invoice.entity_id),
+        "invoiceItems": lambda: [invoice_item_view(store, invoice, item) for item in invoice.items],
+        "creditNotes": lambda: [
+            credit_note_view(store, cn) for cn in store.tenant.credit_notes if cn.credited_invoice_id == invoice.id
+        ],
+        "isLegacy": False,
+        "couponApplied": False,
+        "operations": _OPERATIONS.get(invoice.state, []),
+        "url": f"{store_base_url(store)}/app/invoices/{invoice.uuid or invoice.id}",
+        "portalUrl": f"{store_base_url(store)}/portal/invoices/{invoice.uuid or invoice.id}",
+    }
+
+
+def store_base_url(store: TenantStore) -> str:
+    return store.public_url
+
+
+def _account_ref(store: TenantStore, account_id: str) -> View | None:
+    account = store.find("accounts", account_id)
+    return account_view(store, account) if account else None
+
+
+def credit_note_item_view(store: TenantStore, note: CreditNote, item: CreditNoteItem) -> View:
+    def invoice_item() -> View | None:
+        invoice = store.find("invoices", note.credited_invoice_id) if note.credited_invoice_id else None
+        for line in invoice.items if invoice else []:
+            if line.id == item.invoice_item_id:
+                return invoice_item_view(store, invoice, line)
+        return None
+
+    return {
+        "id": item.id,
+        "invoiceItemId": item.invoice_item_id,
+        "invoiceItem": invoice_item,
+        "position": item.position,
+        "lineText": item.line_text,
+        "quantity": item.quantity,
+        "price": money(item.price),
+        "priceDecimals": 2,
+        "subtotal": money(item.subtotal),
+        "amount": money(item.subtotal),
+        "taxAmount": money(item.tax_amount),
+        "taxCode": item.tax_code,
+        "vatCode": item.vat_code,
+        "currencyId": note.currency_id,
+    }
+
+
+def credit_note_view(store: TenantStore, note: CreditNote) -> View:
+    applied = note.amount if note.state == "APPLIED" else Decimal("0")
+
+    def credited_invoice() -> View | None:
+        invoice = store.find("invoices", note.credited_invoice_id) if note.credited_invoice_id else None
+        return invoice_view(store, invoice) if invoice else None
+
+    return {
+        "id": note.id,
+        "uuid": note.uuid or note.id,
+        "number": note.number,
+        "kind": note.kind,
+        "state": note.state,
+        "issuedAt": note.issued_at,
+        "amount": money(note.amount),
+        "subtotal": money(note.subtotal),
+        "taxAmount": money(note.tax_amount),
+        "amountApplied": money(applied),
+        "amountUnapplied": money(note.amount - applied),
+        "currencyId": note.currency_id,
+        "accountId": note.account_id,
+        "account": lambda: _account_ref(store, note.account_id),
+        "entityId": note.entity_id,
+        "entity": _entity_ref(store, note.entity_id),
+        "creditedInvoiceId": note.credited_invoice_id,
+        "creditedInvoice": credited_invoice,
+        "disputeReasonId": note.dispute_reason_id,
+        "creditNoteItems": lambda: [credit_note_item_view(store, note, item) for item in note.items],
+        "description": note.description,
+        "isCredit": note.kind == "CREDIT",
+        "isLegacy": False,
+        "operations": [],
+        "createdAt": note.created_at,
+        "updatedAt": note.updated_at,
+    }
