@@ -6,7 +6,8 @@ Routes:
   not implement, or does not validate against the WSDL schema gets HTTP 500 + `soap:Client` fault, as ASMX does.
 - `GET .../integration_2_0.asmx?wsdl`: the vendor WSDL with `soap:address` pointing at this server.
 - `/_emulator/...` control routes (JSON): `GET|POST|DELETE faults`, `GET stats`, `POST reset`,
-  `POST tokens/expire`, `GET|POST options`. See fault_injection.py for the rule format.
+  `POST tokens/expire`, `GET|POST|DELETE options` (DELETE: back to the defaults). See fault_injection.py for the
+  rule format and state.py's `EmulatorOptions` for the options.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from aiq_emulators.accountsiq.soap import (
     parse_request,
     response_envelope,
 )
-from aiq_emulators.accountsiq.state import EmulatorOptions, EmulatorState
+from aiq_emulators.accountsiq.state import EmulatorOptions, EmulatorState, validated_options
 from aiq_emulators.serving import serve_forever, serve_in_thread
 
 SERVICE_PATH = "/system/dashboard/integration/integration_2_0.asmx"
@@ -64,6 +65,17 @@ class EmulatorHandle:
 
     def expire_tokens(self) -> int:
         return self.state.expire_access_tokens()
+
+    def set_options(self, **changes: Any) -> EmulatorOptions:
+        """Change options at run time (validated as a whole first; nothing changes if any value is refused)."""
+        with self.state.lock:
+            merged = validated_options(asdict(self.state.options) | changes)
+            for option in fields(EmulatorOptions):
+                setattr(self.state.options, option.name, getattr(merged, option.name))
+            return self.state.options
+
+    def reset_options(self) -> EmulatorOptions:
+        return self.set_options(**asdict(EmulatorOptions()))
 
     def reset(self, data: bool = True, faults: bool = True, stats: bool = True) -> None:
         if data:
@@ -134,10 +146,21 @@ def create_app(
             return _fault(f"Server was unable to process request. ---> {exc}", "soap:Server")
         if validate_responses:
             _assert_schema_valid(payload)
+        if operation in WRITE_OPERATIONS:
+            await _slow_commit(operation)
         if operation in WRITE_OPERATIONS and faults.decide(operation, "drop_after_commit"):
             stats.count_fault("drop_after_commit")
             return _DroppedResponse(payload, media_type=XML)
         return Response(payload, media_type=XML)
+
+    async def _slow_commit(operation: str) -> None:
+        """The write is applied; answer late (the `slow_commit_seconds` option or a `slow_commit` rule)."""
+        delay = state.options.slow_commit_seconds
+        if rule := faults.decide(operation, "slow_commit"):
+            delay = max(delay, rule.latency_ms / 1000)
+        if delay > 0:
+            stats.count_fault("slow_commit")
+            await asyncio.sleep(delay)
 
     async def wsdl(request: Request) -> Response:
         address = f"{request.url.scheme}://{request.url.netloc}{SERVICE_PATH}"
@@ -169,17 +192,16 @@ def create_app(
         return JSONResponse({"expired": await run_in_threadpool(handle_.expire_tokens)})
 
     async def options_route(request: Request) -> Response:
-        if request.method == "POST":
-            payload: dict[str, Any] = await request.json()
-            known = {f.name for f in fields(EmulatorOptions)}
-            unknown = set(payload) - known
-            if unknown:
-                return JSONResponse({"error": f"unknown options {sorted(unknown)}"}, status_code=422)
-            code = payload.get("closed_period_error_code")
-            if code is not None and code not in service_schema().types["VisorExceptionCodes"].enumeration:
-                return JSONResponse({"error": f"{code} is not a VisorExceptionCodes value"}, status_code=422)
-            for key, value in payload.items():
-                setattr(state.options, key, value)
+        if request.method == "DELETE":
+            handle_.reset_options()
+        elif request.method == "POST":
+            payload = await request.json()
+            if not isinstance(payload, dict):
+                return JSONResponse({"error": "send a JSON object of option names and values"}, status_code=422)
+            try:
+                handle_.set_options(**payload)
+            except ValueError as exc:  # pydantic's ValidationError included
+                return JSONResponse({"error": str(exc)}, status_code=422)
         return JSONResponse(asdict(state.options))
 
     app = Starlette(
@@ -190,7 +212,7 @@ def create_app(
             Route("/_emulator/stats", stats_route, methods=["GET"]),
             Route("/_emulator/reset", reset_route, methods=["POST"]),
             Route("/_emulator/tokens/expire", expire_route, methods=["POST"]),
-            Route("/_emulator/options", options_route, methods=["GET", "POST"]),
+            Route("/_emulator/options", options_route, methods=["GET", "POST", "DELETE"]),
         ]
     )
     app.state.emulator = handle_
@@ -209,6 +231,8 @@ def _state(
 ) -> EmulatorState:
     if isinstance(fixture, Path):
         fixture = load_fixture(fixture)
+    if options is not None:
+        options = validated_options(asdict(options))
     return EmulatorState(fixture=fixture, state_dir=state_dir, options=options, clock=clock)
 
 
@@ -231,8 +255,8 @@ def start_emulator(
         yield base_url, app.state.emulator
 
 
-def run(port: int, state_dir: Path | None, fixture: Path | None) -> None:
+def run(port: int, state_dir: Path | None, fixture: Path | None, options: EmulatorOptions | None = None) -> None:
     """Serve in the foreground until interrupted (the CLI's `emulate` command)."""
-    app = create_app(_state(state_dir, fixture, None, None))
+    app = create_app(_state(state_dir, fixture, options, None))
     print(f"AccountsIQ emulator: http://127.0.0.1:{port}{SERVICE_PATH} (state: {state_dir or 'in memory'})")
     serve_forever(app, port)

@@ -6,7 +6,10 @@ A `FaultRule` (JSON on `POST /_emulator/faults`, or `handle.faults.add(...)`) sa
 - `throttle`: answer in-band `Status=Failure`, `OAUTH_INTEGRATION_APPS_TOO_MANY_API_CALLS`, nothing applied;
 - `http_500`: answer HTTP 500 with a `soap:Server` fault, nothing applied;
 - `drop_after_commit`: on write operations only, apply the write, then send the response headers with the full
-  Content-Length and only part of the body and break the connection, so the client never sees the answer.
+  Content-Length and only part of the body and break the connection, so the client never sees the answer;
+- `slow_commit`: on write operations only, apply the write, then wait `latency_ms` before answering (a client
+  whose timeout is shorter sees a timeout after the commit). The option `slow_commit_seconds` does the same for
+  every write; the longer of the two wins.
 
 `operations` limits a rule to those operation names (all when omitted). `count` makes it fire for the next N
 matching calls and then retire; `fraction` makes it fire with that probability, drawn from `random.Random(seed)`
@@ -22,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-FaultKind = Literal["latency", "throttle", "http_500", "drop_after_commit"]
+FaultKind = Literal["latency", "throttle", "http_500", "drop_after_commit", "slow_commit"]
 
 
 class FaultRule(BaseModel):
@@ -39,8 +42,8 @@ class FaultRule(BaseModel):
 
     @model_validator(mode="after")
     def _setup(self) -> FaultRule:
-        if self.kind == "latency" and self.latency_ms == 0:
-            raise ValueError("latency_ms must be set for a latency rule")
+        if self.kind in ("latency", "slow_commit") and self.latency_ms == 0:
+            raise ValueError(f"latency_ms must be set for a {self.kind} rule")
         self._rng = random.Random(self.seed)
         return self
 

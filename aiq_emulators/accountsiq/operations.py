@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
@@ -274,13 +274,22 @@ def GetCompanyInformation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"GetCompanyInformationResult": success(info)}
 
 
+def _spelled(account_type: str, spelling: str) -> str:
+    """AccountType as the `account_type_spelling` option spells it (UNVERIFIED: AIQ's own strings are unknown)."""
+    if spelling == "upper":
+        return account_type.upper()
+    if spelling == "letter":
+        return account_type[0]
+    return account_type
+
+
 @_operation
 def GetChartOfAccounts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     lines = [
         {
             "Code": gl.code,
             "Description": gl.description,
-            "AccountType": gl.account_type,
+            "AccountType": _spelled(gl.account_type, call.state.options.account_type_spelling),
             "IsDepartmental": gl.is_departmental,
             "IsActive": gl.is_active,
             "CurrencyCode": call.ledger.base_currency,
@@ -297,7 +306,7 @@ def GetTaxCodeList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "ID": tax.code,
             "Code": tax.code,
             "Description": tax.description,
-            "Rate": tax.rate,
+            "Rate": tax.rate if call.state.options.tax_rate_unit == "percent" else tax.rate / 100,
             "IsDefault": tax.is_default,
             "IsStandardRate": tax.is_default,
             "GrossThreshold": None,
@@ -343,9 +352,12 @@ def GetCurrencyExchangeRate(call: Call, params: dict[str, Any]) -> dict[str, Any
 
 @_operation
 def GetPeriodList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """All periods, or with `pointInTime` the periods of the financial year containing it."""
+    """With `pointInTime` the periods of the financial year containing it; without, every period (option
+    `period_list_without_date="all_years"`) or the current financial year's (`"current_year"`)."""
     periods = call.ledger.periods
     point = params.get("pointInTime")
+    if point is None and call.state.options.period_list_without_date == "current_year":
+        point = call.now
     if point is not None:
         current = call.ledger.period_for(point)
         periods = [p for p in periods if current is not None and p.year == current.year]
@@ -571,9 +583,10 @@ def _check_document(call: Call, doc: dict[str, Any], kind: _Kind) -> None:
         _check_line(entity, line, kind)
     if sum(line["NetAmount"] + _tax_amount(line) for line in lines) < 0:
         raise AiqFailure(kind.negative, "The document's gross total is negative.")
-    if call.state.options.enforce_unique_external_reference and any(
-        t.external_reference == reference for t in entity.transactions.values()
+    if call.state.options.unique_external_references and any(
+        t.external_reference == reference and t.type_code == kind.type_code for t in entity.transactions.values()
     ):
+        # The WSDL has no credit-note code for this: credit notes answer the invoice one (UNVERIFIED).
         raise AiqFailure(Code.REF_EXISTS, f"External reference {reference} already exists.")
 
 
@@ -758,7 +771,8 @@ def _summary(entity: EntityData, t: TransactionRecord) -> dict[str, Any]:
 
 @_operation
 def GetTransactionsByExternalReference(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """Every transaction with this exact reference (duplicates included) dated within FromDate..ToDate."""
+    """Every transaction whose reference matches (option `reference_match`; duplicates included) dated within
+    FromDate..ToDate and visible yet (option `lookup_lag_seconds`), at most MAX_LOOKUP_ROWS."""
     query = params.get("query") or {}
     reference = query.get("ExternalReference")
     if not reference:
@@ -771,14 +785,33 @@ def GetTransactionsByExternalReference(call: Call, params: dict[str, Any]) -> di
         found = [
             _summary(call.ledger, t)
             for t in call.ledger.transactions.values()
-            if t.external_reference == reference
+            if _reference_matches(call, t.external_reference, reference)
+            and _visible(call, t)
             and query["FromDate"].date() <= t.transaction_date.date() <= query["ToDate"].date()
             and (not types or t.type_code in types)
             and (not accounts or t.account_id in accounts)
             and (not ids or t.transaction_id in ids)
             and (not departments or any(ln.department_id in departments for ln in t.lines))
         ][:MAX_LOOKUP_ROWS]
+    if not found and call.state.options.empty_lookup_answer == "transaction_not_found":
+        raise AiqFailure(Code.TRANSACTION_NOT_FOUND, f"No transaction has the external reference {reference}.")
     return {"GetTransactionsByExternalReferenceResult": success({"WSTransactionSummary": found})}
+
+
+def _reference_matches(call: Call, stored: str, asked: str) -> bool:
+    """How AIQ compares references in a look-up is UNVERIFIED; the `reference_match` option picks a reading."""
+    match = call.state.options.reference_match
+    if match == "exact":
+        return stored == asked
+    if match == "ignore_case":
+        return stored.rstrip().casefold() == asked.rstrip().casefold()
+    return stored.casefold().startswith(asked.casefold())
+
+
+def _visible(call: Call, t: TransactionRecord) -> bool:
+    """Whether the listings show `t` yet: only `lookup_lag_seconds` after its creation (GetTransaction at once)."""
+    lag = call.state.options.lookup_lag_seconds
+    return lag <= 0 or call.now >= t.creation_date + timedelta(seconds=lag)
 
 
 def _within(value: datetime | None, low: datetime | None, high: datetime | None) -> bool:
@@ -805,7 +838,8 @@ def GetTransactionsBy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         matching = [
             t
             for t in sorted(call.ledger.transactions.values(), key=lambda t: t.transaction_id)
-            if _within(t.transaction_date, query.get("FromDate"), query.get("ToDate"))
+            if _visible(call, t)
+            and _within(t.transaction_date, query.get("FromDate"), query.get("ToDate"))
             and _within(t.creation_date, query.get("FromCreationDate"), query.get("ToCreationDate"))
             and _within(t.period_date, query.get("FromPeriodDate"), query.get("ToPeriodDate"))
             and _within(t.due_date, query.get("FromDueDate"), query.get("ToDueDate"))

@@ -29,14 +29,15 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from aiq_emulators.accountsiq.contract import service_schema
 from aiq_emulators.accountsiq.fixtures import (
     EmulatorFixture,
     EntityFixture,
@@ -50,6 +51,7 @@ JOURNAL_FILE_NAME = "accountsiq-journal.jsonl"
 _RECORD_COLLECTIONS = ("customers", "transactions")
 _ENTITY_SETUP = {"periods", "gl_accounts", "tax_codes"}
 _CHANGES = operator.attrgetter("changes")
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 def digest(secret: str) -> str:
@@ -67,14 +69,50 @@ def utcnow() -> datetime:
 
 @dataclass
 class EmulatorOptions:
-    """Behaviour switches; change them at run time through `POST /_emulator/options` or the handle."""
+    """Behaviour switches, most of them readings of the real service nobody could verify (README.md, "Unverified
+    readings"). Set them at start (`start_emulator(options=...)`) or at run time (`POST /_emulator/options`,
+    `EmulatorHandle.set_options`); `validated_options` checks a set of values either way."""
 
-    token_ttl_seconds: float = 20 * 60  # the real 2.0 TTL is unpublished; 1.1 used 20 minutes
-    refresh_token_ttl_seconds: float = 30 * 24 * 3600
-    enforce_unique_external_reference: bool = False  # the real service allows duplicates
-    closed_period_error_code: str = "DATE_IS_OUT_OF_RANGE"  # UNVERIFIED against the real service
+    token_ttl_seconds: NonNegative = 20 * 60  # the real 2.0 TTL is unpublished; 1.1 used 20 minutes
+    refresh_token_ttl_seconds: NonNegative = 30 * 24 * 3600
+    # A second create with an external reference a document of the same type already has: stored (False) or
+    # refused with INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS (True).
+    unique_external_references: bool = False
+    closed_period_error_code: str = "DATE_IS_OUT_OF_RANGE"
     # "multiply": base amount = document amount x ExchangeRate (rate = base units per document-currency unit).
     exchange_rate_direction: Literal["multiply", "divide"] = "multiply"
+    # GetTransactionsByExternalReference and GetTransactionsBy show a document only this long after its creation
+    # (GetTransaction shows it at once).
+    lookup_lag_seconds: NonNegative = 0
+    # Write operations commit, then wait this long before answering (a client with a shorter timeout sees a
+    # timeout after the commit). The `slow_commit` fault rule does the same for chosen calls.
+    slow_commit_seconds: NonNegative = 0
+    # How GetTransactionsByExternalReference compares references: "exact" (case-sensitive equality),
+    # "ignore_case" (SQL Server's default collation), "prefix" (case-insensitive LIKE 'ref%').
+    reference_match: Literal["exact", "ignore_case", "prefix"] = "exact"
+    # GetTransactionsByExternalReference finding nothing: Success with an empty Result ("success"), or Failure
+    # with TRANSACTION_NOT_FOUND ("transaction_not_found").
+    empty_lookup_answer: Literal["success", "transaction_not_found"] = "success"
+    # GetChartOfAccounts' AccountType: "word" (Posting, Control, Bank, VAT), "upper" (POSTING, ...), "letter" (P, ...).
+    account_type_spelling: Literal["word", "upper", "letter"] = "word"
+    # GetTaxCodeList's Rate: "percent" (23 for 23 %) or "fraction" (0.23).
+    tax_rate_unit: Literal["percent", "fraction"] = "percent"
+    # GetPeriodList without pointInTime: every period of every year, or only the current financial year's.
+    period_list_without_date: Literal["all_years", "current_year"] = "all_years"
+
+
+_OPTIONS = TypeAdapter(EmulatorOptions)
+
+
+def validated_options(values: dict[str, Any]) -> EmulatorOptions:
+    """An EmulatorOptions from JSON-like values (unknown names, wrong types and negative durations refused)."""
+    unknown = set(values) - {f.name for f in fields(EmulatorOptions)}
+    if unknown:
+        raise ValueError(f"unknown options {sorted(unknown)}")
+    options = _OPTIONS.validate_python(values)
+    if options.closed_period_error_code not in service_schema().types["VisorExceptionCodes"].enumeration:
+        raise ValueError(f"{options.closed_period_error_code} is not a VisorExceptionCodes value")
+    return options
 
 
 class ClientRecord(BaseModel):

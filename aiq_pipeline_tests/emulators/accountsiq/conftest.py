@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
 
@@ -11,7 +11,7 @@ import defusedxml.ElementTree as DET
 import httpx
 import pytest
 
-from aiq_emulators.accountsiq import SERVICE_PATH, EmulatorHandle, EmulatorOptions, start_emulator
+from aiq_emulators.accountsiq import SERVICE_PATH, EmulatorHandle, start_emulator
 from aiq_emulators.accountsiq.contract import SERVICE_NS, SOAP_ENV_NS, service_schema
 
 NS = SERVICE_NS
@@ -132,9 +132,7 @@ def clock(_shared_emulator: tuple[str, EmulatorHandle, Clock]) -> Clock:
 @pytest.fixture
 def emulator(_shared_emulator: tuple[str, EmulatorHandle, Clock], clock: Clock) -> tuple[str, EmulatorHandle]:
     base_url, handle, _ = _shared_emulator
-    defaults = EmulatorOptions()
-    for option in fields(EmulatorOptions):
-        setattr(handle.state.options, option.name, getattr(defaults, option.name))
+    handle.reset_options()
     handle.reset()
     return base_url, handle
 

@@ -82,7 +82,7 @@ def test_duplicate_external_references_are_stored_and_both_returned(soap: Soap) 
 
 
 def test_unique_external_reference_switch(soap: Soap) -> None:
-    soap.http.post("/_emulator/options", json={"enforce_unique_external_reference": True})
+    soap.http.post("/_emulator/options", json={"unique_external_references": True})
     assert soap.call(CREATE, invoice_xml(reference="ONCE")).status == "Success"
     again = soap.call(CREATE, invoice_xml(reference="ONCE"))
     assert (again.status, again.error_code, again.text("transactionID")) == (
