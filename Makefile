@@ -1,21 +1,56 @@
 # The two quick-start commands: `make demo` and `make test`. Both set themselves up.
+#
+# Installs come from uv.lock, every extra included (emulators, postgres, dev), so a fresh machine gets the
+# versions that were tested, not the newest its ranges allow. Only python3 (3.11+) is needed: `make` puts
+# uv (pinned below) into .tools/, its own git-ignored environment, so a sync of .venv (which removes what
+# the lock does not list) never removes uv itself; uv then builds .venv from the lock, the project editable.
+#
+# Updating the lock (commit uv.lock together with pyproject.toml):
+#   make lock                                         after changing dependencies in pyproject.toml
+#                                                     (`make setup` also does it then, except under CI)
+#   .tools/bin/uv lock --upgrade-package dagster      one package to the newest version its range allows
+#   .tools/bin/uv lock --upgrade                      every package
+# then `make setup` installs the new lock. CI (CI=true) installs the committed lock exactly (--locked) and
+# fails if pyproject.toml has changed without it.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TOOLS  := .tools
+UV_VERSION := 0.13.9
+UV     := $(TOOLS)/bin/uv
+UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
+UV_SYNC_FLAGS := $(if $(CI),--locked,)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup browser-deps test test-fast lint demo clean
+# uv uses the python3 found here and never downloads an interpreter of its own; .venv may be renamed.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+.PHONY: setup lock browser-deps test test-fast lint demo clean
+
+# uv's wheel is one binary: python3's own pip puts it into .tools/bin in about 3 s; where python3 has no
+# pip (only venv), a virtual environment's pip does it in about 10 s.
+$(UV_STAMP):
+	rm -rf $(TOOLS)
+	if $(PYTHON) -m pip --version >/dev/null 2>&1; then \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+	    --target $(TOOLS) uv==$(UV_VERSION); \
+	else \
+	  $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION); \
+	fi
+	touch $@
+
+$(STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --quiet --all-extras $(UV_SYNC_FLAGS) --python $(PYTHON)
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+lock: $(UV_STAMP)
+	$(UV) lock --python $(PYTHON)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -46,4 +81,4 @@ demo: setup
 	$(BIN)/aiq-pipeline demo $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache
