@@ -51,10 +51,16 @@ def emulate(
     bunny_fixture: Path | None,
 ) -> None:
     """Run the AccountsIQ and/or Bunny emulator in the foreground (Ctrl-C stops)."""
-    from aiq_emulators.runner import run_emulators
-
     if accountsiq_port is None and bunny_port is None:
         raise click.UsageError("give --accountsiq-port, --bunny-port or both")
+    try:  # the emulators' libraries come with the `emulators` extra only, not with a production install
+        from aiq_emulators.runner import run_emulators
+    except ModuleNotFoundError as missing:
+        if missing.name != "aiq_emulators":
+            raise
+        raise click.ClickException(
+            "the emulators need the `emulators` extra: pip install 'aiq-pipeline[emulators]'"
+        ) from None
     run_emulators(
         accountsiq_port=accountsiq_port,
         bunny_port=bunny_port,
@@ -219,8 +225,14 @@ def sync() -> None:
 @click.option("--fresh", is_flag=True, help="Wipe .demo/ first and start over.")
 def demo(ui_port: int, fresh: bool) -> None:
     """Both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME, the Dagster UI and daemon."""
-    from aiq_emulators.demo import run_demo
-
+    try:  # the demo stack is part of the emulators extra, like `emulate`
+        from aiq_emulators.demo import run_demo
+    except ModuleNotFoundError as missing:
+        if missing.name != "aiq_emulators":
+            raise
+        raise click.ClickException(
+            "the demo needs the `emulators` extra: pip install 'aiq-pipeline[emulators]'"
+        ) from None
     run_demo(ui_port=ui_port, fresh=fresh, echo=click.echo)
 
 
