@@ -130,6 +130,7 @@ WRITE_OPERATIONS = frozenset(
         "CreateBatchSalesInvoiceGetBackTransactionID",
         "CreateBatchSalesInvoiceBulkGetBackTransactionIDs",
         "CreateBatchSalesCreditNoteGetBackTransactionID",
+        "CreateBatchSalesCreditNoteBulkGetBackTransactionIDs",
         "AllocateTransactions",
     }
 )
@@ -690,17 +691,21 @@ def CreateBatchSalesCreditNoteGetBackTransactionID(call: Call, params: dict[str,
     }
 
 
-@_operation
-def CreateBatchSalesInvoiceBulkGetBackTransactionIDs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """Items are independent: each posts or fails on its own; overall Failure if any failed."""
-    docs = (params.get("invoices") or {}).get("BatchSalesInvoice") or []
+def _bulk(call: Call, docs: list[dict[str, Any] | None], kind: _Kind) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post each document on its own (INFERRED reading, protocol notes §3 and §5.2: items are independent).
+
+    Returns the result (one WSResultStatus per item in input order; overall Failure with the first failing
+    item's code if any failed) and the `transactionIDs` out-parameter (aligned by position, -1 for a failed item).
+    """
     statuses: list[dict[str, Any]] = []
     ids: list[int] = []
     first_failure: AiqFailure | None = None
     with call.state.writing():
         for doc in docs:
             try:
-                record = _post(call, doc, INVOICE)
+                if doc is None:
+                    raise AiqFailure(Code.REF_NULL, "The document is null.")
+                record = _post(call, doc, kind)
             except AiqFailure as failure:
                 first_failure = first_failure or failure
                 statuses.append({"Status": "Failure", "ErrorCode": failure.code, "ErrorMessage": failure.message,
@@ -712,7 +717,21 @@ def CreateBatchSalesInvoiceBulkGetBackTransactionIDs(call: Call, params: dict[st
     result = success({"WSResultStatus": statuses})
     if first_failure is not None:
         result |= {"Status": "Failure", "ErrorCode": first_failure.code, "ErrorMessage": first_failure.message}
-    return {"CreateBatchSalesInvoiceBulkGetBackTransactionIDsResult": result, "transactionIDs": {"int": ids}}
+    return result, {"int": ids}
+
+
+@_operation
+def CreateBatchSalesInvoiceBulkGetBackTransactionIDs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Items are independent: each posts or fails on its own; overall Failure if any failed."""
+    result, ids = _bulk(call, (params.get("invoices") or {}).get("BatchSalesInvoice") or [], INVOICE)
+    return {"CreateBatchSalesInvoiceBulkGetBackTransactionIDsResult": result, "transactionIDs": ids}
+
+
+@_operation
+def CreateBatchSalesCreditNoteBulkGetBackTransactionIDs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """As the invoice bulk: items independent, -1 for a failed item, overall Failure if any failed."""
+    result, ids = _bulk(call, (params.get("creditNotes") or {}).get("BatchSalesCreditNote") or [], CREDIT_NOTE)
+    return {"CreateBatchSalesCreditNoteBulkGetBackTransactionIDsResult": result, "transactionIDs": ids}
 
 
 # ---------------------------------------------------------------- read-back

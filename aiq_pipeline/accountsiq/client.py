@@ -65,6 +65,7 @@ from aiq_pipeline.accountsiq.errors import (
 from aiq_pipeline.accountsiq.models import (
     BatchSalesCreditNote,
     BatchSalesInvoice,
+    BulkItemOutcome,
     CompanyInformation,
     CreatedTransaction,
     Customer,
@@ -314,49 +315,28 @@ class AccountsIQClient:
 
     def create_batch_sales_invoice_bulk_get_back_transaction_ids(
         self, invoices: Sequence[BatchSalesInvoice]
-    ) -> list[CreatedTransaction | AiqError]:
-        """One result per invoice, in input order: the created transaction or the error AIQ gave for it.
+    ) -> list[BulkItemOutcome]:
+        """Post many batch invoices in one call; one outcome per invoice, in input order (see `_bulk`)."""
+        return self._bulk(
+            "CreateBatchSalesInvoiceBulkGetBackTransactionIDs",
+            "invoices",
+            [
+                (invoice.external_reference, functools.partial(add_batch_invoice, invoice=invoice))
+                for invoice in invoices
+            ],
+            "BatchSalesInvoice",
+        )
 
-        Items are independent in AIQ (partial success is normal). A call-level failure (token, throttle,
-        entity, transport) raises as for any write.
-        """
-        operation = "CreateBatchSalesInvoiceBulkGetBackTransactionIDs"
-        if not invoices:
-            return []
-
-        def build(op: ET.Element) -> None:
-            array = soap.add_group(op, "invoices")
-            for invoice in invoices:
-                add_batch_invoice(array, "BatchSalesInvoice", invoice)
-
-        def has_items(result: ET.Element | None) -> bool:
-            return bool(soap.children(soap.child(result, "Result"), "WSResultStatus"))
-
-        response = self._call(operation, build, write=True, accept_failure=has_items)
-        result = soap.child(response, f"{operation}Result")
-        statuses = soap.child(result, "Result")
-        items = [] if statuses is None else statuses.findall(soap.q("WSResultStatus"))
-        ids_element = soap.child(response, "transactionIDs")
-        ids = [soap.to_int(i.text, -1) for i in ([] if ids_element is None else ids_element.findall(soap.q("int")))]
-        if len(items) != len(invoices):
-            raise self._error(
-                AiqWriteOutcomeUnknown,
-                f"AIQ answered {len(items)} results for {len(invoices)} invoices; look each up by external reference",
-                operation,
-            )
-        outcomes: list[CreatedTransaction | AiqError] = []
-        for index, item in enumerate(items):
-            status = soap.read_status(item)
-            transaction_id = ids[index] if index < len(ids) else -1
-            if not status.ok:
-                outcomes.append(self._item_error(status, operation, invoices[index].external_reference))
-            elif transaction_id <= 0:
-                outcomes.append(
-                    self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
-                )
-            else:
-                outcomes.append(CreatedTransaction(transaction_id=transaction_id, reference=None))
-        return outcomes
+    def create_batch_sales_credit_note_bulk_get_back_transaction_ids(
+        self, credit_notes: Sequence[BatchSalesCreditNote]
+    ) -> list[BulkItemOutcome]:
+        """Post many batch credit notes in one call; one outcome per credit note, in input order (see `_bulk`)."""
+        return self._bulk(
+            "CreateBatchSalesCreditNoteBulkGetBackTransactionIDs",
+            "creditNotes",
+            [(note.external_reference, functools.partial(add_batch_credit_note, note=note)) for note in credit_notes],
+            "BatchSalesCreditNote",
+        )
 
     def allocate_transactions(
         self,
@@ -454,6 +434,28 @@ class AccountsIQClient:
             skip += len(page)
         return list(found.values())
 
+    def get_transactions_by_external_references(
+        self, references: Collection[str], *, types: Collection[str], from_date: date, to_date: date
+    ) -> dict[str, list[TransactionSummary]]:
+        """A batch's existing documents in one listing: for each reference, the transactions of these `types`
+        dated `from_date`..`to_date` that carry it (an empty list: none).
+
+        One GetTransactionsBy listing (paged by 10,000) instead of one GetTransactionsByExternalReference per
+        document. The dates are the transaction dates the documents carry *in AIQ* (a document moved to the first
+        open day is dated that day), so pass a range that covers them. A failed page raises AiqLookupError; there
+        is no row cap to hit because the listing pages until a short page. References compare as
+        `same_reference` does.
+        """
+        wanted = _types(types)
+        by_key: dict[str, list[TransactionSummary]] = {reference.rstrip().casefold(): [] for reference in references}
+        if not by_key:
+            return {}
+        for summary in self.get_transactions_by(from_date, to_date, types=wanted):
+            bucket = by_key.get((summary.external_reference or "").rstrip().casefold())
+            if bucket is not None:
+                bucket.append(summary)
+        return {reference: by_key[reference.rstrip().casefold()] for reference in references}
+
     def get_transaction(self, transaction_id: int) -> Transaction:
         """The posted transaction `transaction_id` with its GL lines: the read-back of a document whose id is known.
 
@@ -506,6 +508,59 @@ class AccountsIQClient:
         if error.code in DUPLICATE_REFERENCE_CODES:
             return self._duplicate(error.message, operation, error.code, reference)
         return self._error(type(error), error.message, operation, code=error.code)
+
+    def _bulk(
+        self, operation: str, wrapper: str, items: list[tuple[str, Callable[[ET.Element, str], None]]], item_name: str
+    ) -> list[BulkItemOutcome]:
+        """One bulk create: `items` are (external reference, builder of one record given parent and name).
+
+        AIQ answers one WSResultStatus per item in input order and `transactionIDs` aligned with it, -1 for a failed
+        item, with an overall Failure when any item failed (INFERRED from the notes §3 and §5.2; UNVERIFIED). Items
+        are independent: each outcome holds the created transaction or that item's error (AiqDuplicateReference
+        for a taken reference). A call-level failure raises as for any write: throttling and token rejections
+        (nothing applied) are re-sent; a lost answer, or an answer whose item count differs from what was sent,
+        raises AiqWriteOutcomeUnknown, and every item must then be looked up before anything is sent again.
+        """
+        if not items:
+            return []
+
+        def build(op: ET.Element) -> None:
+            array = soap.add_group(op, wrapper)
+            for _, add_item in items:
+                add_item(array, item_name)
+
+        def has_items(result: ET.Element | None) -> bool:
+            return bool(soap.children(soap.child(result, "Result"), "WSResultStatus"))
+
+        response = self._call(operation, build, write=True, accept_failure=has_items)
+        statuses = soap.child(self._result(response, operation), "Result")
+        answers = [] if statuses is None else statuses.findall(soap.q("WSResultStatus"))
+        ids_element = soap.child(response, "transactionIDs")
+        ids = [soap.to_int(i.text, -1) for i in ([] if ids_element is None else ids_element.findall(soap.q("int")))]
+        if len(answers) != len(items):
+            raise self._error(
+                AiqWriteOutcomeUnknown,
+                f"AIQ answered {len(answers)} results for {len(items)} documents; look each up before sending again",
+                operation,
+            )
+        return [
+            self._bulk_item(
+                index, reference, soap.read_status(answer), ids[index] if index < len(ids) else -1, operation
+            )
+            for index, ((reference, _), answer) in enumerate(zip(items, answers, strict=True))
+        ]
+
+    def _bulk_item(
+        self, index: int, reference: str, status: soap.ResultStatus, transaction_id: int, operation: str
+    ) -> BulkItemOutcome:
+        if not status.ok:
+            return BulkItemOutcome(index, reference, error=self._item_error(status, operation, reference))
+        if transaction_id <= 0:
+            unknown = self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
+            return BulkItemOutcome(index, reference, error=unknown)
+        return BulkItemOutcome(
+            index, reference, created=CreatedTransaction(transaction_id=transaction_id, reference=None)
+        )
 
     def _created(self, response: ET.Element, operation: str) -> CreatedTransaction:
         transaction_id = soap.to_int(soap.text(response, "transactionID"), -1)

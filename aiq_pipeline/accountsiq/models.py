@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from aiq_pipeline.accountsiq.errors import AiqError
+
 
 @dataclass(frozen=True)
 class Entity:
@@ -148,6 +150,24 @@ class CreatedTransaction:
 
     transaction_id: int
     reference: str | None
+
+
+@dataclass(frozen=True)
+class BulkItemOutcome:
+    """One document of a bulk create, in input order: `created` when AIQ posted it, else `error` (AiqError).
+
+    `error` is that item's own refusal (AiqValidationError, AiqDuplicateReference for a taken reference) or
+    AiqWriteOutcomeUnknown when AIQ said Success without a transaction id (look it up before sending it again).
+    """
+
+    index: int
+    external_reference: str
+    created: CreatedTransaction | None = None
+    error: AiqError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.created is not None
 
 
 @dataclass(frozen=True)

@@ -294,8 +294,15 @@ def test_bulk_create_reports_each_item_in_input_order(aiq: Session) -> None:
         invoice("bulk-2", lines=(line("4555"),)),  # unknown GL: only this item fails
         invoice("bulk-3", lines=(line("4020", "10.00"),)),
     ]
-    first, second, third = client.create_batch_sales_invoice_bulk_get_back_transaction_ids(docs)
+    outcomes = client.create_batch_sales_invoice_bulk_get_back_transaction_ids(docs)
+    assert [(o.index, o.external_reference, o.ok) for o in outcomes] == [
+        (0, "bulk-1", True),
+        (1, "bulk-2", False),
+        (2, "bulk-3", True),
+    ]
+    first, third = outcomes[0].created, outcomes[2].created
     assert isinstance(first, CreatedTransaction) and isinstance(third, CreatedTransaction)
+    second = outcomes[1].error
     assert isinstance(second, AiqValidationError) and second.code == "GLACCOUNT_CODE_DOES_NOT_EXIST"
     aiq.errors.append(second)
     assert first.transaction_id != third.transaction_id

@@ -253,8 +253,9 @@ def test_bulk_per_item_results_in_input_order(client: AccountsIQClient, aiq: Scr
         ),
     )
     outcomes = client.create_batch_sales_invoice_bulk_get_back_transaction_ids([INVOICE, INVOICE, INVOICE])
-    assert outcomes[0] == CreatedTransaction(10, None) and outcomes[2] == CreatedTransaction(12, None)
-    assert isinstance(outcomes[1], AiqValidationError) and outcomes[1].code == "TAX_CODE_DOES_NOT_EXIST"
+    assert outcomes[0].created == CreatedTransaction(10, None) and outcomes[2].created == CreatedTransaction(12, None)
+    assert outcomes[1].created is None and outcomes[1].index == 1
+    assert isinstance(outcomes[1].error, AiqValidationError) and outcomes[1].error.code == "TAX_CODE_DOES_NOT_EXIST"
     sent = aiq.calls(op)[0].body.find(q("invoices"))
     assert sent is not None and names(sent) == ["BatchSalesInvoice"] * 3
     assert client.create_batch_sales_invoice_bulk_get_back_transaction_ids([]) == []

@@ -214,5 +214,6 @@ def test_a_bulk_item_refused_as_duplicate_names_its_own_reference(client: Accoun
     ids = "<transactionIDs><int>10</int><int>-1</int></transactionIDs>"
     aiq.script(op, failure(op, "INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS", result_xml=statuses, out_params=ids))
     first_outcome, second_outcome = client.create_batch_sales_invoice_bulk_get_back_transaction_ids([INVOICE, second])
-    assert not isinstance(first_outcome, Exception) and first_outcome.transaction_id == 10
-    assert isinstance(second_outcome, AiqDuplicateReference) and second_outcome.reference == "bunny-inv-2"
+    assert first_outcome.created is not None and first_outcome.created.transaction_id == 10
+    duplicate = second_outcome.error
+    assert isinstance(duplicate, AiqDuplicateReference) and duplicate.reference == "bunny-inv-2"
