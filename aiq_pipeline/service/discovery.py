@@ -1,20 +1,32 @@
-"""Finding newly released Bunny invoices: what the sensor (and `aiq-pipeline sync`) asks Bunny for.
+"""Finding the Bunny documents to post: what every sensor (and `aiq-pipeline sync`) asks Bunny for.
 
-The cursor is a watermark on Bunny's `updatedAt`. Each look re-reads a little behind it (the overlap),
-so an invoice updated while the previous look was paging is not missed; invoices that already have a
-partition are dropped by comparing sets, so none is asked for twice.
+The cursor is a watermark on Bunny's `updatedAt`. Each look re-reads a little behind it (the overlap), so a document
+updated while the previous look was paging is not missed; documents that already have a partition are dropped by
+comparing sets, so none is asked for twice.
+
+The first start: without a configured start date, the sync starts from the moment it was first switched on, like
+Bunny's own switch ("sync invoices released after it is turned on"): documents issued before that day are never
+picked up, and the first look starts at that moment. History comes in only through a deliberate backfill.
+
+Credit notes and voids depend on their invoice's partition: a credit note is added once its invoice's partition is
+no longer in flight (posted, failed or absent: it then posts or waits visibly as INVOICE_NOT_POSTED); a void is
+added once the invoice's partition finished posting (one with no partition was voided before the sync saw it and
+never reaches AIQ). Documents deferred for that reason live in the cursor; a lost cursor rescans Bunny, which finds
+them again, so nothing is lost with it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES, InvoiceRef
+from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES, CreditNote, InvoiceRef
+from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES
+from aiq_pipeline.sync.identity import credit_note_key, void_key
 
 # Dagster refuses `...` and control characters in partition keys; commas break the UI's backfills.
 _BAD_KEY = re.compile(r"[,\x00-\x1f\x7f]|\.\.\.")
@@ -30,19 +42,31 @@ class InvoiceRefSource(Protocol):
     ) -> Iterable[InvoiceRef]: ...
 
 
+def _moment(raw: str | None) -> datetime | None:
+    return datetime.fromisoformat(raw) if raw else None
+
+
+def _text(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 @dataclass(frozen=True)
 class Cursor:
     watermark: datetime | None = None
 
     @classmethod
     def parse(cls, raw: str | None) -> Cursor:
-        if not raw:
-            return cls()
-        data = json.loads(raw)
-        return cls(watermark=datetime.fromisoformat(data["watermark"]) if data.get("watermark") else None)
+        return cls(watermark=_moment(json.loads(raw).get("watermark"))) if raw else cls()
 
     def serialize(self) -> str:
-        return json.dumps({"watermark": self.watermark.isoformat() if self.watermark else None})
+        return json.dumps({"watermark": _text(self.watermark)})
+
+
+def issued_in_scope(issued_at: date | None, start_date: date | None) -> bool:
+    return start_date is None or (issued_at is not None and issued_at >= start_date)
+
+
+# -- invoices ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -50,7 +74,7 @@ class Discovery:
     new_invoice_ids: list[str]  # in the order they should become partitions (oldest update first)
     cursor: Cursor
     seen: int  # postable invoices Bunny returned in the window
-    skipped_before_start: int  # released before the sync start date: never picked up
+    skipped_before_start: int  # issued before the sync start date: never picked up
     rejected_keys: list[str]  # ids that cannot be partition keys (reported, never silently dropped)
     more_pending: bool  # the per-look cap was reached; the next look continues
 
@@ -69,34 +93,164 @@ def discover_released_invoices(
     refs = list(source.iter_invoice_refs(entity_id, updated_since=since, states=POSTABLE_INVOICE_STATES))
     # The server filters on state where it can; check again so a lenient server cannot widen the set.
     refs = [r for r in refs if r.state in POSTABLE_INVOICE_STATES]
-    before_start = [r for r in refs if start_date and (r.issued_at is None or r.issued_at < start_date)]
-    eligible = [r for r in refs if not (start_date and (r.issued_at is None or r.issued_at < start_date))]
-
+    eligible = [r for r in refs if issued_in_scope(r.issued_at, start_date)]
     known = set(known_ids)
     fresh: dict[str, InvoiceRef] = {}
     for ref in sorted(eligible, key=lambda r: (r.updated_at, r.id)):
         if ref.id not in known:
             fresh.setdefault(ref.id, ref)
-    rejected = [i for i in fresh if not is_valid_partition_key(i)]
     ordered = [r for r in fresh.values() if is_valid_partition_key(r.id)]
     taken = ordered[:limit]
     more = len(ordered) > limit
-
     if more:
         # Resume from the last invoice taken; the overlap re-reads its neighbours, the set check drops them.
         watermark = taken[-1].updated_at
     else:
-        latest = max((r.updated_at for r in refs), default=None)
-        watermark = max(filter(None, [cursor.watermark, latest]), default=None)
+        watermark = max(filter(None, [cursor.watermark, *(r.updated_at for r in refs)]), default=None)
     return Discovery(
         new_invoice_ids=[r.id for r in taken],
         cursor=Cursor(watermark=watermark),
         seen=len(refs),
-        skipped_before_start=len(before_start),
-        rejected_keys=rejected,
+        skipped_before_start=len(refs) - len(eligible),
+        rejected_keys=[i for i in fresh if not is_valid_partition_key(i)],
         more_pending=more,
     )
 
 
-def batches(ids: list[str], size: int) -> list[list[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+# -- credit notes and voids ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditCursor:
+    notes_watermark: datetime | None = None
+    voids_watermark: datetime | None = None
+    deferred_notes: dict[str, str] = field(default_factory=dict)  # credit note id -> credited invoice id
+    deferred_voids: list[str] = field(default_factory=list)  # voided invoice ids
+
+    @classmethod
+    def parse(cls, raw: str | None) -> CreditCursor:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(
+            notes_watermark=_moment(data.get("notes_watermark")),
+            voids_watermark=_moment(data.get("voids_watermark")),
+            deferred_notes=dict(data.get("deferred_notes") or {}),
+            deferred_voids=list(data.get("deferred_voids") or []),
+        )
+
+    def serialize(self) -> str:
+        return json.dumps(
+            {
+                "notes_watermark": _text(self.notes_watermark),
+                "voids_watermark": _text(self.voids_watermark),
+                "deferred_notes": self.deferred_notes,
+                "deferred_voids": self.deferred_voids,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class InvoicePartitions:
+    """What the invoice partitions say, as the credit-note discovery needs it."""
+
+    known: frozenset[str]  # invoice ids that have a partition
+    posted: frozenset[str]  # ... whose partition is MATERIALIZED (posted, already posted or skipped)
+    failed: frozenset[str]  # ... whose partition is FAILED
+
+    def in_flight(self, invoice_id: str) -> bool:
+        return invoice_id in self.known and invoice_id not in self.posted and invoice_id not in self.failed
+
+
+@dataclass(frozen=True)
+class CreditDiscovery:
+    new_keys: list[str]
+    cursor: CreditCursor
+    rejected_keys: list[str]
+
+    @property
+    def waiting(self) -> int:
+        return len(self.cursor.deferred_notes) + len(self.cursor.deferred_voids)
+
+
+def discover_credit_notes(
+    notes: Iterable[CreditNote],
+    voided: Iterable[InvoiceRef],
+    *,
+    known_keys: Collection[str],
+    invoices: InvoicePartitions,
+    cursor: CreditCursor,
+    start_date: date | None = None,
+) -> CreditDiscovery:
+    notes, voided = list(notes), list(voided)
+    known = set(known_keys)
+    new_keys: list[str] = []
+    rejected: list[str] = []
+    deferred_notes = _credit_note_keys(notes, known, invoices, cursor, start_date, new_keys, rejected)
+    deferred_voids = _void_keys(voided, known, invoices, cursor, new_keys)
+    next_cursor = CreditCursor(
+        notes_watermark=max(filter(None, [cursor.notes_watermark, *(n.updated_at for n in notes)]), default=None),
+        voids_watermark=max(filter(None, [cursor.voids_watermark, *(r.updated_at for r in voided)]), default=None),
+        deferred_notes=deferred_notes,
+        deferred_voids=deferred_voids,
+    )
+    return CreditDiscovery(new_keys, next_cursor, rejected)
+
+
+def _credit_note_keys(
+    notes: list[CreditNote],
+    known: set[str],
+    invoices: InvoicePartitions,
+    cursor: CreditCursor,
+    start_date: date | None,
+    new_keys: list[str],
+    rejected: list[str],
+) -> dict[str, str]:
+    """Adds the credit notes ready to post to `new_keys`; returns those deferred while their invoice posts."""
+    candidates = dict(cursor.deferred_notes)
+    for note in sorted(notes, key=lambda n: (n.updated_at, n.id)):
+        ready = note.state in ISSUED_CREDIT_NOTE_STATES and issued_in_scope(note.issued_at, start_date)
+        if ready and credit_note_key(note.id) not in known:
+            candidates.setdefault(note.id, note.credited_invoice_id or "")
+    deferred: dict[str, str] = {}
+    for note_id, invoice_id in candidates.items():
+        key = credit_note_key(note_id)
+        if key in known or key in new_keys:
+            continue
+        if not is_valid_partition_key(key):
+            rejected.append(key)
+        elif invoice_id and invoices.in_flight(invoice_id):
+            deferred[note_id] = invoice_id
+        else:
+            new_keys.append(key)
+    return deferred
+
+
+def _void_keys(
+    voided: list[InvoiceRef], known: set[str], invoices: InvoicePartitions, cursor: CreditCursor, new_keys: list[str]
+) -> list[str]:
+    """Adds the voids whose invoice partition finished posting to `new_keys`; returns those still deferred."""
+    deferred: list[str] = []
+    ids = list(dict.fromkeys([*cursor.deferred_voids, *(r.id for r in voided if r.state == "VOIDED")]))
+    for invoice_id in ids:
+        key = void_key(invoice_id)
+        if key in known or key in new_keys or invoice_id not in invoices.known:
+            continue  # no invoice partition: voided before the sync saw it, never posted
+        if invoice_id in invoices.posted:
+            if is_valid_partition_key(key):
+                new_keys.append(key)
+        else:
+            deferred.append(invoice_id)
+    return deferred
+
+
+# -- documents failed for a reason that has passed ------------------------------------------------------
+
+
+def ready_again(waiting: Mapping[str, tuple[str, str]], is_ready: Callable[[str], bool]) -> dict[str, str]:
+    """Keys (-> the attempt that failed) of documents that failed waiting for something that is now there.
+
+    `waiting` maps a failed key to (what it waited for, the failed attempt's id); `is_ready(what)` says whether it
+    is there now. The attempt id goes into the run key, so each failure is retried once.
+    """
+    return {key: attempt for key, (what, attempt) in waiting.items() if is_ready(what)}

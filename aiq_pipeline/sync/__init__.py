@@ -6,7 +6,8 @@
 - `problems`: `Problem`, `ProblemCode`, `PreflightFailed`
 - `customer`: the AIQ customer a Bunny account should be
 - `gl_mapping`: charge -> AIQ account, validated against the AIQ chart
-- `invoice_posting`: `plan_invoice_posting` (the batch sales invoice, or every reason it cannot post)
+- `documents`: one planner per document kind (invoice, credit note, void reversal) -> the AIQ documents to post,
+  or every reason they cannot be posted
 - `financial_accounts`: the "Sync financial accounts" plan (AIQ chart -> Bunny financial accounts)
 - `reconciliation`: posted AIQ totals vs the Bunny invoice
 """

@@ -7,6 +7,9 @@ from them would create a second AIQ customer after every edit.
 
 External references: ``BUNNY-INV-<invoice id>``, ``BUNNY-CN-<credit note id>``, ``BUNNY-VOID-<invoice id>``.
 
+Partition keys (one per Bunny document, in the asset of its kind): the invoice id as it is, ``CN-<credit note id>``,
+``VOID-<voided invoice id>``.
+
 Both kinds obey AIQ's rules for codes (upper case, at most 50 characters, [A-Z0-9-_]) and stay
 injective over ids even though AIQ compares them case-insensitively (SQL Server's default collation):
 
@@ -63,3 +66,31 @@ def credit_note_reference(credit_note_id: str) -> str:
 def void_reference(invoice_id: str) -> str:
     """AIQ ExternalReference of the credit note that reverses this (voided) Bunny invoice."""
     return _derived(VOID_PREFIX, invoice_id)
+
+
+KIND_INVOICE = "invoice"
+KIND_CREDIT_NOTE = "credit_note"
+KIND_VOID = "void"
+CREDIT_NOTE_KEY_PREFIX = "CN-"
+VOID_KEY_PREFIX = "VOID-"
+_KEY_PREFIXES = ((CREDIT_NOTE_KEY_PREFIX, KIND_CREDIT_NOTE), (VOID_KEY_PREFIX, KIND_VOID))
+
+
+def credit_note_key(credit_note_id: str) -> str:
+    return f"{CREDIT_NOTE_KEY_PREFIX}{credit_note_id}"
+
+
+def void_key(invoice_id: str) -> str:
+    return f"{VOID_KEY_PREFIX}{invoice_id}"
+
+
+def parse_key(key: str) -> tuple[str, str]:
+    """(kind, Bunny id) of a partition key: `CN-<id>`, `VOID-<id>`, or an invoice id."""
+    for prefix, kind in _KEY_PREFIXES:
+        if key.startswith(prefix):
+            if len(key) == len(prefix):
+                raise ValueError(f"partition key {key!r} names no Bunny id")
+            return kind, key[len(prefix) :]
+    if not key:
+        raise ValueError("an empty partition key names no Bunny document")
+    return KIND_INVOICE, key

@@ -38,7 +38,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from aiq_pipeline.sync.credit_note_posting import ISSUED_CREDIT_NOTE_STATES
+from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES
 from aiq_pipeline.sync.identity import (
     CREDIT_NOTE_PREFIX,
     INVOICE_PREFIX,

@@ -8,7 +8,8 @@ from enum import StrEnum
 
 
 class ProblemCode(StrEnum):
-    # invoice itself
+    # the document itself
+    NOT_FOUND = "NOT_FOUND"
     NOT_POSTABLE = "NOT_POSTABLE"
     WRONG_ENTITY = "WRONG_ENTITY"
     NO_LINES = "NO_LINES"
@@ -34,6 +35,8 @@ class ProblemCode(StrEnum):
     # credit notes
     UNMATCHED_CREDIT_LINE = "UNMATCHED_CREDIT_LINE"
     NO_CREDITED_INVOICE = "NO_CREDITED_INVOICE"
+    NOT_VOIDED = "NOT_VOIDED"
+    REVERSAL_MISMATCH = "REVERSAL_MISMATCH"
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,14 @@ from decimal import Decimal
 import pytest
 
 from aiq_pipeline.bunny import models as bunny
-from aiq_pipeline.sync.credit_note_posting import (
-    credit_note_key,
-    parse_key,
-    plan_credit_note_posting,
-    plan_void_reversal,
-    void_key,
-)
-from aiq_pipeline.sync.invoice_posting import plan_invoice_posting
+from aiq_pipeline.service.aiq_documents import batch_credit_note
+from aiq_pipeline.sync.documents.context import PostedDocument
+from aiq_pipeline.sync.documents.credit_note import CreditNoteSource, plan_credit_note, plan_void_reversal
+from aiq_pipeline.sync.documents.invoice import plan_invoice
+from aiq_pipeline.sync.documents.plan import PostingPlan, Skip, Wait
+from aiq_pipeline.sync.identity import credit_note_key, invoice_reference, parse_key, void_key
 from aiq_pipeline.sync.problems import PreflightFailed
-from aiq_pipeline_tests.sync.builders import SETTINGS, invoice, item, ledger, mapping, replace
+from aiq_pipeline_tests.sync.builders import context, invoice, item, replace
 
 D = Decimal
 INVOICE = invoice(
@@ -53,22 +51,52 @@ def credit(invoice_item_id: str | None, amount: str, tax: str) -> bunny.CreditNo
     return bunny.CreditNoteItem(invoice_item_id, "refund", D(amount), D(amount), D(tax))
 
 
-def _plan(n: bunny.CreditNote, inv: bunny.Invoice = INVOICE):
-    return plan_credit_note_posting(n, inv, mapping=mapping(), ledger=ledger(), settings=SETTINGS)
+def _posted(inv: bunny.Invoice = INVOICE) -> dict[str, PostedDocument]:
+    reference = invoice_reference(inv.id)
+    return {reference: PostedDocument(reference, 501, inv.amount, inv.amount)}
+
+
+def _plan(n: bunny.CreditNote, inv: bunny.Invoice = INVOICE) -> PostingPlan:
+    decision = plan_credit_note(CreditNoteSource(n, inv), context(posted=_posted(inv)))
+    assert isinstance(decision, PostingPlan), decision
+    return decision
+
+
+def _invoice_plan(inv: bunny.Invoice = INVOICE) -> PostingPlan:
+    decision = plan_invoice(inv, context())
+    assert isinstance(decision, PostingPlan)
+    return decision
+
+
+def _reversal(voided: bunny.Invoice) -> PostingPlan:
+    decision = plan_void_reversal(voided, context(posted=_posted(voided)))
+    assert isinstance(decision, PostingPlan), decision
+    return decision
 
 
 def test_credit_lines_post_on_the_credited_lines_account_and_tax_code_with_credited_amounts():
-    invoice_plan = plan_invoice_posting(INVOICE, mapping=mapping(), ledger=ledger(), settings=SETTINGS)
+    invoice_plan = _invoice_plan()
     plan = _plan(note(credit("i2", "100.00", "23.00")))
-    (line,) = plan.lines
-    credited = invoice_plan.lines[1]
+    (line,) = plan.main.lines
+    credited = invoice_plan.main.lines[1]
     assert (line.gl_account_code, line.tax_code) == (credited.gl_account_code, credited.tax_code) == ("4010", "V01")
     assert (line.net_amount, line.tax_amount) == (D("100.00"), D("23.00"))
-    assert (plan.net, plan.tax, plan.gross) == (D("100.00"), D("23.00"), D("123.00"))
-    assert plan.external_reference == "BUNNY-CN-77" and plan.credited_invoice_reference == "BUNNY-INV-1001"
-    assert plan.credit_note_date == date(2026, 6, 20) and plan.customer_code == invoice_plan.customer_code
-    fields = plan.batch_credit_note_fields()
-    assert fields["credit_note_date"] == date(2026, 6, 20) and fields["external_reference"] == "BUNNY-CN-77"
+    assert (plan.main.net, plan.main.tax, plan.main.gross) == (D("100.00"), D("23.00"), D("123.00"))
+    assert plan.main.reference == "BUNNY-CN-77" and plan.main.target == "SN"
+    (allocation,) = plan.allocations
+    assert (allocation.source, allocation.target) == ("BUNNY-CN-77", "BUNNY-INV-1001")
+    assert plan.main.date == date(2026, 6, 20) and plan.customer_code == invoice_plan.customer_code
+    request = batch_credit_note(plan.main)
+    assert request.credit_note_date == date(2026, 6, 20) and request.external_reference == "BUNNY-CN-77"
+
+
+def test_a_credit_note_waits_while_aiq_lacks_its_invoice_and_posts_unallocated_when_it_was_voided_unposted():
+    pending = plan_credit_note(CreditNoteSource(note(credit("i1", "10.00", "2.30")), INVOICE), context())
+    assert isinstance(pending, Wait) and pending.code == "INVOICE_NOT_POSTED"
+    assert pending.details == {"credited_invoice_id": INVOICE.id}
+    voided = replace(INVOICE, state="VOIDED")
+    plan = plan_credit_note(CreditNoteSource(note(credit("i1", "10.00", "2.30")), voided), context())
+    assert isinstance(plan, PostingPlan) and plan.allocations == () and "unallocated" in plan.notes[0]
 
 
 def test_a_line_that_credits_no_invoice_line_fails_rather_than_guess_an_account():
@@ -92,24 +120,41 @@ def test_draft_credit_notes_are_not_posted():
 
 def test_void_reversal_is_the_invoice_posting_under_the_void_reference_dated_like_the_invoice():
     voided = replace(INVOICE, state="VOIDED")
-    invoice_plan = plan_invoice_posting(INVOICE, mapping=mapping(), ledger=ledger(), settings=SETTINGS)
-    plan = plan_void_reversal(voided, mapping=mapping(), ledger=ledger(), settings=SETTINGS)
-    assert plan.lines == invoice_plan.lines
-    assert (plan.net, plan.tax, plan.gross) == (invoice_plan.net, invoice_plan.tax, invoice_plan.gross)
-    assert plan.credit_note_date == INVOICE.issued_at and plan.external_reference == "BUNNY-VOID-1001"
-    with pytest.raises(PreflightFailed):
-        plan_void_reversal(INVOICE, mapping=mapping(), ledger=ledger(), settings=SETTINGS)  # not voided
+    invoice_plan = _invoice_plan()
+    plan = _reversal(voided)
+    assert plan.main.lines == invoice_plan.main.lines
+    assert (plan.main.net, plan.main.tax, plan.main.gross) == (
+        invoice_plan.main.net,
+        invoice_plan.main.tax,
+        invoice_plan.main.gross,
+    )
+    assert plan.main.date == INVOICE.issued_at and plan.main.reference == "BUNNY-VOID-1001"
+    with pytest.raises(PreflightFailed) as failed:
+        plan_void_reversal(INVOICE, context(posted=_posted()))  # not voided
+    assert failed.value.codes == ("NOT_VOIDED",)
+    assert isinstance(plan_void_reversal(voided, context()), Skip)  # AIQ never held it: nothing to reverse
+
+
+def test_a_reversal_that_would_not_cancel_what_aiq_holds_is_a_mismatch():
+    voided = replace(INVOICE, state="VOIDED")
+    reference = invoice_reference(INVOICE.id)
+    elsewhere = {reference: PostedDocument(reference, 501, INVOICE.amount + D("0.01"))}
+    with pytest.raises(PreflightFailed) as failed:
+        plan_void_reversal(voided, context(posted=elsewhere))
+    assert failed.value.codes == ("REVERSAL_MISMATCH",) and "501" in failed.value.problems[0].fix
 
 
 def test_foreign_currency_credit_uses_the_invoice_rate():
     foreign = replace(INVOICE, currency_code="USD", base_currency_code="EUR", base_currency_total=D("391.47"))
-    invoice_plan = plan_invoice_posting(foreign, mapping=mapping(), ledger=ledger(), settings=SETTINGS)
+    invoice_plan = _invoice_plan(foreign)
     plan = _plan(note(credit("i1", "10.00", "2.30")), foreign)
-    assert plan.exchange_rate == invoice_plan.exchange_rate != 1
+    assert plan.main.exchange_rate == invoice_plan.main.exchange_rate != 1
 
 
 def test_partition_keys_round_trip():
     assert parse_key(credit_note_key("12")) == ("credit_note", "12")
     assert parse_key(void_key("9")) == ("void", "9")
-    with pytest.raises(ValueError):
-        parse_key("12")
+    assert parse_key("12") == ("invoice", "12")
+    for bad in ("", "CN-", "VOID-"):
+        with pytest.raises(ValueError):
+            parse_key(bad)

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.definitions import build_definitions
+from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
 from aiq_pipeline.store import Store
+from aiq_pipeline.store.journal import JournalEntry, PostingJournal
 
 AIQ_ENTITY = "DEMO01"
 AIQ_CLIENT = ("demo-aiq-client", "demo-aiq-secret")
@@ -28,6 +29,15 @@ class Stack:
     instance: dg.DagsterInstance
     store: Store
     tmp: Path
+
+    def journal_outcomes(self, outcome: str | None = None) -> list[dict]:
+        """The store's posting outcomes (one row per document), oldest key first."""
+        with self.store.session() as session:
+            return PostingJournal(session, AIQ_ENTITY).outcomes(outcome)
+
+    def journal(self) -> list[JournalEntry]:
+        with self.store.session() as session:
+            return PostingJournal(session, AIQ_ENTITY).entries()
 
     def bunny_graphql(self, query: str, variables: dict | None = None) -> dict:
         """Act in Bunny as a person with an admin token would (e.g. fix a charge's mapping)."""
@@ -69,7 +79,14 @@ class Stack:
             entity.tax_codes["V99"] = entity.tax_codes["V01"].model_copy(update={"code": "V99"})
 
 
-def make_resources(emulators: RunningEmulators, store_path: Path, batch_size: int = 5) -> dict:
+# The sample tenant's invoices are history (2026): the stack syncs from this date, as a team bringing its history in
+# on purpose would set it. Without a start date the sync starts at its first switch-on (tested on its own).
+HISTORY_START = "2025-01-01"
+
+
+def make_resources(
+    emulators: RunningEmulators, store_path: Path, batch_size: int = 5, sync_start_date: str | None = HISTORY_START
+) -> dict:
     return {
         "accountsiq": AccountsIQResource(
             base_url=emulators.accountsiq_url,
@@ -87,7 +104,7 @@ def make_resources(emulators: RunningEmulators, store_path: Path, batch_size: in
             backoff_seconds=0.01,
         ),
         "store": StoreResource(location=str(store_path)),
-        "sync_settings": SyncSettings(batch_size=batch_size),
+        "sync_settings": SyncSettings(batch_size=batch_size, sync_start_date=sync_start_date),
     }
 
 

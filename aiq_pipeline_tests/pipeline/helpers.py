@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from aiq_pipeline.defs.keys import POSTED_INVOICES
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.posting.documents import INVOICES
 
 if TYPE_CHECKING:
     from aiq_pipeline_tests.pipeline.conftest import Stack
@@ -38,7 +37,7 @@ def apply_tick(stack: Stack, result: dg.SensorResult) -> list[dg.ExecuteInProces
                 instance=stack.instance,
                 partition_key=request.partition_key,
                 tags=request.tags,
-                asset_selection=list(request.asset_selection or [POSTED_INVOICES]),
+                asset_selection=list(request.asset_selection or [INVOICES.key]),
                 raise_on_error=False,
             )
         )
@@ -46,8 +45,8 @@ def apply_tick(stack: Stack, result: dg.SensorResult) -> list[dg.ExecuteInProces
 
 
 def statuses(stack: Stack) -> dict[str, dg.AssetPartitionStatus | None]:
-    keys = stack.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
-    found = stack.instance.get_status_by_partition(POSTED_INVOICES, keys, bunny_invoices) or {}
+    keys = stack.instance.get_dynamic_partitions(INVOICES.partitions_name)
+    found = stack.instance.get_status_by_partition(INVOICES.key, keys, INVOICES.partitions) or {}
     return {k: found.get(k) for k in keys}
 
 

@@ -41,6 +41,7 @@ def _cli_env(stack, monkeypatch) -> None:
         "BUNNY_ENTITY_ID": bunny.entity_id,
         "AIQ_PIPELINE_STORE": resources["store"].location,
         "AIQ_PIPELINE_BATCH_SIZE": "5",
+        "AIQ_PIPELINE_SYNC_START_DATE": "2025-01-01",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -77,7 +78,7 @@ def test_sensor_posts_released_invoices_and_failures_become_retryable_exceptions
     # 4. The exceptions list names each failure with a reason a finance person can act on.
     listed = CliRunner().invoke(main, ["exceptions", "--json"])
     assert listed.exit_code == 0, listed.output
-    exceptions = {e["invoice_id"]: e for e in json.loads(listed.output)}
+    exceptions = {e["key"]: e for e in json.loads(listed.output)}
     assert set(exceptions) == failed
     codes = {e["reason_code"] for e in exceptions.values()}
     assert codes == {"CLOSED_PERIOD", "UNKNOWN_TAX_CODE", "NOT_POSTING_ACCOUNT"}
@@ -104,9 +105,13 @@ def test_sensor_posts_released_invoices_and_failures_become_retryable_exceptions
     assert set(final) == {f"BUNNY-INV-{k}" for k in postable}
     assert set(final.values()) == {1}
 
-    # 8. The store's sync ledger agrees to the cent with AIQ for every invoice.
-    rows = stack.store.ledger()
-    assert {r["invoice_id"] for r in rows} == postable
+    # 8. The store's posting outcomes agree to the cent with AIQ for every invoice, and the journal holds each
+    #    invoice's AIQ id.
+    rows = stack.journal_outcomes()
+    assert {r["claim_key"] for r in rows} == postable
     for row in rows:
         assert row["outcome"] == "posted"
         assert row["aiq_gross"] == row["gross"] and isinstance(row["gross"], Decimal)
+    written = {e.reference: e for e in stack.journal() if e.kind == "invoice"}
+    assert set(written) == set(final)
+    assert all(e.state == "posted" and e.aiq_id for e in written.values())

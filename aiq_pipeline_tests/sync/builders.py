@@ -10,8 +10,8 @@ from typing import Any
 
 from aiq_pipeline.accountsiq import models as aiq
 from aiq_pipeline.bunny import models as bunny
+from aiq_pipeline.sync.documents.context import LedgerSnapshot, PlanContext, PostedDocument, PostingSettings
 from aiq_pipeline.sync.gl_mapping import GLMapping, resolve_gl_mapping, validate_gl_mapping
-from aiq_pipeline.sync.invoice_posting import LedgerSnapshot, PostingSettings
 
 D = Decimal
 
@@ -150,3 +150,21 @@ def invoice(*items: bunny.InvoiceItem, **kw: Any) -> bunny.Invoice:
 
 def replace(obj: Any, **changes: Any) -> Any:
     return dataclasses.replace(obj, **changes)
+
+
+def context(
+    *,
+    mapping: GLMapping | None = None,
+    ledger: LedgerSnapshot | None = None,
+    settings: PostingSettings = SETTINGS,
+    existing_customer: Any = None,
+    posted: dict[str, PostedDocument] | None = None,
+) -> PlanContext:
+    """What the posting service gives a planner, built from the demo tenant's reference data."""
+    return PlanContext(
+        mapping=mapping if mapping is not None else globals()["mapping"](),
+        ledger=ledger if ledger is not None else globals()["ledger"](),
+        settings=settings,
+        existing_customer=existing_customer,
+        posted=posted or {},
+    )

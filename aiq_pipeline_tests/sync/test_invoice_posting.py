@@ -5,19 +5,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesInvoice, Customer
-from aiq_pipeline.sync.invoice_posting import PostingSettings, plan_invoice_posting
+from aiq_pipeline.accountsiq.models import Customer
+from aiq_pipeline.service.aiq_documents import batch_invoice
+from aiq_pipeline.sync.documents.context import PostingSettings
+from aiq_pipeline.sync.documents.invoice import plan_invoice
+from aiq_pipeline.sync.documents.plan import PostingPlan
 from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
-from aiq_pipeline_tests.sync.builders import SETTINGS, invoice, item, ledger, mapping, replace
+from aiq_pipeline_tests.sync.builders import SETTINGS, context, invoice, item, mapping, replace
 
 D = Decimal
 
 
-def plan(inv, **kw):
-    kw.setdefault("mapping", mapping())
-    kw.setdefault("ledger", ledger())
-    kw.setdefault("settings", SETTINGS)
-    return plan_invoice_posting(inv, **kw)
+def plan(inv, **kw) -> PostingPlan:
+    decision = plan_invoice(inv, context(**kw))
+    assert isinstance(decision, PostingPlan), decision
+    return decision
 
 
 def failure(inv, **kw) -> PreflightFailed:
@@ -33,28 +35,26 @@ def test_demo_invoice_plan() -> None:
         item("i3", charge="3", amount="0.00", tax="0.00"),
     )
     p = plan(inv)
-    assert p.customer_code == "BNY-42" and p.external_reference == "BUNNY-INV-1001"
-    assert p.invoice_date == date(2026, 6, 2) and p.due_date == date(2026, 7, 2)
-    assert "INV-1001" in p.description and len(p.description) <= 500
-    assert p.exchange_rate == 1 and p.currency_code == "EUR"
-    assert (p.period_name, p.financial_year) == ("Jun 2026", 2026)
-    assert [(ln.gl_account_code, ln.gl_source) for ln in p.lines] == [
+    assert p.customer_code == "BNY-42" and p.main.reference == "BUNNY-INV-1001"
+    assert p.main.date == date(2026, 6, 2) and p.main.due_date == date(2026, 7, 2)
+    assert "INV-1001" in p.main.description and len(p.main.description) <= 500
+    assert p.main.exchange_rate == 1 and p.main.currency_code == "EUR"
+    assert (p.main.period_name, p.main.financial_year) == ("Jun 2026", 2026)
+    assert [(ln.gl_account_code, ln.gl_source) for ln in p.main.lines] == [
         ("4000", "default"),
         ("4010", "charge"),
         ("4000", "default"),
     ]
-    assert [ln.tax_code for ln in p.lines] == ["V01", "V02", "V01"]  # default "v01" sent upper case
-    assert [ln.tax_rate for ln in p.lines] == [D("0.23"), D("0.135"), D(0)]  # percent/100; tax/net; 0 for net 0
-    assert [ln.net_amount for ln in p.lines] == [D("49.00"), D("200.00"), D("0.00")]
-    assert (p.net, p.tax, p.gross) == (D("249.00"), D("38.27"), D("287.27"))
+    assert [ln.tax_code for ln in p.main.lines] == ["V01", "V02", "V01"]  # default "v01" sent upper case
+    assert [ln.tax_rate for ln in p.main.lines] == [D("0.23"), D("0.135"), D(0)]  # percent/100; tax/net; 0 for net 0
+    assert [ln.net_amount for ln in p.main.lines] == [D("49.00"), D("200.00"), D("0.00")]
+    assert (p.main.net, p.main.tax, p.main.gross) == (D("249.00"), D("38.27"), D("287.27"))
     assert p.customer is not None and p.customer.code == "BNY-42" and p.customer.currency_code == "EUR"
 
 
 def test_plan_builds_the_real_aiq_request_dataclasses() -> None:
     p = plan(invoice())
-    batch = BatchSalesInvoice(
-        **p.batch_invoice_fields(), lines=tuple(BatchLine(**ln.batch_line_fields()) for ln in p.lines)
-    )
+    batch = batch_invoice(p.main)
     assert batch.customer_code == "BNY-42" and batch.lines[0].tax_amount == D("11.27")
     assert isinstance(batch.lines[0].tax_rate, Decimal) and isinstance(batch.exchange_rate, Decimal)
 
@@ -85,7 +85,7 @@ def test_closed_period_names_the_period_and_the_fix() -> None:
 
 
 def test_first_open_day_posts() -> None:
-    assert plan(invoice(issued_at=date(2026, 6, 1))).period_name == "Jun 2026"
+    assert plan(invoice(issued_at=date(2026, 6, 1))).main.period_name == "Jun 2026"
 
 
 def test_date_outside_every_period() -> None:
@@ -146,17 +146,17 @@ def test_unmapped_charge_and_missing_default() -> None:
 
 
 def test_line_without_charge_uses_the_default_account() -> None:
-    assert plan(invoice(item(charge=None))).lines[0].gl_account_code == "4000"
+    assert plan(invoice(item(charge=None))).main.lines[0].gl_account_code == "4000"
 
 
 def test_foreign_currency_rate_from_bunny_conversion() -> None:
     inv = invoice(item(amount="100.00", tax="23.00"), currency_code="USD", base_currency_total=D("113.16"))
-    assert plan(inv).exchange_rate == D("0.92")
+    assert plan(inv).main.exchange_rate == D("0.92")
 
 
 def test_foreign_currency_rate_from_settings_when_bunny_has_none() -> None:
     inv = invoice(currency_code="GBP", base_currency_total=None)
-    assert plan(inv).exchange_rate == D("1.17")
+    assert plan(inv).main.exchange_rate == D("1.17")
 
 
 def test_foreign_currency_without_rate() -> None:
@@ -177,12 +177,12 @@ def test_tax_rate_over_100_percent() -> None:
 
 def test_descriptions_are_single_line_and_bounded() -> None:
     p = plan(invoice(item(line_text="a\nb  " + "c" * 600), number="N" * 600))
-    assert p.lines[0].description.startswith("a b c") and len(p.lines[0].description) == 500
-    assert len(p.description) == 500
+    assert p.main.lines[0].description.startswith("a b c") and len(p.main.lines[0].description) == 500
+    assert len(p.main.description) == 500
 
 
 def test_problem_messages_name_the_invoice_and_say_what_to_do() -> None:
-    for problem in failure(invoice(item(charge="4"), state="VOIDED", issued_at=date(2025, 1, 1))).problems:
+    for problem in failure(invoice(item(charge="4"), state="DRAFT", issued_at=date(2025, 1, 1))).problems:
         assert "INV-1001" in problem.message or "4900" in problem.message
         assert problem.fix and str(problem).startswith(f"[{problem.code}]")
 
@@ -196,9 +196,9 @@ cents = st.decimals(min_value=0, max_value=10**7, places=2, allow_nan=False, all
 def test_plan_totals_equal_the_sum_of_lines_to_the_cent(amounts) -> None:
     items = [item(f"i{n}", amount=str(net), tax=str(tax)) for n, (net, tax) in enumerate(amounts)]
     p = plan(invoice(*items))
-    assert p.net == sum((ln.net_amount for ln in p.lines), D(0)) == sum((net for net, _ in amounts), D(0))
-    assert p.tax == sum((ln.tax_amount for ln in p.lines), D(0)) == sum((tax for _, tax in amounts), D(0))
-    assert p.gross == p.net + p.tax
-    for ln in p.lines:
+    assert p.main.net == sum((ln.net_amount for ln in p.main.lines), D(0)) == sum((net for net, _ in amounts), D(0))
+    assert p.main.tax == sum((ln.tax_amount for ln in p.main.lines), D(0)) == sum((tax for _, tax in amounts), D(0))
+    assert p.main.gross == p.main.net + p.main.tax
+    for ln in p.main.lines:
         assert ln.net_amount.as_tuple().exponent == -2 and ln.tax_amount.as_tuple().exponent == -2
         assert D(0) <= ln.tax_rate <= D(1)

@@ -8,23 +8,30 @@ from decimal import Decimal
 
 import pytest
 
-from aiq_pipeline.sync.credit_note_posting import plan_void_reversal
-from aiq_pipeline.sync.invoice_posting import (
-    CLOSED_PERIOD_FIRST_OPEN_DAY,
-    PostingSettings,
-    plan_invoice_posting,
-    posting_day,
-)
+from aiq_pipeline.sync.documents.context import CLOSED_PERIOD_FIRST_OPEN_DAY, PostedDocument, PostingSettings
+from aiq_pipeline.sync.documents.credit_note import plan_void_reversal
+from aiq_pipeline.sync.documents.dating import posting_day
+from aiq_pipeline.sync.documents.invoice import plan_invoice
+from aiq_pipeline.sync.documents.plan import PostingPlan
+from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
-from aiq_pipeline_tests.sync.builders import PERIODS, SETTINGS, invoice, ledger, mapping
+from aiq_pipeline_tests.sync.builders import PERIODS, SETTINGS, context, invoice, ledger
 
 D = Decimal
 MOVE = dataclasses.replace(SETTINGS, closed_period_policy=CLOSED_PERIOD_FIRST_OPEN_DAY)
 
 
 def plan(inv, settings: PostingSettings = SETTINGS, **kw):  # type: ignore[no-untyped-def]
-    kw.setdefault("ledger", ledger())
-    return plan_invoice_posting(inv, mapping=mapping(), settings=settings, **kw)
+    decision = plan_invoice(inv, context(settings=settings, **kw))
+    assert isinstance(decision, PostingPlan), decision
+    return decision
+
+
+def reversal(voided, settings: PostingSettings) -> PostingPlan:  # type: ignore[no-untyped-def]
+    posted = {invoice_reference(voided.id): PostedDocument(invoice_reference(voided.id), 7, voided.amount)}
+    decision = plan_void_reversal(voided, context(settings=settings, posted=posted))
+    assert isinstance(decision, PostingPlan), decision
+    return decision
 
 
 def problems(inv, settings: PostingSettings = SETTINGS, **kw) -> PreflightFailed:  # type: ignore[no-untyped-def]
@@ -44,17 +51,16 @@ def test_closed_period_fails_by_default_and_names_the_option() -> None:
 
 def test_first_open_day_moves_a_closed_date_and_keeps_bunnys_date_in_the_description() -> None:
     p = plan(invoice(issued_at=date(2026, 5, 15)), MOVE)
-    assert p.invoice_date == date(2026, 6, 1) and p.bunny_issue_date == date(2026, 5, 15)
-    assert p.posting_date_moved and (p.period_name, p.financial_year) == ("Jun 2026", 2026)
-    assert p.description == "Bunny invoice INV-1001, issued 2026-05-15 in Bunny"
-    assert p.batch_invoice_fields()["invoice_date"] == date(2026, 6, 1)
-    assert p.due_date == date(2026, 7, 2)  # the customer's due date is Bunny's, untouched
+    assert p.main.date == date(2026, 6, 1) and p.bunny_issue_date == date(2026, 5, 15)
+    assert p.posting_date_moved and (p.main.period_name, p.main.financial_year) == ("Jun 2026", 2026)
+    assert p.main.description == "Bunny invoice INV-1001, issued 2026-05-15 in Bunny"
+    assert p.main.due_date == date(2026, 7, 2)  # the customer's due date is Bunny's, untouched
 
 
 def test_first_open_day_leaves_an_open_date_alone() -> None:
     p = plan(invoice(issued_at=date(2026, 6, 2)), MOVE)
-    assert p.invoice_date == date(2026, 6, 2) and not p.posting_date_moved
-    assert p.description == "Bunny invoice INV-1001"
+    assert p.main.date == date(2026, 6, 2) and not p.posting_date_moved
+    assert p.main.description == "Bunny invoice INV-1001"
 
 
 def test_first_open_day_skips_closed_periods_and_closed_years() -> None:
@@ -87,16 +93,11 @@ def test_unknown_policy_is_refused() -> None:
 
 
 def test_void_reversal_of_a_closed_date_moves_like_its_invoice() -> None:
-    voided = invoice(issued_at=date(2026, 5, 15), state="VOIDED")
-    reversal = plan_void_reversal(voided, mapping=mapping(), ledger=ledger(), settings=MOVE)
-    assert (
-        reversal.credit_note_date == date(2026, 6, 1) == plan(invoice(issued_at=date(2026, 5, 15)), MOVE).invoice_date
-    )
-    assert reversal.posting_date_moved and reversal.description.endswith("issued 2026-05-15 in Bunny")
-    open_day = plan_void_reversal(
-        invoice(issued_at=date(2026, 6, 9), state="VOIDED"), mapping=mapping(), ledger=ledger(), settings=MOVE
-    )
-    assert open_day.credit_note_date == date(2026, 6, 9) and not open_day.posting_date_moved
+    moved = reversal(invoice(issued_at=date(2026, 5, 15), state="VOIDED"), MOVE)
+    assert moved.main.date == date(2026, 6, 1) == plan(invoice(issued_at=date(2026, 5, 15)), MOVE).main.date
+    assert moved.posting_date_moved and moved.main.description.endswith("issued 2026-05-15 in Bunny")
+    open_day = reversal(invoice(issued_at=date(2026, 6, 9), state="VOIDED"), MOVE)
+    assert open_day.main.date == date(2026, 6, 9) and not open_day.posting_date_moved
 
 
 # --- exchange rate sources ----------------------------------------------------------------------------
@@ -105,13 +106,16 @@ def test_void_reversal_of_a_closed_date_moves_like_its_invoice() -> None:
 def test_rate_sources_in_order_base_bunny_configured_aiq() -> None:
     assert plan(invoice()).exchange_rate_source == "base"
     usd = invoice(currency_code="USD", base_currency_total=D("55.4484"))  # 0.92 x 60.27
-    assert (plan(usd).exchange_rate, plan(usd).exchange_rate_source) == (D("0.92"), "bunny")
+    assert (plan(usd).main.exchange_rate, plan(usd).exchange_rate_source) == (D("0.92"), "bunny")
     gbp = invoice(currency_code="GBP", base_currency_total=None)
     with_aiq = dataclasses.replace(SETTINGS, aiq_rates={"GBP": D("1.2")})
-    assert (plan(gbp, with_aiq).exchange_rate, plan(gbp, with_aiq).exchange_rate_source) == (D("1.17"), "configured")
+    assert (plan(gbp, with_aiq).main.exchange_rate, plan(gbp, with_aiq).exchange_rate_source) == (
+        D("1.17"),
+        "configured",
+    )
     only_aiq = dataclasses.replace(SETTINGS, exchange_rates={}, aiq_rates={"GBP": D("1.2")})
     p = plan(gbp, only_aiq)
-    assert (p.exchange_rate, p.exchange_rate_source) == (D("1.2"), "aiq")
+    assert (p.main.exchange_rate, p.exchange_rate_source) == (D("1.2"), "aiq")
 
 
 def test_no_rate_anywhere_is_no_exchange_rate_naming_aiq_and_the_setting() -> None:

@@ -6,14 +6,17 @@ import dagster as dg
 
 from aiq_pipeline.accountsiq.models import GLAccount
 from aiq_pipeline.bunny.models import FinancialAccountAttributes
-from aiq_pipeline.defs.keys import CHART_OF_ACCOUNTS, FINANCIAL_ACCOUNTS, GL_MAPPING
-from aiq_pipeline.defs.ledger import STORE_POOL
+from aiq_pipeline.defs.ledger.assets import CHART_OF_ACCOUNTS
 from aiq_pipeline.defs.metadata import preview
+from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.financial_accounts import plan_financial_accounts
 from aiq_pipeline.sync.gl_mapping import resolve_gl_mapping, validate_gl_mapping
 
+FINANCIAL_ACCOUNTS = dg.AssetKey(["bunny", "financial_accounts"])
+GL_MAPPING = dg.AssetKey(["bunny", "gl_mapping"])
 MAPPING_CHECK = "every_charge_posts_to_a_posting_account"
 
 _GL_FIELDS = (
@@ -52,6 +55,7 @@ def chart_from_store(store: Store) -> list[GLAccount]:
 def financial_accounts(
     context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource, store: StoreResource
 ) -> dg.MaterializeResult:
+    mark_run_process(context)
     db = store.store()
     chart = chart_from_store(db)
     with bunny.open() as client:
@@ -109,7 +113,10 @@ def financial_accounts(
     check_specs=[dg.AssetCheckSpec(MAPPING_CHECK, asset=GL_MAPPING)],
     description="For every Bunny price-list charge, the AIQ account its revenue posts to.",
 )
-def gl_mapping(bunny: BunnyResource, store: StoreResource) -> Iterator[dg.MaterializeResult]:
+def gl_mapping(
+    context: dg.AssetExecutionContext, bunny: BunnyResource, store: StoreResource
+) -> Iterator[dg.MaterializeResult]:
+    mark_run_process(context)
     db = store.store()
     chart = chart_from_store(db)
     with bunny.open() as client:

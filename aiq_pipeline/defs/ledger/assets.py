@@ -5,11 +5,14 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from aiq_pipeline.defs.keys import CHART_OF_ACCOUNTS, PERIODS, TAX_CODES
 from aiq_pipeline.defs.metadata import preview
+from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import AccountsIQResource, StoreResource
 
-STORE_POOL = "aiq_pipeline_store"
+CHART_OF_ACCOUNTS = dg.AssetKey(["aiq", "chart_of_accounts"])
+TAX_CODES = dg.AssetKey(["aiq", "tax_codes"])
+PERIODS = dg.AssetKey(["aiq", "periods"])
 
 
 @dg.multi_asset(
@@ -38,6 +41,7 @@ STORE_POOL = "aiq_pipeline_store"
 def aiq_ledger_snapshot(
     context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, store: StoreResource
 ) -> Iterator[dg.MaterializeResult]:
+    mark_run_process(context)
     with accountsiq.open() as client:
         accounts = client.get_chart_of_accounts()
         tax_codes = client.get_tax_codes()

@@ -13,7 +13,7 @@ from datetime import date
 import dagster as dg
 
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES, InvoiceRef
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
+from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.resources import BunnyResource
 from aiq_pipeline.service.discovery import is_valid_partition_key
 
@@ -38,10 +38,10 @@ def add_history_partitions(
         ids = invoices_issued_between(
             client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=POSTABLE_INVOICE_STATES), first, last
         )
-    known = set(instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME))
+    known = set(instance.get_dynamic_partitions(INVOICES.partitions_name))
     new = [i for i in ids if i not in known]
     if new:
-        instance.add_dynamic_partitions(INVOICE_PARTITIONS_NAME, new)
+        instance.add_dynamic_partitions(INVOICES.partitions_name, new)
     return ids, new
 
 

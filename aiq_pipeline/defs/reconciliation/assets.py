@@ -23,29 +23,20 @@ Bunny has no filter on issue date, so a run reads the entity's invoices and cred
 (one paged listing each); AIQ is asked only for the month's SI and SN documents.
 """
 
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
-from aiq_pipeline.defs.ledger import STORE_POOL
 from aiq_pipeline.defs.metadata import preview
+from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
+from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
-from aiq_pipeline.defs.sensors import SENSOR_DEFAULT_ENV, TRIGGER_TAG
-from aiq_pipeline.service.document_poster import LOOKUP_TO
+from aiq_pipeline.service.reconciliation import recent_month_keys, reconcile_month
 from aiq_pipeline.store import Store
-from aiq_pipeline.sync.credit_note_posting import CREDIT_NOTE_KEY_PREFIX, VOID_KEY_PREFIX
-from aiq_pipeline.sync.identity import credit_note_reference, invoice_reference
-from aiq_pipeline.sync.period_reconciliation import (
-    CREDIT_NOTE_TYPE,
-    INVOICE_TYPE,
-    PeriodReconciliation,
-    month_bounds,
-    reconcile_period,
-)
+from aiq_pipeline.sync.period_reconciliation import PeriodReconciliation
 
 MONTHLY_RECONCILIATION = dg.AssetKey(["aiq", "monthly_reconciliation"])
 RECONCILIATION_CHECK = "bunny_aiq_month_matches"
@@ -76,63 +67,6 @@ TOTALS_COLUMNS = [
     "aiq_gross",
     "matches",
 ]
-
-
-def month_key(day: date) -> str:
-    """The partition key of the month containing `day` (`YYYY-MM-01`)."""
-    return day.replace(day=1).isoformat()
-
-
-def recent_month_keys(today: date) -> list[str]:
-    """The previous and the current month: the ones late postings, credit notes and voids still change."""
-    previous = today.replace(day=1) - timedelta(days=1)
-    return [month_key(previous), month_key(today)]
-
-
-def reconcile_month(
-    aiq: Any,
-    bunny: Any,
-    *,
-    bunny_entity_id: str,
-    month: str | date,
-    sync_start: date | None = None,
-) -> PeriodReconciliation:
-    """Read the month from both systems (clients already open) and reconcile it."""
-    first, last = month_bounds(month)
-    transactions = list(aiq.get_transactions_by(first, last, types=[INVOICE_TYPE, CREDIT_NOTE_TYPE]))
-    # Issued up to the month's end: one issued earlier may have been moved into this month out of a closed period.
-    invoices = [i for i in bunny.iter_invoices(bunny_entity_id) if i.issued_at and i.issued_at <= last]
-    notes = [n for n in bunny.iter_credit_notes(bunny_entity_id) if n.issued_at and n.issued_at <= last]
-    # A document of this month dated in a closed AIQ period may have been moved to a later month's first open day:
-    # when the month lacks it, look it up by reference (one call each; only closed days qualify), so the
-    # reconciliation leaves it to its posting month instead of calling it missing.
-    periods = aiq.get_periods()
-    closed = [
-        (p.start_date, p.end_date)
-        for p in periods
-        if p.start_date and p.end_date and (p.sales_ledger_closed or p.financial_year_closed)
-    ]
-    held = {(t.external_reference or "").upper() for t in transactions}
-    candidates = [(invoice_reference(i.id), i.issued_at) for i in invoices] + [
-        (credit_note_reference(n.id), n.issued_at) for n in notes
-    ]
-    for reference, issued in candidates:
-        in_closed = any(start <= issued <= end for start, end in closed)
-        if issued >= first and in_closed and reference.upper() not in held:
-            transactions.extend(
-                t
-                for t in aiq.get_transactions_by_external_reference(reference, from_date=last, to_date=LOOKUP_TO)
-                if t.transaction_date is not None and t.transaction_date > last
-            )
-    return reconcile_period(
-        entity_id=bunny_entity_id,
-        month=first,
-        invoices=invoices,
-        credit_notes=notes,
-        aiq_transactions=transactions,
-        sync_start=sync_start,
-        period_starts=[p.start_date for p in periods if p.start_date is not None],
-    )
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -267,6 +201,7 @@ def monthly_reconciliation(
     store: StoreResource,
     sync_settings: SyncSettings,
 ) -> dg.MaterializeResult:
+    mark_run_process(context)
     with accountsiq.open() as aiq, bunny.open() as bunny_client:
         result = reconcile_month(
             aiq,
@@ -296,103 +231,23 @@ def monthly_reconciliation(
 reconcile_months_job = dg.define_asset_job(
     RECONCILIATION_JOB,
     selection=[MONTHLY_RECONCILIATION],
-    partitions_def=monthly_partitions,
     description="Reconcile Bunny against AIQ for one month.",
 )
 
 
-def _schedule_default() -> dg.DefaultScheduleStatus:
-    wanted = os.environ.get(SENSOR_DEFAULT_ENV, "STOPPED").strip().upper()
-    return dg.DefaultScheduleStatus.RUNNING if wanted == "RUNNING" else dg.DefaultScheduleStatus.STOPPED
+def daily_reconciliation(default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="daily_reconciliation",
+        job=reconcile_months_job,
+        cron_schedule="30 6 * * *",
+        default_status=default_status,
+        description="Each morning: reconcile the previous and the current month.",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+        moment = context.scheduled_execution_time or datetime.now(UTC)
+        for key in recent_month_keys(moment.date()):
+            yield dg.RunRequest(
+                run_key=f"reconcile:{key}:{moment.date()}", partition_key=key, tags={TRIGGER_TAG: "schedule"}
+            )
 
-
-@dg.schedule(
-    name="daily_reconciliation",
-    job=reconcile_months_job,
-    cron_schedule="30 6 * * *",
-    default_status=_schedule_default(),
-    description="Each morning: reconcile the previous and the current month.",
-)
-def daily_reconciliation(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-    moment = context.scheduled_execution_time or datetime.now(UTC)
-    for key in recent_month_keys(moment.date()):
-        yield dg.RunRequest(
-            run_key=f"reconcile:{key}:{moment.date()}", partition_key=key, tags={TRIGGER_TAG: "schedule"}
-        )
-
-
-# --- in-process runs (the sync command) ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonthOutcome:
-    month_key: str
-    ran: bool  # False: the run itself failed (AIQ or Bunny not answering, ...)
-    passed: bool
-    description: str
-
-
-def reconcile_months_in_process(
-    instance: dg.DagsterInstance,
-    month_keys: Iterable[str],
-    defs: dg.Definitions,
-    trigger: str = "sync",
-) -> list[MonthOutcome]:
-    """Materialize the given month partitions now, one run each; returns each month's verdict."""
-    job = defs.resolve_job_def(RECONCILIATION_JOB)
-    outcomes = []
-    for key in sorted(set(month_keys)):
-        run = job.execute_in_process(
-            instance=instance, partition_key=key, tags={TRIGGER_TAG: trigger}, raise_on_error=False
-        )
-        evaluations = run.get_asset_check_evaluations()
-        if not run.success or not evaluations:
-            failure = next((e for e in run.all_events if e.is_step_failure), None)
-            error = failure.step_failure_data.error if failure and failure.step_failure_data else None
-            reason = error.message.strip() if error else "the run failed"
-            outcomes.append(MonthOutcome(key, False, False, f"{key[:7]}: reconciliation did not run: {reason}"))
-            continue
-        evaluation = evaluations[0]
-        outcomes.append(MonthOutcome(key, True, evaluation.passed, evaluation.description or ""))
-    return outcomes
-
-
-def months_of_documents(bunny: Any, bunny_entity_id: str, keys: Sequence[str]) -> set[str]:
-    """Month keys of the Bunny documents behind sync partition keys (invoice ids, `CN-<id>`, `VOID-<id>`)."""
-    invoice_ids = {k.removeprefix(VOID_KEY_PREFIX) for k in keys if not k.startswith(CREDIT_NOTE_KEY_PREFIX)}
-    note_ids = {k.removeprefix(CREDIT_NOTE_KEY_PREFIX) for k in keys if k.startswith(CREDIT_NOTE_KEY_PREFIX)}
-    months: set[str] = set()
-    with bunny.open() as client:
-        if invoice_ids:
-            months |= {
-                month_key(r.issued_at)
-                for r in client.iter_invoice_refs(bunny_entity_id, updated_since=None)
-                if r.id in invoice_ids and r.issued_at
-            }
-        if note_ids:
-            months |= {
-                month_key(n.issued_at)
-                for n in client.iter_credit_notes(bunny_entity_id)
-                if n.id in note_ids and n.issued_at
-            }
-    return months
-
-
-def reconcile_after_sync(
-    instance: dg.DagsterInstance,
-    defs: dg.Definitions,
-    keys: Sequence[str] = (),
-    echo: Callable[[str], None] = print,
-    today: date | None = None,
-) -> list[MonthOutcome]:
-    """After a sync: reconcile the previous and current month and every month a synced document belongs to."""
-    today = today or datetime.now(UTC).date()
-    bunny = defs.resources["bunny"].process_config_and_initialize()  # EnvVar fields resolved
-    wanted = set(recent_month_keys(today))
-    if keys:
-        wanted |= months_of_documents(bunny, bunny.entity_id, keys)
-    valid = set(monthly_partitions.get_partition_keys())
-    outcomes = reconcile_months_in_process(instance, sorted(wanted & valid), defs)
-    for outcome in outcomes:
-        echo(("reconciled " if outcome.passed else "RECONCILIATION FAILED ") + outcome.description)
-    return outcomes
+    return _schedule

@@ -1,28 +1,23 @@
-"""The project's own tables: ledger snapshots, the GL mapping and the invoice sync ledger.
+"""Connections to the project's tables (the DDL is in `schema.py`).
 
 Embedded default: one DuckDB file. Production: PostgreSQL, by giving a `postgresql://` URL instead of a
-path (the same SQL runs on both; placeholders are translated). Connections are short-lived: DuckDB
-allows one process per file, so every call opens, works and closes, retrying briefly while another
-process (another run) holds the file.
+path (the same SQL runs on both; placeholders are translated). DuckDB allows one process per file, so
+connections are held only as long as a piece of work needs them (a call, or a posting batch's `session()`),
+and opening retries briefly while another process (another run) holds the file.
 
-On PostgreSQL many processes share the database, so: each call is one transaction (committed on success,
+On PostgreSQL many processes share the database, so: statements run in transactions (committed on success,
 rolled back on error); the schema is created once per schema version under an advisory lock (concurrent
 `CREATE TABLE IF NOT EXISTS` / `CREATE OR REPLACE VIEW` from several runs otherwise fail with duplicate-type or
 "tuple concurrently updated" errors); sessions run in UTC so TIMESTAMP columns hold UTC whatever the server's
 zone; and upserts touch rows in key order so two runs never deadlock. A password in the URL never reaches a
 repr, a log line or an error message.
-
-Snapshots keep history: each materialization appends rows under a new `snapshot_id`; the `*_current`
-views show the latest one. Money columns are DECIMAL(18,2) and come back as `Decimal`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,157 +26,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import duckdb
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
-# table -> (column, SQL type) pairs; every snapshot table also has snapshot_id, snapshot_at, entity_id.
-SNAPSHOT_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "aiq_gl_accounts": (
-        ("code", "VARCHAR NOT NULL"),
-        ("description", "VARCHAR"),
-        ("account_type", "VARCHAR"),
-        ("is_active", "BOOLEAN"),
-        ("is_departmental", "BOOLEAN"),
-        ("is_posting", "BOOLEAN"),
-        ("currency_code", "VARCHAR"),
-        ("gl_category", "VARCHAR"),
-        ("gl_sub_category", "VARCHAR"),
-        ("gl_category_type_description", "VARCHAR"),
-        ("balance_sheet_type", "VARCHAR"),
-    ),
-    "aiq_tax_codes": (
-        ("code", "VARCHAR NOT NULL"),
-        ("description", "VARCHAR"),
-        ("rate", "DECIMAL(9,4)"),
-        ("is_default", "BOOLEAN"),
-    ),
-    "aiq_periods": (
-        ("period_id", "INTEGER"),
-        ("period_number", "INTEGER"),
-        ("period_name", "VARCHAR"),
-        ("financial_year", "INTEGER"),
-        ("start_date", "DATE"),
-        ("end_date", "DATE"),
-        ("sales_ledger_closed", "BOOLEAN"),
-    ),
-    "bunny_financial_accounts": (
-        ("id", "VARCHAR NOT NULL"),
-        ("code", "VARCHAR"),
-        ("name", "VARCHAR"),
-        ("account_type", "VARCHAR"),
-        ("active", "BOOLEAN"),
-        ("default_account", "BOOLEAN"),
-        ("external_id", "VARCHAR"),
-        ("source", "VARCHAR"),
-    ),
-    "gl_mapping": (
-        ("charge_id", "VARCHAR NOT NULL"),
-        ("charge_code", "VARCHAR"),
-        ("charge_name", "VARCHAR"),
-        ("account_code", "VARCHAR"),
-        ("resolved_from", "VARCHAR"),
-        ("problem_code", "VARCHAR"),
-        ("problem", "VARCHAR"),
-    ),
-    # Monthly Bunny-vs-AIQ reconciliation (defs/reconciliation.py): per run, one `summary` row, one `totals` row
-    # per kind and currency, one `difference` row per differing document. Read the latest snapshot per month.
-    "period_reconciliation": (
-        ("month", "VARCHAR NOT NULL"),
-        ("bunny_entity_id", "VARCHAR"),
-        ("row_type", "VARCHAR NOT NULL"),
-        ("passed", "BOOLEAN"),
-        ("kind", "VARCHAR"),
-        ("currency", "VARCHAR"),
-        ("problem", "VARCHAR"),
-        ("external_reference", "VARCHAR"),
-        ("bunny_id", "VARCHAR"),
-        ("bunny_number", "VARCHAR"),
-        ("aiq_transaction_ids", "VARCHAR"),
-        ("bunny_count", "INTEGER"),
-        ("aiq_count", "INTEGER"),
-        ("bunny_net", "DECIMAL(18,2)"),
-        ("bunny_tax", "DECIMAL(18,2)"),
-        ("bunny_gross", "DECIMAL(18,2)"),
-        ("aiq_net", "DECIMAL(18,2)"),
-        ("aiq_tax", "DECIMAL(18,2)"),
-        ("aiq_gross", "DECIMAL(18,2)"),
-        ("detail", "VARCHAR"),
-    ),
-}
+from aiq_pipeline.store import schema
 
-_SCHEMA = [
-    *(
-        f"""CREATE TABLE IF NOT EXISTS {table} (
-            snapshot_id VARCHAR NOT NULL, snapshot_at TIMESTAMP NOT NULL, entity_id VARCHAR NOT NULL,
-            {", ".join(f"{name} {sql_type}" for name, sql_type in columns)})"""
-        for table, columns in SNAPSHOT_TABLES.items()
-    ),
-    *(
-        f"""CREATE OR REPLACE VIEW {table}_current AS
-            SELECT * FROM {table} WHERE snapshot_id = (
-                SELECT snapshot_id FROM {table} ORDER BY snapshot_at DESC, snapshot_id DESC LIMIT 1)"""
-        for table in SNAPSHOT_TABLES
-    ),
-    """CREATE TABLE IF NOT EXISTS invoice_sync_ledger (
-        invoice_id VARCHAR PRIMARY KEY, invoice_number VARCHAR, entity_id VARCHAR, outcome VARCHAR NOT NULL,
-        customer_code VARCHAR, external_reference VARCHAR, aiq_transaction_id BIGINT, currency VARCHAR,
-        net DECIMAL(18,2), tax DECIMAL(18,2), gross DECIMAL(18,2), aiq_gross DECIMAL(18,2),
-        reason_code VARCHAR, reason VARCHAR, fix VARCHAR, retryable BOOLEAN,
-        attempts INTEGER NOT NULL, first_attempt_at TIMESTAMP NOT NULL, last_attempt_at TIMESTAMP NOT NULL,
-        posted_at TIMESTAMP, run_id VARCHAR)""",
-    """CREATE OR REPLACE VIEW invoice_exceptions AS
-        SELECT invoice_id, invoice_number, reason_code, reason, fix, retryable, attempts, last_attempt_at, run_id
-        FROM invoice_sync_ledger WHERE outcome = 'failed'""",
-]
-
-# Changes whenever the DDL above changes, so a new release re-applies it once (under the lock) on PostgreSQL.
-SCHEMA_FINGERPRINT = hashlib.sha256("\n".join(_SCHEMA).encode()).hexdigest()[:16]
 # pg_advisory_xact_lock key serialising schema creation across processes (any constant unique to the project).
 _SCHEMA_LOCK_KEY = 0x41495150  # "AIQP"
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgres+psycopg2://")
-
-LEDGER_COLUMNS = (
-    "invoice_id",
-    "invoice_number",
-    "entity_id",
-    "outcome",
-    "customer_code",
-    "external_reference",
-    "aiq_transaction_id",
-    "currency",
-    "net",
-    "tax",
-    "gross",
-    "aiq_gross",
-    "reason_code",
-    "reason",
-    "fix",
-    "retryable",
-    "posted_at",
-    "run_id",
-)
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One invoice's latest sync outcome: posted, already_posted, skipped or failed."""
-
-    invoice_id: str
-    outcome: str
-    invoice_number: str | None = None
-    entity_id: str | None = None
-    customer_code: str | None = None
-    external_reference: str | None = None
-    aiq_transaction_id: int | None = None
-    currency: str | None = None
-    net: Any = None
-    tax: Any = None
-    gross: Any = None
-    aiq_gross: Any = None
-    reason_code: str | None = None
-    reason: str | None = None
-    fix: str | None = None
-    retryable: bool | None = None
-    posted_at: datetime | None = None
-    run_id: str | None = None
 
 
 class _Connection(Protocol):
@@ -236,6 +86,65 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class Session:
+    """One open connection to the store, held for a batch of work.
+
+    DuckDB pays ~50 ms to open a file and write its checkpoint on close, so a posting run keeps one connection for
+    its whole batch instead of one per statement. `execute` and `query` commit at once; `transaction()` groups
+    statements so they commit together or not at all.
+    """
+
+    def __init__(self, raw: Any, *, is_postgres: bool) -> None:
+        self._raw = raw
+        self.is_postgres = is_postgres
+        self._in_transaction = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Connection]:
+        if self._in_transaction:  # nested: part of the outer transaction
+            yield self._connection()
+            return
+        self._in_transaction = True
+        try:
+            if self.is_postgres:
+                with self._raw:  # commit on success, roll back on error
+                    yield self._connection()
+            else:
+                self._raw.begin()
+                try:
+                    yield self._raw
+                except BaseException:
+                    self._raw.rollback()
+                    raise
+                self._raw.commit()
+        finally:
+            self._in_transaction = False
+
+    def _connection(self) -> _Connection:
+        return _PostgresConnection(self._raw) if self.is_postgres else self._raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as conn:
+            conn.execute(sql, list(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self.transaction() as conn:
+                conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.transaction() as conn:
+            return _rows(conn.execute(sql, list(params)))
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 class Store:
     """Access to the project's tables. `location` is a DuckDB file path or a `postgresql://` URL."""
 
@@ -251,17 +160,23 @@ class Store:
     # -- connections -------------------------------------------------------------------------
 
     @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A connection held until the block ends (see `Session`)."""
+        raw = self._open_postgres() if self.is_postgres else self._open_duckdb()
+        session = Session(raw, is_postgres=self.is_postgres)
+        try:
+            if self.is_postgres and not self._initialised:
+                _ensure_postgres_schema(raw)
+            self._initialised = True
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
     def connect(self) -> Iterator[_Connection]:
-        if self.is_postgres:
-            with self._postgres() as conn:
-                yield conn
-        else:
-            conn = self._open_duckdb()
-            try:
-                yield conn
-            finally:
-                conn.close()
-        self._initialised = True
+        """One transaction on a short-lived connection."""
+        with self.session() as session, session.transaction() as conn:
+            yield conn
 
     @retry(
         retry=retry_if_exception(_is_lock_error),
@@ -273,20 +188,9 @@ class Store:
         Path(self.location).parent.mkdir(parents=True, exist_ok=True)
         conn = duckdb.connect(self.location)
         if not self._initialised:
-            for statement in _SCHEMA:
+            for statement in schema.STATEMENTS:
                 conn.execute(statement)
         return conn
-
-    @contextmanager
-    def _postgres(self) -> Iterator[_Connection]:
-        raw = self._open_postgres()
-        try:
-            if not self._initialised:
-                _ensure_postgres_schema(raw)
-            with raw:  # one transaction: commit on success, roll back on error
-                yield _PostgresConnection(raw)
-        finally:
-            raw.close()
 
     def _open_postgres(self) -> Any:
         import psycopg2  # only the production profile needs it
@@ -307,65 +211,38 @@ class Store:
 
     def write_snapshot(self, table: str, entity_id: str, rows: Sequence[dict[str, Any]]) -> tuple[str, datetime]:
         """Append `rows` as a new snapshot of `table`; returns (snapshot_id, snapshot_at)."""
-        if table not in SNAPSHOT_TABLES:
-            raise ValueError(f"unknown snapshot table {table!r}")
+        columns = [name for name, _ in _snapshot_columns(table)]
         snapshot_at = utcnow()
         snapshot_id = snapshot_at.strftime("%Y%m%dT%H%M%S%fZ")
-        columns = [name for name, _ in SNAPSHOT_TABLES[table]]
         sql = (
             f"INSERT INTO {table} (snapshot_id, snapshot_at, entity_id, {', '.join(columns)}) "
             f"VALUES ({', '.join(['?'] * (len(columns) + 3))})"
         )
         params = [[snapshot_id, snapshot_at, entity_id, *(row.get(c) for c in columns)] for row in rows]
-        with self.connect() as conn:
-            if params:
-                conn.executemany(sql, params)
+        with self.session() as session:
+            session.executemany(sql, params)
         return snapshot_id, snapshot_at
 
     def current(self, table: str) -> list[dict[str, Any]]:
         """The rows of the latest snapshot of `table`."""
-        if table not in SNAPSHOT_TABLES:
-            raise ValueError(f"unknown snapshot table {table!r}")
+        _snapshot_columns(table)
         return self.query(f"SELECT * FROM {table}_current")
 
     def snapshot_count(self, table: str) -> int:
-        if table not in SNAPSHOT_TABLES:
-            raise ValueError(f"unknown snapshot table {table!r}")
+        _snapshot_columns(table)
         return int(self.query(f"SELECT COUNT(DISTINCT snapshot_id) AS n FROM {table}")[0]["n"])
-
-    # -- invoice sync ledger -----------------------------------------------------------------
-
-    def record_invoice_outcomes(self, entries: Sequence[LedgerEntry]) -> None:
-        """Upsert each invoice's latest outcome, counting attempts."""
-        now = utcnow()
-        names = ", ".join(LEDGER_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in LEDGER_COLUMNS if c != "invoice_id")
-        sql = (
-            f"INSERT INTO invoice_sync_ledger ({names}, attempts, first_attempt_at, last_attempt_at) "
-            f"VALUES ({', '.join(['?'] * (len(LEDGER_COLUMNS) + 3))}) "
-            f"ON CONFLICT (invoice_id) DO UPDATE SET {updates}, "
-            f"attempts = invoice_sync_ledger.attempts + 1, last_attempt_at = excluded.last_attempt_at"
-        )
-        # Key order: two runs upserting overlapping invoices lock rows in the same order, so never deadlock
-        # (a stable sort keeps the last of two entries for one invoice last).
-        ordered = sorted(entries, key=lambda entry: entry.invoice_id)
-        params = [[*(getattr(entry, c) for c in LEDGER_COLUMNS), 1, now, now] for entry in ordered]
-        with self.connect() as conn:
-            if params:
-                conn.executemany(sql, params)
-
-    def ledger(self, outcome: str | None = None) -> list[dict[str, Any]]:
-        if outcome is None:
-            return self.query("SELECT * FROM invoice_sync_ledger ORDER BY invoice_id")
-        return self.query("SELECT * FROM invoice_sync_ledger WHERE outcome = ? ORDER BY invoice_id", [outcome])
 
     # -- generic -----------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.connect() as conn:
-            cursor = conn.execute(sql, list(params))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        with self.session() as session:
+            return session.query(sql, params)
+
+
+def _snapshot_columns(table: str) -> tuple[tuple[str, str], ...]:
+    if table not in schema.SNAPSHOT_TABLES:
+        raise ValueError(f"unknown snapshot table {table!r}")
+    return schema.SNAPSHOT_TABLES[table]
 
 
 # Connection failures worth a short wait: the server is starting, stopping or out of connection slots.
@@ -413,11 +290,11 @@ def _ensure_postgres_schema(raw: Any) -> None:
         )
         if _schema_applied(cursor):
             return
-        for statement in _SCHEMA:
+        for statement in schema.STATEMENTS:
             cursor.execute(statement)
         cursor.execute(
             "INSERT INTO aiq_pipeline_schema (fingerprint, applied_at) VALUES (%s, %s)",
-            [SCHEMA_FINGERPRINT, utcnow()],
+            [schema.FINGERPRINT, utcnow()],
         )
 
 
@@ -425,7 +302,7 @@ def _schema_applied(cursor: Any) -> bool:
     cursor.execute("SELECT to_regclass('aiq_pipeline_schema') IS NOT NULL")
     if not cursor.fetchone()[0]:
         return False
-    cursor.execute("SELECT 1 FROM aiq_pipeline_schema WHERE fingerprint = %s", [SCHEMA_FINGERPRINT])
+    cursor.execute("SELECT 1 FROM aiq_pipeline_schema WHERE fingerprint = %s", [schema.FINGERPRINT])
     return cursor.fetchone() is not None
 
 

@@ -1,0 +1,37 @@
+"""The whole code location, merged from the domains' definitions (`definitions.py` only calls this)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aiq_pipeline.defs import accounts, credit_notes, invoices, ledger, reconciliation
+from aiq_pipeline.defs.resources import default_schedule_status, default_sensor_status, resources_from_settings
+from aiq_pipeline.settings import Settings
+
+
+def build_definitions(
+    resources: dict[str, dg.ConfigurableResource] | None = None, settings: Settings | None = None
+) -> dg.Definitions:
+    """The code location; tests pass explicit resources (and settings) instead of the environment's."""
+    settings = settings or Settings.from_env(strict=False)
+    posting = {
+        "batch_size": settings.batch_size,
+        "retry_delay": settings.transient_retry_delay_seconds,
+        "sensor_status": default_sensor_status(settings.pair),
+    }
+    merged = dg.Definitions.merge(
+        ledger.defs,
+        accounts.defs,
+        invoices.definitions(**posting),
+        credit_notes.definitions(**posting),
+        reconciliation.definitions(schedule_status=default_schedule_status(settings.pair)),
+    )
+    return dg.Definitions(
+        assets=merged.assets,
+        jobs=merged.jobs,
+        schedules=merged.schedules,
+        sensors=merged.sensors,
+        resources=resources if resources is not None else resources_from_settings(settings),
+        # One process per run: cheap runs (~0.2 s instead of ~2 s) and one store writer per run.
+        executor=dg.in_process_executor,
+    )

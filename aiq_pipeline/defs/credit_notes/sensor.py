@@ -1,0 +1,77 @@
+"""The credit-notes sensor: a partition per issued Bunny credit note (`CN-<id>`) and per invoice voided after it was
+posted (`VOID-<id>`), once its invoice's partition is no longer in flight (see `service.discovery`).
+
+STOPPED by default like the invoice sensor. Every tick it also runs again, once, the credit notes that waited for
+their invoice (INVOICE_NOT_POSTED) now that the invoice is posted, and those whose run died. It never touches the
+store.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES
+from aiq_pipeline.defs.posting.first_start import sync_start_date
+from aiq_pipeline.defs.posting.run_requests import batches, document_run_request
+from aiq_pipeline.defs.posting.sensing import rerun_requests
+from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
+from aiq_pipeline.defs.recovery import reap_dead_runs
+from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
+from aiq_pipeline.service.discovery import CreditCursor, discover_credit_notes
+from aiq_pipeline.sync.documents.credit_note import INVOICE_NOT_POSTED
+
+
+def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=CREDIT_NOTES.sensor_name,
+        asset_selection=[CREDIT_NOTES.key],
+        minimum_interval_seconds=30,
+        default_status=default_status,
+        description="Adds a partition per issued Bunny credit note and per voided posted invoice, and posts them.",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
+    ) -> dg.SensorResult:
+        instance = context.instance
+        reap_dead_runs(instance)
+        cursor = CreditCursor.parse(context.cursor)
+        invoices = invoice_partitions(instance)
+        overlap = timedelta(minutes=sync_settings.overlap_minutes)
+        with bunny.open() as client:
+            since = cursor.notes_watermark - overlap if cursor.notes_watermark else None
+            notes = list(client.iter_credit_notes(bunny.entity_id, updated_since=since))
+            void_since = cursor.voids_watermark - overlap if cursor.voids_watermark else None
+            voided = list(client.iter_invoice_refs(bunny.entity_id, updated_since=void_since, states=["VOIDED"]))
+        found = discover_credit_notes(
+            notes,
+            voided,
+            known_keys=instance.get_dynamic_partitions(CREDIT_NOTES.partitions_name),
+            invoices=invoices,
+            cursor=cursor,
+            start_date=sync_start_date(instance, sync_settings.start_date()),
+        )
+        if found.rejected_keys:
+            context.log.error("credit note keys that cannot be partition keys, not synced: %s", found.rejected_keys)
+
+        def invoice_posted_since(e: DocumentException) -> bool:
+            return e.reason_code == INVOICE_NOT_POSTED and e.detail("credited_invoice_id") in invoices.posted
+
+        runs = [
+            document_run_request(CREDIT_NOTES.key, chunk, run_key=f"credit:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
+            for chunk in batches(found.new_keys, sync_settings.batch_size)
+        ]
+        runs += rerun_requests(
+            instance, CREDIT_NOTES, batch_size=sync_settings.batch_size, also_ready=invoice_posted_since
+        )
+        summary = f"{len(found.new_keys)} new credit note/void key(s), {len(runs)} run(s), {found.waiting} waiting"
+        context.log.info(summary)
+        return dg.SensorResult(
+            dynamic_partitions_requests=[CREDIT_NOTES.partitions.build_add_request(found.new_keys)]
+            if found.new_keys
+            else [],
+            run_requests=runs,
+            cursor=found.cursor.serialize(),
+            skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
+        )
+
+    return _sensor

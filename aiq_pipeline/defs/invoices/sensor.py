@@ -1,0 +1,70 @@
+"""The released-invoices sensor: one partition per newly released invoice, few runs per burst.
+
+STOPPED by default, like Bunny's "automatically sync invoices" switch: turn it on once the ledger snapshot, financial
+accounts and GL mapping are in place. Every tick it also marks dead runs failed (freeing their slots), and runs again
+the invoices whose run died. It never touches the store.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
+from aiq_pipeline.defs.posting.run_requests import batches, document_run_request
+from aiq_pipeline.defs.posting.sensing import rerun_requests
+from aiq_pipeline.defs.recovery import reap_dead_runs
+from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
+from aiq_pipeline.service.discovery import Cursor, discover_released_invoices
+
+
+def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=INVOICES.sensor_name,
+        asset_selection=[INVOICES.key],
+        minimum_interval_seconds=30,
+        default_status=default_status,
+        description="Adds a partition per newly released Bunny invoice of the configured entity and posts them in "
+        "batches; runs again the invoices whose run died.",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
+    ) -> dg.SensorResult:
+        instance = context.instance
+        reaped = reap_dead_runs(instance)
+        start = sync_start_date(instance, sync_settings.start_date())
+        cursor = Cursor.parse(context.cursor)
+        if cursor.watermark is None and sync_settings.start_date() is None:
+            cursor = Cursor(watermark=switch_on(instance))  # the first look starts when the switch went on
+        with bunny.open() as client:
+            found = discover_released_invoices(
+                client,
+                entity_id=bunny.entity_id,
+                known_ids=instance.get_dynamic_partitions(INVOICES.partitions_name),
+                cursor=cursor,
+                overlap=timedelta(minutes=sync_settings.overlap_minutes),
+                limit=sync_settings.max_invoices_per_tick,
+                start_date=start,
+            )
+        if found.rejected_keys:
+            context.log.error("invoice ids that cannot be partition keys, not synced: %s", found.rejected_keys)
+        runs = [
+            document_run_request(INVOICES.key, chunk, run_key=f"post:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
+            for chunk in batches(found.new_invoice_ids, sync_settings.batch_size)
+        ]
+        runs += rerun_requests(instance, INVOICES, batch_size=sync_settings.batch_size)
+        summary = (
+            f"{len(found.new_invoice_ids)} new invoice(s), {len(runs)} run(s); syncing invoices issued from {start}"
+            f" ({found.skipped_before_start} earlier left alone); {len(reaped)} dead run(s) marked failed"
+        )
+        context.log.info(summary)
+        return dg.SensorResult(
+            dynamic_partitions_requests=[INVOICES.partitions.build_add_request(found.new_invoice_ids)]
+            if found.new_invoice_ids
+            else [],
+            run_requests=runs,
+            cursor=found.cursor.serialize(),
+            skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
+        )
+
+    return _sensor

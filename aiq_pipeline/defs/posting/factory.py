@@ -1,0 +1,107 @@
+"""The one way to build a document asset: a run posts a range of partitions through the posting service, and each
+partition still ends on its own (MATERIALIZED, or FAILED with its reason)."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import dagster as dg
+
+from aiq_pipeline.defs.accounts.assets import GL_MAPPING
+from aiq_pipeline.defs.ledger.assets import PERIODS, TAX_CODES
+from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.posting.documents import DocumentAsset
+from aiq_pipeline.defs.posting.events import batch_failure, failure_observation, materialization, totals_check
+from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
+from aiq_pipeline.defs.recovery import mark_run_process
+from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
+from aiq_pipeline.service.kinds import KINDS
+from aiq_pipeline.service.outcome import Outcome
+from aiq_pipeline.service.posting import PostingOptions, PostingService
+from aiq_pipeline.store.journal import PostingJournal
+from aiq_pipeline.sync.documents.context import PostingSettings
+
+Event = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckResult
+# Triggers of runs a person started on purpose: only those may re-post a document whose earlier outcome is unknown
+# (after looking once more). A run with no trigger tag and no sensor or schedule was launched from the UI.
+PERSON_TRIGGERS = frozenset({"retry"})
+AUTOMATIC_TAGS = ("dagster/sensor_name", "dagster/schedule_name")
+
+
+def is_manual(tags: dict[str, str]) -> bool:
+    trigger = tags.get(TRIGGER_TAG)
+    if trigger is not None:
+        return trigger in PERSON_TRIGGERS
+    return not any(tag in tags for tag in AUTOMATIC_TAGS)
+
+
+def document_asset(asset: DocumentAsset, *, batch_size: int, retry_delay: float) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=asset.key,
+        partitions_def=asset.partitions,
+        deps=[GL_MAPPING, TAX_CODES, PERIODS],
+        group_name="invoices",
+        kinds={"accountsiq"},
+        output_required=False,
+        pool=STORE_POOL,
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=batch_size),
+        retry_policy=dg.RetryPolicy(
+            max_retries=2, delay=retry_delay, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
+        check_specs=[dg.AssetCheckSpec(asset.check_name, asset=asset.key)],
+        description=asset.description,
+    )
+    def _document_asset(
+        context: dg.AssetExecutionContext,
+        accountsiq: AccountsIQResource,
+        bunny: BunnyResource,
+        store: StoreResource,
+        sync_settings: SyncSettings,
+    ) -> Iterator[Event]:
+        yield from post_partitions(context, asset, accountsiq, bunny, store, sync_settings)
+
+    return _document_asset
+
+
+def post_partitions(
+    context: dg.AssetExecutionContext,
+    asset: DocumentAsset,
+    accountsiq: AccountsIQResource,
+    bunny: BunnyResource,
+    store: StoreResource,
+    sync: SyncSettings,
+) -> Iterator[Event]:
+    mark_run_process(context)
+    keys = context.partition_keys
+    outcomes: list[Outcome] = []
+    settings = PostingSettings(
+        bunny_entity_id=bunny.entity_id,
+        default_tax_code=accountsiq.default_tax_code,
+        closed_period_policy=sync.closed_period_policy,
+    )
+    options = PostingOptions(
+        unknown_outcome_deadline=timedelta(seconds=sync.unknown_outcome_deadline_seconds),
+        claim_lease=timedelta(seconds=sync.claim_lease_seconds),
+    )
+    with accountsiq.open() as aiq, bunny.open() as bunny_client, store.store().session() as session:
+        service = PostingService(
+            aiq,
+            bunny_client,
+            PostingJournal(session, accountsiq.entity_id),
+            settings=settings,
+            owner=context.run.run_id,
+            kinds={name: KINDS[name] for name in asset.kinds},
+            options=options,
+            manual=is_manual(dict(context.run.tags)),
+        )
+        for outcome in service.post_many(keys):
+            outcomes.append(outcome)
+            if outcome.ok:
+                yield materialization(asset, outcome)
+            else:
+                context.log.warning("%s not posted: [%s] %s", outcome.key, outcome.reason_code, outcome.reason)
+                yield failure_observation(asset, outcome)
+        context.log.info("AIQ round trips: %d for %d %s(s)", aiq.request_count, len(keys), asset.noun)
+    yield totals_check(asset, outcomes)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise batch_failure(asset, len(outcomes), failed)

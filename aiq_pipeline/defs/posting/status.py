@@ -1,0 +1,147 @@
+"""What the Dagster instance knows about document partitions: which failed, and why their last attempt said so.
+
+The exceptions list is read from here (partition status plus the observation the posting run logs for every
+document it could not post), so it is the same in the UI, the CLI and after a restart, and needs no access to the
+store. A FAILED partition whose last failed run logged no reason for it was interrupted (its run died or failed
+before finishing it): INTERRUPTED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, INVOICES, DocumentAsset
+from aiq_pipeline.service.discovery import InvoicePartitions
+from aiq_pipeline.service.outcome import Reason
+from aiq_pipeline.sync.identity import parse_key
+
+INTERRUPTED_REASON = (
+    "Its run stopped before it finished this document (the run failed or its process died); nothing was lost."
+)
+INTERRUPTED_FIX = "Nothing to fix in the data: the next run (the sensor, `aiq-pipeline sync` or `retry`) posts it."
+
+
+@dataclass(frozen=True)
+class DocumentException:
+    key: str  # the partition key
+    kind: str  # invoice | credit_note | void
+    reason_code: str
+    reason: str
+    fix: str | None
+    retryable: bool | None
+    last_attempt_at: datetime | None
+    run_id: str | None
+    number: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
+
+    def detail(self, name: str) -> str | None:
+        return dict(self.details).get(name)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["last_attempt_at"] = self.last_attempt_at.isoformat() if self.last_attempt_at else None
+        data["details"] = dict(self.details)
+        return data
+
+
+def partition_status(instance: dg.DagsterInstance, asset: DocumentAsset) -> dict[str, dg.AssetPartitionStatus | None]:
+    keys = instance.get_dynamic_partitions(asset.partitions_name)
+    if not keys:
+        return {}
+    found = instance.get_status_by_partition(asset.key, keys, asset.partitions) or {}
+    return {key: found.get(key) for key in keys}
+
+
+def invoice_partitions(instance: dg.DagsterInstance) -> InvoicePartitions:
+    """The invoice partitions as the credit-note discovery needs them (known, posted, failed)."""
+    status = partition_status(instance, INVOICES)
+    return InvoicePartitions(
+        known=frozenset(status),
+        posted=frozenset(k for k, s in status.items() if s == dg.AssetPartitionStatus.MATERIALIZED),
+        failed=frozenset(k for k, s in status.items() if s == dg.AssetPartitionStatus.FAILED),
+    )
+
+
+def failed_keys(instance: dg.DagsterInstance, asset: DocumentAsset) -> list[str]:
+    return [k for k, s in partition_status(instance, asset).items() if s == dg.AssetPartitionStatus.FAILED]
+
+
+def latest_observations(
+    instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str]
+) -> dict[str, dg.EventLogRecord]:
+    """The newest failure observation of each key (keys never observed are absent)."""
+    latest: dict[str, dg.EventLogRecord] = {}
+    if not keys:
+        return latest
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=list(keys)), limit=len(keys) * 20
+    ).records
+    for record in records:  # newest first
+        if record.partition_key and record.partition_key not in latest:
+            latest[record.partition_key] = record
+    return latest
+
+
+def _value(metadata: dict[str, Any], name: str) -> Any:
+    entry = metadata.get(name)
+    return getattr(entry, "value", entry)
+
+
+def _kind(key: str) -> str:
+    try:
+        return parse_key(key)[0]
+    except ValueError:
+        return "unknown"
+
+
+def _exception(key: str, record: dg.EventLogRecord | None, failed_run_id: str | None) -> DocumentException:
+    # The run that failed the partition last must have said why; if it did not, it died (or failed) first.
+    observation = record.asset_observation if record is not None else None
+    if record is None or observation is None or (failed_run_id and record.run_id != failed_run_id):
+        return DocumentException(
+            key=key,
+            kind=_kind(key),
+            reason_code=Reason.INTERRUPTED,
+            reason=INTERRUPTED_REASON,
+            fix=INTERRUPTED_FIX,
+            retryable=True,
+            last_attempt_at=None,
+            run_id=failed_run_id,
+        )
+    meta = dict(observation.metadata)
+    known = {"reason_code", "reason", "fix", "retryable", "outcome"}
+    details = tuple((k, str(_value(meta, k))) for k in sorted(meta) if k not in known)
+    return DocumentException(
+        key=key,
+        kind=_value(meta, "kind") or _kind(key),
+        reason_code=_value(meta, "reason_code") or "ERROR",
+        reason=_value(meta, "reason") or "unknown",
+        fix=_value(meta, "fix"),
+        retryable=_value(meta, "retryable"),
+        last_attempt_at=datetime.fromtimestamp(record.timestamp, tz=UTC),
+        run_id=record.run_id,
+        number=_value(meta, "bunny_number") or None,
+        details=details,
+    )
+
+
+def document_exceptions(instance: dg.DagsterInstance, asset: DocumentAsset) -> list[DocumentException]:
+    failed = failed_keys(instance, asset)
+    latest = latest_observations(instance, asset, failed)
+    out = []
+    for key in failed:
+        planned = instance.get_latest_planned_materialization_info(asset.key, key)
+        out.append(_exception(key, latest.get(key), planned.run_id if planned else None))
+    return out
+
+
+def list_exceptions(
+    instance: dg.DagsterInstance, assets: Iterable[DocumentAsset] = DOCUMENT_ASSETS
+) -> list[DocumentException]:
+    """Every document that could not be posted, invoices first."""
+    return [e for asset in assets for e in document_exceptions(instance, asset)]

@@ -1,0 +1,120 @@
+"""Running the pipeline without the daemon: what `aiq-pipeline sync`, `retry` and `backfill` do.
+
+Runs execute in this process against the persistent instance, so they appear in the UI's run list and partition
+status exactly like the daemon's runs. Each run carries this process in its tags, so a killed command's runs are
+found dead and cleared by the next command (or the sensors) instead of blocking everything after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from aiq_pipeline.defs.code_location import build_definitions
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, DocumentAsset
+from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG, contiguous_groups, range_tags
+from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
+from aiq_pipeline.defs.recovery import process_tags
+from aiq_pipeline.service.outcome import Status
+from aiq_pipeline.sync.identity import KIND_INVOICE, parse_key
+
+# Exit codes of `sync`, `retry` and `backfill` (the README documents them; 4 is a settings or connection problem).
+EXIT_OK = 0
+EXIT_DOCUMENTS_FAILED = 1
+EXIT_RECONCILIATION_DIFFERS = 3
+
+
+@dataclass
+class SyncSummary:
+    posted: list[str] = field(default_factory=list)
+    already_posted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[DocumentException] = field(default_factory=list)
+    runs: int = 0
+    reconciliation_failed: list[str] = field(default_factory=list)  # month descriptions
+
+    def add(self, other: SyncSummary) -> None:
+        self.posted += other.posted
+        self.already_posted += other.already_posted
+        self.skipped += other.skipped
+        self.runs += other.runs
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return EXIT_DOCUMENTS_FAILED
+        return EXIT_RECONCILIATION_DIFFERS if self.reconciliation_failed else EXIT_OK
+
+    def render(self) -> str:
+        lines = [
+            f"posted: {len(self.posted)}",
+            f"already posted: {len(self.already_posted)}",
+            f"skipped: {len(self.skipped)}",
+            f"failed: {len(self.failed)}",
+        ]
+        lines += [f"  - {e.key} [{e.reason_code}] {e.reason}" for e in self.failed]
+        lines.append(f"({self.runs} run(s))")
+        return "\n".join(lines)
+
+
+def load_definitions(defs: dg.Definitions | None = None) -> dg.Definitions:
+    return defs if defs is not None else build_definitions()  # the environment, read now (not at import)
+
+
+def asset_of(key: str) -> DocumentAsset:
+    """The document asset whose partitions hold `key` (`CN-`/`VOID-` keys: credit notes; anything else: invoices)."""
+    kind, _ = parse_key(key)
+    return INVOICES if kind == KIND_INVOICE else CREDIT_NOTES
+
+
+def execute(
+    defs: dg.Definitions, instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Sequence[str], trigger: str
+) -> dg.ExecuteInProcessResult:
+    """One run of `asset` over `keys` (contiguous in the partition order), in this process."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    tags = {TRIGGER_TAG: trigger, **process_tags(), **range_tags(keys)}
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=keys[0] if len(keys) == 1 else None,
+        asset_selection=[asset],
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def _collect(summary: SyncSummary, result: dg.ExecuteInProcessResult) -> None:
+    keys = {asset.key for asset in DOCUMENT_ASSETS}
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat.asset_key not in keys or mat.partition is None:
+            continue
+        outcome = str(getattr(mat.metadata.get("outcome"), "value", ""))
+        buckets: dict[str, list[str]] = {
+            Status.ALREADY_POSTED: summary.already_posted,
+            Status.SKIPPED: summary.skipped,
+            Status.NOTHING_TO_POST: summary.skipped,
+        }
+        buckets.get(outcome, summary.posted).append(mat.partition)
+
+
+def post_in_process(
+    instance: dg.DagsterInstance, keys: Sequence[str], trigger: str, defs: dg.Definitions | None = None
+) -> SyncSummary:
+    """Materialize any mix of document partitions now, in as few runs as their order allows; invoices first, so
+    credit notes find their invoices posted."""
+    defs = load_definitions(defs)
+    batch_size = defs.resources["sync_settings"].batch_size
+    summary = SyncSummary()
+    for asset in DOCUMENT_ASSETS:
+        mine = [k for k in keys if asset_of(k) == asset]
+        if not mine:
+            continue
+        order = instance.get_dynamic_partitions(asset.partitions_name)
+        for group in contiguous_groups(mine, order, batch_size):
+            _collect(summary, execute(defs, instance, asset.key, group, trigger))
+            summary.runs += 1
+    wanted = set(keys)
+    summary.failed = [e for e in list_exceptions(instance) if e.key in wanted]
+    return summary

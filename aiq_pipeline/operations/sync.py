@@ -1,0 +1,155 @@
+"""`aiq-pipeline sync` and `backfill`: the whole chain once, without the daemon, on the instance the UI uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+
+from aiq_pipeline.defs.accounts import SETUP_ASSETS
+from aiq_pipeline.defs.invoices.history import add_history_partitions
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES
+from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
+from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
+from aiq_pipeline.defs.posting.sensing import active_run_ids
+from aiq_pipeline.defs.posting.status import invoice_partitions, list_exceptions
+from aiq_pipeline.defs.recovery import process_tags, reap_dead_runs
+from aiq_pipeline.operations.reconcile import reconcile_after_sync
+from aiq_pipeline.operations.runs import SyncSummary, load_definitions, post_in_process
+from aiq_pipeline.service.discovery import CreditCursor, Cursor, discover_credit_notes, discover_released_invoices
+from aiq_pipeline.service.outcome import Reason
+
+Echo = Callable[[str], None]
+
+
+class StepFailed(Exception):
+    """A run this command started failed as a whole; `error` is the failed step's error (for the one-line report)."""
+
+    def __init__(self, message: str, error: Any | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class UnknownBunnyEntity(Exception):
+    """BUNNY_ENTITY_ID names no entity this Bunny API client can see: nothing is written."""
+
+
+def _run_setup(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    job = defs.resolve_implicit_global_asset_job_def()
+    setup = job.execute_in_process(
+        instance=instance,
+        asset_selection=list(SETUP_ASSETS),
+        tags={TRIGGER_TAG: "sync", **process_tags()},
+        raise_on_error=False,
+    )
+    if not setup.success:
+        failure = next((e for e in setup.all_events if e.is_step_failure), None)
+        error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+        reason = error.message.strip() if error else "the run failed"
+        raise StepFailed(f"the ledger/accounts/mapping step failed: {reason}", error)
+
+
+def _check_bunny_entity(bunny: Any) -> None:
+    with bunny.open() as client:
+        entity = client.get_entity(bunny.entity_id)
+    if entity is None:
+        raise UnknownBunnyEntity(
+            f"BUNNY_ENTITY_ID: Bunny has no entity {bunny.entity_id!r} this API client can see; set it to the id of "
+            "the Bunny entity whose invoices go to AccountsIQ (aiq-pipeline doctor lists the check). Nothing was "
+            "written."
+        )
+
+
+def _rerun_keys(instance: dg.DagsterInstance) -> list[str]:
+    """Documents whose failure has passed: their run died, or the run that held them finished."""
+    active = active_run_ids(instance)
+    return [
+        e.key
+        for e in list_exceptions(instance)
+        if e.reason_code == Reason.INTERRUPTED
+        or (e.reason_code == Reason.BEING_POSTED and e.detail("held_by_run") not in active)
+    ]
+
+
+def _new_invoices(instance: dg.DagsterInstance, bunny: Any, sync: Any, start: date) -> list[str]:
+    first_look = None if sync.start_date() is not None else switch_on(instance)
+    with bunny.open() as client:
+        found = discover_released_invoices(
+            client,
+            entity_id=bunny.entity_id,
+            known_ids=instance.get_dynamic_partitions(INVOICES.partitions_name),
+            cursor=Cursor(watermark=first_look),
+            overlap=timedelta(0),
+            limit=10**9,
+            start_date=start,
+        )
+    return found.new_invoice_ids
+
+
+def _new_credit_notes(instance: dg.DagsterInstance, bunny: Any, start: date) -> list[str]:
+    with bunny.open() as client:
+        notes = list(client.iter_credit_notes(bunny.entity_id))
+        voided = list(client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=["VOIDED"]))
+    found = discover_credit_notes(
+        notes,
+        voided,
+        known_keys=instance.get_dynamic_partitions(CREDIT_NOTES.partitions_name),
+        invoices=invoice_partitions(instance),
+        cursor=CreditCursor(),
+        start_date=start,
+    )
+    return found.new_keys
+
+
+def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definitions | None = None) -> SyncSummary:
+    """Dead runs cleared -> ledger snapshot, financial accounts, GL mapping -> new and interrupted invoices posted ->
+    new credit notes and voids posted -> the months touched reconciled."""
+    defs = load_definitions(defs)
+    if reaped := reap_dead_runs(instance):
+        echo(f"{len(reaped)} run(s) whose process is gone marked failed; their documents are posted now")
+    bunny = defs.resources["bunny"].process_config_and_initialize()
+    sync = defs.resources["sync_settings"].process_config_and_initialize()
+    _check_bunny_entity(bunny)
+    echo("refreshing the ledger snapshot, financial accounts and GL mapping…")
+    _run_setup(defs, instance)
+    start = sync_start_date(instance, sync.start_date())
+    invoices = _new_invoices(instance, bunny, sync, start)
+    again = _rerun_keys(instance)
+    echo(f"{len(invoices)} newly released invoice(s) to post (issued from {start}); {len(again)} to post again")
+    summary = SyncSummary()
+    if invoices:
+        instance.add_dynamic_partitions(INVOICES.partitions_name, invoices)
+    summary.add(post_in_process(instance, [*invoices, *again], trigger="sync", defs=defs))
+    notes = _new_credit_notes(instance, bunny, start)
+    if notes:
+        echo(f"{len(notes)} new credit note(s) and void(s) to post")
+        instance.add_dynamic_partitions(CREDIT_NOTES.partitions_name, notes)
+        summary.add(post_in_process(instance, notes, trigger="sync", defs=defs))
+    summary.failed = list_exceptions(instance)  # earlier exceptions are still exceptions: show them too
+    months = reconcile_after_sync(instance, defs, [*summary.posted, *summary.already_posted], echo)
+    summary.reconciliation_failed = [m.description for m in months if not m.passed]
+    return summary
+
+
+def backfill(
+    instance: dg.DagsterInstance, first: date, last: date, echo: Echo = print, defs: dg.Definitions | None = None
+) -> SyncSummary:
+    """Every postable invoice issued in [first, last], posted once each (already posted ones are found and left)."""
+    defs = load_definitions(defs)
+    if reaped := reap_dead_runs(instance):
+        echo(f"{len(reaped)} run(s) whose process is gone marked failed")
+    bunny = defs.resources["bunny"].process_config_and_initialize()
+    _check_bunny_entity(bunny)
+    ids, new = add_history_partitions(instance, bunny, first, last)
+    echo(f"{len(ids)} postable invoice(s) issued in the range; {len(new)} new partition(s)")
+    if not ids:
+        return SyncSummary()
+    return post_in_process(instance, ids, trigger="backfill", defs=defs)
+
+
+def retry(instance: dg.DagsterInstance, keys: list[str], defs: dg.Definitions | None = None) -> SyncSummary:
+    """A person's retry of these documents (a document whose outcome was unknown is looked up once more first)."""
+    reap_dead_runs(instance)
+    return post_in_process(instance, keys, trigger="retry", defs=defs)

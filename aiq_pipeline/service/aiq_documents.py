@@ -1,0 +1,93 @@
+"""Planned documents as the AIQ client's requests, and what the journal records of each."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from aiq_pipeline.accountsiq import AccountsIQClient
+from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesCreditNote, BatchSalesInvoice, CreatedTransaction
+from aiq_pipeline.store.journal import PlannedWrite
+from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument, PlannedLine
+
+
+def _lines(lines: tuple[PlannedLine, ...]) -> tuple[BatchLine, ...]:
+    return tuple(
+        BatchLine(
+            gl_account_code=line.gl_account_code,
+            tax_code=line.tax_code,
+            description=line.description,
+            net_amount=line.net_amount,
+            tax_rate=line.tax_rate,
+            tax_amount=line.tax_amount,
+        )
+        for line in lines
+    )
+
+
+def batch_invoice(doc: PlannedDocument) -> BatchSalesInvoice:
+    return BatchSalesInvoice(
+        customer_code=doc.customer_code,
+        invoice_date=doc.date,
+        external_reference=doc.reference,
+        description=doc.description,
+        lines=_lines(doc.lines),
+        exchange_rate=doc.exchange_rate,
+        due_date=doc.due_date,
+    )
+
+
+def batch_credit_note(doc: PlannedDocument) -> BatchSalesCreditNote:
+    return BatchSalesCreditNote(
+        customer_code=doc.customer_code,
+        credit_note_date=doc.date,
+        external_reference=doc.reference,
+        description=doc.description,
+        lines=_lines(doc.lines),
+        exchange_rate=doc.exchange_rate,
+        due_date=doc.due_date,
+    )
+
+
+def create(aiq: AccountsIQClient, doc: PlannedDocument) -> CreatedTransaction:
+    """Send `doc` to AIQ (one request; the caller owns exactly-once)."""
+    if doc.target == AiqTarget.SALES_INVOICE:
+        return aiq.create_batch_sales_invoice_get_back_transaction_id(batch_invoice(doc))
+    return aiq.create_batch_sales_credit_note_get_back_transaction_id(batch_credit_note(doc))
+
+
+_TARGET_NAMES = {AiqTarget.SALES_INVOICE: "sales invoice", AiqTarget.SALES_CREDIT_NOTE: "sales credit note"}
+
+
+def target_name(target: AiqTarget | str) -> str:
+    return _TARGET_NAMES.get(AiqTarget(target), str(target)) if target in AiqTarget else str(target)
+
+
+def planned_write(doc: PlannedDocument, *, claim_key: str, kind: str) -> PlannedWrite:
+    summary = (
+        f"{target_name(doc.target)} {doc.reference} dated {doc.date.isoformat()} for customer {doc.customer_code}: "
+        f"net {doc.net}, tax {doc.tax}, gross {doc.gross} {doc.currency_code}"
+    )
+    return PlannedWrite(
+        reference=doc.reference,
+        claim_key=claim_key,
+        kind=kind,
+        target=str(doc.target),
+        currency=doc.currency_code,
+        net=doc.net,
+        tax=doc.tax,
+        gross=doc.gross,
+        summary=summary,
+        document=json.dumps(_jsonable(asdict(doc)), sort_keys=True),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    return str(value)  # Decimal, date, enums: their exact text

@@ -1,0 +1,61 @@
+"""What a posting batch needs from both sides, read once: the AIQ ledger, the GL mapping, customers and rates.
+
+Read live (not from the store), so a retry after a fix in Bunny or AIQ (a mapping, a reopened period) sees it at
+once; the store's snapshots are the audit trail and the UI's view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from aiq_pipeline.accountsiq import AccountsIQClient
+from aiq_pipeline.accountsiq.errors import AiqNotFoundError, AiqValidationError
+from aiq_pipeline.accountsiq.models import Customer
+from aiq_pipeline.bunny import BunnyClient
+from aiq_pipeline.sync.documents.context import LedgerSnapshot, PostingSettings
+from aiq_pipeline.sync.gl_mapping import GLMapping, resolve_gl_mapping, validate_gl_mapping
+
+
+@dataclass
+class ReferenceData:
+    ledger: LedgerSnapshot
+    mapping: GLMapping
+    customers: dict[str, Customer | None] = field(default_factory=dict)  # cache by code; None = absent
+    aiq_rates: dict[str, Decimal | None] = field(default_factory=dict)  # AIQ's rate by currency; None = none
+
+    @classmethod
+    def load(cls, aiq: AccountsIQClient, bunny: BunnyClient, *, bunny_entity_id: str) -> ReferenceData:
+        chart = aiq.get_chart_of_accounts()
+        ledger = LedgerSnapshot.of(
+            chart=chart,
+            tax_codes=aiq.get_tax_codes(),
+            periods=aiq.get_periods(),
+            base_currency=aiq.get_company_information().base_currency_code,
+        )
+        mapping = resolve_gl_mapping(
+            bunny.iter_price_list_charges(), bunny.iter_financial_accounts(bunny_entity_id), entity_id=bunny_entity_id
+        )
+        return cls(ledger=ledger, mapping=validate_gl_mapping(mapping, chart))
+
+    def customer(self, aiq: AccountsIQClient, code: str) -> Customer | None:
+        if code not in self.customers:
+            try:
+                self.customers[code] = aiq.get_customer(code)
+            except AiqNotFoundError:
+                self.customers[code] = None
+        return self.customers[code]
+
+    def with_aiq_rate(self, aiq: AccountsIQClient, settings: PostingSettings, currency: str) -> PostingSettings | None:
+        """`settings` plus AIQ's rate for the day for `currency` (read once per batch); None when AIQ has none."""
+        currency = currency.strip().upper()
+        if currency not in self.aiq_rates:
+            try:
+                rate: Decimal | None = aiq.get_currency_exchange_rate(currency)
+            except AiqValidationError:  # e.g. CURRENCY_CODE_DOES_NOT_EXIST: the plan's own problem stands
+                rate = None
+            self.aiq_rates[currency] = rate if rate is not None and rate > 0 else None
+        found = self.aiq_rates[currency]
+        if found is None:
+            return None
+        return replace(settings, aiq_rates={**settings.aiq_rates, currency: found})

@@ -1,0 +1,57 @@
+"""Exchange rates and line tax rates.
+
+- Exchange rate: AIQ base-currency units per 1 unit of the document currency. 1 in AIQ's base currency; else
+  Bunny's own conversion (baseCurrencyTotal / amount) when Bunny's base currency is AIQ's; else the rate configured
+  for the sync; last, AIQ's own rate for the day (`PostingSettings.aiq_rates`, which the posting service fills from
+  GetCurrencyExchangeRate only after a plan failed with NO_EXCHANGE_RATE), passed through as AIQ states it. The
+  direction of AIQ's ExchangeRate is UNVERIFIED on a real tenant (protocol-notes §4.9).
+- Line TaxRate (AIQ: a fraction 0..1, informational since TaxAmount is sent explicitly): Bunny's item `taxRate`
+  as a percentage (23 = 23 %) divided by 100; without it, tax / net (0 when net is 0). Rounded to 6 places.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from aiq_pipeline.sync.documents.context import LedgerSnapshot, PostingSettings
+from aiq_pipeline.sync.inputs import BunnyInvoice, BunnyInvoiceItem
+from aiq_pipeline.sync.money import ZERO
+
+RATE_PLACES = Decimal("0.000001")
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+
+RATE_BASE = "base"
+RATE_BUNNY = "bunny"
+RATE_CONFIGURED = "configured"
+RATE_AIQ = "aiq"
+
+
+def exchange_rate(
+    invoice: BunnyInvoice, ledger: LedgerSnapshot, settings: PostingSettings
+) -> tuple[Decimal | None, str]:
+    """(rate, source): base units per 1 unit of the invoice currency, and where it came from."""
+    currency = invoice.currency_code.strip().upper()
+    if currency == ledger.base_currency:
+        return ONE, RATE_BASE
+    bunny_base = (invoice.base_currency_code or "").strip().upper()
+    if bunny_base == ledger.base_currency and invoice.base_currency_total is not None and invoice.amount > 0:
+        rate = (invoice.base_currency_total / invoice.amount).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+        return rate, RATE_BUNNY
+    configured = settings.exchange_rates.get(currency)
+    if configured is not None:
+        return Decimal(configured), RATE_CONFIGURED
+    from_aiq = settings.aiq_rates.get(currency)
+    if from_aiq is not None:
+        return Decimal(from_aiq), RATE_AIQ
+    return None, ""
+
+
+def line_tax_rate(item: BunnyInvoiceItem, net: Decimal, tax: Decimal) -> Decimal:
+    if item.tax_rate is not None:
+        rate = Decimal(item.tax_rate) / HUNDRED
+    elif net == ZERO:
+        rate = ZERO
+    else:
+        rate = tax / net
+    return rate.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
