@@ -1,27 +1,59 @@
-"""Dagster resources: the settings of both systems and the store, fed from the environment.
+"""Dagster resources, built from the one settings model (`aiq_pipeline.settings`).
 
-Secrets come in through `dg.EnvVar`, so the UI shows the variable's name, never its value, and the
-fields are excluded from reprs.
+The code location reads the settings leniently (`Settings.from_env(strict=False)`): it loads while the AIQ
+or Bunny settings are still missing, and a run then fails at start naming the variable. Secrets reach Dagster
+as `dg.EnvVar` references (the UI shows the variable's name, never its value), and so does every connection
+setting the model could not vouch for; the values it checked are passed as the values. Secret fields are
+excluded from reprs.
+
+Definitions that need a setting when they are built (the sensors' and schedule's default status, the retry
+policy's delay) call `default_sensor_status()`, `default_schedule_status()` and `transient_retry_delay()`
+here instead of reading the environment.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
+from aiq_pipeline.settings import (
+    CLOSED_PERIOD_FAIL,
+    CLOSED_PERIOD_POLICIES,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CLAIM_LEASE_SECONDS,
+    DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS,
+    DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS,
+    MAX_BATCH_SIZE,
+    PairSettings,
+    Settings,
+    SettingsError,
+    default_store_path,
+    missing_problem,
+    variables_set,
+)
 from aiq_pipeline.store import Store
-from aiq_pipeline.sync.invoice_posting import CLOSED_PERIOD_FAIL, CLOSED_PERIOD_POLICIES
 
-# Measured (bench/invoice_burst.py, 1000 invoices): 200 per run is 2.2x faster than 50; launching runs dominates.
-DEFAULT_BATCH_SIZE = 200
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_INVOICES_PER_TICK",
+    "AccountsIQResource",
+    "BunnyResource",
+    "StoreResource",
+    "SyncSettings",
+    "default_schedule_status",
+    "default_sensor_status",
+    "default_store_location",
+    "resources_from_environment",
+    "resources_from_settings",
+    "transient_retry_delay",
+]
+
 DEFAULT_MAX_INVOICES_PER_TICK = 2000
 
 
@@ -75,13 +107,18 @@ class StoreResource(dg.ConfigurableResource):
     location: str = Field(repr=False, description="DuckDB file path or postgresql:// URL")
 
     def store(self) -> Store:
-        return Store(self.location)
+        location = self.location
+        if isinstance(location, dg.EnvVar):  # used outside a run, where Dagster has not resolved it
+            location = location.get_value() or ""
+            if not location.strip():
+                raise SettingsError([missing_problem("AIQ_PIPELINE_STORE")])
+        return Store(location)
 
 
 class SyncSettings(dg.ConfigurableResource):
     """How the invoice sync batches, where it starts, and how it dates documents in closed AIQ periods."""
 
-    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=500, description="Invoices per run")
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE, description="Invoices per run")
     max_invoices_per_tick: int = Field(default=DEFAULT_MAX_INVOICES_PER_TICK, ge=1)
     overlap_minutes: int = Field(default=10, ge=0, description="How far the sensor re-reads behind its cursor")
     sync_start_date: str | None = Field(
@@ -95,40 +132,120 @@ class SyncSettings(dg.ConfigurableResource):
         "first_open_day: it posts on the first day of the next open period, Bunny's date kept in its description",
     )
 
+    transient_retry_delay_seconds: float = Field(
+        default=DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS,
+        ge=0,
+        le=3600,
+        description="Pause before a batch with transient failures is tried again",
+    )
+    unknown_outcome_deadline_seconds: int = Field(
+        default=DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS,
+        ge=1,
+        le=3600,
+        description="How long to keep looking for a document whose write outcome is unknown",
+    )
+    claim_lease_seconds: int = Field(
+        default=DEFAULT_CLAIM_LEASE_SECONDS,
+        ge=30,
+        le=86400,
+        description="How long a claim on a document holds before another runner may take it over",
+    )
+
     def start_date(self) -> date | None:
         return date.fromisoformat(self.sync_start_date) if self.sync_start_date else None
 
 
+# -- from the settings model ---------------------------------------------------------------------------
+
+
+def _code_location_settings() -> Settings:
+    return Settings.from_env(strict=False)
+
+
+def default_sensor_status(pair: PairSettings | None = None) -> dg.DefaultSensorStatus:
+    """AIQ_PIPELINE_SENSOR_DEFAULT as Dagster's status: STOPPED unless RUNNING (a wrong value is a SettingsError)."""
+    pair = pair or _code_location_settings().pair
+    return dg.DefaultSensorStatus.RUNNING if pair.sensors_running else dg.DefaultSensorStatus.STOPPED
+
+
+def default_schedule_status(pair: PairSettings | None = None) -> dg.DefaultScheduleStatus:
+    """The same switch for the schedules that follow the sensors (the daily reconciliation)."""
+    pair = pair or _code_location_settings().pair
+    return dg.DefaultScheduleStatus.RUNNING if pair.sensors_running else dg.DefaultScheduleStatus.STOPPED
+
+
+def transient_retry_delay(settings: Settings | None = None) -> float:
+    """AIQ_PIPELINE_TRANSIENT_RETRY_DELAY in seconds, for a `dg.RetryPolicy(delay=...)`."""
+    return (settings or _code_location_settings()).transient_retry_delay_seconds
+
+
 def default_store_location() -> str:
-    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
-    return str(Path(home) / "aiq_pipeline.duckdb")
-
-
-def _optional(name: str) -> str | None:
-    return os.environ.get(name) or None
+    """`$DAGSTER_HOME/aiq_pipeline.duckdb` (or under `./.dagster_home`): where AIQ_PIPELINE_STORE defaults to."""
+    return str(default_store_path(_code_location_settings().dagster_home))
 
 
 def resources_from_environment() -> dict[str, dg.ConfigurableResource]:
-    """The production wiring: every setting from its environment variable (see the README's table)."""
+    """The production wiring: the settings model read from the environment, leniently (see the module doc)."""
+    return resources_from_settings(_code_location_settings())
+
+
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources for the settings' one pair."""
+    pair = settings.pair
     return {
-        "accountsiq": AccountsIQResource(
-            region=_optional("AIQ_REGION"),
-            base_url=_optional("AIQ_BASE_URL"),
+        "accountsiq": _accountsiq_resource(pair),
+        "bunny": _bunny_resource(pair),
+        # The location may be a PostgreSQL URL with a password: the UI shows the variable, never the URL.
+        "store": StoreResource(
+            location=dg.EnvVar("AIQ_PIPELINE_STORE")
+            if "AIQ_PIPELINE_STORE" in variables_set()
+            else settings.store_location
+        ),
+        "sync_settings": SyncSettings(
+            batch_size=settings.batch_size,
+            sync_start_date=pair.sync_start_date.isoformat() if pair.sync_start_date else None,
+            closed_period_policy=pair.closed_period_policy,
+            transient_retry_delay_seconds=settings.transient_retry_delay_seconds,
+            unknown_outcome_deadline_seconds=settings.unknown_outcome_deadline_seconds,
+            claim_lease_seconds=settings.claim_lease_seconds,
+        ),
+    }
+
+
+def _accountsiq_resource(pair: PairSettings) -> AccountsIQResource:
+    aiq = pair.aiq
+    if aiq is None:  # missing or wrong: resolved at run start, where the unset or wrong variable is named
+        given = variables_set()
+        return AccountsIQResource(
+            region=dg.EnvVar("AIQ_REGION") if "AIQ_REGION" in given else None,
+            base_url=dg.EnvVar("AIQ_BASE_URL") if "AIQ_BASE_URL" in given else None,
             entity_id=dg.EnvVar("AIQ_ENTITY_ID"),
             client_id=dg.EnvVar("AIQ_CLIENT_ID"),
             client_secret=dg.EnvVar("AIQ_CLIENT_SECRET"),
             default_tax_code=dg.EnvVar("AIQ_DEFAULT_TAX_CODE"),
-        ),
-        "bunny": BunnyResource(
+        )
+    return AccountsIQResource(
+        region=aiq.region,
+        base_url=aiq.base_url,
+        entity_id=aiq.entity_id,
+        client_id=aiq.client_id,
+        client_secret=dg.EnvVar("AIQ_CLIENT_SECRET"),
+        default_tax_code=aiq.default_tax_code,
+    )
+
+
+def _bunny_resource(pair: PairSettings) -> BunnyResource:
+    bunny = pair.bunny
+    if bunny is None:
+        return BunnyResource(
             base_url=dg.EnvVar("BUNNY_BASE_URL"),
             client_id=dg.EnvVar("BUNNY_CLIENT_ID"),
             client_secret=dg.EnvVar("BUNNY_CLIENT_SECRET"),
             entity_id=dg.EnvVar("BUNNY_ENTITY_ID"),
-        ),
-        "store": StoreResource(location=_optional("AIQ_PIPELINE_STORE") or default_store_location()),
-        "sync_settings": SyncSettings(
-            batch_size=int(os.environ.get("AIQ_PIPELINE_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
-            sync_start_date=_optional("AIQ_PIPELINE_SYNC_START_DATE"),
-            closed_period_policy=_optional("AIQ_PIPELINE_CLOSED_PERIOD_POLICY") or CLOSED_PERIOD_FAIL,
-        ),
-    }
+        )
+    return BunnyResource(
+        base_url=bunny.base_url,
+        client_id=bunny.client_id,
+        client_secret=dg.EnvVar("BUNNY_CLIENT_SECRET"),
+        entity_id=bunny.entity_id,
+    )

@@ -1,0 +1,520 @@
+"""Every setting of the product, read from the environment in one place and checked one way.
+
+The environment is read here and nowhere else (pydantic-settings reads it; `Settings.from_env()` and
+`read_settings()` are the two ways in). Each variable is checked on its own, so every problem is found at
+once, and each problem is one line that names the variable and says what is wanted:
+
+    AIQ_PIPELINE_BATCH_SIZE must be a whole number from 1 to 500, not 'abc'
+    AIQ_CLIENT_SECRET is not set: set it to the AIQ Integration Application's client secret (...)
+
+Secrets (`AIQ_CLIENT_SECRET`, `BUNNY_CLIENT_SECRET`, and `AIQ_PIPELINE_STORE`, which may be a PostgreSQL URL
+with a password) are `SecretStr`: never in a repr, a log, an error or metadata. A problem message never
+repeats a secret's value.
+
+Shape. A deployment (`Settings`: the store, batch size, retry delay, unknown-outcome deadline, claim lease,
+the Dagster instance) holds one or more pairs (`PairSettings`: one Bunny entity posting to one AIQ entity,
+with its connections, default tax code, start date, closed-period policy and sensor switch). The
+environment variables describe exactly one pair; a configuration file of several pairs can add more later
+without changing the shape.
+
+Strict or lenient: who may start with settings missing.
+
+- `Settings.from_env()` is strict: anything missing or wrong is a `SettingsError` naming every variable at
+  fault. The command line uses it (`sync`, `retry`, `backfill`), and `doctor` reports the same problems
+  (through `read_settings()`, which also hands it the connections that are complete).
+- `Settings.from_env(strict=False)` is for the Dagster code location: the UI must load before anyone has
+  typed a credential. A pair's *connection* settings (every `AIQ_*` and `BUNNY_*` variable) may then be
+  missing or wrong: the pair keeps its `problems`, its `aiq` / `bunny` is None, and the resources pass those
+  variables to Dagster as `EnvVar` references, so a run fails at start naming the variable (Dagster's own
+  "environment variable ... is not set", or the client's configuration error, which names it too).
+  Everything else shapes the definitions themselves (the sensors' default status, the retry policy, the
+  batch size, the store) and must be valid even then: a wrong value there stops the location loading,
+  with the same one line.
+
+Values are normalised once, here: AIQ regions and tax codes upper case (AIQ's codes are upper case, and
+the poster sends every code upper case), the closed-period policy lower case, the sensor switch upper case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REGIONS: tuple[str, ...] = ("US1", "EU1", "EU2", "UK1")  # as aiq_pipeline.accountsiq.regions.REGIONS
+CLOSED_PERIOD_FAIL = "fail"
+CLOSED_PERIOD_FIRST_OPEN_DAY = "first_open_day"
+CLOSED_PERIOD_POLICIES: tuple[str, ...] = (CLOSED_PERIOD_FAIL, CLOSED_PERIOD_FIRST_OPEN_DAY)
+SENSOR_RUNNING = "RUNNING"
+SENSOR_STOPPED = "STOPPED"
+
+# Measured (bench/invoice_burst.py, 1000 invoices): 200 per run is 2.2x faster than 50; launching runs dominates.
+DEFAULT_BATCH_SIZE = 200
+MAX_BATCH_SIZE = 500
+DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS = 15.0
+DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS = 120
+DEFAULT_CLAIM_LEASE_SECONDS = 600
+STORE_FILE_NAME = "aiq_pipeline.duckdb"
+DEFAULT_PAIR_NAME = "default"
+
+# -- the types every setting is checked against (the models below use the same ones) ----------------
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _http_address(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s) address")
+    return value
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError("not YYYY-MM-DD")
+        return date.fromisoformat(value.strip())
+    return value
+
+
+def _absolute_directory(value: Path) -> Path:
+    if not value.is_absolute() or not value.is_dir():
+        raise ValueError("not an absolute path to an existing directory")
+    return value
+
+
+def _not_blank_secret(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("blank")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1), BeforeValidator(_strip)]
+Region = Annotated[Literal["US1", "EU1", "EU2", "UK1"], BeforeValidator(_upper)]
+HttpAddress = Annotated[Text, AfterValidator(_http_address)]
+TaxCode = Annotated[str, Field(min_length=1), BeforeValidator(_upper)]
+Secret = Annotated[SecretStr, AfterValidator(_not_blank_secret)]
+BatchSize = Annotated[int, Field(ge=1, le=MAX_BATCH_SIZE, strict=False)]
+StartDate = Annotated[date, BeforeValidator(_iso_date)]
+ClosedPeriodPolicy = Annotated[Literal["fail", "first_open_day"], BeforeValidator(_lower)]
+SensorDefault = Annotated[Literal["RUNNING", "STOPPED"], BeforeValidator(_upper)]
+RetryDelaySeconds = Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]
+UnknownOutcomeDeadlineSeconds = Annotated[int, Field(ge=1, le=3600)]
+ClaimLeaseSeconds = Annotated[int, Field(ge=30, le=86400)]
+DagsterHome = Annotated[Path, AfterValidator(_absolute_directory)]
+
+
+# -- problems ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """One variable that is missing or wrong; `message` is one line naming it and what is wanted."""
+
+    variable: str
+    message: str
+    missing: bool = False
+
+
+class SettingsError(ValueError):
+    """One or more settings are missing or wrong. `str()` is one line; `problems` has one entry per variable."""
+
+    def __init__(self, problems: tuple[SettingProblem, ...] | list[SettingProblem]) -> None:
+        self.problems: tuple[SettingProblem, ...] = tuple(problems)
+        super().__init__("; ".join(p.message for p in self.problems))
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(p.variable for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable: what it must hold (`wanted` reads after "must be" and after "set it to")."""
+
+    name: str
+    wanted: str
+    secret: bool = False
+
+    def missing(self, extra: str = "") -> SettingProblem:
+        return SettingProblem(self.name, f"{self.name} is not set: set it to {self.wanted}{extra}", missing=True)
+
+    def wrong(self, raw: str) -> SettingProblem:
+        shown = "" if self.secret else f", not {_shorten(raw)!r}"
+        return SettingProblem(self.name, f"{self.name} must be {self.wanted}{shown}")
+
+
+def _shorten(raw: str, limit: int = 80) -> str:
+    return raw if len(raw) <= limit else raw[: limit - 1] + "…"
+
+
+_AIQ_PORTAL = "AIQ developer portal > Integration Applications > View > Show Credentials"
+VARIABLES: dict[str, Variable] = {
+    v.name: v
+    for v in (
+        Variable(
+            "AIQ_REGION",
+            f"one of {', '.join(REGIONS)} (the first part of your AIQ login address, e.g. eu1.accountsiq.com -> EU1)",
+        ),
+        Variable("AIQ_BASE_URL", "an http(s) address such as http://127.0.0.1:8701 (it overrides AIQ_REGION)"),
+        Variable("AIQ_ENTITY_ID", "the id of the AIQ entity (company) documents are posted to, e.g. DEMO01"),
+        Variable("AIQ_CLIENT_ID", f"the AIQ Integration Application's client id ({_AIQ_PORTAL})"),
+        Variable("AIQ_CLIENT_SECRET", f"the AIQ Integration Application's client secret ({_AIQ_PORTAL})", True),
+        Variable("AIQ_DEFAULT_TAX_CODE", "an AIQ tax code of the entity, such as V01, for lines that carry none"),
+        Variable("BUNNY_BASE_URL", "an http(s) address such as https://acme.bunny.com (your Bunny tenant)"),
+        Variable("BUNNY_CLIENT_ID", "the client id of a Bunny API client with client credentials enabled"),
+        Variable("BUNNY_CLIENT_SECRET", "the client secret of that Bunny API client", True),
+        Variable("BUNNY_ENTITY_ID", "the id of the Bunny entity whose invoices are synced, e.g. 1"),
+        Variable("AIQ_PIPELINE_STORE", "a DuckDB file path or a postgresql:// URL", True),
+        Variable("AIQ_PIPELINE_BATCH_SIZE", f"a whole number from 1 to {MAX_BATCH_SIZE}"),
+        Variable("AIQ_PIPELINE_SYNC_START_DATE", "a date written YYYY-MM-DD"),
+        Variable("AIQ_PIPELINE_CLOSED_PERIOD_POLICY", " or ".join(CLOSED_PERIOD_POLICIES)),
+        Variable("AIQ_PIPELINE_SENSOR_DEFAULT", f"{SENSOR_RUNNING} or {SENSOR_STOPPED}"),
+        Variable("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", "a number of seconds from 0 to 3600"),
+        Variable("AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE", "a whole number of seconds from 1 to 3600"),
+        Variable("AIQ_PIPELINE_CLAIM_LEASE", "a whole number of seconds from 30 to 86400"),
+        Variable(
+            "DAGSTER_HOME", "an absolute path to an existing directory (the Dagster instance the UI and daemon use)"
+        ),
+    )
+}
+AIQ_VARIABLES = tuple(n for n in VARIABLES if n.startswith("AIQ_") and not n.startswith("AIQ_PIPELINE_"))
+BUNNY_VARIABLES = tuple(n for n in VARIABLES if n.startswith("BUNNY_"))
+CONNECTION_VARIABLES = AIQ_VARIABLES + BUNNY_VARIABLES
+
+_TYPES: dict[str, Any] = {
+    "AIQ_REGION": Region,
+    "AIQ_BASE_URL": HttpAddress,
+    "AIQ_ENTITY_ID": Text,
+    "AIQ_CLIENT_ID": Text,
+    "AIQ_CLIENT_SECRET": Secret,
+    "AIQ_DEFAULT_TAX_CODE": TaxCode,
+    "BUNNY_BASE_URL": HttpAddress,
+    "BUNNY_CLIENT_ID": Text,
+    "BUNNY_CLIENT_SECRET": Secret,
+    "BUNNY_ENTITY_ID": Text,
+    "AIQ_PIPELINE_STORE": Secret,
+    "AIQ_PIPELINE_BATCH_SIZE": BatchSize,
+    "AIQ_PIPELINE_SYNC_START_DATE": StartDate,
+    "AIQ_PIPELINE_CLOSED_PERIOD_POLICY": ClosedPeriodPolicy,
+    "AIQ_PIPELINE_SENSOR_DEFAULT": SensorDefault,
+    "AIQ_PIPELINE_TRANSIENT_RETRY_DELAY": RetryDelaySeconds,
+    "AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE": UnknownOutcomeDeadlineSeconds,
+    "AIQ_PIPELINE_CLAIM_LEASE": ClaimLeaseSeconds,
+    "DAGSTER_HOME": DagsterHome,
+}
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(kind) for name, kind in _TYPES.items()}
+
+
+def missing_problem(variable: str) -> SettingProblem:
+    """The one line for a variable that is not set (also for Dagster's "environment variable not set")."""
+    if variable in VARIABLES:
+        return VARIABLES[variable].missing()
+    return SettingProblem(variable, f"{variable} is not set", missing=True)
+
+
+# -- the models -------------------------------------------------------------------------------------
+
+
+class AiqConnection(BaseModel):
+    """Where and as whom to reach one AIQ entity, and the tax code for lines without one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: Region | None = Field(default=None, description="AIQ_REGION: US1, EU1, EU2 or UK1")
+    base_url: HttpAddress | None = Field(default=None, description="AIQ_BASE_URL: overrides the region's host")
+    entity_id: Text = Field(description="AIQ_ENTITY_ID")
+    client_id: Text = Field(description="AIQ_CLIENT_ID")
+    client_secret: Secret = Field(description="AIQ_CLIENT_SECRET")
+    default_tax_code: TaxCode = Field(description="AIQ_DEFAULT_TAX_CODE, upper case")
+
+    @model_validator(mode="after")
+    def _has_an_address(self) -> AiqConnection:
+        if self.region is None and self.base_url is None:
+            raise ValueError("AIQ_REGION or AIQ_BASE_URL is required")
+        return self
+
+    @property
+    def address_variable(self) -> str:
+        """The variable that decides the address: the base URL wins when both are set (as in the client)."""
+        return "AIQ_BASE_URL" if self.base_url else "AIQ_REGION"
+
+
+class BunnyConnection(BaseModel):
+    """Where and as whom to reach one Bunny tenant, and which of its entities is synced."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: HttpAddress = Field(description="BUNNY_BASE_URL")
+    client_id: Text = Field(description="BUNNY_CLIENT_ID")
+    client_secret: Secret = Field(description="BUNNY_CLIENT_SECRET")
+    entity_id: Text = Field(description="BUNNY_ENTITY_ID")
+
+
+class PairSettings(BaseModel):
+    """One Bunny entity posting to one AIQ entity. `aiq` / `bunny` are None only when loaded leniently."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default=DEFAULT_PAIR_NAME, min_length=1)
+    aiq: AiqConnection | None = None
+    bunny: BunnyConnection | None = None
+    sync_start_date: StartDate | None = Field(default=None, description="AIQ_PIPELINE_SYNC_START_DATE")
+    closed_period_policy: ClosedPeriodPolicy = Field(default="fail", description="AIQ_PIPELINE_CLOSED_PERIOD_POLICY")
+    sensor_default: SensorDefault = Field(default="STOPPED", description="AIQ_PIPELINE_SENSOR_DEFAULT")
+    problems: tuple[SettingProblem, ...] = Field(default=(), description="What keeps aiq/bunny None")
+
+    @property
+    def sensors_running(self) -> bool:
+        return self.sensor_default == SENSOR_RUNNING
+
+    def require_aiq(self) -> AiqConnection:
+        if self.aiq is None:
+            raise SettingsError(self._problems_of(AIQ_VARIABLES, "AIQ_ENTITY_ID"))
+        return self.aiq
+
+    def require_bunny(self) -> BunnyConnection:
+        if self.bunny is None:
+            raise SettingsError(self._problems_of(BUNNY_VARIABLES, "BUNNY_BASE_URL"))
+        return self.bunny
+
+    def _problems_of(self, variables: tuple[str, ...], fallback: str) -> list[SettingProblem]:
+        return [p for p in self.problems if p.variable in variables] or [missing_problem(fallback)]
+
+
+class Settings(BaseModel):
+    """The deployment: its pairs (one from the environment) and what every pair shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pairs: tuple[PairSettings, ...] = Field(min_length=1)
+    store: Secret = Field(description="AIQ_PIPELINE_STORE: DuckDB file path or postgresql:// URL")
+    batch_size: BatchSize = Field(default=DEFAULT_BATCH_SIZE, description="AIQ_PIPELINE_BATCH_SIZE")
+    transient_retry_delay_seconds: RetryDelaySeconds = Field(
+        default=DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS, description="AIQ_PIPELINE_TRANSIENT_RETRY_DELAY"
+    )
+    unknown_outcome_deadline_seconds: UnknownOutcomeDeadlineSeconds = Field(
+        default=DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS, description="AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE"
+    )
+    claim_lease_seconds: ClaimLeaseSeconds = Field(
+        default=DEFAULT_CLAIM_LEASE_SECONDS, description="AIQ_PIPELINE_CLAIM_LEASE"
+    )
+    dagster_home: DagsterHome | None = Field(default=None, description="DAGSTER_HOME")
+
+    @property
+    def pair(self) -> PairSettings:
+        """The one pair (the environment configures exactly one)."""
+        if len(self.pairs) != 1:
+            raise ValueError(f"{len(self.pairs)} pairs are configured; pick one by name")
+        return self.pairs[0]
+
+    @property
+    def store_location(self) -> str:
+        """The store's location in clear (it may hold a password): pass it on, never print it."""
+        return self.store.get_secret_value()
+
+    def require_dagster_home(self) -> Path:
+        if self.dagster_home is None:
+            raise SettingsError([missing_problem("DAGSTER_HOME")])
+        return self.dagster_home
+
+    @classmethod
+    def from_env(cls, *, strict: bool = True) -> Settings:
+        """The settings from the environment. Strict: anything missing or wrong raises `SettingsError`.
+
+        Lenient (`strict=False`, for the code location): the pair's AIQ/Bunny connection settings may be
+        missing or wrong (they stay on `pair.problems`); everything else must still be valid.
+        """
+        reading = read_settings()
+        problems = reading.problems if strict else tuple(p for p in reading.problems if not _lenient_allows(p))
+        if problems or reading.settings is None:
+            raise SettingsError(problems or reading.problems)
+        return reading.settings
+
+
+def _lenient_allows(problem: SettingProblem) -> bool:
+    """A code location loads with the connections missing or wrong, and without an instance directory."""
+    return problem.variable in CONNECTION_VARIABLES or (problem.variable == "DAGSTER_HOME" and problem.missing)
+
+
+# -- reading the environment --------------------------------------------------------------------------
+
+
+class _Environment(BaseSettings):
+    """The raw environment: exactly the variables above, empty ones treated as unset, nothing else read."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore")
+
+    AIQ_REGION: str | None = None
+    AIQ_BASE_URL: str | None = None
+    AIQ_ENTITY_ID: str | None = None
+    AIQ_CLIENT_ID: str | None = None
+    AIQ_CLIENT_SECRET: SecretStr | None = None
+    AIQ_DEFAULT_TAX_CODE: str | None = None
+    BUNNY_BASE_URL: str | None = None
+    BUNNY_CLIENT_ID: str | None = None
+    BUNNY_CLIENT_SECRET: SecretStr | None = None
+    BUNNY_ENTITY_ID: str | None = None
+    AIQ_PIPELINE_STORE: SecretStr | None = None
+    AIQ_PIPELINE_BATCH_SIZE: str | None = None
+    AIQ_PIPELINE_SYNC_START_DATE: str | None = None
+    AIQ_PIPELINE_CLOSED_PERIOD_POLICY: str | None = None
+    AIQ_PIPELINE_SENSOR_DEFAULT: str | None = None
+    AIQ_PIPELINE_TRANSIENT_RETRY_DELAY: str | None = None
+    AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE: str | None = None
+    AIQ_PIPELINE_CLAIM_LEASE: str | None = None
+    DAGSTER_HOME: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsReading:
+    """Everything the environment says, problems included; for `doctor`, which reports rather than raises.
+
+    `settings` is None when a setting outside the connections is wrong (then nothing can run); `aiq` and
+    `bunny` are the connections that are complete and valid, whatever else is wrong.
+    """
+
+    settings: Settings | None
+    problems: tuple[SettingProblem, ...]
+    aiq: AiqConnection | None
+    bunny: BunnyConnection | None
+
+
+def read_settings() -> SettingsReading:
+    """Read and check every variable; never raises. The strict problems are `reading.problems`."""
+    raw = _raw_environment()
+    values: dict[str, Any] = {}
+    problems: list[SettingProblem] = []
+    for name, text in raw.items():
+        try:
+            values[name] = _ADAPTERS[name].validate_python(text)
+        except ValidationError:
+            problems.append(VARIABLES[name].wrong(_plain(text)))
+
+    aiq, aiq_problems = _aiq_connection(values, raw)
+    bunny, bunny_problems = _bunny_connection(values, raw)
+    connection_problems = aiq_problems + bunny_problems
+    if "DAGSTER_HOME" not in raw:
+        connection_problems.append(missing_problem("DAGSTER_HOME"))  # strict only: a CLI command needs it
+    problems += connection_problems
+    wrong = {p.variable for p in problems if not p.missing}
+    if wrong - set(CONNECTION_VARIABLES):
+        return SettingsReading(None, _in_table_order(problems), aiq, bunny)
+
+    pair = PairSettings(
+        aiq=aiq,
+        bunny=bunny,
+        sync_start_date=values.get("AIQ_PIPELINE_SYNC_START_DATE"),
+        closed_period_policy=values.get("AIQ_PIPELINE_CLOSED_PERIOD_POLICY", CLOSED_PERIOD_FAIL),
+        sensor_default=values.get("AIQ_PIPELINE_SENSOR_DEFAULT", SENSOR_STOPPED),
+        problems=tuple(p for p in _in_table_order(problems) if p.variable in CONNECTION_VARIABLES),
+    )
+    home: Path | None = values.get("DAGSTER_HOME")
+    store = values.get("AIQ_PIPELINE_STORE") or SecretStr(str(default_store_path(home)))
+    settings = Settings(
+        pairs=(pair,),
+        store=store,
+        batch_size=values.get("AIQ_PIPELINE_BATCH_SIZE", DEFAULT_BATCH_SIZE),
+        transient_retry_delay_seconds=values.get(
+            "AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS
+        ),
+        unknown_outcome_deadline_seconds=values.get(
+            "AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE", DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS
+        ),
+        claim_lease_seconds=values.get("AIQ_PIPELINE_CLAIM_LEASE", DEFAULT_CLAIM_LEASE_SECONDS),
+        dagster_home=home,
+    )
+    return SettingsReading(settings, _in_table_order(problems), aiq, bunny)
+
+
+def default_store_path(dagster_home: Path | None) -> Path:
+    """`$DAGSTER_HOME/aiq_pipeline.duckdb`, or `./.dagster_home/aiq_pipeline.duckdb` without an instance."""
+    return (dagster_home or Path.cwd() / ".dagster_home") / STORE_FILE_NAME
+
+
+def variables_set() -> frozenset[str]:
+    """The names of the variables above that the environment sets (to something not blank)."""
+    return frozenset(_raw_environment())
+
+
+def _raw_environment() -> dict[str, str | SecretStr]:
+    environment = _Environment()
+    raw: dict[str, str | SecretStr] = {}
+    for name in VARIABLES:
+        value = getattr(environment, name)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and text.strip():  # a blank value is an unset one
+            raw[name] = value
+    return raw
+
+
+def _plain(value: str | SecretStr) -> str:
+    return "" if isinstance(value, SecretStr) else value  # a secret's value is never shown
+
+
+def _aiq_connection(
+    values: Mapping[str, Any], raw: Mapping[str, object]
+) -> tuple[AiqConnection | None, list[SettingProblem]]:
+    problems: list[SettingProblem] = []
+    if "AIQ_REGION" not in raw and "AIQ_BASE_URL" not in raw:
+        problems.append(VARIABLES["AIQ_REGION"].missing(" (or set AIQ_BASE_URL)"))
+    required = ("AIQ_ENTITY_ID", "AIQ_CLIENT_ID", "AIQ_CLIENT_SECRET", "AIQ_DEFAULT_TAX_CODE")
+    problems += [missing_problem(name) for name in required if name not in raw]
+    if problems or any(name in raw and name not in values for name in AIQ_VARIABLES):
+        return None, problems
+    connection = AiqConnection(
+        region=values.get("AIQ_REGION"),
+        base_url=values.get("AIQ_BASE_URL"),
+        entity_id=values["AIQ_ENTITY_ID"],
+        client_id=values["AIQ_CLIENT_ID"],
+        client_secret=values["AIQ_CLIENT_SECRET"],
+        default_tax_code=values["AIQ_DEFAULT_TAX_CODE"],
+    )
+    return connection, problems
+
+
+def _bunny_connection(
+    values: Mapping[str, Any], raw: Mapping[str, object]
+) -> tuple[BunnyConnection | None, list[SettingProblem]]:
+    problems = [missing_problem(name) for name in BUNNY_VARIABLES if name not in raw]
+    if problems or any(name in raw and name not in values for name in BUNNY_VARIABLES):
+        return None, problems
+    connection = BunnyConnection(
+        base_url=values["BUNNY_BASE_URL"],
+        client_id=values["BUNNY_CLIENT_ID"],
+        client_secret=values["BUNNY_CLIENT_SECRET"],
+        entity_id=values["BUNNY_ENTITY_ID"],
+    )
+    return connection, problems
+
+
+def _in_table_order(problems: list[SettingProblem]) -> tuple[SettingProblem, ...]:
+    order = {name: i for i, name in enumerate(VARIABLES)}
+    return tuple(sorted(problems, key=lambda p: order.get(p.variable, len(order))))
