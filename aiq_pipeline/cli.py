@@ -1,22 +1,92 @@
-"""The `aiq-pipeline` command: emulators, settings check, one-shot sync, exceptions and retry, the demo."""
+"""The `aiq-pipeline` command: emulators, settings check, one-shot sync, exceptions and retry, the demo.
+
+Quiet by design: the command prints what was asked for and nothing else. Run as `aiq-pipeline`, it ignores
+library warnings (Dagster's beta/preview notices, deprecations) and Dagster's own logger below ERROR, unless
+Python is asked for warnings (`-W`, `PYTHONWARNINGS`). Tests that invoke `main` in-process keep their own
+warning settings. A settings or connection problem ends in doctor's one line naming the setting, on stderr,
+and exit code 4 (`service.problems`), never in a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-import os
+import logging
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from aiq_pipeline.service.doctor import AiqSettings, BunnySettings, Report, check_accountsiq, check_bunny
+from aiq_pipeline.service.doctor import diagnose
+from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE, describe_problems, setting_problem
+from aiq_pipeline.settings import Settings, read_settings
+
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 something could not be posted, was interrupted or its outcome is unknown (see "
+    "`aiq-pipeline exceptions`); 2 wrong usage; 3 the reconciliation it printed differs; "
+    f"{SETTINGS_PROBLEM_EXIT_CODE} a settings or connection problem (one line names the setting to fix)."
+)
 
 
-def _env(name: str) -> str | None:
-    return os.environ.get(name) or None
+def quiet_libraries() -> None:
+    """No library warnings or Dagster notices on a user's terminal, unless Python was asked for warnings."""
+    if sys.warnoptions:
+        return
+    warnings.simplefilter("ignore")  # BetaWarning, PreviewWarning, DeprecationWarning, UserWarning, ...
+    logging.getLogger("dagster").setLevel(logging.ERROR)  # e.g. "No dagster instance configuration file"
 
 
-@click.group()
+class _Command(click.Group):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Only the real command line comes through here (the console script calls the group); CliRunner
+        # calls `main.main()` and so leaves the tests' warning filters alone.
+        quiet_libraries()
+        return super().__call__(*args, **kwargs)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+_STRICT_SETTINGS = "aiq_pipeline.strict_settings"
+
+
+def reports_setting_problems(*, strict: bool, check_first: bool = False) -> Callable[[F], F]:
+    """Settings or connection problems end in doctor's line(s) on stderr and exit code 4, not a traceback.
+
+    `strict`: the command needs every setting (sync, retry, backfill). They are checked when the command
+    opens the instance (`_instance()`), after its own usage checks and before it does anything; or before
+    the command starts at all with `check_first`. Whatever settings problem stops a strict command, every
+    setting at fault is named, as doctor names them.
+    """
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            click.get_current_context().meta[_STRICT_SETTINGS] = strict
+            try:
+                if check_first:
+                    Settings.from_env()
+                return command(*args, **kwargs)
+            except Exception as exc:
+                problems = describe_problems(exc)
+                if not problems:
+                    raise
+                wrong = read_settings().problems if strict else ()
+                if wrong:  # name every setting at fault, not just the first one met
+                    problems = (*map(setting_problem, wrong), *(p for p in problems if p.name != "settings"))
+                for problem in problems:
+                    click.echo(problem.line(), err=True)
+                sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+
+        return run  # type: ignore[return-value]  # functools.wraps keeps the signature click reads
+
+    return decorate
+
+
+@click.group(cls=_Command, epilog=EXIT_CODES)
 def main() -> None:
     """Keep a Bunny billing tenant and an AccountsIQ ledger in step."""
 
@@ -74,74 +144,36 @@ def emulate(
 # -- doctor --------------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(epilog=f"Exit codes: 0 every check is ok; {SETTINGS_PROBLEM_EXIT_CODE} a setting or a service failed.")
 def doctor() -> None:
-    """Check the settings against the live services, as Bunny's Save does; non-zero exit on any problem."""
-    report = Report()
-    missing = [
-        name
-        for name in ("AIQ_ENTITY_ID", "AIQ_CLIENT_ID", "AIQ_CLIENT_SECRET", "AIQ_DEFAULT_TAX_CODE")
-        if not _env(name)
-    ]
-    if not (_env("AIQ_REGION") or _env("AIQ_BASE_URL")):
-        missing.insert(0, "AIQ_REGION")
-    for name in missing:
-        report.add(name, False, f"{name} is not set", name)
-    if not missing:
-        check_accountsiq(
-            AiqSettings(
-                entity_id=os.environ["AIQ_ENTITY_ID"],
-                client_id=os.environ["AIQ_CLIENT_ID"],
-                client_secret=os.environ["AIQ_CLIENT_SECRET"],
-                default_tax_code=os.environ["AIQ_DEFAULT_TAX_CODE"],
-                region=_env("AIQ_REGION"),
-                base_url=_env("AIQ_BASE_URL"),
-            ),
-            report,
-        )
-    bunny_names = ("BUNNY_BASE_URL", "BUNNY_CLIENT_ID", "BUNNY_CLIENT_SECRET", "BUNNY_ENTITY_ID")
-    if any(_env(n) for n in bunny_names):
-        bunny_missing = [n for n in bunny_names if not _env(n)]
-        for name in bunny_missing:
-            report.add(name, False, f"{name} is not set", name)
-        if not bunny_missing:
-            check_bunny(
-                BunnySettings(
-                    base_url=os.environ["BUNNY_BASE_URL"],
-                    client_id=os.environ["BUNNY_CLIENT_ID"],
-                    client_secret=os.environ["BUNNY_CLIENT_SECRET"],
-                    entity_id=os.environ["BUNNY_ENTITY_ID"],
-                ),
-                report,
-            )
-    for check in report.checks:
-        mark = "ok  " if check.ok else "FAIL"
-        setting = f" [{check.setting}]" if check.setting and not check.ok else ""
-        click.echo(f"{mark} {check.name}{setting}: {check.detail}")
+    """Check the settings against the live services, as Bunny's Save does; exit code 4 on any problem."""
+    report = diagnose(read_settings())
+    for line in report.lines():
+        click.echo(line)
     if not report.ok:
-        sys.exit(1)
+        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
     click.echo("All settings check out.")
 
 
 # -- the Dagster side ----------------------------------------------------------------------------
 
 
-def _instance():  # type: ignore[no-untyped-def]
+def _instance():  # type: ignore[no-untyped-def]  # dagster is imported here, lazily, to keep --help fast
     import dagster as dg
 
-    if not _env("DAGSTER_HOME"):
-        raise click.ClickException(
-            "DAGSTER_HOME is not set. The exceptions list lives in the Dagster instance: set DAGSTER_HOME to "
-            "the directory the UI and daemon use (make demo uses .demo/dagster_home)."
-        )
+    # Every setting the command needs, checked before anything runs (SettingsError names each one at fault).
+    # The exceptions list lives in the Dagster instance, which DAGSTER_HOME names.
+    strict = bool(click.get_current_context().meta.get(_STRICT_SETTINGS))
+    Settings.from_env(strict=strict).require_dagster_home()
     return dg.DagsterInstance.get()
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@reports_setting_problems(strict=False)
 def exceptions(as_json: bool) -> None:
-    """List the invoices that could not be posted, with the reason and the last attempt."""
-    from aiq_pipeline.defs.exceptions import list_exceptions
+    """List the documents that could not be posted, with the reason, the fix and the last attempt."""
+    from aiq_pipeline.defs.posting.status import list_exceptions
 
     with _instance() as instance:
         found = list_exceptions(instance)
@@ -156,68 +188,62 @@ def exceptions(as_json: bool) -> None:
     click.echo(f"{invoices} invoice(s){credits} could not be posted:")
     for e in found:
         when = e.last_attempt_at.strftime("%Y-%m-%d %H:%M UTC") if e.last_attempt_at else "never"
-        click.echo(f"- {e.invoice_id} ({e.kind}) [{e.reason_code or 'ERROR'}] last attempt {when}")
+        number = f" {e.number}" if e.number else ""
+        click.echo(f"- {e.key}{number} ({e.kind}) [{e.reason_code or 'ERROR'}] last attempt {when}")
         click.echo(f"    {e.reason}")
         if e.fix:
             click.echo(f"    fix: {e.fix}")
     click.echo("Fix the cause, then: aiq-pipeline retry --all (or retry INVOICE_ID / CN-<id> / VOID-<id> ...)")
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.argument("invoice_ids", nargs=-1)
 @click.option("--all", "retry_all", is_flag=True, help="Retry everything on the exceptions list.")
+@reports_setting_problems(strict=True)
 def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
     """Re-materialize failed invoices (INVOICE_ID) and credit notes (CN-<id>, VOID-<id>), invoices first."""
-    from aiq_pipeline.defs.exceptions import failed_keys
-    from aiq_pipeline.defs.runs import retry_in_process
+    from aiq_pipeline.defs.posting.status import list_exceptions
+    from aiq_pipeline.operations.sync import retry as retry_documents
 
     if bool(invoice_ids) == retry_all:
         raise click.UsageError("give INVOICE_ID ... or --all (not both)")
     with _instance() as instance:
-        ids = failed_keys(instance) if retry_all else list(invoice_ids)
+        ids = [e.key for e in list_exceptions(instance)] if retry_all else list(invoice_ids)
         if not ids:
             click.echo("Nothing to retry: the exceptions list is empty.")
             return
-        summary = retry_in_process(instance, ids)
+        summary = retry_documents(instance, ids)
     click.echo(summary.render())
-    if summary.failed:
-        sys.exit(1)
+    sys.exit(summary.exit_code)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--from", "from_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First issue date.")
 @click.option("--to", "to_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last issue date.")
+@reports_setting_problems(strict=True)
 def backfill(from_date, to_date) -> None:  # type: ignore[no-untyped-def]
     """Bring in older invoices on purpose: every postable invoice issued in the range, posted once each."""
-    from aiq_pipeline.defs.history import add_history_partitions
-    from aiq_pipeline.defs.runs import load_definitions, post_invoices_in_process
+    from aiq_pipeline.operations.sync import backfill as backfill_range
 
     if to_date < from_date:
         raise click.UsageError("--to is before --from")
-    defs = load_definitions()
-    bunny = defs.resources["bunny"].process_config_and_initialize()
     with _instance() as instance:
-        ids, new = add_history_partitions(instance, bunny, from_date.date(), to_date.date())
-        click.echo(f"{len(ids)} postable invoice(s) issued in the range; {len(new)} new partition(s)")
-        if not ids:
-            return
-        # Invoices already posted are looked up and left alone: a range that overlaps posts nothing twice.
-        summary = post_invoices_in_process(instance, ids, trigger="backfill", defs=defs)
+        # Invoices already posted are found and left alone: a range that overlaps posts nothing twice.
+        summary = backfill_range(instance, from_date.date(), to_date.date(), echo=click.echo)
     click.echo(summary.render())
-    if summary.failed:
-        sys.exit(1)
+    sys.exit(summary.exit_code)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
+@reports_setting_problems(strict=True, check_first=True)
 def sync() -> None:
     """Run the whole chain once without the daemon, on the same instance the UI uses, and summarise."""
-    from aiq_pipeline.defs.runs import sync_once
+    from aiq_pipeline.operations.sync import sync_once
 
     with _instance() as instance:
         summary = sync_once(instance, echo=click.echo)
     click.echo(summary.render())
-    if summary.failed:
-        sys.exit(1)
+    sys.exit(summary.exit_code)
 
 
 @main.command()

@@ -2,6 +2,11 @@
 
 Each check says what it verified or, when it fails, which setting is wrong and what to do. The checks
 stop at the first failure that makes the later ones meaningless (no token, no entity).
+
+The settings are the product's one settings model (`aiq_pipeline.settings`), read strictly: doctor reports
+every setting a command would refuse, as the same line the command prints (`service.problems`), and then
+checks each service whose settings are complete. Doctor and the poster read codes one way: AIQ's codes are
+upper case, and `AIQ_DEFAULT_TAX_CODE` is used upper case whatever case it is written in.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from aiq_pipeline.accountsiq.errors import (
 from aiq_pipeline.accountsiq.outcomes import ENTITY_CODES
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyConfigurationError, BunnyError
+from aiq_pipeline.service.problems import (
+    TOKEN_OPERATIONS,
+    Problem,
+    aiq_credentials_problem,
+    aiq_entity_refused_problem,
+    bunny_configuration_problem,
+    bunny_entity_unknown_problem,
+    check_line,
+    setting_problem,
+)
+from aiq_pipeline.settings import AiqConnection, BunnyConnection, SettingsReading
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,9 @@ class Check:
     ok: bool
     detail: str
     setting: str | None = None  # the setting to fix when not ok
+
+    def line(self) -> str:
+        return check_line(self.ok, self.name, self.detail, self.setting)
 
 
 @dataclass
@@ -42,51 +61,27 @@ class Report:
         self.checks.append(Check(name, ok, detail, setting))
         return ok
 
+    def fail(self, problem: Problem) -> bool:
+        return self.add(problem.name, False, problem.detail, problem.setting)
 
-@dataclass(frozen=True)
-class AiqSettings:
-    entity_id: str
-    client_id: str
-    client_secret: str
-    default_tax_code: str
-    region: str | None = None
-    base_url: str | None = None
-
-    def __repr__(self) -> str:
-        return f"AiqSettings(entity_id={self.entity_id!r}, region={self.region!r}, base_url={self.base_url!r})"
+    def lines(self) -> list[str]:
+        return [check.line() for check in self.checks]
 
 
-@dataclass(frozen=True)
-class BunnySettings:
-    base_url: str
-    client_id: str
-    client_secret: str
-    entity_id: str
-
-    def __repr__(self) -> str:
-        return f"BunnySettings(base_url={self.base_url!r}, entity_id={self.entity_id!r})"
-
-
-_TOKEN_OPERATIONS = frozenset({"TokenGet", "TokenRefresh"})
 # A settings check should answer in seconds: one retry absorbs a blip without minutes of backoff.
 CHECK_ATTEMPTS = 2
 
 
-def _address_setting(settings: AiqSettings) -> str:
-    # The client prefers the base URL when both are set, so that is the setting to blame.
-    return "AIQ_BASE_URL" if settings.base_url else "AIQ_REGION"
-
-
 def check_accountsiq(
-    settings: AiqSettings, report: Report, client_factory: Callable[..., AccountsIQClient] = AccountsIQClient
+    settings: AiqConnection, report: Report, client_factory: Callable[..., AccountsIQClient] = AccountsIQClient
 ) -> None:
     where = settings.base_url or settings.region
-    address = _address_setting(settings)
+    address = settings.address_variable  # the client prefers the base URL when both are set
     try:
         client = client_factory(
             entity_id=settings.entity_id,
             client_id=settings.client_id,
-            client_secret=settings.client_secret,
+            client_secret=settings.client_secret.get_secret_value(),
             region=settings.region,
             base_url=settings.base_url,
             max_attempts=CHECK_ATTEMPTS,
@@ -101,25 +96,11 @@ def check_accountsiq(
             entities = client.get_entities_by_token()
         except AiqAuthenticationError as exc:
             report.add("AIQ region", True, f"{where} answers")
-            if exc.code in ENTITY_CODES and exc.operation not in _TOKEN_OPERATIONS:
+            if exc.code in ENTITY_CODES and exc.operation not in TOKEN_OPERATIONS:
                 report.add("AIQ credentials", True, "token issued")
-                report.add(
-                    "AIQ entity",
-                    False,
-                    f"AIQ refused entity {settings.entity_id!r} ({exc.code}): it does not exist or is not granted "
-                    "to this integration application; set the right entity id, or grant it under the "
-                    "application's Entities Assigned tab.",
-                    "AIQ_ENTITY_ID",
-                )
+                report.fail(aiq_entity_refused_problem(exc.code, settings.entity_id))
                 return
-            report.add(
-                "AIQ credentials",
-                False,
-                f"AIQ rejected the client id/secret ({exc.code or exc.message}): copy both again from the "
-                "AIQ developer portal (Integration Applications > View > Show Credentials), and check the "
-                "application is not revoked.",
-                "AIQ_CLIENT_ID / AIQ_CLIENT_SECRET",
-            )
+            report.fail(aiq_credentials_problem(exc.code or exc.message))
             return
         except AiqThrottledError as exc:
             report.add("AIQ region", True, f"{where} answers")
@@ -155,31 +136,33 @@ def check_accountsiq(
             return
         report.add("AIQ entity", True, f"{entity.entity_id} {entity.name} (base currency {entity.base_currency})")
 
-        codes = {t.code for t in tax_codes}
-        if settings.default_tax_code in codes:
-            report.add("AIQ default tax code", True, f"{settings.default_tax_code} exists in {entity.entity_id}")
+        # One rule with the poster (sync/documents/lines.py): codes compare and are sent upper case.
+        codes = {t.code.strip().upper() for t in tax_codes}
+        wanted = settings.default_tax_code.strip().upper()
+        if wanted in codes:
+            report.add("AIQ default tax code", True, f"{wanted} exists in {entity.entity_id}")
         else:
-            upper = settings.default_tax_code.upper()
-            hint = f" (AIQ tax codes are upper case: use {upper!r})" if upper in codes else ""
             report.add(
                 "AIQ default tax code",
                 False,
-                f"tax code {settings.default_tax_code!r} does not exist in entity {entity.entity_id}{hint}; "
+                f"tax code {wanted!r} does not exist in entity {entity.entity_id}; "
                 f"available: {', '.join(sorted(codes)) or 'none'}. Pick one under Setup > Codes Maintenance > Taxes.",
                 "AIQ_DEFAULT_TAX_CODE",
             )
 
 
 def check_bunny(
-    settings: BunnySettings, report: Report, client_factory: Callable[..., BunnyClient] = BunnyClient
+    settings: BunnyConnection, report: Report, client_factory: Callable[..., BunnyClient] = BunnyClient
 ) -> None:
     with client_factory(
-        base_url=settings.base_url, client_id=settings.client_id, client_secret=settings.client_secret
+        base_url=settings.base_url,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
     ) as client:
         try:
             scopes = client.current_scopes()
         except BunnyConfigurationError as exc:
-            report.add("Bunny credentials", False, exc.message, "BUNNY_CLIENT_ID / BUNNY_CLIENT_SECRET")
+            report.fail(bunny_configuration_problem(exc.message))
             return
         except BunnyError as exc:
             report.add("Bunny endpoint", False, f"{settings.base_url} did not answer properly: {exc}", "BUNNY_BASE_URL")
@@ -191,12 +174,32 @@ def check_bunny(
             report.add("Bunny entity", False, str(exc), "BUNNY_ENTITY_ID")
             return
         if entity is None:
-            report.add(
-                "Bunny entity",
-                False,
-                f"entity {settings.entity_id!r} does not exist in Bunny (or this API client cannot see it); set "
-                "BUNNY_ENTITY_ID to the id of the Bunny entity whose invoices go to AccountsIQ.",
-                "BUNNY_ENTITY_ID",
-            )
+            report.fail(bunny_entity_unknown_problem(settings.entity_id))
         else:
             report.add("Bunny entity", True, f"{entity.id} {entity.name}")
+
+
+def diagnose(
+    reading: SettingsReading,
+    *,
+    aiq_factory: Callable[..., AccountsIQClient] = AccountsIQClient,
+    bunny_factory: Callable[..., BunnyClient] = BunnyClient,
+) -> Report:
+    """The whole doctor: every setting a command would refuse, then each service whose settings are complete."""
+    report = Report()
+    for problem in reading.problems:
+        report.fail(setting_problem(problem))
+    if reading.settings is not None and not reading.problems:
+        settings, pair = reading.settings, reading.settings.pair
+        start = pair.sync_start_date.isoformat() if pair.sync_start_date else "none"
+        report.add(
+            "settings",
+            True,
+            f"batch size {settings.batch_size}, sync start date {start}, closed periods: "
+            f"{pair.closed_period_policy}, sensors {pair.sensor_default} on a fresh instance",
+        )
+    if reading.aiq is not None:
+        check_accountsiq(reading.aiq, report, aiq_factory)
+    if reading.bunny is not None:
+        check_bunny(reading.bunny, report, bunny_factory)
+    return report
