@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from aiq_pipeline.store import LedgerEntry, Store
+from aiq_pipeline.store import Store
+from aiq_pipeline.store.journal import OutcomeRecord, PostingJournal
 
 
 @pytest.fixture
@@ -26,18 +27,23 @@ def test_unknown_snapshot_table_is_refused(store):
         store.write_snapshot("users; DROP TABLE x", "E1", [])
 
 
-def test_ledger_upsert_counts_attempts_and_keeps_money_exact(store):
-    store.record_invoice_outcomes([LedgerEntry("INV1", "failed", reason_code="CLOSED_PERIOD", reason="closed")])
-    assert [r["invoice_id"] for r in store.query("SELECT * FROM invoice_exceptions")] == ["INV1"]
-
-    store.record_invoice_outcomes(
-        [LedgerEntry("INV1", "posted", net=Decimal("0.10"), tax=Decimal("0.20"), gross=Decimal("0.30"))]
-    )
-    (row,) = store.ledger()
+def test_outcomes_upsert_counts_attempts_and_keeps_money_exact(store):
+    with store.session() as session:
+        journal = PostingJournal(session, "E1")
+        journal.record_outcomes([OutcomeRecord("INV1", "invoice", "failed", reason_code="CLOSED_PERIOD")])
+        assert [r["claim_key"] for r in session.query("SELECT * FROM posting_exceptions")] == ["INV1"]
+        journal.record_outcomes(
+            [
+                OutcomeRecord(
+                    "INV1", "invoice", "posted", net=Decimal("0.10"), tax=Decimal("0.20"), gross=Decimal("0.30")
+                )
+            ]
+        )
+        (row,) = journal.outcomes()
     assert row["outcome"] == "posted"
     assert row["attempts"] == 2
     assert row["net"] + row["tax"] == row["gross"] == Decimal("0.30")
-    assert store.query("SELECT * FROM invoice_exceptions") == []
+    assert store.query("SELECT * FROM posting_exceptions") == []
 
 
 def test_repr_hides_postgres_password():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -242,15 +242,3 @@ def _void_keys(
         else:
             deferred.append(invoice_id)
     return deferred
-
-
-# -- documents failed for a reason that has passed ------------------------------------------------------
-
-
-def ready_again(waiting: Mapping[str, tuple[str, str]], is_ready: Callable[[str], bool]) -> dict[str, str]:
-    """Keys (-> the attempt that failed) of documents that failed waiting for something that is now there.
-
-    `waiting` maps a failed key to (what it waited for, the failed attempt's id); `is_ready(what)` says whether it
-    is there now. The attempt id goes into the run key, so each failure is retried once.
-    """
-    return {key: attempt for key, (what, attempt) in waiting.items() if is_ready(what)}

@@ -59,6 +59,11 @@ class Outcome:
     retryable: bool = False
     details: Mapping[str, str] = field(default_factory=dict)  # how it was dated, converted, netted...
 
+    def __post_init__(self) -> None:
+        # Codes may arrive as enums (Reason, ProblemCode): kept as plain text, which every store and Dagster takes.
+        if self.reason_code is not None:
+            object.__setattr__(self, "reason_code", str(self.reason_code))
+
     @property
     def ok(self) -> bool:
         return self.status != Status.FAILED

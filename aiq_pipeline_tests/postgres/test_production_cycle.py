@@ -17,10 +17,10 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG as PARTITION_TAG
 from dagster._core.test_utils import freeze_time
 
 from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.defs.exceptions import list_exceptions
-from aiq_pipeline.defs.keys import POSTED_INVOICES
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.store import Store
+from aiq_pipeline.store.journal import PostingJournal
 from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY
 from aiq_pipeline_tests.postgres.conftest import open_instance
 from aiq_pipeline_tests.postgres.daemon import (
@@ -53,6 +53,7 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, emulators: RunningEmulators, stor
         "BUNNY_ENTITY_ID": BUNNY_ENTITY,
         "AIQ_PIPELINE_STORE": store_url,
         "AIQ_PIPELINE_BATCH_SIZE": str(BATCH),
+        "AIQ_PIPELINE_SYNC_START_DATE": "2025-01-01",  # the sample tenant's invoices are history
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -64,8 +65,8 @@ def _aiq_documents(emulators: RunningEmulators) -> Counter[str]:
 
 
 def _statuses(instance: dg.DagsterInstance) -> dict[str, dg.AssetPartitionStatus | None]:
-    keys = instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
-    found = instance.get_status_by_partition(POSTED_INVOICES, keys, bunny_invoices) or {}
+    keys = instance.get_dynamic_partitions(INVOICES.partitions_name)
+    found = instance.get_status_by_partition(INVOICES.key, keys, INVOICES.partitions) or {}
     return {k: found.get(k) for k in keys}
 
 
@@ -89,7 +90,7 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
                 instance.start_sensor(remote_sensor(context))  # what `dagster sensor start` does
                 sensor_tick(context)
                 queued = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
-                partitions = instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
+                partitions = instance.get_dynamic_partitions(INVOICES.partitions_name)
                 assert len(queued) == -(-len(partitions) // BATCH) >= 4
                 drain_queue(context)
                 state = sensor_state(instance, context)
@@ -100,7 +101,7 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
             failed = {k for k, s in status.items() if s == FAILED}
             posted = {k for k, s in status.items() if s == MATERIALIZED}
             assert posted | failed == set(partitions)
-            exceptions = {e.invoice_id: e for e in list_exceptions(instance)}
+            exceptions = {e.key: e for e in list_exceptions(instance)}
         finally:
             instance.dispose()
 
@@ -109,10 +110,15 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
         assert set(docs) == {f"BUNNY-INV-{k}" for k in posted}
         assert set(docs.values()) == {1}
         # The store on PostgreSQL agrees with Dagster for every invoice.
-        ledger = {r["invoice_id"]: r["outcome"] for r in store.ledger()}
+        with store.session() as session:
+            journal = PostingJournal(session, AIQ_ENTITY)
+            ledger = {r["claim_key"]: r["outcome"] for r in journal.outcomes()}
+            recorded = {e.reference: e.aiq_id for e in journal.entries() if e.kind == "invoice" and e.state == "posted"}
         assert {k for k, o in ledger.items() if o == "failed"} == failed
         assert {k for k, o in ledger.items() if o in {"posted", "already_posted"}} == posted
-        assert {r["invoice_id"] for r in store.query("SELECT invoice_id FROM invoice_exceptions")} == failed
+        assert {r["claim_key"] for r in store.query("SELECT claim_key FROM posting_exceptions")} == failed
+        # The journal recorded AIQ's id for every invoice AIQ holds, and nothing else.
+        assert set(recorded) == set(docs) and all(recorded.values())
 
     assert state is not None and state.instigator_data.cursor
     cursor = state.instigator_data.cursor
@@ -128,7 +134,7 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
         _point_at(monkeypatch, emulators, pg_url)  # new ports: the code server reads them afresh
         instance = open_instance(production_home)
         try:
-            again = {e.invoice_id: e for e in list_exceptions(instance)}
+            again = {e.key: e for e in list_exceptions(instance)}
             assert again == exceptions
             assert {k for k, s in _statuses(instance).items() if s == FAILED} == failed
             runs_before = instance.get_runs_count()
@@ -146,7 +152,7 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
                 assert tick.status == TickStatus.SUCCESS, tick
                 new_runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
                 # Only the two invoices released meanwhile: nothing already seen is asked for again.
-                assert set(instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)) == set(partitions) | set(new_ids)
+                assert set(instance.get_dynamic_partitions(INVOICES.partitions_name)) == set(partitions) | set(new_ids)
                 asked = {
                     run.tags[tag]
                     for run in new_runs

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +15,11 @@ from typing import Any
 import psycopg2
 import pytest
 
-from aiq_pipeline.store import LedgerEntry, Store, StoreConnectionError, redact_location, to_pyformat
+from aiq_pipeline.store import Store, StoreConnectionError, redact_location, to_pyformat
+from aiq_pipeline.store.journal import OutcomeRecord, PostingJournal
 from aiq_pipeline_tests.postgres.conftest import database_url
 
+D = Decimal
 pytestmark = pytest.mark.postgres
 
 
@@ -45,86 +49,113 @@ def test_unknown_snapshot_table_is_refused(store: Store) -> None:
         store.write_snapshot("users; DROP TABLE x", "E1", [])
 
 
-def test_ledger_upsert_counts_attempts_and_keeps_money_exact(store: Store) -> None:
-    store.record_invoice_outcomes([LedgerEntry("INV1", "failed", reason_code="CLOSED_PERIOD", reason="closed")])
-    assert [r["invoice_id"] for r in store.query("SELECT * FROM invoice_exceptions")] == ["INV1"]
+@contextmanager
+def journal(store: Store, entity: str = "E1") -> Iterator[PostingJournal]:
+    with store.session() as session:
+        yield PostingJournal(session, entity)
 
-    store.record_invoice_outcomes(
-        [LedgerEntry("INV1", "posted", net=Decimal("0.10"), tax=Decimal("0.20"), gross=Decimal("0.30"))]
-    )
-    (row,) = store.ledger()
+
+def record(store: Store, *records: OutcomeRecord) -> None:
+    with journal(store) as j:
+        j.record_outcomes(records)
+
+
+def outcomes(store: Store, outcome: str | None = None) -> list[dict[str, Any]]:
+    with journal(store) as j:
+        return j.outcomes(outcome)
+
+
+def test_outcomes_upsert_counts_attempts_and_keeps_money_exact(store: Store) -> None:
+    record(store, OutcomeRecord("INV1", "invoice", "failed", reason_code="CLOSED_PERIOD", reason="closed"))
+    assert [r["claim_key"] for r in store.query("SELECT * FROM posting_exceptions")] == ["INV1"]
+
+    record(store, OutcomeRecord("INV1", "invoice", "posted", net=D("0.10"), tax=D("0.20"), gross=D("0.30")))
+    (row,) = outcomes(store)
     assert row["outcome"] == "posted"
     assert row["attempts"] == 2
-    assert row["net"] + row["tax"] == row["gross"] == Decimal("0.30")
+    assert row["net"] + row["tax"] == row["gross"] == D("0.30")
     assert isinstance(row["gross"], Decimal)
-    assert store.query("SELECT * FROM invoice_exceptions") == []
+    assert store.query("SELECT * FROM posting_exceptions") == []
 
 
 def test_timestamps_are_naive_utc_and_round_trip(store: Store) -> None:
     before = datetime.now(UTC).replace(tzinfo=None)
     posted = datetime(2026, 5, 1, 12, 30, 15, 123456)
-    store.record_invoice_outcomes([LedgerEntry("INV1", "posted", posted_at=posted, aiq_transaction_id=2**40)])
-    (row,) = store.ledger()
+    record(store, OutcomeRecord("INV1", "invoice", "posted", posted_at=posted, aiq_transaction_id=2**40))
+    (row,) = outcomes(store)
     assert row["posted_at"] == posted and row["posted_at"].tzinfo is None
     assert row["aiq_transaction_id"] == 2**40  # BIGINT
     assert before - timedelta(seconds=5) <= row["first_attempt_at"] <= datetime.now(UTC).replace(tzinfo=None)
 
 
-def test_ledger_filters_by_outcome_with_placeholders(store: Store) -> None:
-    store.record_invoice_outcomes([LedgerEntry("A", "posted"), LedgerEntry("B", "failed"), LedgerEntry("C", "failed")])
-    assert [r["invoice_id"] for r in store.ledger("failed")] == ["B", "C"]
-    # A literal '%' and a '?' inside a string are data, not placeholders, on both backends.
-    rows = store.query(
-        "SELECT '50%' AS pct, 'why?' AS q, invoice_id FROM invoice_sync_ledger WHERE invoice_id = ?", ["A"]
+def test_outcomes_filter_by_outcome_with_placeholders(store: Store) -> None:
+    record(
+        store,
+        OutcomeRecord("A", "invoice", "posted"),
+        OutcomeRecord("B", "invoice", "failed"),
+        OutcomeRecord("C", "credit_note", "failed"),
     )
-    assert rows == [{"pct": "50%", "q": "why?", "invoice_id": "A"}]
+    assert [r["claim_key"] for r in outcomes(store, "failed")] == ["B", "C"]
+    # A literal '%' and a '?' inside a string are data, not placeholders, on both backends.
+    rows = store.query("SELECT '50%' AS pct, 'why?' AS q, claim_key FROM posting_outcomes WHERE claim_key = ?", ["A"])
+    assert rows == [{"pct": "50%", "q": "why?", "claim_key": "A"}]
 
 
-def test_a_batch_with_the_same_invoice_twice_keeps_the_last(store: Store) -> None:
-    store.record_invoice_outcomes([LedgerEntry("B", "failed"), LedgerEntry("A", "posted"), LedgerEntry("B", "posted")])
-    assert {r["invoice_id"]: (r["outcome"], r["attempts"]) for r in store.ledger()} == {
+def test_a_batch_with_the_same_document_twice_keeps_the_last(store: Store) -> None:
+    record(
+        store,
+        OutcomeRecord("B", "invoice", "failed"),
+        OutcomeRecord("A", "invoice", "posted"),
+        OutcomeRecord("B", "invoice", "posted"),
+    )
+    assert {r["claim_key"]: (r["outcome"], r["attempts"]) for r in outcomes(store)} == {
         "A": ("posted", 1),
         "B": ("posted", 2),
     }
 
 
-def test_a_failed_call_writes_nothing(store: Store) -> None:
+def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     with pytest.raises(Exception), store.connect() as conn:  # noqa: B017 - each backend raises its own type
         conn.execute(
-            "INSERT INTO invoice_sync_ledger (invoice_id, outcome, attempts, first_attempt_at, "
-            "last_attempt_at) VALUES ('X', 'posted', 1, ?, ?)",
+            "INSERT INTO posting_outcomes (entity_id, claim_key, kind, outcome, attempts, first_attempt_at, "
+            "last_attempt_at) VALUES ('E1', 'X', 'invoice', 'posted', 1, ?, ?)",
             [datetime(2026, 1, 1)] * 2,
         )
-        conn.execute("SELECT no_such_column FROM invoice_sync_ledger")
-    if store.is_postgres:  # one transaction per call (DuckDB autocommits each statement)
-        assert store.ledger() == []
+        conn.execute("SELECT no_such_column FROM posting_outcomes")
+    assert outcomes(store) == []
+
+
+def test_entities_keep_their_own_journal(store: Store) -> None:
+    record(store, OutcomeRecord("A", "invoice", "posted"))
+    with journal(store, "OTHER") as other:
+        assert other.outcomes() == []
 
 
 # -- PostgreSQL only -------------------------------------------------------------------------------------
 
 
 def test_concurrent_writers_lose_nothing(pg_url: str) -> None:
-    # PostgreSQL only: DuckDB's writers are serialised by the store pool's single slot (one per process anyway).
-    store = Store(pg_url)
-
+    # PostgreSQL only: DuckDB admits one process per file, and one run holds its session for a batch.
     def write(worker: int) -> None:
-        own = Store(store.location)  # every run builds its own Store
+        own = Store(pg_url)  # every run builds its own Store
         for n in range(10):
-            own.record_invoice_outcomes([LedgerEntry(f"W{worker}-{n}", "posted"), LedgerEntry("SHARED", "posted")])
+            record(
+                own, OutcomeRecord(f"W{worker}-{n}", "invoice", "posted"), OutcomeRecord("SHARED", "invoice", "posted")
+            )
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    rows = {r["invoice_id"]: r["attempts"] for r in store.ledger()}
+    rows = {r["claim_key"]: r["attempts"] for r in outcomes(Store(pg_url))}
     assert len(rows) == 41
     assert rows["SHARED"] == 40  # every upsert counted, none lost to a race
 
 
 def _create_schema_and_write(url: str, worker: int, start: Any) -> None:
     start.wait()
-    Store(url).record_invoice_outcomes([LedgerEntry(f"P{worker}", "posted")])
+    record(Store(url), OutcomeRecord(f"P{worker}", "invoice", "posted"))
 
 
 def test_processes_racing_to_create_the_schema_all_succeed(pg_url: str) -> None:
@@ -139,19 +170,19 @@ def test_processes_racing_to_create_the_schema_all_succeed(pg_url: str) -> None:
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * 6
     store = Store(pg_url)
-    assert sorted(r["invoice_id"] for r in store.ledger()) == [f"P{w}" for w in range(6)]
+    assert sorted(r["claim_key"] for r in outcomes(store)) == [f"P{w}" for w in range(6)]
     assert store.query("SELECT COUNT(*) AS n FROM aiq_pipeline_schema") == [{"n": 1}]
 
 
 def test_schema_is_not_recreated_once_applied(pg_url: str) -> None:
-    Store(pg_url).ledger()
+    outcomes(Store(pg_url))
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT xmin::text FROM pg_class WHERE relname = 'invoice_exceptions'")
+        cursor.execute("SELECT xmin::text FROM pg_class WHERE relname = 'posting_exceptions'")
         (before,) = cursor.fetchone()
     conn.close()
-    Store(pg_url).ledger()  # a new Store (a new run) must not issue CREATE OR REPLACE VIEW again
+    outcomes(Store(pg_url))  # a new Store (a new run) must not issue CREATE OR REPLACE VIEW again
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT xmin::text FROM pg_class WHERE relname = 'invoice_exceptions'")
+        cursor.execute("SELECT xmin::text FROM pg_class WHERE relname = 'posting_exceptions'")
         assert cursor.fetchone() == (before,)
     conn.close()
 
@@ -160,15 +191,15 @@ def test_aware_datetimes_are_stored_as_utc_whatever_the_server_zone(pg_database:
     url = database_url(pg_database) + "?options=-c%20TimeZone%3DAsia/Tokyo"  # a session zone far from UTC
     store = Store(url)
     aware = datetime(2026, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
-    store.record_invoice_outcomes([LedgerEntry("INV1", "posted", posted_at=aware)])
-    assert store.ledger()[0]["posted_at"] == datetime(2026, 5, 1, 10, 0)
+    record(store, OutcomeRecord("INV1", "invoice", "posted", posted_at=aware))
+    assert outcomes(store)[0]["posted_at"] == datetime(2026, 5, 1, 10, 0)
 
 
 def test_dagster_style_driver_url_is_accepted(pg_database: str) -> None:
     store = Store(database_url(pg_database, scheme="postgresql+psycopg2"))
     assert store.is_postgres
-    store.record_invoice_outcomes([LedgerEntry("INV1", "posted")])
-    assert [r["invoice_id"] for r in store.ledger()] == ["INV1"]
+    record(store, OutcomeRecord("INV1", "invoice", "posted"))
+    assert [r["claim_key"] for r in outcomes(store)] == ["INV1"]
 
 
 def test_password_never_reaches_repr_or_connection_errors(pg_database: str) -> None:
@@ -177,7 +208,7 @@ def test_password_never_reaches_repr_or_connection_errors(pg_database: str) -> N
     store = Store(f"postgresql://nobody:{encoded}@127.0.0.1:5432/{pg_database}")
     assert secret not in repr(store) and encoded not in repr(store)
     with pytest.raises(StoreConnectionError) as caught:
-        store.ledger()
+        outcomes(store)
     text = str(caught.value)
     assert "nobody" in text and pg_database in text  # says where, so the operator can act
     assert secret not in text and encoded not in text

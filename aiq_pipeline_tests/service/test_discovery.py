@@ -1,7 +1,16 @@
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
-from aiq_pipeline.bunny.models import InvoiceRef
-from aiq_pipeline.service.discovery import Cursor, batches, discover_released_invoices, is_valid_partition_key
+from aiq_pipeline.bunny.models import CreditNote, InvoiceRef
+from aiq_pipeline.defs.posting.run_requests import batches
+from aiq_pipeline.service.discovery import (
+    CreditCursor,
+    Cursor,
+    InvoicePartitions,
+    discover_credit_notes,
+    discover_released_invoices,
+    is_valid_partition_key,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -74,3 +83,65 @@ def test_ids_that_cannot_be_partition_keys_are_reported_not_dropped_silently():
 
 def test_batches_are_bounded():
     assert batches([str(i) for i in range(5)], 2) == [["0", "1"], ["2", "3"], ["4"]]
+
+
+# -- credit notes and voids ------------------------------------------------------------------------------
+
+
+def note(note_id, invoice_id, minutes, state="READY", issued=date(2026, 11, 1)):
+    zero = Decimal("0.00")
+    return CreditNote(
+        id=str(note_id),
+        number=f"CN-{note_id}",
+        state=state,
+        kind="REFUND",
+        entity_id="1",
+        account_id="9",
+        credited_invoice_id=str(invoice_id),
+        currency_code="EUR",
+        issued_at=issued,
+        subtotal=zero,
+        tax_amount=zero,
+        amount=zero,
+        updated_at=T0 + timedelta(minutes=minutes),
+        items=(),
+    )
+
+
+def partitions(known=(), posted=(), failed=()):
+    return InvoicePartitions(frozenset(map(str, known)), frozenset(map(str, posted)), frozenset(map(str, failed)))
+
+
+def test_a_credit_note_waits_in_the_cursor_while_its_invoice_is_being_posted_then_is_added():
+    busy = partitions(known=[1, 2], posted=[2])
+    first = discover_credit_notes(
+        [note(10, 1, 1), note(11, 2, 2), note(12, 3, 3)], [], known_keys=(), invoices=busy, cursor=CreditCursor()
+    )
+    # 11's invoice is posted, 12's has no partition (it posts or waits visibly); 10's invoice is still in flight.
+    assert first.new_keys == ["CN-11", "CN-12"]
+    assert first.cursor.deferred_notes == {"10": "1"} and first.waiting == 1
+    done = partitions(known=[1, 2], posted=[1, 2])
+    later = discover_credit_notes([], [], known_keys=["CN-11", "CN-12"], invoices=done, cursor=first.cursor)
+    assert later.new_keys == ["CN-10"] and later.waiting == 0
+
+
+def test_drafts_and_notes_issued_before_the_start_date_are_left_alone():
+    found = discover_credit_notes(
+        [note(1, 5, 1, state="DRAFT"), note(2, 5, 2, issued=date(2026, 10, 31)), note(3, 5, 3)],
+        [],
+        known_keys=(),
+        invoices=partitions(),
+        cursor=CreditCursor(),
+        start_date=date(2026, 11, 1),
+    )
+    assert found.new_keys == ["CN-3"]
+
+
+def test_a_void_is_added_once_its_invoice_finished_posting_and_never_without_a_partition():
+    voided = [ref(1, 1, state="VOIDED"), ref(2, 2, state="VOIDED"), ref(3, 3, state="VOIDED")]
+    found = discover_credit_notes(
+        [], voided, known_keys=(), invoices=partitions(known=[1, 2], posted=[1]), cursor=CreditCursor()
+    )
+    assert found.new_keys == ["VOID-1"]  # 2 is still posting; 3 was voided before the sync saw it
+    assert found.cursor.deferred_voids == ["2"]
+    assert CreditCursor.parse(found.cursor.serialize()) == found.cursor

@@ -24,7 +24,7 @@ def money(value: Decimal | None) -> str:
 def _identity(o: Outcome) -> dict[str, object]:
     return {
         "outcome": str(o.status),
-        "kind": o.kind,
+        "kind": str(o.kind),
         "bunny_id": o.source_id,
         "bunny_number": o.number or "",
         "customer_code": o.customer_code or "",
@@ -60,7 +60,7 @@ def materialization(asset: DocumentAsset, o: Outcome) -> dg.AssetMaterialization
 def failure_observation(asset: DocumentAsset, o: Outcome) -> dg.AssetObservation:
     meta = _identity(o) | {
         "outcome": str(Status.FAILED),
-        "reason_code": o.reason_code or "ERROR",
+        "reason_code": str(o.reason_code or "ERROR"),
         "reason": o.reason or "",
         "fix": o.fix or "",
         "retryable": o.retryable,
@@ -106,7 +106,7 @@ def batch_failure(asset: DocumentAsset, total: int, failed: Sequence[Outcome]) -
         + "; ".join(f"{o.key} [{o.reason_code}] {o.reason}" for o in failed[:10]),
         metadata={
             "failed": preview(
-                [{asset.noun: o.key, "code": o.reason_code, "reason": o.reason, "fix": o.fix} for o in failed],
+                [{asset.noun: o.key, "code": str(o.reason_code), "reason": o.reason, "fix": o.fix} for o in failed],
                 [asset.noun, "code", "reason", "fix"],
             )
         },
