@@ -13,6 +13,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from aiq_emulators.bunny.filters import Column, MalformedFilter, compile_filter, sort_key
+from aiq_emulators.bunny.money import shown_state
 from aiq_emulators.bunny.store import TenantStore
 
 DEFAULT_PAGE = 25
@@ -29,21 +30,27 @@ def _col(kind: str, attr: str) -> Column:
 
 
 _STAMPS = {"createdAt": _col("datetime", "created_at"), "updatedAt": _col("datetime", "updated_at")}
-INVOICE_COLUMNS: dict[str, Column] = {
-    "id": _col("id", "id"),
-    "number": _col("str", "number"),
-    "state": _col("str", "state"),
-    "entityId": _col("id", "entity_id"),
-    "accountId": _col("id", "account_id"),
-    "currencyId": _col("id", "currency_id"),
-    "issuedAt": _col("date", "issued_at"),
-    "dueAt": _col("date", "due_at"),
-    "paidAt": _col("datetime", "paid_at"),
-    "amount": _col("num", "amount"),
-    "subtotal": _col("num", "subtotal"),
-    "poNumber": _col("str", "po_number"),
-    **_STAMPS,
-}
+
+
+def invoice_columns(store: TenantStore) -> dict[str, Column]:
+    """Invoice filter columns; `state`, `amount` and `subtotal` read what GraphQL shows under the options."""
+    return {
+        "id": _col("id", "id"),
+        "number": _col("str", "number"),
+        "state": Column("str", lambda invoice: shown_state(invoice, store.options)),
+        "entityId": _col("id", "entity_id"),
+        "accountId": _col("id", "account_id"),
+        "currencyId": _col("id", "currency_id"),
+        "issuedAt": _col("date", "issued_at"),
+        "dueAt": _col("date", "due_at"),
+        "paidAt": _col("datetime", "paid_at"),
+        "amount": Column("num", lambda invoice: store.figures(invoice).amount),
+        "subtotal": Column("num", lambda invoice: store.figures(invoice).subtotal),
+        "poNumber": _col("str", "po_number"),
+        **_STAMPS,
+    }
+
+
 CREDIT_NOTE_COLUMNS: dict[str, Column] = {
     "id": _col("id", "id"),
     "number": _col("str", "number"),

@@ -31,9 +31,12 @@ number or a decimal string (kept as `Decimal`); dates are ``YYYY-MM-DD``; timest
 }
 ```
 
-Money semantics (docs/demo-tenant.md): item subtotal = quantity x price, item amount = subtotal - discount
-(the line net), item taxAmount = line tax (from `tax_amount`, else amount x tax_rate / 100 rounded half-up);
-invoice subtotal = sum of item amounts, taxAmount = sum of item taxes, amount = subtotal + taxAmount.
+What is stored are the economic facts of each document (quantity, unit price, discount, tax rate as a
+percentage, credit applied, amounts paid). What GraphQL shows is computed from them in `money.py`, following the
+money table `aiq_pipeline/bunny/MONEY.md` and the emulator's `options` (one value per UNVERIFIED reading). The
+properties below are those facts: item `subtotal` = quantity x price, `net` (= `amount`) = subtotal - discount,
+`tax` = the given tax amount, else net x tax_rate / 100 rounded half-up; invoice `subtotal` = sum of item nets,
+`tax_amount` = sum of item taxes, `amount` (the gross value) = subtotal + tax_amount.
 """
 
 from __future__ import annotations
@@ -61,6 +64,21 @@ InvoiceStateName = Literal[
     "QUEUED",
     "CONSOLIDATED",
     "MERGED",
+]
+QuoteChangeKindName = Literal[
+    "ACTIVATE",
+    "ADJUSTMENT",
+    "COUPON",
+    "CREDIT",
+    "DISCOUNT",
+    "FREE_PERIOD_DISCOUNT",
+    "PRICE_UPDATE",
+    "QUANTITY_UPDATE",
+    "REINSTATE",
+    "RENEW",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "UPDATE",
 ]
 FinancialAccountTypeName = Literal[
     "accounts_payable",
@@ -100,6 +118,42 @@ class _Stamped(_Model):
     @classmethod
     def _whole_seconds_utc(cls, value: dt.datetime) -> dt.datetime:
         return _utc(value)
+
+
+class EmulatorOptions(_Model):
+    """One value per UNVERIFIED reading of Bunny's money and state fields (aiq_pipeline/bunny/MONEY.md).
+
+    The defaults are the readings the product chose; every other value is a reading a real tenant might follow.
+    Set at start (fixture `options`, `create_app(options=...)`) or at run time (`POST /_emulator/options`).
+    """
+
+    # Invoice.subtotal: the sum of the lines after their discounts, or before them ("total without discount").
+    subtotal_semantics: Literal["after_discount", "before_discount"] = "after_discount"
+    # InvoiceItem.amount: the line after its discount (subtotal - discount), or the same as its subtotal.
+    item_amount_semantics: Literal["after_discount", "before_discount"] = "after_discount"
+    # Invoice.amount: the full value (credits applied later reduce amountDue only), or already less `credits`.
+    amount_includes_credits: bool = False
+    # isCredit lines: ordinary lines summed into `subtotal`, or left out of it and reported in `credits`.
+    credit_lines: Literal["in_subtotal", "in_credits"] = "in_subtotal"
+    # Invoice.taxAmount: the sum of the lines' rounded taxes, or each rate's tax rounded once on the document
+    # (then it can differ from the sum of the lines by a cent or two).
+    tax_rounding: Literal["per_line", "per_document"] = "per_line"
+    # taxRate on lines and invoices: 23.0 (percent) or 0.23 (fraction).
+    tax_rate_units: Literal["percent", "fraction"] = "percent"
+    # InvoiceItem.prorationRate: 50.0 ("Proration percentage", the SDL's docstring elsewhere) or 0.5.
+    proration_rate_units: Literal["percent", "fraction"] = "percent"
+    # A coupon: its own negative line (isCoupon, couponId), or spread into the discounted lines' `discount`.
+    coupon_shape: Literal["line", "discount"] = "line"
+    # Consolidated billing: the queued invoices become CONSOLIDATED and the new combined invoice is an ordinary
+    # invoice (Bunny's docs), or the queued ones become MERGED and the combined one is CONSOLIDATED.
+    consolidation: Literal["components_consolidated", "combined_consolidated"] = "components_consolidated"
+    # InvoiceItem.taxCode: what the document was given (a VAT code), or the price-list charge's tax code (the tax
+    # engine's product code, as with Avalara).
+    tax_code_source: Literal["given", "charge"] = "given"
+    # Account/Entity billingCountry and shippingCountry: "IE" or "Ireland".
+    country_format: Literal["alpha2", "name"] = "alpha2"
+    # A released invoice worth nothing: PAID at once, or NOT_DUE/DUE like any other.
+    zero_invoice_state: Literal["paid", "normal"] = "paid"
 
 
 class Entity(_Stamped):
@@ -160,6 +214,7 @@ class Account(_Stamped):
     billing_country: str | None = None
     billing_contact: Contact | None = None
     tax_number: str | None = None
+    tax_number_validated: bool | None = None
     net_payment_days: int = 30
     draft_invoices: bool = False
 
@@ -202,29 +257,40 @@ class InvoiceItem(_Model):
     # Which member of the `Charge` union the line's charge is.
     charge_kind: Literal["subscription", "quote"] = "subscription"
     quantity: int = 1
-    price: Decimal
+    price: Decimal  # negative on credit, coupon and proration-credit lines
     discount: Decimal = Decimal("0")
-    tax_rate: Decimal | None = None
+    tax_rate: Decimal | None = None  # always a percentage here; GraphQL shows it per `tax_rate_units`
     tax_amount: Decimal | None = None
     tax_code: str | None = None
     vat_code: str | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
+    is_credit: bool = False
+    is_coupon: bool = False
+    coupon_id: str | None = None
+    kind: QuoteChangeKindName | None = None
+    proration_rate: Decimal | None = None  # a fraction here (0.5); GraphQL shows it per `proration_rate_units`
+    credited_item_id: str | None = None  # the invoice item a credit line credits (InvoiceItem.creditedItem)
+    comment: str | None = None
 
     @property
     def subtotal(self) -> Decimal:
         return cents(self.price * self.quantity)
 
     @property
-    def amount(self) -> Decimal:
+    def net(self) -> Decimal:
         return cents(self.subtotal - self.discount)
+
+    @property
+    def amount(self) -> Decimal:
+        return self.net
 
     @property
     def tax(self) -> Decimal:
         if self.tax_amount is not None:
             return cents(self.tax_amount)
         if self.tax_rate is not None:
-            return cents(self.amount * self.tax_rate / 100)
+            return cents(self.net * self.tax_rate / 100)
         return Decimal("0.00")
 
 
@@ -247,10 +313,17 @@ class Invoice(_Stamped):
     internal_notes: str | None = None
     po_number: str | None = None
     items: list[InvoiceItem] = []
+    # Account credit applied to the invoice (a settlement, Invoice.credits); never more than its gross.
+    credits_applied: Decimal = Decimal("0")
+    # Money received against it; None: derived from the state (PAID means paid in full), as fixtures write it.
+    amount_paid: Decimal | None = None
+    # Consolidated billing: the combined invoice lists its components; each component names the combined one.
+    merged_invoice_ids: list[str] = []
+    merged_to_invoice_id: str | None = None
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((item.amount for item in self.items), Decimal("0.00"))
+        return sum((item.net for item in self.items), Decimal("0.00"))
 
     @property
     def tax_amount(self) -> Decimal:
@@ -325,3 +398,4 @@ class Tenant(_Model):
     invoices: list[Invoice] = []
     credit_notes: list[CreditNote] = []
     tokens: list[IssuedToken] = []
+    options: EmulatorOptions = Field(default_factory=EmulatorOptions)

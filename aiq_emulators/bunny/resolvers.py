@@ -17,9 +17,9 @@ from aiq_emulators.bunny.connections import (
     CURRENCY_COLUMNS,
     ENTITY_COLUMNS,
     FINANCIAL_ACCOUNT_COLUMNS,
-    INVOICE_COLUMNS,
     PRICE_LIST_CHARGE_COLUMNS,
     connection,
+    invoice_columns,
 )
 from aiq_emulators.bunny.filters import Column
 from aiq_emulators.bunny.schema import scopes_of
@@ -36,6 +36,7 @@ from aiq_emulators.bunny.views import (
 )
 
 Resolver = Callable[..., Any]
+Columns = Mapping[str, Column] | Callable[[TenantStore], Mapping[str, Column]]
 
 
 def _store(info: GraphQLResolveInfo) -> TenantStore:
@@ -55,11 +56,12 @@ def _lookup(store: TenantStore, collection: str, id: str | None, code: str | Non
 
 
 def _query_resolvers() -> dict[str, Resolver]:
-    def listing(collection: str, columns: Mapping[str, Column], make: Callable[[TenantStore, Any], View]) -> Resolver:
+    def listing(collection: str, columns: Columns, make: Callable[[TenantStore, Any], View]) -> Resolver:
         def resolve(_root: Any, info: GraphQLResolveInfo, **args: Any) -> View:
             store = _store(info)
             items = list(getattr(store.tenant, collection))
-            return connection(store, items, columns, lambda obj: make(store, obj), **args)
+            fields = columns(store) if callable(columns) else columns
+            return connection(store, items, fields, lambda obj: make(store, obj), **args)
 
         return resolve
 
@@ -80,14 +82,14 @@ def _query_resolvers() -> dict[str, Resolver]:
         }
 
     return {
-        "invoices": listing("invoices", INVOICE_COLUMNS, invoice_view),
+        "invoices": listing("invoices", invoice_columns, invoice_view),
         "invoice": single("invoices", invoice_view),
         "creditNotes": listing("credit_notes", CREDIT_NOTE_COLUMNS, credit_note_view),
         "creditNote": single("credit_notes", credit_note_view),
         "accounts": listing("accounts", ACCOUNT_COLUMNS, account_view),
         "account": single("accounts", account_view),
-        "entities": listing("entities", ENTITY_COLUMNS, lambda _s, e: entity_view(e)),
-        "entity": single("entities", lambda _s, e: entity_view(e)),
+        "entities": listing("entities", ENTITY_COLUMNS, lambda s, e: entity_view(e, s.options)),
+        "entity": single("entities", lambda s, e: entity_view(e, s.options)),
         "financialAccounts": listing("financial_accounts", FINANCIAL_ACCOUNT_COLUMNS, financial_account_view),
         "financialAccount": single("financial_accounts", financial_account_view),
         "priceListCharges": listing("price_list_charges", PRICE_LIST_CHARGE_COLUMNS, price_list_charge_view),
@@ -184,6 +186,18 @@ def _mutation_resolvers() -> dict[str, tuple[str, Resolver]]:
             }
         )
 
+    def invoice_write_off(
+        _root: Any, info: GraphQLResolveInfo, invoiceId: str, disputeReasonId: str | None = None
+    ) -> View:
+        # The SDL types InvoiceWriteOffPayload.creditNote as an `Invoice`: it answers the written-off invoice.
+        store = _store(info)
+
+        def write_off() -> View:
+            note = store.write_off_invoice(invoiceId, disputeReasonId)
+            return {"errors": None, "creditNote": invoice_view(store, store._invoice(str(note.credited_invoice_id)))}
+
+        return run(write_off)
+
     return {
         "financialAccountCreate": ("financialAccount", fa_create),
         "financialAccountUpdate": ("financialAccount", fa_update),
@@ -193,6 +207,7 @@ def _mutation_resolvers() -> dict[str, tuple[str, Resolver]]:
         "invoiceVoid": ("invoice", invoice_action("void_invoice")),
         "invoiceUpdate": ("invoice", invoice_update),
         "invoiceRefund": ("creditNote", invoice_refund),
+        "invoiceWriteOff": ("creditNote", invoice_write_off),
     }
 
 

@@ -6,23 +6,24 @@ field's arguments). Money leaves here as JSON numbers rounded to cents, as Bunny
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from aiq_emulators.bunny.connections import INVOICE_COLUMNS, filter_sort
+from aiq_emulators.bunny.connections import filter_sort, invoice_columns
 from aiq_emulators.bunny.models import (
     Account,
     CreditNote,
     CreditNoteItem,
     Currency,
+    EmulatorOptions,
     Entity,
     FinancialAccount,
     Invoice,
-    InvoiceItem,
     PriceListCharge,
     cents,
 )
+from aiq_emulators.bunny.money import ShownItem, shown_country
 from aiq_emulators.bunny.store import TenantStore
 
 View = dict[str, Any]
@@ -30,6 +31,11 @@ View = dict[str, Any]
 
 def money(value: Decimal | None) -> float | None:
     return None if value is None else float(cents(value))
+
+
+def rate(value: Decimal | None) -> float | None:
+    """A rate as a JSON number, unrounded (13.5, 0.135)."""
+    return None if value is None else float(value)
 
 
 # -- objects -------------------------------------------------------------------------------------------
@@ -46,7 +52,7 @@ def currency_view(currency: Currency) -> View:
     }
 
 
-def entity_view(entity: Entity) -> View:
+def entity_view(entity: Entity, options: EmulatorOptions | None = None) -> View:
     return {
         "id": entity.id,
         "name": entity.name,
@@ -59,7 +65,7 @@ def entity_view(entity: Entity) -> View:
         "billingCity": entity.billing_city,
         "billingState": entity.billing_state,
         "billingZip": entity.billing_zip,
-        "billingCountry": entity.billing_country,
+        "billingCountry": shown_country(entity.billing_country, options or EmulatorOptions()),
         "taxId": entity.tax_id,
         "taxType": entity.tax_type,
         "fiscalYearStartMonth": entity.fiscal_year_start_month,
@@ -72,7 +78,7 @@ def entity_view(entity: Entity) -> View:
 def _entity_ref(store: TenantStore, entity_id: str) -> Callable[[], View | None]:
     def resolve() -> View | None:
         entity = store.entity(entity_id)
-        return entity_view(entity) if entity else None
+        return entity_view(entity, store.options) if entity else None
 
     return resolve
 
@@ -99,7 +105,7 @@ def account_view(store: TenantStore, account: Account) -> View:
 
     def invoices(filter: str | None = None, sort: str | None = None) -> list[View]:
         own = [inv for inv in store.tenant.invoices if inv.account_id == account.id]
-        return [invoice_view(store, inv) for inv in filter_sort(store, own, INVOICE_COLUMNS, filter, sort)]
+        return [invoice_view(store, inv) for inv in filter_sort(store, own, invoice_columns(store), filter, sort)]
 
     currency = store.find("currencies", account.currency_id)
     return {
@@ -114,13 +120,14 @@ def account_view(store: TenantStore, account: Account) -> View:
         "billingCity": account.billing_city,
         "billingState": account.billing_state,
         "billingZip": account.billing_zip,
-        "billingCountry": account.billing_country,
+        "billingCountry": shown_country(account.billing_country, store.options),
         "billingContactId": contact.id if contact else None,
         "billingContact": contact_view,
         "contacts": [contact_view] if contact_view else [],
         "secondaryBillingContacts": [],
         "secondaryBillingContactIds": [],
         "taxNumber": account.tax_number,
+        "taxNumberValidated": account.tax_number_validated,
         "netPaymentDays": account.net_payment_days,
         "draftInvoices": account.draft_invoices,
         "consolidatedBilling": False,
@@ -182,7 +189,8 @@ def price_list_charge_view(store: TenantStore, charge: PriceListCharge) -> View:
     }
 
 
-def _charge_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -> View:
+def _charge_view(store: TenantStore, invoice: Invoice, line: ShownItem) -> View:
+    item = line.item
     charge = store.find("price_list_charges", item.price_list_charge_id)
     common: View = {
         "id": item.id,
@@ -191,10 +199,10 @@ def _charge_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -> Vie
         "name": charge.name if charge else None,
         "chargeType": charge.charge_type if charge else None,
         "quantity": item.quantity,
-        "discount": money(item.discount),
-        "amount": money(item.amount),
-        "subtotal": money(item.subtotal),
-        "taxAmount": money(item.tax),
+        "discount": money(line.discount),
+        "amount": money(line.amount),
+        "subtotal": money(line.subtotal),
+        "taxAmount": money(line.tax),
         "createdAt": invoice.created_at,
         "updatedAt": invoice.updated_at,
     }
@@ -207,7 +215,14 @@ def _charge_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -> Vie
     return {**common, "__typename": "SubscriptionCharge", "price": str(cents(item.price))}
 
 
-def invoice_item_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -> View:
+def invoice_item_view(store: TenantStore, invoice: Invoice, line: ShownItem, lines: Sequence[ShownItem]) -> View:
+    """An InvoiceItem; its money comes from `money.shown_items` (the money table under the current options)."""
+    item = line.item
+
+    def credited_item() -> View | None:
+        credited = next((other for other in lines if other.item.id == item.credited_item_id), None)
+        return invoice_item_view(store, invoice, credited, lines) if credited else None
+
     return {
         "id": item.id,
         "invoiceId": invoice.id,
@@ -217,19 +232,24 @@ def invoice_item_view(store: TenantStore, invoice: Invoice, item: InvoiceItem) -
         "quantity": item.quantity,
         "price": money(item.price),
         "priceDecimals": 2,
-        "subtotal": money(item.subtotal),
-        "discount": money(item.discount),
-        "amount": money(item.amount),
-        "taxAmount": money(item.tax),
-        "taxRate": float(item.tax_rate) if item.tax_rate is not None else None,
-        "taxCode": item.tax_code,
+        "subtotal": money(line.subtotal),
+        "discount": money(line.discount),
+        "amount": money(line.amount),
+        "taxAmount": money(line.tax),
+        "taxRate": rate(line.tax_rate),
+        "taxCode": line.tax_code,
         "vatCode": item.vat_code,
         "startDate": item.start_date,
         "endDate": item.end_date,
         "currencyId": invoice.currency_id,
-        "isCredit": False,
-        "isCoupon": False,
-        "charge": lambda: _charge_view(store, invoice, item),
+        "isCredit": item.is_credit,
+        "isCoupon": item.is_coupon,
+        "couponId": item.coupon_id,
+        "kind": item.kind,
+        "prorationRate": rate(line.proration_rate),
+        "comment": item.comment,
+        "creditedItem": credited_item,
+        "charge": lambda: _charge_view(store, invoice, line),
     }
 
 
@@ -240,18 +260,32 @@ _OPERATIONS = {
     "UNPAID": ["void", "pay", "refund", "write_off"],
     "PAID": ["refund"],
     "VOIDED": ["reissue"],
+    "QUEUED": ["dequeue"],
 }
 
 
 def invoice_view(store: TenantStore, invoice: Invoice) -> View:
-    amount = invoice.amount
-    paid = amount if invoice.state == "PAID" else Decimal("0")
+    """An Invoice; money and state come from `money.invoice_figures` (the money table under the options)."""
+    shown = store.figures(invoice)
     entity = store.entity(invoice.entity_id)
+    lines = shown.items
+
+    def items() -> list[View]:
+        return [invoice_item_view(store, invoice, line, lines) for line in lines]
+
+    def credit_item() -> View | None:
+        line = next((line for line in lines if line.item.is_credit), None)
+        return invoice_item_view(store, invoice, line, lines) if line else None
+
+    def invoice_ref(invoice_id: str | None) -> View | None:
+        other = store.find("invoices", invoice_id) if invoice_id else None
+        return invoice_view(store, other) if other else None
+
     return {
         "id": invoice.id,
         "uuid": invoice.uuid or invoice.id,
         "number": invoice.number,
-        "state": invoice.state,
+        "state": shown.state,
         "issuedAt": invoice.issued_at,
         "dueAt": invoice.due_at,
         "paidAt": invoice.paid_at,
@@ -259,13 +293,14 @@ def invoice_view(store: TenantStore, invoice: Invoice) -> View:
         "updatedAt": invoice.updated_at,
         "currencyId": invoice.currency_id,
         "baseCurrencyId": entity.base_currency_id if entity else invoice.currency_id,
-        "baseCurrencyTotal": money(amount * invoice.fx_rate),
-        "subtotal": money(invoice.subtotal),
-        "taxAmount": money(invoice.tax_amount),
-        "amount": money(amount),
-        "credits": 0.0,
-        "amountPaid": money(paid),
-        "amountDue": money(Decimal("0") if invoice.state == "VOIDED" else amount - paid),
+        "baseCurrencyTotal": money(shown.amount * invoice.fx_rate),
+        "subtotal": money(shown.subtotal),
+        "taxAmount": money(shown.tax_amount),
+        "taxRate": rate(shown.tax_rate),
+        "amount": money(shown.amount),
+        "credits": money(shown.credits),
+        "amountPaid": money(shown.amount_paid),
+        "amountDue": money(shown.amount_due),
         "netPaymentDays": invoice.net_payment_days,
         "description": invoice.description,
         "notes": invoice.notes,
@@ -274,13 +309,16 @@ def invoice_view(store: TenantStore, invoice: Invoice) -> View:
         "accountId": invoice.account_id,
         "account": lambda: _account_ref(store, invoice.account_id),
         "entity": _entity_ref(store, invoice.entity_id),
-        "invoiceItems": lambda: [invoice_item_view(store, invoice, item) for item in invoice.items],
+        "invoiceItems": items,
+        "creditItem": credit_item,
         "creditNotes": lambda: [
             credit_note_view(store, cn) for cn in store.tenant.credit_notes if cn.credited_invoice_id == invoice.id
         ],
+        "mergedInvoices": lambda: [v for v in (invoice_ref(i) for i in invoice.merged_invoice_ids) if v],
+        "mergedToInvoice": lambda: invoice_ref(invoice.merged_to_invoice_id),
         "isLegacy": False,
-        "couponApplied": False,
-        "operations": _OPERATIONS.get(invoice.state, []),
+        "couponApplied": shown.coupon_applied,
+        "operations": _OPERATIONS.get(shown.state, []),
         "url": f"{store_base_url(store)}/app/invoices/{invoice.uuid or invoice.id}",
         "portalUrl": f"{store_base_url(store)}/portal/invoices/{invoice.uuid or invoice.id}",
     }
@@ -298,9 +336,10 @@ def _account_ref(store: TenantStore, account_id: str) -> View | None:
 def credit_note_item_view(store: TenantStore, note: CreditNote, item: CreditNoteItem) -> View:
     def invoice_item() -> View | None:
         invoice = store.find("invoices", note.credited_invoice_id) if note.credited_invoice_id else None
-        for line in invoice.items if invoice else []:
-            if line.id == item.invoice_item_id:
-                return invoice_item_view(store, invoice, line)
+        lines = store.figures(invoice).items if invoice else ()
+        for line in lines:
+            if line.item.id == item.invoice_item_id:
+                return invoice_item_view(store, invoice, line, lines)
         return None
 
     return {

@@ -79,6 +79,22 @@ def _optional_id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _flag(value: Any) -> bool:
+    """A `Boolean!`; null (a field this server does not send) reads as false."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise DecodingError(f"expected a JSON boolean, got {type(value).__name__}")
+
+
+def _optional_flag(value: Any) -> bool | None:
+    return None if value is None else _flag(value)
+
+
+def _ref_id(node: Any) -> str | None:
+    """The id of a nested `{ id }` object, or None."""
+    return _optional_id(node.get("id")) if isinstance(node, Mapping) else None
+
+
 def currency(node: Node) -> Currency:
     return Currency(id=_id(node.get("id")), iso_code=node["isoCode"], name=node.get("name"))
 
@@ -99,6 +115,7 @@ def invoice_ref(node: Node) -> InvoiceRef:
         updated_at=timestamp(node["updatedAt"]),
         issued_at=optional_date(node.get("issuedAt")),
         entity_id=_optional_id((node.get("entity") or {}).get("id")),
+        merged_to_invoice_id=_ref_id(node.get("mergedToInvoice")),
     )
 
 
@@ -129,6 +146,8 @@ def account(node: Node | None, currency_code: CurrencyResolver) -> Account | Non
         billing_country=node.get("billingCountry"),
         tax_number=node.get("taxNumber"),
         billing_contact=contact(node.get("billingContact")),
+        entity_id=_optional_id(node.get("entityId")),
+        tax_number_validated=_optional_flag(node.get("taxNumberValidated")),
     )
 
 
@@ -152,6 +171,14 @@ def invoice_item(node: Node) -> InvoiceItem:
         end_date=optional_date(node.get("endDate")),
         discount=optional_money(node.get("discount")),
         charge_type=charge.get("__typename"),
+        position=node.get("position"),
+        vat_code=node.get("vatCode"),
+        is_credit=_flag(node.get("isCredit")),
+        is_coupon=_flag(node.get("isCoupon")),
+        coupon_id=_optional_id(node.get("couponId")),
+        kind=node.get("kind"),
+        proration_rate=optional_money(node.get("prorationRate")),
+        credited_item_id=_ref_id(node.get("creditedItem")),
     )
 
 
@@ -175,6 +202,14 @@ def invoice(node: Node, currency_code: CurrencyResolver) -> Invoice:
         base_currency_code=currency_code(str(base_currency_id)) if base_currency_id is not None else None,
         base_currency_total=optional_money(node.get("baseCurrencyTotal")),
         url=node.get("url"),
+        credits=optional_money(node.get("credits")),
+        amount_due=optional_money(node.get("amountDue")),
+        amount_paid=optional_money(node.get("amountPaid")),
+        tax_rate=optional_money(node.get("taxRate")),
+        coupon_applied=_flag(node.get("couponApplied")),
+        paid_at=optional_timestamp(node.get("paidAt")),
+        merged_to_invoice_id=_ref_id(node.get("mergedToInvoice")),
+        merged_invoice_ids=tuple(i for i in (_ref_id(m) for m in node.get("mergedInvoices") or ()) if i),
     )
 
 
@@ -186,6 +221,10 @@ def credit_note_item(node: Node) -> CreditNoteItem:
         amount=money(node["amount"]),
         tax_amount=optional_money(node.get("taxAmount")) or Decimal(0),
         tax_code=node.get("taxCode"),
+        id=_optional_id(node.get("id")),
+        quantity=node.get("quantity"),
+        price=optional_money(node.get("price")),
+        vat_code=node.get("vatCode"),
     )
 
 
@@ -206,6 +245,8 @@ def credit_note(node: Node, currency_code: CurrencyResolver) -> CreditNote:
         amount=money(node["amount"]),
         updated_at=timestamp(node["updatedAt"]),
         items=tuple(credit_note_item(item) for item in node.get("creditNoteItems") or ()),
+        amount_applied=optional_money(node.get("amountApplied")),
+        amount_unapplied=optional_money(node.get("amountUnapplied")),
     )
 
 

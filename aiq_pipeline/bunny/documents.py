@@ -36,7 +36,8 @@ CURRENCIES = _document("currencies", "Currencies", "currencies")
 INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
 INVOICE = _document("invoice", "Invoice", "invoice", fragments=("invoice_fields",))
 INVOICES = _document("invoices", "Invoices", "invoices", fragments=("invoice_fields",))
-CREDIT_NOTES = _document("credit_notes", "CreditNotes", "creditNotes")
+CREDIT_NOTES = _document("credit_notes", "CreditNotes", "creditNotes", fragments=("credit_note_fields",))
+CREDIT_NOTE = _document("credit_note", "CreditNote", "creditNote", fragments=("credit_note_fields",))
 FINANCIAL_ACCOUNTS = _document(
     "financial_accounts", "FinancialAccounts", "financialAccounts", fragments=("financial_account_fields",)
 )
@@ -64,6 +65,7 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     INVOICE,
     INVOICES,
     CREDIT_NOTES,
+    CREDIT_NOTE,
     FINANCIAL_ACCOUNTS,
     FINANCIAL_ACCOUNT_CREATE,
     FINANCIAL_ACCOUNT_UPDATE,

@@ -1,4 +1,9 @@
-"""Typed Bunny objects as the product reads them. Money is `Decimal` from here on."""
+"""Typed Bunny objects as the product reads them. Money is `Decimal` from here on.
+
+Every money and state field is read as Bunny sends it, without interpretation: what each one means, and which
+readings are unverified, is the table in MONEY.md beside this file. Rates (`tax_rate`, `proration_rate`) are
+Bunny's numbers as sent, in whatever unit the tenant uses (MONEY.md: percent is the product's reading).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,13 @@ class Account:
     billing_country: str | None = None
     tax_number: str | None = None
     billing_contact: Contact | None = None
+    entity_id: str | None = None
+    tax_number_validated: bool | None = None
+
+    @property
+    def email(self) -> str | None:
+        """The billing contact's e-mail (Bunny keeps e-mail on contacts, not on the account)."""
+        return self.billing_contact.email if self.billing_contact else None
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,14 @@ class InvoiceItem:
     end_date: date | None = None
     discount: Decimal | None = None
     charge_type: str | None = None  # GraphQL type of the line's charge: SubscriptionCharge or QuoteCharge
+    position: int | None = None
+    vat_code: str | None = None
+    is_credit: bool = False  # a credit line (negative), e.g. a proration or goodwill credit
+    is_coupon: bool = False  # a coupon line (negative), see coupon_id
+    coupon_id: str | None = None
+    kind: str | None = None  # QuoteChangeKind of the change that produced the line (SUBSCRIBE, UPDATE, COUPON...)
+    proration_rate: Decimal | None = None  # as sent; informational (the line's money is already prorated)
+    credited_item_id: str | None = None  # the invoice item this credit line credits (creditedItem)
 
 
 @dataclass(frozen=True)
@@ -78,10 +98,24 @@ class Invoice:
     base_currency_code: str | None = None
     base_currency_total: Decimal | None = None
     url: str | None = None
+    credits: Decimal | None = None  # credit applied to the invoice (MONEY.md: a settlement, not in `amount`)
+    amount_due: Decimal | None = None
+    amount_paid: Decimal | None = None
+    tax_rate: Decimal | None = None  # the invoice-level rate, as sent (null when lines differ); not used to post
+    coupon_applied: bool = False
+    paid_at: datetime | None = None
+    merged_to_invoice_id: str | None = None  # set on a component of a consolidated (or merged) invoice
+    merged_invoice_ids: tuple[str, ...] = ()  # set on the combined invoice of a consolidation or merge
 
     @property
     def is_postable(self) -> bool:
         return self.state in POSTABLE_INVOICE_STATES
+
+    @property
+    def is_consolidation_component(self) -> bool:
+        """Its lines were billed again on the combined invoice `merged_to_invoice_id` (MONEY.md, consolidation):
+        posting both would count the revenue twice."""
+        return self.merged_to_invoice_id is not None
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,7 @@ class InvoiceRef:
     updated_at: datetime
     issued_at: date | None = None
     entity_id: str | None = None
+    merged_to_invoice_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,10 @@ class CreditNoteItem:
     amount: Decimal
     tax_amount: Decimal
     tax_code: str | None = None
+    id: str | None = None
+    quantity: int | None = None
+    price: Decimal | None = None
+    vat_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +160,13 @@ class CreditNote:
     amount: Decimal
     updated_at: datetime
     items: tuple[CreditNoteItem, ...] = ()
+    amount_applied: Decimal | None = None
+    amount_unapplied: Decimal | None = None
+
+    @property
+    def is_write_off(self) -> bool:
+        """Bad debt written off (CreditNoteKind WRITE_OFF), as opposed to a REFUND of money paid."""
+        return self.kind == "WRITE_OFF"
 
 
 @dataclass(frozen=True)
