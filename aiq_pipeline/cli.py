@@ -174,8 +174,10 @@ def _instance():  # type: ignore[no-untyped-def]  # dagster is imported here, la
 def exceptions(as_json: bool) -> None:
     """List the documents that could not be posted, with the reason, the fix and the last attempt."""
     from aiq_pipeline.defs.posting.status import list_exceptions
+    from aiq_pipeline.defs.recovery import reap_dead_runs
 
     with _instance() as instance:
+        reap_dead_runs(instance)  # a run whose process is gone: its unfinished documents are listed as INTERRUPTED
         found = list_exceptions(instance)
     if as_json:
         click.echo(json.dumps([e.as_json() for e in found], indent=2))

@@ -11,6 +11,7 @@ import dagster as dg
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.reconciliation.assets import RECONCILIATION_JOB, monthly_partitions
 from aiq_pipeline.defs.recovery import process_tags
+from aiq_pipeline.operations.runs import QUIET
 from aiq_pipeline.service.reconciliation import months_of_documents, recent_month_keys
 
 
@@ -30,7 +31,11 @@ def reconcile_months_in_process(
     outcomes = []
     for key in sorted(set(month_keys)):
         run = job.execute_in_process(
-            instance=instance, partition_key=key, tags={TRIGGER_TAG: trigger, **process_tags()}, raise_on_error=False
+            run_config=QUIET,
+            instance=instance,
+            partition_key=key,
+            tags={TRIGGER_TAG: trigger, **process_tags()},
+            raise_on_error=False,
         )
         evaluations = run.get_asset_check_evaluations()
         if not run.success or not evaluations:

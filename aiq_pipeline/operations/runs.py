@@ -24,6 +24,8 @@ from aiq_pipeline.sync.identity import KIND_INVOICE, parse_key
 EXIT_OK = 0
 EXIT_DOCUMENTS_FAILED = 1
 EXIT_RECONCILIATION_DIFFERS = 3
+# The run's events all reach the instance (the UI); the terminal gets only what the command prints.
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 @dataclass
@@ -76,6 +78,7 @@ def execute(
     job = defs.resolve_implicit_global_asset_job_def()
     tags = {TRIGGER_TAG: trigger, **process_tags(), **range_tags(keys)}
     return job.execute_in_process(
+        run_config=QUIET,
         instance=instance,
         partition_key=keys[0] if len(keys) == 1 else None,
         asset_selection=[asset],

@@ -17,9 +17,10 @@ from aiq_pipeline.defs.posting.sensing import active_run_ids
 from aiq_pipeline.defs.posting.status import invoice_partitions, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags, reap_dead_runs
 from aiq_pipeline.operations.reconcile import reconcile_after_sync
-from aiq_pipeline.operations.runs import SyncSummary, load_definitions, post_in_process
+from aiq_pipeline.operations.runs import QUIET, SyncSummary, load_definitions, post_in_process
 from aiq_pipeline.service.discovery import CreditCursor, Cursor, discover_credit_notes, discover_released_invoices
 from aiq_pipeline.service.outcome import Reason
+from aiq_pipeline.service.problems import ProblemError, bunny_entity_unknown_problem
 
 Echo = Callable[[str], None]
 
@@ -32,13 +33,14 @@ class StepFailed(Exception):
         self.error = error
 
 
-class UnknownBunnyEntity(Exception):
-    """BUNNY_ENTITY_ID names no entity this Bunny API client can see: nothing is written."""
+class UnknownBunnyEntity(ProblemError):
+    """BUNNY_ENTITY_ID names no entity this Bunny API client can see: nothing is written (doctor's line)."""
 
 
 def _run_setup(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     job = defs.resolve_implicit_global_asset_job_def()
     setup = job.execute_in_process(
+        run_config=QUIET,
         instance=instance,
         asset_selection=list(SETUP_ASSETS),
         tags={TRIGGER_TAG: "sync", **process_tags()},
@@ -55,11 +57,7 @@ def _check_bunny_entity(bunny: Any) -> None:
     with bunny.open() as client:
         entity = client.get_entity(bunny.entity_id)
     if entity is None:
-        raise UnknownBunnyEntity(
-            f"BUNNY_ENTITY_ID: Bunny has no entity {bunny.entity_id!r} this API client can see; set it to the id of "
-            "the Bunny entity whose invoices go to AccountsIQ (aiq-pipeline doctor lists the check). Nothing was "
-            "written."
-        )
+        raise UnknownBunnyEntity(bunny_entity_unknown_problem(bunny.entity_id))
 
 
 def _rerun_keys(instance: dg.DagsterInstance) -> list[str]:

@@ -61,7 +61,8 @@ _TARGET_NAMES = {AiqTarget.SALES_INVOICE: "sales invoice", AiqTarget.SALES_CREDI
 
 
 def target_name(target: AiqTarget | str) -> str:
-    return _TARGET_NAMES.get(AiqTarget(target), str(target)) if target in AiqTarget else str(target)
+    names = {str(t): name for t, name in _TARGET_NAMES.items()}
+    return names.get(str(target), str(target))
 
 
 def planned_write(doc: PlannedDocument, *, claim_key: str, kind: str) -> PlannedWrite:

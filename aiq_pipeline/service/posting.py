@@ -100,6 +100,7 @@ class PostingService:
         self.documents = BunnyDocuments(bunny, settings.bunny_entity_id)
         self._reference: ReferenceData | None = None
         self._looked: set[str] = set()  # references looked up (and absent) during the current document
+        self._base = Outcome("", "", Status.FAILED)  # the current document's outcome so far, for errors that stop it
 
     @property
     def reference(self) -> ReferenceData:
@@ -147,36 +148,13 @@ class PostingService:
         return outcome
 
     def _guarded(self, base: Outcome, kind: DocumentKind[Any]) -> Outcome:
+        self._base = base
         try:
             return self._post_claimed(base, kind)
         except _OutcomeUnknown as unknown:
-            return self._unknown(base, unknown)
-        except ClaimLost as exc:
-            return replace(
-                base,
-                reason_code=Reason.BEING_POSTED,
-                reason=f"{exc}; this run stopped before writing.",
-                fix="Nothing to do: the run that took it over posts it.",
-                retryable=True,
-            )
-        except BunnyError as exc:
-            if exc.retryable:
-                return _transient(base, exc, "Bunny")
-            return replace(
-                base,
-                reason_code=Reason.BUNNY_ERROR,
-                reason=f"Bunny refused a read: {exc}",
-                fix="Check the Bunny API client's scopes and the BUNNY_* settings (aiq-pipeline doctor).",
-            )
-        except (AiqThrottledError, AiqTransportError) as exc:
-            return _transient(base, exc, "AccountsIQ")
-        except AiqError as exc:
-            return replace(
-                base,
-                reason_code=exc.code or Reason.AIQ_ERROR,
-                reason=f"AccountsIQ refused: {exc}",
-                fix="Check the AIQ settings with `aiq-pipeline doctor`, then retry.",
-            )
+            return self._unknown(self._base, unknown)
+        except (ClaimLost, BunnyError, AiqError) as exc:  # anything else (the store failing) stops the batch
+            return _failure(self._base, exc)
 
     # -- one claimed document --------------------------------------------------------------------
 
@@ -190,7 +168,7 @@ class PostingService:
                 reason=f"Bunny has no {what} {base.source_id} in entity {self.settings.bunny_entity_id}.",
                 fix="Nothing to post. If it was removed on purpose, ignore this exception.",
             )
-        base = _with_facts(base, kind.facts(source))
+        base = self._base = _with_facts(base, kind.facts(source))
         related = kind.related(source)
         posted = {r.reference: found for r in related if (found := self._resolve(r)) is not None}
         own = posted.get(related[0].reference)
@@ -484,6 +462,35 @@ def _plan_details(plan: PostingPlan) -> dict[str, str]:
     if len(plan.documents) > 1:
         details["aiq_documents"] = ", ".join(d.reference for d in plan.documents)
     return details
+
+
+def _failure(base: Outcome, exc: ClaimLost | BunnyError | AiqError) -> Outcome:
+    """The outcome for an error that stopped this document (what the Bunny document says is kept)."""
+    if isinstance(exc, ClaimLost):
+        return replace(
+            base,
+            reason_code=Reason.BEING_POSTED,
+            reason=f"{exc}; this run stopped before writing.",
+            fix="Nothing to do: the run that took it over posts it.",
+            retryable=True,
+        )
+    if isinstance(exc, BunnyError):
+        if exc.retryable:
+            return _transient(base, exc, "Bunny")
+        return replace(
+            base,
+            reason_code=Reason.BUNNY_ERROR,
+            reason=f"Bunny refused a read: {exc}",
+            fix="Check the Bunny API client's scopes and the BUNNY_* settings (aiq-pipeline doctor).",
+        )
+    if isinstance(exc, AiqThrottledError | AiqTransportError):
+        return _transient(base, exc, "AccountsIQ")
+    return replace(
+        base,
+        reason_code=exc.code or Reason.AIQ_ERROR,
+        reason=f"AccountsIQ refused: {exc}",
+        fix="Check the AIQ settings with `aiq-pipeline doctor`, then retry.",
+    )
 
 
 def _transient(base: Outcome, exc: Exception, where: str) -> Outcome:

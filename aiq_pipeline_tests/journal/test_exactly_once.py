@@ -1,0 +1,212 @@
+"""Exactly once rests on the posting journal, not on AIQ's reference look-up: each unverified reading of AIQ is an
+emulator option, and the posting service writes every document once under each of them (real HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from aiq_emulators.runner import RunningEmulators, running_emulators
+from aiq_pipeline.accountsiq import AccountsIQClient
+from aiq_pipeline.bunny import BunnyClient
+from aiq_pipeline.service.outcome import Outcome, Status
+from aiq_pipeline.service.posting import PostingOptions, PostingService
+from aiq_pipeline.service.processes import this_process
+from aiq_pipeline.store import Store
+from aiq_pipeline.store.journal import FoundBy, PlannedWrite, PostingJournal, WriteState
+from aiq_pipeline.sync.documents.context import PostingSettings
+from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY
+
+SETTINGS = PostingSettings(bunny_entity_id=BUNNY_ENTITY, default_tax_code="V01")
+
+
+@dataclass
+class Bench:
+    emulators: RunningEmulators
+    store: Store
+    stack: ExitStack
+
+    def service(
+        self,
+        owner: str = "run-1",
+        *,
+        timeout: float = 10.0,
+        deadline: float = 5.0,
+        manual: bool = False,
+    ) -> PostingService:
+        aiq = self.stack.enter_context(
+            AccountsIQClient(
+                entity_id=AIQ_ENTITY,
+                client_id=AIQ_CLIENT[0],
+                client_secret=AIQ_CLIENT[1],
+                base_url=self.emulators.accountsiq_url,
+                timeout=timeout,
+                backoff_base=0.01,
+            )
+        )
+        bunny = self.stack.enter_context(
+            BunnyClient(base_url=self.emulators.bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1])
+        )
+        session = self.stack.enter_context(self.store.session())
+        options = PostingOptions(unknown_outcome_deadline=timedelta(seconds=deadline), first_lookup_pause=0.2)
+        return PostingService(
+            aiq,
+            bunny,
+            PostingJournal(session, AIQ_ENTITY),
+            settings=SETTINGS,
+            owner=owner,
+            options=options,
+            manual=manual,
+        )
+
+    def invoice(self) -> str:
+        (invoice_id,) = self.emulators.bunny.create_invoices({}, count=1, release=True)
+        return invoice_id
+
+    def aiq_count(self, reference: str) -> int:
+        transactions = self.emulators.accountsiq.state.data.entities[AIQ_ENTITY].transactions.values()
+        return sum(1 for t in transactions if t.external_reference == reference)
+
+    def journal_entry(self, reference: str):  # type: ignore[no-untyped-def]
+        with self.store.session() as session:
+            return PostingJournal(session, AIQ_ENTITY).entry(reference)
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[Bench]:
+    with running_emulators(state_dir=tmp_path / "emulators") as emulators, ExitStack() as stack:
+        yield Bench(emulators, Store(tmp_path / "store.duckdb"), stack)
+
+
+def _posted_once(bench: Bench, outcome: Outcome) -> None:
+    assert outcome.ok, outcome
+    assert bench.aiq_count(outcome.external_reference or "") == 1
+    entry = bench.journal_entry(outcome.external_reference or "")
+    assert entry is not None and entry.state == WriteState.POSTED and entry.aiq_id == outcome.transaction_id
+
+
+def test_a_document_is_written_once_and_its_aiq_id_recorded_at_once(bench: Bench) -> None:
+    service = bench.service()
+    first = service.post(bench.invoice())
+    assert first.status == Status.POSTED and first.totals_match
+    _posted_once(bench, first)
+    entry = bench.journal_entry(first.external_reference or "")
+    assert entry is not None and entry.found_by == FoundBy.ANSWER and entry.attempts == 1
+    again = service.post(first.key)  # the journal says posted: checked by id, never written again
+    assert again.status == Status.ALREADY_POSTED and again.transaction_id == first.transaction_id
+    _posted_once(bench, again)
+
+
+def test_created_but_not_yet_visible_is_posted_by_the_id_aiq_returned(bench: Bench) -> None:
+    bench.emulators.accountsiq.set_options(lookup_lag_seconds=30)
+    outcome = bench.service().post(bench.invoice())
+    # The look-up cannot see it for 30 s; the id AIQ answered with is recorded and read back by id.
+    assert outcome.status == Status.POSTED and outcome.totals_match
+    _posted_once(bench, outcome)
+    assert bench.service("run-2").post(outcome.key).status == Status.ALREADY_POSTED
+    assert bench.aiq_count(outcome.external_reference or "") == 1
+
+
+def test_a_slow_commit_is_found_by_looking_not_written_again(bench: Bench) -> None:
+    bench.emulators.accountsiq.set_options(slow_commit_seconds=1.5)
+    outcome = bench.service(timeout=0.5).post(bench.invoice())
+    assert outcome.status == Status.POSTED, outcome
+    _posted_once(bench, outcome)
+    entry = bench.journal_entry(outcome.external_reference or "")
+    assert entry is not None and entry.found_by == FoundBy.LOOKUP and entry.lookup_lag_seconds is not None
+
+
+def test_a_slow_commit_with_a_lagging_look_up_waits_for_it_within_the_deadline(bench: Bench) -> None:
+    bench.emulators.accountsiq.set_options(slow_commit_seconds=1.0, lookup_lag_seconds=2)
+    outcome = bench.service(timeout=0.3, deadline=8).post(bench.invoice())
+    assert outcome.status == Status.POSTED, outcome
+    _posted_once(bench, outcome)
+    entry = bench.journal_entry(outcome.external_reference or "")
+    assert entry is not None and entry.lookup_lag_seconds is not None and entry.lookup_lag_seconds >= 1
+
+
+def test_not_found_by_the_deadline_is_outcome_unknown_and_automatic_runs_never_write_it_again(bench: Bench) -> None:
+    bench.emulators.accountsiq.set_options(slow_commit_seconds=0.8, lookup_lag_seconds=4)
+    invoice_id = bench.invoice()
+    unknown = bench.service(timeout=0.3, deadline=1).post(invoice_id)
+    assert unknown.status == Status.FAILED and unknown.reason_code == "OUTCOME_UNKNOWN" and not unknown.retryable
+    assert "BUNNY-INV-" in (unknown.fix or "") and "sent" in (unknown.reason or "")
+    entry = bench.journal_entry(unknown.external_reference or "")
+    assert entry is not None and entry.state == WriteState.UNKNOWN
+    # An automatic run looks again and writes nothing while AIQ does not show it.
+    still = bench.service("run-2", deadline=0.1).post(invoice_id)
+    assert still.reason_code == "OUTCOME_UNKNOWN"
+    # Once AIQ's look-up shows it, the next run finds it and records it: still one document.
+    bench.emulators.accountsiq.set_options(lookup_lag_seconds=0)
+    found = bench.service("run-3").post(invoice_id)
+    assert found.status == Status.ALREADY_POSTED
+    _posted_once(bench, found)
+
+
+def test_a_persons_retry_of_an_unknown_outcome_looks_once_more_then_posts(bench: Bench) -> None:
+    invoice_id = bench.invoice()
+    service = bench.service("run-dead")
+    # A run wrote ahead and died before its request left: the journal says `sending`, AIQ holds nothing.
+    reference = f"BUNNY-INV-{invoice_id}"
+    journal = service.journal
+    assert (
+        journal.claim(invoice_id, "run-dead", process=this_process(), lease=timedelta(seconds=1), is_dead=bool) is None
+    )
+    journal.begin_write(PlannedWrite(reference, invoice_id, "invoice", "SI"), "run-dead")
+    journal.release(invoice_id, "run-dead")
+    automatic = bench.service("run-sensor", deadline=0.1).post(invoice_id)
+    assert automatic.reason_code == "OUTCOME_UNKNOWN" and bench.aiq_count(reference) == 0
+    person = bench.service("run-person", deadline=0.1, manual=True).post(invoice_id)
+    assert person.status == Status.POSTED
+    _posted_once(bench, person)
+
+
+def test_a_reference_aiq_says_exists_resolves_to_the_existing_document(bench: Bench) -> None:
+    invoice_id = bench.invoice()
+    posted_by_hand = bench.service("run-hand").post(invoice_id)
+    reference = posted_by_hand.external_reference or ""
+    # Forget what the journal knows (a document booked by hand, or by an older release), hide it from the look-up,
+    # and make AIQ enforce unique references: the create is refused and the document is then found, not re-sent.
+    bench.store.query("DELETE FROM posting_journal")
+    bench.emulators.accountsiq.set_options(unique_external_references=True, lookup_lag_seconds=1.5)
+    outcome = bench.service("run-2", deadline=5).post(invoice_id)
+    assert outcome.ok, outcome
+    assert bench.aiq_count(reference) == 1
+    entry = bench.journal_entry(reference)
+    assert entry is not None and entry.found_by == FoundBy.DUPLICATE
+
+
+def test_a_live_claim_is_never_written_over(bench: Bench) -> None:
+    invoice_id = bench.invoice()
+    holder = bench.service("run-holder")
+    assert holder.journal.claim(invoice_id, "run-holder", process=this_process(), lease=timedelta(minutes=5),
+                                is_dead=lambda _p: False) is None  # fmt: skip
+    contender = bench.service("run-contender").post(invoice_id)
+    assert contender.status == Status.FAILED and contender.reason_code == "BEING_POSTED" and contender.retryable
+    assert "run-holder" in (contender.reason or "") and contender.details == {"held_by_run": "run-holder"}
+    assert bench.aiq_count(f"BUNNY-INV-{invoice_id}") == 0
+    holder.journal.release(invoice_id, "run-holder")
+    _posted_once(bench, bench.service("run-contender").post(invoice_id))
+
+
+def test_a_claim_held_by_a_process_that_is_gone_is_taken_over(bench: Bench) -> None:
+    invoice_id = bench.invoice()
+    service = bench.service("run-new")
+    host = this_process().rsplit("/", 2)[0]
+    gone = f"{host}/999999999/1"  # same host, no such pid
+    service.journal.claim(invoice_id, "run-old", process=gone, lease=timedelta(hours=1), is_dead=lambda _p: False)
+    _posted_once(bench, service.post(invoice_id))
+
+
+def test_a_failed_look_up_is_an_error_and_writes_nothing(bench: Bench) -> None:
+    # The reading where AIQ answers a look-up that matches nothing with Failure + TRANSACTION_NOT_FOUND.
+    bench.emulators.accountsiq.set_options(empty_lookup_answer="transaction_not_found")
+    invoice_id = bench.invoice()
+    outcome = bench.service().post(invoice_id)
+    assert outcome.status == Status.FAILED and outcome.reason_code == "TRANSACTION_NOT_FOUND"
+    assert bench.aiq_count(f"BUNNY-INV-{invoice_id}") == 0
