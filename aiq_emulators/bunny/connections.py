@@ -94,6 +94,26 @@ PRICE_LIST_CHARGE_COLUMNS: dict[str, Column] = {
     "taxCode": _col("str", "tax_code"),
     **_STAMPS,
 }
+PAYMENT_COLUMNS: dict[str, Column] = {
+    "id": _col("id", "id"),
+    "accountId": _col("id", "account_id"),
+    # Payment has `entity` but no `entityId` field; the filter naming the column is an UNVERIFIED reading.
+    "entityId": _col("id", "entity_id"),
+    "currencyId": _col("id", "currency_id"),
+    "processingState": _col("str", "processing_state"),
+    "paymentProcessor": _col("str", "payment_processor"),
+    "amount": _col("num", "amount"),
+    "receivedAt": _col("datetime", "received_at"),
+    "completedAt": _col("datetime", "completed_at"),
+    **_STAMPS,
+}
+PAYMENT_APPLICATION_COLUMNS: dict[str, Column] = {
+    "id": _col("id", "id"),
+    "paymentId": _col("id", "payment_id"),
+    "invoiceId": _col("id", "invoice_id"),
+    "currencyId": _col("id", "currency_id"),
+    **_STAMPS,
+}
 CURRENCY_COLUMNS: dict[str, Column] = {
     "id": _col("id", "id"),
     "isoCode": _col("str", "iso_code"),

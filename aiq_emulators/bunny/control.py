@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aiq_emulators.bunny.faults import FaultBoard, FaultSpec
-from aiq_emulators.bunny.models import Invoice
+from aiq_emulators.bunny.models import Invoice, Payment
 from aiq_emulators.bunny.resolvers import snake_attributes
 from aiq_emulators.bunny.store import RuleViolation, TenantStore
 
@@ -113,6 +113,19 @@ def _invoice_state(invoice: Invoice) -> dict[str, Any]:
     return {"id": invoice.id, "state": invoice.state, "updated_at": invoice.updated_at.isoformat()}
 
 
+def _payment_summary(store: TenantStore, payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "processing_state": payment.processing_state,
+        "state": store.payment_state(payment),
+        "amount": str(payment.amount),
+        "applications": [
+            {"invoice_id": a.invoice_id, "amount": str(a.amount)} for a in store.applications_of(payment.id)
+        ],
+        "unapplied": str(store.unapplied(payment)),
+    }
+
+
 def control_routes(store: TenantStore, faults: FaultBoard) -> list[Route]:
     """Every `/_emulator/...` route of one emulator."""
 
@@ -175,6 +188,51 @@ def control_routes(store: TenantStore, faults: FaultBoard) -> list[Route]:
             {"id": combined.id, "number": combined.number, "merged": combined.merged_invoice_ids}, status_code=201
         )
 
+    async def take_payment(request: Request) -> Response:
+        try:
+            body = snake_attributes(await _body(request))
+            invoices = body.get("invoices") or ([body["invoice"]] if body.get("invoice") else [])
+            payment = await run_in_threadpool(
+                lambda: store.take_payment(
+                    account_id=str(body.get("account") or body.get("account_id") or "1"),
+                    invoice_ids=[str(i) for i in invoices],
+                    amount=Decimal(str(body["amount"])) if body.get("amount") is not None else None,
+                    fees=Decimal(str(body.get("fees") or "0")),
+                    processor=body.get("processor", "stripe"),
+                    payment_type=body.get("payment_type", "card"),
+                    pending=bool(body.get("pending", False)),
+                    received_at=dt.datetime.fromisoformat(body["received_at"]) if body.get("received_at") else None,
+                )
+            )
+        except BAD_INPUT as exc:
+            return _error(exc)
+        return JSONResponse(_payment_summary(store, payment), status_code=201)
+
+    def payment_action(act: Callable[[str, dict[str, Any]], Any], created: bool = False) -> Handler:
+        async def hook(request: Request) -> Response:
+            try:
+                body = await _body(request)
+                result = await run_in_threadpool(act, request.path_params["payment_id"], body)
+            except BAD_INPUT as exc:
+                return _error(exc)
+            return JSONResponse(result, status_code=201 if created else 200)
+
+        return hook
+
+    def complete(payment_id: str, _body: dict[str, Any]) -> dict[str, Any]:
+        return _payment_summary(store, store.complete_payment(payment_id))
+
+    def fail(payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        payment = store.fail_payment(payment_id, body.get("error_code"), body.get("error_message"))
+        return _payment_summary(store, payment)
+
+    def refund_payment(payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        amount = Decimal(str(body["amount"])) if body.get("amount") is not None else None
+        notes = store.refund_payment(payment_id, amount)
+        return {
+            "credit_notes": [{"id": n.id, "invoice_id": n.credited_invoice_id, "amount": str(n.amount)} for n in notes]
+        }
+
     async def options(request: Request) -> Response:
         if request.method == "POST":
             try:
@@ -204,6 +262,7 @@ def control_routes(store: TenantStore, faults: FaultBoard) -> list[Route]:
                 "invoice_states": states,
                 "financial_accounts": len(store.tenant.financial_accounts),
                 "credit_notes": len(store.tenant.credit_notes),
+                "payments": len(store.tenant.payments),
             }
         return JSONResponse({**faults.snapshot(), "tenant": counts})
 
@@ -237,6 +296,12 @@ def control_routes(store: TenantStore, faults: FaultBoard) -> list[Route]:
         Route("/_emulator/invoices/{invoice_id}/refund", invoice_action(refund, created=True), methods=["POST"]),
         Route("/_emulator/invoices/{invoice_id}/write_off", invoice_action(write_off, created=True), methods=["POST"]),
         Route("/_emulator/invoices/{invoice_id}/credits", invoice_action(credit), methods=["POST"]),
+        Route("/_emulator/payments", take_payment, methods=["POST"]),
+        Route("/_emulator/payments/{payment_id}/complete", payment_action(complete), methods=["POST"]),
+        Route("/_emulator/payments/{payment_id}/fail", payment_action(fail), methods=["POST"]),
+        Route(
+            "/_emulator/payments/{payment_id}/refund", payment_action(refund_payment, created=True), methods=["POST"]
+        ),
         Route("/_emulator/options", options, methods=["GET", "POST"]),
         Route("/_emulator/faults", fault_hook, methods=["POST", "DELETE"]),
         Route("/_emulator/stats", stats, methods=["GET"]),

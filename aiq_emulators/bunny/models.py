@@ -154,6 +154,8 @@ class EmulatorOptions(_Model):
     country_format: Literal["alpha2", "name"] = "alpha2"
     # A released invoice worth nothing: PAID at once, or NOT_DUE/DUE like any other.
     zero_invoice_state: Literal["paid", "normal"] = "paid"
+    # Payment.amount: what the customer paid (the processor's fees are in `fees`), or what reached the bank.
+    payment_amount: Literal["gross", "net_of_fees"] = "gross"
 
 
 class Entity(_Stamped):
@@ -378,6 +380,42 @@ class CreditNote(_Stamped):
         return self.subtotal + self.tax_amount
 
 
+class Payment(_Stamped):
+    """Money received (or being collected) from a customer. `amount` is what the customer paid; the processor
+    keeps `fees`. Applications to invoices are `PaymentApplication`s; the state follows from them."""
+
+    id: str
+    entity_id: str
+    account_id: str
+    currency_id: str
+    amount: Decimal
+    fees: Decimal = Decimal("0")
+    processing_state: Literal["PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "DISPUTED"] = "SUCCEEDED"
+    payment_processor: str | None = None
+    payment_type: str | None = None  # how it was paid: card, wire transfer, ACH, manual (Bunny's docs)
+    received_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    remote_transaction_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    memo: str = ""
+    description: str = ""
+    # Invoices to settle once the payment succeeds (a pending payment is applied when it completes).
+    intended_invoice_ids: list[str] = []
+
+
+class PaymentApplication(_Stamped):
+    """One payment's amount applied to one invoice."""
+
+    id: str
+    payment_id: str
+    invoice_id: str
+    amount: Decimal
+    currency_id: str
+    payment_type: str | None = None
+    memo: str | None = None
+
+
 class IssuedToken(_Model):
     # Only a SHA-256 digest of the token is kept, so a state file never holds a usable secret.
     digest: str
@@ -397,5 +435,7 @@ class Tenant(_Model):
     price_list_charges: list[PriceListCharge] = []
     invoices: list[Invoice] = []
     credit_notes: list[CreditNote] = []
+    payments: list[Payment] = []
+    payment_applications: list[PaymentApplication] = []
     tokens: list[IssuedToken] = []
     options: EmulatorOptions = Field(default_factory=EmulatorOptions)

@@ -17,6 +17,8 @@ from aiq_emulators.bunny.connections import (
     CURRENCY_COLUMNS,
     ENTITY_COLUMNS,
     FINANCIAL_ACCOUNT_COLUMNS,
+    PAYMENT_APPLICATION_COLUMNS,
+    PAYMENT_COLUMNS,
     PRICE_LIST_CHARGE_COLUMNS,
     connection,
     invoice_columns,
@@ -32,6 +34,8 @@ from aiq_emulators.bunny.views import (
     entity_view,
     financial_account_view,
     invoice_view,
+    payment_application_view,
+    payment_view,
     price_list_charge_view,
 )
 
@@ -95,6 +99,10 @@ def _query_resolvers() -> dict[str, Resolver]:
         "priceListCharges": listing("price_list_charges", PRICE_LIST_CHARGE_COLUMNS, price_list_charge_view),
         "priceListCharge": single("price_list_charges", price_list_charge_view),
         "currencies": listing("currencies", CURRENCY_COLUMNS, lambda _s, c: currency_view(c)),
+        "payments": listing("payments", PAYMENT_COLUMNS, payment_view),
+        "payment": single("payments", payment_view),
+        "paymentApplications": listing("payment_applications", PAYMENT_APPLICATION_COLUMNS, payment_application_view),
+        "paymentApplication": single("payment_applications", payment_application_view),
         "currentUser": current_user,
     }
 

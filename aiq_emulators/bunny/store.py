@@ -1,7 +1,8 @@
 """The emulator's tenant store: the rules of Bunny's objects over one tenant, behind one lock.
 
 `TenantStore` joins the store's base (`core.py`: clock, lookups, tokens, options, persistence), the invoice and
-credit-note rules (`invoicing.py`) and, here, the financial-account and price-list-charge rules.
+credit-note rules (`invoicing.py`), the payment rules (`payments.py`) and, here, the financial-account and
+price-list-charge rules.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from aiq_emulators.bunny.core import STATE_FILE, Clock, RuleViolation, StoreCore, next_id
-from aiq_emulators.bunny.invoicing import REFUNDABLE, VOIDABLE, Invoicing
+from aiq_emulators.bunny.invoicing import REFUNDABLE, VOIDABLE
 from aiq_emulators.bunny.models import FinancialAccount
+from aiq_emulators.bunny.payments import Payments
 
 __all__ = ["REFUNDABLE", "STATE_FILE", "VOIDABLE", "Clock", "RuleViolation", "StoreCore", "TenantStore"]
 
 
-class TenantStore(Invoicing):
+class TenantStore(Payments):
     # -- financial accounts and charges ---------------------------------------------------------------
     def _check_code(self, entity_id: str, code: str | None, own_id: str | None) -> None:
         if not code:

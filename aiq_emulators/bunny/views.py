@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from aiq_emulators.bunny.connections import filter_sort, invoice_columns
+from aiq_emulators.bunny.connections import PAYMENT_COLUMNS, connection, filter_sort, invoice_columns
 from aiq_emulators.bunny.models import (
     Account,
     CreditNote,
@@ -20,6 +20,8 @@ from aiq_emulators.bunny.models import (
     Entity,
     FinancialAccount,
     Invoice,
+    Payment,
+    PaymentApplication,
     PriceListCharge,
     cents,
 )
@@ -315,6 +317,14 @@ def invoice_view(store: TenantStore, invoice: Invoice) -> View:
             credit_note_view(store, cn) for cn in store.tenant.credit_notes if cn.credited_invoice_id == invoice.id
         ],
         "mergedInvoices": lambda: [v for v in (invoice_ref(i) for i in invoice.merged_invoice_ids) if v],
+        "paymentApplications": lambda: [payment_application_view(store, a) for a in store.applications_to(invoice.id)],
+        "payments": lambda **args: connection(
+            store,
+            [p for p in store.tenant.payments if any(a.invoice_id == invoice.id for a in store.applications_of(p.id))],
+            PAYMENT_COLUMNS,
+            lambda payment: payment_view(store, payment),
+            **args,
+        ),
         "mergedToInvoice": lambda: invoice_ref(invoice.merged_to_invoice_id),
         "isLegacy": False,
         "couponApplied": shown.coupon_applied,
@@ -394,4 +404,63 @@ def credit_note_view(store: TenantStore, note: CreditNote) -> View:
         "operations": [],
         "createdAt": note.created_at,
         "updatedAt": note.updated_at,
+    }
+
+
+def payment_view(store: TenantStore, payment: Payment) -> View:
+    """A Payment; `amount` per the `payment_amount` reading (MONEY.md), the state from its applications."""
+    amount = payment.amount - payment.fees if store.options.payment_amount == "net_of_fees" else payment.amount
+    entity = store.entity(payment.entity_id)
+
+    def applied_to(**args: Any) -> View:
+        ids = {a.invoice_id for a in store.applications_of(payment.id)}
+        invoices = [i for i in store.tenant.invoices if i.id in ids]
+        return connection(store, invoices, invoice_columns(store), lambda i: invoice_view(store, i), **args)
+
+    return {
+        "id": payment.id,
+        "amount": money(amount),
+        "fees": money(payment.fees),
+        "amountUnapplied": money(store.unapplied(payment)),
+        "state": store.payment_state(payment),
+        "processingState": payment.processing_state,
+        "currencyId": payment.currency_id,
+        "baseCurrencyId": entity.base_currency_id if entity else None,
+        "accountId": payment.account_id,
+        "account": lambda: _account_ref(store, payment.account_id),
+        "entity": _entity_ref(store, payment.entity_id),
+        "paymentProcessor": payment.payment_processor,
+        "receivedAt": payment.received_at,
+        "completedAt": payment.completed_at,
+        "startedAt": payment.received_at,
+        "remoteTransactionId": payment.remote_transaction_id,
+        "errorCode": payment.error_code,
+        "errorMessage": payment.error_message,
+        "memo": payment.memo,
+        "description": payment.description,
+        "isLegacy": False,
+        "appliedToInvoices": applied_to,
+        "createdAt": payment.created_at,
+        "updatedAt": payment.updated_at,
+    }
+
+
+def payment_application_view(store: TenantStore, application: PaymentApplication) -> View:
+    def invoice() -> View | None:
+        found = store.find("invoices", application.invoice_id)
+        return invoice_view(store, found) if found else None
+
+    payment = store.find("payments", application.payment_id)
+    return {
+        "id": application.id,
+        "paymentId": application.payment_id,
+        "invoiceId": application.invoice_id,
+        "invoice": invoice,
+        "amount": money(application.amount),
+        "currencyId": application.currency_id,
+        "paymentType": application.payment_type,
+        "memo": application.memo,
+        "account": (lambda: _account_ref(store, payment.account_id)) if payment else None,
+        "createdAt": application.created_at,
+        "updatedAt": application.updated_at,
     }

@@ -23,6 +23,8 @@ from aiq_pipeline.bunny.models import (
     Invoice,
     InvoiceItem,
     InvoiceRef,
+    Payment,
+    PaymentApplication,
     PriceListCharge,
 )
 
@@ -49,5 +51,7 @@ __all__ = [
     "Invoice",
     "InvoiceItem",
     "InvoiceRef",
+    "Payment",
+    "PaymentApplication",
     "PriceListCharge",
 ]

@@ -1,7 +1,8 @@
 """`BunnyClient`: the product's typed window on a Bunny tenant's GraphQL API.
 
-Reads invoices, credit notes, financial accounts, price-list charges and currencies; writes financial
-accounts. Clients never import Dagster: the Dagster layer reads the BUNNY_* settings and passes them in.
+Reads invoices, credit notes, payments and their applications, financial accounts, price-list charges and
+currencies (one by one, in bulk by id, or changed since a moment); writes financial accounts. Clients never
+import Dagster: the Dagster layer reads the BUNNY_* settings and passes them in.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from aiq_pipeline.bunny.models import (
     FinancialAccountAttributes,
     Invoice,
     InvoiceRef,
+    Payment,
+    PaymentApplication,
     PriceListCharge,
 )
 from aiq_pipeline.bunny.retry_policy import RetryPolicy
@@ -36,8 +39,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What the product needs, and nothing more:
-#   standard:read  - currencies, entity, and the account/entity objects nested in invoices (without it
-#                    Bunny is reported to return empty invoice lists silently);
+#   standard:read  - currencies, entity, payments, payment applications, and the account/entity objects nested
+#                    in invoices (without it Bunny is reported to return empty invoice lists silently);
 #   billing:read   - invoices, credit notes, financial accounts;
 #   product:read   - price-list charges and the financial account each one posts to;
 #   billing:write  - financialAccountCreate/Update ("Sync financial accounts").
@@ -311,6 +314,69 @@ class BunnyClient:
             seen.add(note.id)
             yield note
 
+    # -- payments ------------------------------------------------------------------------------------
+    def iter_payments(
+        self,
+        entity_id: str,
+        *,
+        updated_since: datetime | None = None,
+        processing_states: Collection[str] | None = None,
+    ) -> Iterator[Payment]:
+        """The entity's payments updated at or after `updated_since` (optionally only in `processing_states`),
+        each with its applications to invoices; one `paymentApplications` request per page of payments."""
+        _require_aware(updated_since)
+        entity = filters.equals("entityId", entity_id)
+        states = filters.one_of("processingState", processing_states) if processing_states else None
+        updated = self._updated_clause(updated_since)
+        candidates = _distinct([filters.all_of(entity, updated, states), filters.all_of(entity, updated), entity, None])
+        wanted_states = frozenset(processing_states) if processing_states else None
+        seen: set[str] = set()
+        batch: list[dict[str, Any]] = []
+        for node in self._iter_filtered(documents.PAYMENTS, candidates):
+            node_id = str(node.get("id"))
+            if node_id in seen or _ref(node.get("entity")) != entity_id:
+                continue
+            if wanted_states is not None and node.get("processingState") not in wanted_states:
+                continue
+            if updated_since is not None and decoding.timestamp(node.get("updatedAt")) < updated_since:
+                continue
+            seen.add(node_id)
+            batch.append(node)
+            if len(batch) == self.page_size:
+                yield from self._with_applications(batch)
+                batch = []
+        yield from self._with_applications(batch)
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        node = self._query(documents.PAYMENT, {"id": payment_id}).get("payment")
+        return next(iter(self._with_applications([node])), None) if node else None
+
+    def get_payments(self, payment_ids: Iterable[str]) -> dict[str, Payment]:
+        """The payments with these ids, with their applications, in bulk like `get_invoices`."""
+        nodes = self._get_many(documents.PAYMENTS, payment_ids, lambda node: node, self._payment_node)
+        return {payment.id: payment for payment in self._with_applications(list(nodes.values()))}
+
+    def _payment_node(self, payment_id: str) -> dict[str, Any] | None:
+        node = self._query(documents.PAYMENT, {"id": payment_id}).get("payment")
+        return node if isinstance(node, dict) else None
+
+    def iter_payment_applications(self, payment_ids: Collection[str]) -> Iterator[PaymentApplication]:
+        """Applications of these payments to invoices (`paymentApplications(filter: "paymentId in [...]")`)."""
+        wanted = frozenset(str(i) for i in payment_ids)
+        if not wanted:
+            return
+        candidates: list[str | None] = [filters.one_of("paymentId", wanted), None]
+        for node in self._iter_filtered(documents.PAYMENT_APPLICATIONS, candidates):
+            if str(node.get("paymentId")) in wanted:
+                yield decoding.payment_application(node, self.currency_code)
+
+    def _with_applications(self, nodes: Sequence[dict[str, Any]]) -> Iterator[Payment]:
+        by_payment: dict[str, list[PaymentApplication]] = {}
+        for application in self.iter_payment_applications([str(n.get("id")) for n in nodes]):
+            by_payment.setdefault(str(application.payment_id), []).append(application)
+        for node in nodes:
+            yield decoding.payment(node, self.currency_code, tuple(by_payment.get(str(node.get("id")), ())))
+
     def iter_financial_accounts(self, entity_id: str) -> Iterator[FinancialAccount]:
         candidates = [filters.equals("entityId", entity_id), None]
         for node in self._iter_filtered(documents.FINANCIAL_ACCOUNTS, candidates):
@@ -354,6 +420,11 @@ def _distinct(candidates: list[str | None]) -> list[str | None]:
         if candidate not in out:
             out.append(candidate)
     return out
+
+
+def _ref(node: Any) -> str | None:
+    """The id of a nested `{ id }` object."""
+    return str(node["id"]) if isinstance(node, Mapping) and node.get("id") is not None else None
 
 
 def _require_aware(moment: datetime | None) -> None:

@@ -24,6 +24,8 @@ from aiq_pipeline.bunny.models import (
     Invoice,
     InvoiceItem,
     InvoiceRef,
+    Payment,
+    PaymentApplication,
     PriceListCharge,
 )
 
@@ -210,6 +212,9 @@ def invoice(node: Node, currency_code: CurrencyResolver) -> Invoice:
         paid_at=optional_timestamp(node.get("paidAt")),
         merged_to_invoice_id=_ref_id(node.get("mergedToInvoice")),
         merged_invoice_ids=tuple(i for i in (_ref_id(m) for m in node.get("mergedInvoices") or ()) if i),
+        payment_applications=tuple(
+            payment_application(a, currency_code) for a in node.get("paymentApplications") or () if a
+        ),
     )
 
 
@@ -247,6 +252,45 @@ def credit_note(node: Node, currency_code: CurrencyResolver) -> CreditNote:
         items=tuple(credit_note_item(item) for item in node.get("creditNoteItems") or ()),
         amount_applied=optional_money(node.get("amountApplied")),
         amount_unapplied=optional_money(node.get("amountUnapplied")),
+    )
+
+
+def _currency_or_none(node: Node, currency_code: CurrencyResolver) -> str | None:
+    currency_id = node.get("currencyId")
+    return currency_code(str(currency_id)) if currency_id is not None else None
+
+
+def payment_application(node: Node, currency_code: CurrencyResolver) -> PaymentApplication:
+    return PaymentApplication(
+        id=_id(node.get("id")),
+        payment_id=_optional_id(node.get("paymentId")),
+        invoice_id=_optional_id(node.get("invoiceId")),
+        amount=optional_money(node.get("amount")),
+        currency_code=_currency_or_none(node, currency_code),
+        payment_type=node.get("paymentType"),
+        created_at=optional_timestamp(node.get("createdAt")),
+        updated_at=optional_timestamp(node.get("updatedAt")),
+    )
+
+
+def payment(node: Node, currency_code: CurrencyResolver, applications: tuple[PaymentApplication, ...] = ()) -> Payment:
+    return Payment(
+        id=_id(node.get("id")),
+        entity_id=_ref_id(node.get("entity")),
+        account_id=_optional_id(node.get("accountId")),
+        currency_code=_currency_or_none(node, currency_code),
+        amount=money(node["amount"]),
+        fees=optional_money(node.get("fees")),
+        amount_unapplied=optional_money(node.get("amountUnapplied")),
+        state=node["state"],
+        processing_state=node["processingState"],
+        payment_processor=node.get("paymentProcessor"),
+        received_at=optional_timestamp(node.get("receivedAt")),
+        completed_at=optional_timestamp(node.get("completedAt")),
+        updated_at=timestamp(node["updatedAt"]),
+        created_at=optional_timestamp(node.get("createdAt")),
+        remote_transaction_id=node.get("remoteTransactionId"),
+        applications=applications,
     )
 
 

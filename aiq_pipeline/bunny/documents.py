@@ -34,8 +34,8 @@ CURRENT_USER = _document("current_user", "CurrentUser", "currentUser")
 ENTITY = _document("entity", "Entity", "entity")
 CURRENCIES = _document("currencies", "Currencies", "currencies")
 INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
-INVOICE = _document("invoice", "Invoice", "invoice", fragments=("invoice_fields",))
-INVOICES = _document("invoices", "Invoices", "invoices", fragments=("invoice_fields",))
+INVOICE = _document("invoice", "Invoice", "invoice", fragments=("invoice_fields", "payment_application_fields"))
+INVOICES = _document("invoices", "Invoices", "invoices", fragments=("invoice_fields", "payment_application_fields"))
 CREDIT_NOTES = _document("credit_notes", "CreditNotes", "creditNotes", fragments=("credit_note_fields",))
 CREDIT_NOTE = _document("credit_note", "CreditNote", "creditNote", fragments=("credit_note_fields",))
 FINANCIAL_ACCOUNTS = _document(
@@ -56,6 +56,11 @@ FINANCIAL_ACCOUNT_UPDATE = _document(
     mutation=True,
 )
 PRICE_LIST_CHARGES = _document("price_list_charges", "PriceListCharges", "priceListCharges")
+PAYMENTS = _document("payments", "Payments", "payments", fragments=("payment_fields",))
+PAYMENT = _document("payment", "Payment", "payment", fragments=("payment_fields",))
+PAYMENT_APPLICATIONS = _document(
+    "payment_applications", "PaymentApplications", "paymentApplications", fragments=("payment_application_fields",)
+)
 
 ALL_DOCUMENTS: tuple[Document, ...] = (
     CURRENT_USER,
@@ -70,4 +75,7 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     FINANCIAL_ACCOUNT_CREATE,
     FINANCIAL_ACCOUNT_UPDATE,
     PRICE_LIST_CHARGES,
+    PAYMENTS,
+    PAYMENT,
+    PAYMENT_APPLICATIONS,
 )

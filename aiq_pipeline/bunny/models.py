@@ -80,6 +80,20 @@ class InvoiceItem:
 
 
 @dataclass(frozen=True)
+class PaymentApplication:
+    """One payment's amount applied to one invoice (MONEY.md: payments)."""
+
+    id: str
+    payment_id: str | None
+    invoice_id: str | None
+    amount: Decimal | None
+    currency_code: str | None = None
+    payment_type: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Invoice:
     id: str
     number: str | None
@@ -106,6 +120,7 @@ class Invoice:
     paid_at: datetime | None = None
     merged_to_invoice_id: str | None = None  # set on a component of a consolidated (or merged) invoice
     merged_invoice_ids: tuple[str, ...] = ()  # set on the combined invoice of a consolidation or merge
+    payment_applications: tuple[PaymentApplication, ...] = ()  # payments applied to it, with their amounts
 
     @property
     def is_postable(self) -> bool:
@@ -167,6 +182,34 @@ class CreditNote:
     def is_write_off(self) -> bool:
         """Bad debt written off (CreditNoteKind WRITE_OFF), as opposed to a REFUND of money paid."""
         return self.kind == "WRITE_OFF"
+
+
+@dataclass(frozen=True)
+class Payment:
+    """Money received from a customer (MONEY.md: payments). `amount` is what the customer paid (product's reading);
+    the processor keeps `fees`; `applications` are its amounts applied to invoices; the rest is unapplied."""
+
+    id: str
+    entity_id: str | None
+    account_id: str | None
+    currency_code: str | None
+    amount: Decimal
+    fees: Decimal | None
+    amount_unapplied: Decimal | None
+    state: str  # PaymentState: APPLIED, PARTIALLY_APPLIED, UNAPPLIED
+    processing_state: str  # PaymentProcessingState: PENDING, PROCESSING, SUCCEEDED, FAILED, DISPUTED
+    payment_processor: str | None
+    received_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+    created_at: datetime | None = None
+    remote_transaction_id: str | None = None
+    applications: tuple[PaymentApplication, ...] = ()
+
+    @property
+    def is_succeeded(self) -> bool:
+        """Only a SUCCEEDED payment is money received; pending and failed ones are not."""
+        return self.processing_state == "SUCCEEDED"
 
 
 @dataclass(frozen=True)
