@@ -12,7 +12,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from aiq_emulators.bunny.filters import Column, MalformedFilter, compile_filter, sort_key
+from aiq_emulators.bunny.filters import Column, Kind, MalformedFilter, compile_filter, sort_key
 from aiq_emulators.bunny.money import shown_state
 from aiq_emulators.bunny.store import TenantStore
 
@@ -25,8 +25,8 @@ View = dict[str, Any]
 # -- filter columns ----------------------------------------------------------------------------------
 
 
-def _col(kind: str, attr: str) -> Column:
-    return Column(kind, lambda obj: getattr(obj, attr))  # type: ignore[arg-type]
+def _col(kind: Kind, attr: str) -> Column:
+    return Column(kind, lambda obj: getattr(obj, attr))
 
 
 _STAMPS = {"createdAt": _col("datetime", "created_at"), "updatedAt": _col("datetime", "updated_at")}

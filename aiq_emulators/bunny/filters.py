@@ -192,11 +192,11 @@ class _Parser:
             if predicate is not None:
                 return predicate
         if self.keyword("not", "in"):
-            wanted = [self.coerce(column, v) for v in self.values()]
-            return lambda obj: not any(_compare(column, get(obj), "=", w) for w in wanted)
+            excluded = [self.coerce(column, v) for v in self.values()]
+            return lambda obj: not any(_compare(column, get(obj), "=", w) for w in excluded)
         if self.keyword("in"):
-            wanted = [self.coerce(column, v) for v in self.values()]
-            return lambda obj: any(_compare(column, get(obj), "=", w) for w in wanted)
+            included = [self.coerce(column, v) for v in self.values()]
+            return lambda obj: any(_compare(column, get(obj), "=", w) for w in included)
         tok = self.take()
         op = tok.text.lower()
         op = {"equals": "=", "not_equals": "!="}.get(op, op)

@@ -128,7 +128,6 @@ def _invoice(
 
 
 def _entities() -> list[Entity]:
-    stamps = {"created_at": CREATED, "updated_at": CREATED}
     return [
         Entity(
             id="1",
@@ -146,7 +145,8 @@ def _entities() -> list[Entity]:
             tax_id="IE1234567T",
             tax_type="VAT",
             timezone="Europe/Dublin",
-            **stamps,
+            created_at=CREATED,
+            updated_at=CREATED,
         ),
         Entity(
             id="2",
@@ -162,7 +162,8 @@ def _entities() -> list[Entity]:
             billing_country="US",
             tax_type="EIN",
             timezone="America/Los_Angeles",
-            **stamps,
+            created_at=CREATED,
+            updated_at=CREATED,
         ),
     ]
 

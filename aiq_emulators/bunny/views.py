@@ -87,7 +87,7 @@ def _entity_ref(store: TenantStore, entity_id: str) -> Callable[[], View | None]
 
 def account_view(store: TenantStore, account: Account) -> View:
     contact = account.billing_contact
-    contact_view = (
+    contact_view: View | None = (
         {
             "id": contact.id,
             "firstName": contact.first_name,
@@ -346,7 +346,9 @@ def _account_ref(store: TenantStore, account_id: str) -> View | None:
 def credit_note_item_view(store: TenantStore, note: CreditNote, item: CreditNoteItem) -> View:
     def invoice_item() -> View | None:
         invoice = store.find("invoices", note.credited_invoice_id) if note.credited_invoice_id else None
-        lines = store.figures(invoice).items if invoice else ()
+        if invoice is None:
+            return None
+        lines = store.figures(invoice).items
         for line in lines:
             if line.item.id == item.invoice_item_id:
                 return invoice_item_view(store, invoice, line, lines)
