@@ -22,6 +22,7 @@ from graphql import (
     parse,
     validate,
 )
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -265,6 +266,15 @@ def start_emulator(
 def run(port: int, state_dir: Path | str | None = None, fixture: Tenant | Path | str | None = None) -> None:
     """Serve the emulator in the foreground (the CLI's `emulate bunny`). The readings can be set at start with
     BUNNY_EMULATOR_OPTIONS, a JSON object such as `{"tax_rate_units": "fraction"}` (README: "Readings")."""
-    raw = os.environ.get(OPTIONS_ENV)
-    options = EmulatorOptions.model_validate_json(raw) if raw else None
-    serve_forever(create_app(state_dir=state_dir, fixture=fixture, options=options), port)
+    serve_forever(create_app(state_dir=state_dir, fixture=fixture, options=options_from_env()), port)
+
+
+def options_from_env(environ: Mapping[str, str] | None = None) -> EmulatorOptions | None:
+    """The readings given in BUNNY_EMULATOR_OPTIONS (a JSON object), or None; a bad one fails naming the variable."""
+    raw = (os.environ if environ is None else environ).get(OPTIONS_ENV)
+    if not raw:
+        return None
+    try:
+        return EmulatorOptions.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{OPTIONS_ENV} is not a valid set of Bunny emulator options: {exc}") from exc

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aiq_emulators.bunny.app import start_emulator
+from aiq_emulators.bunny.app import OPTIONS_ENV, options_from_env, start_emulator
 from aiq_emulators.bunny.shapes import SHAPES, shape
 
 from .conftest import Live
@@ -302,3 +302,11 @@ def test_every_real_world_shape_is_created_and_adds_up(live: Live, name: str) ->
         assert [i["vatCode"] for i in lines][3:] == ["RC", "EXPORT"]
     if name == "proration_downgrade":
         assert nets + taxes < 0
+
+
+def test_options_from_the_environment_for_the_command_line() -> None:
+    assert options_from_env({}) is None
+    given = options_from_env({OPTIONS_ENV: '{"tax_rate_units": "fraction", "consolidation": "combined_consolidated"}'})
+    assert given is not None and (given.tax_rate_units, given.consolidation) == ("fraction", "combined_consolidated")
+    with pytest.raises(ValueError, match=OPTIONS_ENV):
+        options_from_env({OPTIONS_ENV: '{"tax_rate_units": "basis points"}'})
