@@ -31,20 +31,14 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from aiq_emulators.demo_tenant import write_demo_fixtures
 from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_emulators.serving import LOOPBACK, free_port
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
-from aiq_pipeline.defs.keys import (
-    CHART_OF_ACCOUNTS,
-    FINANCIAL_ACCOUNTS,
-    GL_MAPPING,
-    PERIODS,
-    POSTED_INVOICES,
-    TAX_CODES,
-)
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.accounts import SETUP_ASSETS
+from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
-from aiq_pipeline.defs.sensors import SENSOR_DEFAULT_ENV, TRIGGER_TAG
 
 Echo = Callable[[str], None]
 
@@ -163,19 +157,14 @@ def _summary_text(summary: Any) -> str:
     )
 
 
-def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) -> tuple[Path | None, Path | None]:
-    """The generated demo tenant, written once into `directory`; (None, None): the emulators' built-in tenant."""
+def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) -> tuple[Path, Path]:
+    """The generated demo tenant (aiq_emulators/demo_tenant/), written once into `directory`."""
     manifest = directory / "fixtures.json"
     if manifest.exists():
         saved = json.loads(manifest.read_text(encoding="utf-8"))
         aiq, bunny = Path(saved["accountsiq"]), Path(saved["bunny"])
         if aiq.exists() and bunny.exists():
             return aiq, bunny
-    try:
-        from aiq_emulators.demo_data import write_demo_fixtures
-    except ImportError:
-        echo("the demo tenant generator is not available: using the emulators' built-in small tenant")
-        return None, None
     directory.mkdir(parents=True, exist_ok=True)
     echo(f"writing the demo tenant ({customers} customers, {invoices} invoices) into {directory}")
     written = write_demo_fixtures(directory, customers=customers, invoices=invoices, seed=7)
@@ -189,7 +178,7 @@ def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) ->
 class DemoStack:
     """The emulators (threads of this process) plus `dagster dev` (a child process group) on one state folder.
 
-    `generated_tenant=None` uses the emulators' built-in small tenant (10 invoices, three of them broken);
+    `generated_tenant=None` uses the emulators' built-in sample tenant (a dozen invoices, a few of them broken);
     `(customers, invoices)` the generated demo tenant of that size.
     """
 
@@ -241,7 +230,8 @@ class DemoStack:
         if not instance_yaml.exists():
             shutil.copyfile(self.project_dir / "deploy" / "dagster.local.yaml", instance_yaml)
 
-        aiq_fixture = bunny_fixture = None
+        aiq_fixture: Path | None = None
+        bunny_fixture: Path | None = None
         if self._generated_tenant is not None:
             customers, invoices = self._generated_tenant
             aiq_fixture, bunny_fixture = demo_fixtures(layout.fixtures, customers, invoices, self.echo)
@@ -287,7 +277,7 @@ class DemoStack:
             "BUNNY_ENTITY_ID": BUNNY_ENTITY,
             "AIQ_PIPELINE_STORE": str(self.layout.store),
             "DAGSTER_HOME": str(self.layout.dagster_home),
-            SENSOR_DEFAULT_ENV: "RUNNING",
+            "AIQ_PIPELINE_SENSOR_DEFAULT": "RUNNING",
         }
         if self._batch_size is not None:
             env["AIQ_PIPELINE_BATCH_SIZE"] = str(self._batch_size)
@@ -339,13 +329,13 @@ class DemoStack:
     def refresh_ledger_and_mapping(self) -> None:
         """Materialize the ledger snapshot, financial accounts and GL mapping in this process, so the
         lineage shows materialized assets as soon as the UI is up and the sensor's runs find the mapping."""
-        from aiq_pipeline.definitions import build_definitions
+        from aiq_pipeline.defs.code_location import build_definitions
 
         assert self.instance is not None
         job = build_definitions(self.resources()).resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(
             instance=self.instance,
-            asset_selection=[CHART_OF_ACCOUNTS, TAX_CODES, PERIODS, FINANCIAL_ACCOUNTS, GL_MAPPING],
+            asset_selection=list(SETUP_ASSETS),
             tags={TRIGGER_TAG: "demo"},
             # The step-by-step debug log belongs in the UI's run view, not on the demo's terminal.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -419,8 +409,8 @@ class DemoStack:
 
     def progress(self) -> Progress:
         assert self.instance is not None
-        keys = self.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
-        status = (self.instance.get_status_by_partition(POSTED_INVOICES, keys, bunny_invoices) or {}) if keys else {}
+        keys = self.instance.get_dynamic_partitions(INVOICES.partitions_name)
+        status = (self.instance.get_status_by_partition(INVOICES.key, keys, INVOICES.partitions) or {}) if keys else {}
         values = list(status.values())
         active = self.instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES))
         return Progress(

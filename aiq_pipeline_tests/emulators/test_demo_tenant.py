@@ -1,5 +1,5 @@
-"""The generated demo tenant: loads in both emulators, agrees with itself, is deterministic, and fails exactly where
-it was planted to (end to end through the real pipeline)."""
+"""The generated demo tenant (aiq_emulators/demo_tenant/): loads in both emulators, agrees with itself, is
+deterministic, and fails exactly where it was planted to (end to end through the real pipeline)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 from aiq_emulators.accountsiq.fixtures import demo_fixture, load_fixture
 from aiq_emulators.accountsiq.state import EmulatorState
 from aiq_emulators.bunny.app import load_fixture as load_bunny_fixture
-from aiq_emulators.bunny.sample_tenant import sample_tenant as demo_tenant
+from aiq_emulators.bunny.sample_tenant import sample_tenant
 from aiq_emulators.bunny.store import TenantStore
-from aiq_emulators.demo_data import (
+from aiq_emulators.demo_tenant import (
     AS_OF,
     FAILURE_REASONS,
     build_demo_tenant,
@@ -54,9 +54,9 @@ def test_both_fixtures_load_through_their_emulators_loaders_and_seed_a_state(dem
     assert len(store.tenant.accounts) == 300
 
 
-def test_same_vocabulary_as_the_built_in_demo_tenant(raw, demo):
+def test_same_vocabulary_as_the_built_in_sample_tenant(raw, demo):
     aiq, bunny = load_fixture(demo.accountsiq), load_bunny_fixture(demo.bunny)
-    builtin_aiq, builtin_bunny = demo_fixture(), demo_tenant()
+    builtin_aiq, builtin_bunny = demo_fixture(), sample_tenant()
     assert aiq.clients == builtin_aiq.clients
     assert raw["aiq"]["clients"][0]["client_secret"] == "demo-aiq-secret"
     for mine, theirs in zip(aiq.entities, builtin_aiq.entities, strict=True):
@@ -259,8 +259,8 @@ def test_end_to_end_sync_fails_exactly_the_planted_invoices_and_posts_the_rest(t
     import dagster as dg
 
     from aiq_emulators.runner import running_emulators
-    from aiq_pipeline.definitions import build_definitions
-    from aiq_pipeline.defs.runs import sync_once
+    from aiq_pipeline.defs.code_location import build_definitions
+    from aiq_pipeline.operations.sync import sync_once
     from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, make_resources
 
     fixtures = write_demo_fixtures(tmp_path / "fixtures", customers=40, invoices=200, seed=7)
@@ -278,7 +278,7 @@ def test_end_to_end_sync_fails_exactly_the_planted_invoices_and_posts_the_rest(t
         defs = build_definitions(make_resources(emulators, tmp_path / "store.duckdb", batch_size=50))
         summary = sync_once(instance, echo=lambda _: None, defs=defs)
 
-        assert {e.invoice_id: e.reason_code for e in summary.failed} == planted
+        assert {e.key: e.reason_code for e in summary.failed} == planted  # an invoice's partition key is its id
         assert set(summary.posted) == postable and len(postable) == expected["posted"]
         assert not summary.already_posted and not summary.skipped
         transactions = emulators.accountsiq.state.data.entities[AIQ_ENTITY].transactions.values()
