@@ -41,6 +41,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -73,6 +74,8 @@ DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS = 120
 DEFAULT_CLAIM_LEASE_SECONDS = 600
 STORE_FILE_NAME = "aiq_pipeline.duckdb"
 DEFAULT_PAIR_NAME = "default"
+DEFAULT_ROUNDING_TOLERANCE = Decimal("0.02")
+CUSTOMER_MATCH_RULES: tuple[str, ...] = ("code", "vat", "email")
 
 # -- the types every setting is checked against (the models below use the same ones) ----------------
 
@@ -104,6 +107,57 @@ def _iso_date(value: object) -> object:
     return value
 
 
+def _readable_file(value: Path) -> Path:
+    if not value.is_file():
+        raise ValueError("not an existing file")
+    return value
+
+
+def _account_code(value: object) -> object:
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if not re.fullmatch(r"[A-Z0-9][A-Z0-9_.-]{0,49}", code):
+            raise ValueError("not an AIQ account code")
+        return code
+    return value
+
+
+def _match_rules(value: object) -> object:
+    if isinstance(value, str):
+        if value.strip().lower() == "none":
+            return ()
+        rules = tuple(r.strip().lower() for r in value.split(",") if r.strip())
+        if len(set(rules)) != len(rules) or any(r not in CUSTOMER_MATCH_RULES for r in rules):
+            raise ValueError("not a list of match rules")
+        return rules
+    return value
+
+
+def _bank_accounts(value: object) -> object:
+    """`processor:CURRENCY=ACCOUNT,...`; `*` for any processor or currency."""
+    if not isinstance(value, str):
+        return value
+    mapping: dict[tuple[str, str], str] = {}
+    for item in (i.strip() for i in value.split(",") if i.strip()):
+        match = re.fullmatch(r"([^:=\s]+):([A-Za-z]{3}|\*)=([A-Za-z0-9][A-Za-z0-9_.-]{0,49})", item)
+        if not match:
+            raise ValueError(f"{item!r} is not processor:CURRENCY=ACCOUNT")
+        mapping[(match.group(1).lower(), match.group(2).upper())] = match.group(3).upper()
+    return mapping
+
+
+def _money_tolerance(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("not an amount") from None
+        if not amount.is_finite() or not Decimal(0) <= amount <= Decimal(1):
+            raise ValueError("out of range")
+        return amount
+    return value
+
+
 def _absolute_directory(value: Path) -> Path:
     if not value.is_absolute() or not value.is_dir():
         raise ValueError("not an absolute path to an existing directory")
@@ -129,6 +183,16 @@ RetryDelaySeconds = Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]
 UnknownOutcomeDeadlineSeconds = Annotated[int, Field(ge=1, le=3600)]
 ClaimLeaseSeconds = Annotated[int, Field(ge=30, le=86400)]
 DagsterHome = Annotated[Path, AfterValidator(_absolute_directory)]
+ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
+AccountCode = Annotated[str, BeforeValidator(_account_code)]
+RateUnits = Annotated[Literal["percent", "fraction"], BeforeValidator(_lower)]
+SubtotalReading = Annotated[Literal["after_discount", "before_discount"], BeforeValidator(_lower)]
+AmountReading = Annotated[Literal["full", "less_credits"], BeforeValidator(_lower)]
+BadDebtTax = Annotated[Literal["relief", "none"], BeforeValidator(_lower)]
+Flag = Annotated[bool, BeforeValidator(_lower)]
+MatchRules = Annotated[tuple[Literal["code", "vat", "email"], ...], BeforeValidator(_match_rules)]
+BankAccounts = Annotated[dict[tuple[str, str], str], BeforeValidator(_bank_accounts)]
+Tolerance = Annotated[Decimal, BeforeValidator(_money_tolerance)]
 
 
 # -- problems ------------------------------------------------------------------------------------------
@@ -201,6 +265,28 @@ VARIABLES: dict[str, Variable] = {
         Variable("AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE", "a whole number of seconds from 1 to 3600"),
         Variable("AIQ_PIPELINE_CLAIM_LEASE", "a whole number of seconds from 30 to 86400"),
         Variable(
+            "AIQ_PIPELINE_TAX_MAPPING",
+            "the path of an existing CSV file with the columns bunny_tax_code,bunny_vat_code,rate,country,aiq_tax_code",
+        ),
+        Variable("AIQ_PIPELINE_AIQ_TAX_RATE_UNITS", "percent (AIQ lists 23 for 23 %) or fraction (0.23)"),
+        Variable("AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS", "percent (Bunny sends 23 for 23 %) or fraction (0.23)"),
+        Variable("AIQ_PIPELINE_BUNNY_SUBTOTAL", "after_discount or before_discount (what Bunny's subtotal is)"),
+        Variable("AIQ_PIPELINE_BUNNY_AMOUNT", "full or less_credits (whether Bunny's amount is after applied credits)"),
+        Variable("AIQ_PIPELINE_ROUNDING_TOLERANCE", "an amount from 0 to 1, such as 0.02"),
+        Variable("AIQ_PIPELINE_ROUNDING_ACCOUNT", "an AIQ account code, such as 4990"),
+        Variable("AIQ_PIPELINE_BAD_DEBT_ACCOUNT", "an AIQ account code (an expense account), such as 6900"),
+        Variable("AIQ_PIPELINE_BAD_DEBT_TAX", "relief (reclaim the output tax) or none (the gross is the loss)"),
+        Variable(
+            "AIQ_PIPELINE_BAD_DEBT_TAX_CODE", "an AIQ tax code at 0 %, such as V00, for write-offs without relief"
+        ),
+        Variable("AIQ_PIPELINE_POST_ZERO_VALUE", "true or false"),
+        Variable("AIQ_PIPELINE_CUSTOMER_MATCH", "a comma list of code, vat and email, or none"),
+        Variable(
+            "AIQ_PIPELINE_BANK_ACCOUNTS",
+            "a comma list of processor:CURRENCY=ACCOUNT, such as stripe:EUR=1200,stripe:GBP=1210 (* matches any)",
+        ),
+        Variable("AIQ_PIPELINE_FEES_ACCOUNT", "an AIQ account code for processor fees (bank charges), such as 6100"),
+        Variable(
             "DAGSTER_HOME", "an absolute path to an existing directory (the Dagster instance the UI and daemon use)"
         ),
     )
@@ -228,6 +314,20 @@ _TYPES: dict[str, Any] = {
     "AIQ_PIPELINE_TRANSIENT_RETRY_DELAY": RetryDelaySeconds,
     "AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE": UnknownOutcomeDeadlineSeconds,
     "AIQ_PIPELINE_CLAIM_LEASE": ClaimLeaseSeconds,
+    "AIQ_PIPELINE_TAX_MAPPING": ReadableFile,
+    "AIQ_PIPELINE_AIQ_TAX_RATE_UNITS": RateUnits,
+    "AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS": RateUnits,
+    "AIQ_PIPELINE_BUNNY_SUBTOTAL": SubtotalReading,
+    "AIQ_PIPELINE_BUNNY_AMOUNT": AmountReading,
+    "AIQ_PIPELINE_ROUNDING_TOLERANCE": Tolerance,
+    "AIQ_PIPELINE_ROUNDING_ACCOUNT": AccountCode,
+    "AIQ_PIPELINE_BAD_DEBT_ACCOUNT": AccountCode,
+    "AIQ_PIPELINE_BAD_DEBT_TAX": BadDebtTax,
+    "AIQ_PIPELINE_BAD_DEBT_TAX_CODE": TaxCode,
+    "AIQ_PIPELINE_POST_ZERO_VALUE": Flag,
+    "AIQ_PIPELINE_CUSTOMER_MATCH": MatchRules,
+    "AIQ_PIPELINE_BANK_ACCOUNTS": BankAccounts,
+    "AIQ_PIPELINE_FEES_ACCOUNT": AccountCode,
     "DAGSTER_HOME": DagsterHome,
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(kind) for name, kind in _TYPES.items()}
@@ -278,6 +378,36 @@ class BunnyConnection(BaseModel):
     entity_id: Text = Field(description="BUNNY_ENTITY_ID")
 
 
+class PostingRules(BaseModel):
+    """How a pair's documents post: tax, Bunny's money readings, rounding, bad debt, customers, payments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tax_mapping_file: ReadableFile | None = Field(default=None, description="AIQ_PIPELINE_TAX_MAPPING")
+    aiq_tax_rate_units: RateUnits = Field(default="percent", description="AIQ_PIPELINE_AIQ_TAX_RATE_UNITS")
+    bunny_tax_rate_units: RateUnits = Field(default="percent", description="AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS")
+    bunny_subtotal: SubtotalReading = Field(default="after_discount", description="AIQ_PIPELINE_BUNNY_SUBTOTAL")
+    bunny_amount: AmountReading = Field(default="full", description="AIQ_PIPELINE_BUNNY_AMOUNT")
+    rounding_tolerance: Tolerance = Field(
+        default=DEFAULT_ROUNDING_TOLERANCE, description="AIQ_PIPELINE_ROUNDING_TOLERANCE"
+    )
+    rounding_account: AccountCode | None = Field(default=None, description="AIQ_PIPELINE_ROUNDING_ACCOUNT")
+    bad_debt_account: AccountCode | None = Field(default=None, description="AIQ_PIPELINE_BAD_DEBT_ACCOUNT")
+    bad_debt_tax: BadDebtTax = Field(default="relief", description="AIQ_PIPELINE_BAD_DEBT_TAX")
+    bad_debt_tax_code: TaxCode | None = Field(default=None, description="AIQ_PIPELINE_BAD_DEBT_TAX_CODE")
+    post_zero_value: Flag = Field(default=False, description="AIQ_PIPELINE_POST_ZERO_VALUE")
+    customer_match: MatchRules = Field(default=CUSTOMER_MATCH_RULES, description="AIQ_PIPELINE_CUSTOMER_MATCH")
+    bank_accounts: BankAccounts = Field(default_factory=dict, description="AIQ_PIPELINE_BANK_ACCOUNTS")
+    fees_account: AccountCode | None = Field(default=None, description="AIQ_PIPELINE_FEES_ACCOUNT")
+
+
+RULE_VARIABLES: dict[str, str] = {
+    field.description: name
+    for name, field in PostingRules.model_fields.items()
+    if field.description and field.description.startswith("AIQ_PIPELINE_")
+}
+
+
 class PairSettings(BaseModel):
     """One Bunny entity posting to one AIQ entity. `aiq` / `bunny` are None only when loaded leniently."""
 
@@ -289,6 +419,7 @@ class PairSettings(BaseModel):
     sync_start_date: StartDate | None = Field(default=None, description="AIQ_PIPELINE_SYNC_START_DATE")
     closed_period_policy: ClosedPeriodPolicy = Field(default="fail", description="AIQ_PIPELINE_CLOSED_PERIOD_POLICY")
     sensor_default: SensorDefault = Field(default="STOPPED", description="AIQ_PIPELINE_SENSOR_DEFAULT")
+    rules: PostingRules = Field(default_factory=PostingRules)
     problems: tuple[SettingProblem, ...] = Field(default=(), description="What keeps aiq/bunny None")
 
     @property
@@ -390,6 +521,20 @@ class _Environment(BaseSettings):
     AIQ_PIPELINE_TRANSIENT_RETRY_DELAY: str | None = None
     AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE: str | None = None
     AIQ_PIPELINE_CLAIM_LEASE: str | None = None
+    AIQ_PIPELINE_TAX_MAPPING: str | None = None
+    AIQ_PIPELINE_AIQ_TAX_RATE_UNITS: str | None = None
+    AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS: str | None = None
+    AIQ_PIPELINE_BUNNY_SUBTOTAL: str | None = None
+    AIQ_PIPELINE_BUNNY_AMOUNT: str | None = None
+    AIQ_PIPELINE_ROUNDING_TOLERANCE: str | None = None
+    AIQ_PIPELINE_ROUNDING_ACCOUNT: str | None = None
+    AIQ_PIPELINE_BAD_DEBT_ACCOUNT: str | None = None
+    AIQ_PIPELINE_BAD_DEBT_TAX: str | None = None
+    AIQ_PIPELINE_BAD_DEBT_TAX_CODE: str | None = None
+    AIQ_PIPELINE_POST_ZERO_VALUE: str | None = None
+    AIQ_PIPELINE_CUSTOMER_MATCH: str | None = None
+    AIQ_PIPELINE_BANK_ACCOUNTS: str | None = None
+    AIQ_PIPELINE_FEES_ACCOUNT: str | None = None
     DAGSTER_HOME: str | None = None
 
 
@@ -434,6 +579,7 @@ def read_settings() -> SettingsReading:
         sync_start_date=values.get("AIQ_PIPELINE_SYNC_START_DATE"),
         closed_period_policy=values.get("AIQ_PIPELINE_CLOSED_PERIOD_POLICY", CLOSED_PERIOD_FAIL),
         sensor_default=values.get("AIQ_PIPELINE_SENSOR_DEFAULT", SENSOR_STOPPED),
+        rules=PostingRules(**{field: values[name] for name, field in RULE_VARIABLES.items() if name in values}),
         problems=tuple(p for p in _in_table_order(problems) if p.variable in CONNECTION_VARIABLES),
     )
     home: Path | None = values.get("DAGSTER_HOME")

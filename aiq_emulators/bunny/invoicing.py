@@ -23,6 +23,11 @@ PAYABLE = ("NOT_DUE", "DUE", "UNPAID", "PROCESSING_PAYMENT")
 ITEM_KEYS = frozenset(set(InvoiceItem.model_fields) - {"id", "position", "price_list_charge_id", "credited_item_id"})
 
 
+# The rate a control-created line is taxed at unless its spec names a rate, a tax code or a tax amount: the sample
+# tenant's standard rate (its AIQ default code V01 is 23 % too).
+DEFAULT_TAX_RATE = Decimal(23)
+
+
 class Invoicing(StoreCore):
     # -- reading ------------------------------------------------------------------------------------
     def _invoice(self, invoice_id: str) -> Invoice:
@@ -123,6 +128,9 @@ class Invoicing(StoreCore):
                 raise RuleViolation(f"Unknown item attributes: {', '.join(unknown)}")
             spec.setdefault("price", charge.price)
             spec.setdefault("line_text", charge.name)
+            if "tax_code" not in spec and "tax_amount" not in spec:
+                # Like Bunny's Simple Tax: a rate per line and no tax code (DEFAULT_TAX_RATE unless the spec says).
+                spec.setdefault("tax_rate", DEFAULT_TAX_RATE)
             item = InvoiceItem(
                 id=str(next_item + position - 1), position=position, price_list_charge_id=charge.id, **spec
             )

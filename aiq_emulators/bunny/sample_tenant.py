@@ -1,7 +1,7 @@
 """The small, fixed sample tenant (Bunny half of docs/demo-tenant.md), seeded when the emulator starts without
 a fixture. Tests and the CLI's `emulate` use it; every value is referenced by some test, so change it with care.
 
-It is NOT the generated tenant of `make demo` (aiq_emulators/demo_data.py, thousands of invoices), which builds
+It is NOT the generated tenant of `make demo` (aiq_emulators/demo_tenant/, thousands of invoices), which builds
 on this one's entities, API client, currencies, financial accounts and charges.
 """
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from aiq_pipeline.defs import accounts, credit_notes, invoices, ledger, reconciliation
-from aiq_pipeline.defs.resources import default_schedule_status, default_sensor_status, resources_from_settings
+from aiq_pipeline.defs.resources import (
+    PostingRulesResource,
+    default_schedule_status,
+    default_sensor_status,
+    resources_from_settings,
+)
 from aiq_pipeline.settings import Settings
 
 
@@ -31,7 +36,8 @@ def build_definitions(
         jobs=merged.jobs,
         schedules=merged.schedules,
         sensors=merged.sensors,
-        resources=resources if resources is not None else resources_from_settings(settings),
+        # Tests may leave the posting rules out: the defaults then apply.
+        resources={"posting_rules": PostingRulesResource(), **(resources or resources_from_settings(settings))},
         # One process per run: cheap runs (~0.2 s instead of ~2 s) and one store writer per run.
         executor=dg.in_process_executor,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -25,12 +26,15 @@ from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.settings import (
     CLOSED_PERIOD_FAIL,
     CLOSED_PERIOD_POLICIES,
+    CUSTOMER_MATCH_RULES,
     DEFAULT_BATCH_SIZE,
     DEFAULT_CLAIM_LEASE_SECONDS,
+    DEFAULT_ROUNDING_TOLERANCE,
     DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS,
     DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS,
     MAX_BATCH_SIZE,
     PairSettings,
+    PostingRules,
     Settings,
     SettingsError,
     default_store_path,
@@ -38,12 +42,15 @@ from aiq_pipeline.settings import (
     variables_set,
 )
 from aiq_pipeline.store import Store
+from aiq_pipeline.sync.documents.context import BadDebt, BunnyReadings
+from aiq_pipeline.sync.tax import TaxMapping, parse_tax_mapping
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_INVOICES_PER_TICK",
     "AccountsIQResource",
     "BunnyResource",
+    "PostingRulesResource",
     "StoreResource",
     "SyncSettings",
     "default_schedule_status",
@@ -155,6 +162,62 @@ class SyncSettings(dg.ConfigurableResource):
         return date.fromisoformat(self.sync_start_date) if self.sync_start_date else None
 
 
+class PostingRulesResource(dg.ConfigurableResource):
+    """How documents post: the tax mapping, this tenant's Bunny money readings, rounding, bad debt, customers and
+    payments (AIQ_PIPELINE_TAX_MAPPING ... AIQ_PIPELINE_FEES_ACCOUNT; README, Configuration)."""
+
+    tax_mapping_file: str | None = Field(default=None, description="CSV of Bunny tax -> AIQ tax code rules")
+    aiq_tax_rate_units: str = Field(default="percent", pattern="^(percent|fraction)$")
+    bunny_tax_rate_units: str = Field(default="percent", pattern="^(percent|fraction)$")
+    bunny_subtotal: str = Field(default="after_discount", pattern="^(after_discount|before_discount)$")
+    bunny_amount: str = Field(default="full", pattern="^(full|less_credits)$")
+    rounding_tolerance: str = Field(default=str(DEFAULT_ROUNDING_TOLERANCE), description="per document, e.g. 0.02")
+    rounding_account: str | None = None
+    bad_debt_account: str | None = None
+    bad_debt_tax: str = Field(default="relief", pattern="^(relief|none)$")
+    bad_debt_tax_code: str | None = None
+    post_zero_value: bool = False
+    customer_match: list[str] = Field(default_factory=lambda: list(CUSTOMER_MATCH_RULES))
+    bank_accounts: dict[str, str] = Field(default_factory=dict, description="processor:CURRENCY -> AIQ bank account")
+    fees_account: str | None = None
+
+    def tax_mapping(self) -> TaxMapping:
+        """The mapping file's rules (none without one); TaxMappingError names the file's line at fault."""
+        if not self.tax_mapping_file:
+            return TaxMapping()
+        path = Path(self.tax_mapping_file)
+        return parse_tax_mapping(path.read_text(encoding="utf-8"), source=f"AIQ_PIPELINE_TAX_MAPPING ({path.name})")
+
+    def readings(self) -> BunnyReadings:
+        return BunnyReadings(
+            tax_rate_units=self.bunny_tax_rate_units, subtotal=self.bunny_subtotal, amount=self.bunny_amount
+        )
+
+    def bad_debt(self) -> BadDebt:
+        return BadDebt(account=self.bad_debt_account, tax=self.bad_debt_tax, tax_code=self.bad_debt_tax_code)
+
+
+def _rules_resource(rules: PostingRules) -> PostingRulesResource:
+    return PostingRulesResource(
+        tax_mapping_file=str(rules.tax_mapping_file) if rules.tax_mapping_file else None,
+        aiq_tax_rate_units=rules.aiq_tax_rate_units,
+        bunny_tax_rate_units=rules.bunny_tax_rate_units,
+        bunny_subtotal=rules.bunny_subtotal,
+        bunny_amount=rules.bunny_amount,
+        rounding_tolerance=str(rules.rounding_tolerance),
+        rounding_account=rules.rounding_account,
+        bad_debt_account=rules.bad_debt_account,
+        bad_debt_tax=rules.bad_debt_tax,
+        bad_debt_tax_code=rules.bad_debt_tax_code,
+        post_zero_value=rules.post_zero_value,
+        customer_match=list(rules.customer_match),
+        bank_accounts={
+            f"{processor}:{currency}": account for (processor, currency), account in rules.bank_accounts.items()
+        },
+        fees_account=rules.fees_account,
+    )
+
+
 # -- from the settings model ---------------------------------------------------------------------------
 
 
@@ -209,6 +272,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             unknown_outcome_deadline_seconds=settings.unknown_outcome_deadline_seconds,
             claim_lease_seconds=settings.claim_lease_seconds,
         ),
+        "posting_rules": _rules_resource(pair.rules),
     }
 
 

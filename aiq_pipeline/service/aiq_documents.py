@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesCreditNote, BatchSalesInvoice, CreatedTransaction
 from aiq_pipeline.store.journal import PlannedWrite
+from aiq_pipeline.sync.documents.context import PostedLines
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument, PlannedLine
 
 
@@ -92,3 +94,25 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, str | int | bool) or value is None:
         return value
     return str(value)  # Decimal, date, enums: their exact text
+
+
+def posted_lines(document: str | None) -> PostedLines | None:
+    """How a document was posted, from the JSON `planned_write` recorded in the journal; None when unknown."""
+    if not document:
+        return None
+    data = json.loads(document)
+    lines = tuple(
+        PlannedLine(
+            gl_account_code=line["gl_account_code"],
+            tax_code=line["tax_code"],
+            description=line["description"],
+            net_amount=Decimal(line["net_amount"]),
+            tax_rate=Decimal(line["tax_rate"]),
+            tax_amount=Decimal(line["tax_amount"]),
+            item_id=line["item_id"],
+            gl_source=line["gl_source"],
+            source_items=tuple(line.get("source_items") or ()),
+        )
+        for line in data["lines"]
+    )
+    return PostedLines(customer_code=data["customer_code"], exchange_rate=Decimal(data["exchange_rate"]), lines=lines)

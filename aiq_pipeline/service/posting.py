@@ -54,6 +54,7 @@ from aiq_pipeline.store.journal import (
     WriteState,
 )
 from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument, PostingSettings
+from aiq_pipeline.sync.documents.invoice import NOTHING_TO_POST
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedAllocation, PlannedDocument, PostingPlan, Skip, Wait
 from aiq_pipeline.sync.identity import parse_key
 from aiq_pipeline.sync.money import ZERO, to_cents
@@ -68,6 +69,7 @@ class PostingOptions:
     unknown_outcome_deadline: timedelta = timedelta(seconds=120)  # how long to keep looking after an unknown outcome
     claim_lease: timedelta = timedelta(seconds=600)  # how long a claim holds without its owner finishing
     first_lookup_pause: float = 1.0  # seconds between look-ups while resolving an unknown outcome; doubles to 15
+    aiq_tax_rate_units: str = "percent"  # how AIQ lists its tax codes' rates (UNVERIFIED: percent or fraction)
 
 
 class _OutcomeUnknown(Exception):
@@ -105,7 +107,12 @@ class PostingService:
     @property
     def reference(self) -> ReferenceData:
         if self._reference is None:
-            self._reference = ReferenceData.load(self.aiq, self.bunny, bunny_entity_id=self.settings.bunny_entity_id)
+            self._reference = ReferenceData.load(
+                self.aiq,
+                self.bunny,
+                bunny_entity_id=self.settings.bunny_entity_id,
+                tax_rate_units=self.options.aiq_tax_rate_units,
+            )
         return self._reference
 
     def post_many(self, keys: Iterable[str]) -> Iterator[Outcome]:
@@ -179,7 +186,8 @@ class PostingService:
         if own is not None and not isinstance(decision, PostingPlan):
             return self._finish_existing(base, own)
         if isinstance(decision, Skip):
-            return replace(base, status=Status.SKIPPED, reason_code=decision.code, reason=decision.reason)
+            status = Status.NOTHING_TO_POST if decision.code == NOTHING_TO_POST else Status.SKIPPED
+            return replace(base, status=status, reason_code=decision.code, reason=decision.reason)
         if isinstance(decision, Wait):
             return replace(
                 base,
@@ -243,7 +251,8 @@ class PostingService:
         """The AIQ document `related` names, from the journal (final) or AIQ's look-up; None when absent."""
         entry = self.journal.entry(related.reference)
         if entry is not None and entry.state == WriteState.POSTED and entry.aiq_id is not None:
-            return PostedDocument(related.reference, entry.aiq_id, entry.gross or ZERO)
+            document = aiq_documents.posted_lines(entry.document)
+            return PostedDocument(related.reference, entry.aiq_id, entry.gross or ZERO, document=document)
         found = self._lookup(related.reference, related.target)
         if not found:
             self._looked.add(related.reference)

@@ -25,13 +25,17 @@ class ReferenceData:
     aiq_rates: dict[str, Decimal | None] = field(default_factory=dict)  # AIQ's rate by currency; None = none
 
     @classmethod
-    def load(cls, aiq: AccountsIQClient, bunny: BunnyClient, *, bunny_entity_id: str) -> ReferenceData:
+    def load(
+        cls, aiq: AccountsIQClient, bunny: BunnyClient, *, bunny_entity_id: str, tax_rate_units: str = "percent"
+    ) -> ReferenceData:
+        """`tax_rate_units`: how AIQ states its tax codes' rates (AIQ_PIPELINE_AIQ_TAX_RATE_UNITS; UNVERIFIED)."""
         chart = aiq.get_chart_of_accounts()
         ledger = LedgerSnapshot.of(
             chart=chart,
             tax_codes=aiq.get_tax_codes(),
             periods=aiq.get_periods(),
             base_currency=aiq.get_company_information().base_currency_code,
+            tax_rate_units=tax_rate_units,
         )
         mapping = resolve_gl_mapping(
             bunny.iter_price_list_charges(), bunny.iter_financial_accounts(bunny_entity_id), entity_id=bunny_entity_id

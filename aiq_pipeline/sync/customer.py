@@ -100,9 +100,10 @@ def customer_problems(account: BunnyAccount | None, *, invoice_id: str) -> list[
     return []
 
 
-def desired_customer(account: BunnyAccount, *, currency_code: str) -> DesiredCustomer:
+def desired_customer(account: BunnyAccount, *, currency_code: str, code: str | None = None) -> DesiredCustomer:
     """The AIQ customer for `account`. `currency_code` is the invoice's: an AIQ document takes its customer's
-    currency, so the customer must carry the currency it is invoiced in (not the account's default)."""
+    currency, so the customer must carry the currency it is invoiced in (not the account's default). `code`: an
+    existing AIQ customer's code the account was matched to (else the code derived from the account id)."""
     name = _clean("name", account.name)
     if name is None:
         raise ValueError(f"Bunny account {account.id} has no name (check customer_problems first)")
@@ -121,7 +122,7 @@ def desired_customer(account: BunnyAccount, *, currency_code: str) -> DesiredCus
         "vat_registration_number": account.tax_number,
     }
     return DesiredCustomer(
-        code=customer_code(account.id),
+        code=code or customer_code(account.id),
         name=name,
         currency_code=currency_code.strip().upper(),
         **{key: _clean(key, value) for key, value in raw.items()},

@@ -5,7 +5,8 @@ handle: the name changes on a rename and the account ``code`` is a user-editable
 (and may be empty). An AIQ code, once used on transactions, cannot follow such changes, so a code derived
 from them would create a second AIQ customer after every edit.
 
-External references: ``BUNNY-INV-<invoice id>``, ``BUNNY-CN-<credit note id>``, ``BUNNY-VOID-<invoice id>``.
+External references: ``BUNNY-INV-<invoice id>``, ``BUNNY-CN-<credit note id>``, ``BUNNY-VOID-<invoice id>``, and
+``BUNNY-INVCR-<invoice id>`` for the credit note of an invoice whose credit lines exceed its charges.
 
 Partition keys (one per Bunny document, in the asset of its kind): the invoice id as it is, ``CN-<credit note id>``,
 ``VOID-<voided invoice id>``.
@@ -30,6 +31,8 @@ CUSTOMER_PREFIX = "BNY"
 INVOICE_PREFIX = "BUNNY-INV"
 CREDIT_NOTE_PREFIX = "BUNNY-CN"
 VOID_PREFIX = "BUNNY-VOID"
+VOID_CREDIT_PREFIX = "BUNNY-VOIDCR"
+INVOICE_CREDIT_PREFIX = "BUNNY-INVCR"
 
 _SAFE_ID = re.compile(r"[A-Z0-9-]+")
 _UNSAFE_CHARS = re.compile(r"[^A-Z0-9]+")
@@ -56,6 +59,16 @@ def customer_code(account_id: str) -> str:
 def invoice_reference(invoice_id: str) -> str:
     """AIQ ExternalReference of the sales invoice posted for this Bunny invoice."""
     return _derived(INVOICE_PREFIX, invoice_id)
+
+
+def invoice_credit_reference(invoice_id: str) -> str:
+    """AIQ ExternalReference of the credit note carrying what an invoice's credit lines exceed its charges by."""
+    return _derived(INVOICE_CREDIT_PREFIX, invoice_id)
+
+
+def void_credit_reference(invoice_id: str) -> str:
+    """AIQ ExternalReference of the invoice that reverses a voided invoice's remainder credit note."""
+    return _derived(VOID_CREDIT_PREFIX, invoice_id)
 
 
 def credit_note_reference(credit_note_id: str) -> str:

@@ -9,7 +9,7 @@ dataclasses are frozen (a plain annotation would demand a settable attribute).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -63,6 +63,14 @@ class BunnyInvoiceItem(Protocol):
     def price_list_charge_id(self) -> str | None: ...
     @property
     def price_list_charge_code(self) -> str | None: ...
+    @property
+    def vat_code(self) -> str | None: ...
+    @property
+    def subtotal(self) -> Decimal: ...
+    @property
+    def is_credit(self) -> bool: ...
+    @property
+    def is_coupon(self) -> bool: ...
 
 
 class BunnyInvoice(Protocol):
@@ -98,6 +106,12 @@ class BunnyInvoice(Protocol):
     def base_currency_code(self) -> str | None: ...
     @property
     def base_currency_total(self) -> Decimal | None: ...
+    @property
+    def credits(self) -> Decimal | None: ...
+    @property
+    def merged_to_invoice_id(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
 
 
 class BunnyCreditNoteItem(Protocol):
@@ -114,6 +128,8 @@ class BunnyCreditNoteItem(Protocol):
 class BunnyCreditNote(Protocol):
     @property
     def id(self) -> str: ...
+    @property
+    def kind(self) -> str | None: ...
     @property
     def number(self) -> str | None: ...
     @property
@@ -193,6 +209,8 @@ class AiqGLAccount(Protocol):
 class AiqTaxCode(Protocol):
     @property
     def code(self) -> str: ...
+    @property
+    def rate(self) -> Decimal: ...
 
 
 class AiqPeriod(Protocol):

@@ -184,8 +184,12 @@ def test_a_reference_aiq_says_exists_resolves_to_the_existing_document(bench: Be
 def test_a_live_claim_is_never_written_over(bench: Bench) -> None:
     invoice_id = bench.invoice()
     holder = bench.service("run-holder")
-    assert holder.journal.claim(invoice_id, "run-holder", process=this_process(), lease=timedelta(minutes=5),
-                                is_dead=lambda _p: False) is None  # fmt: skip
+    assert (
+        holder.journal.claim(
+            invoice_id, "run-holder", process=this_process(), lease=timedelta(minutes=5), is_dead=lambda _p: False
+        )
+        is None
+    )
     contender = bench.service("run-contender").post(invoice_id)
     assert contender.status == Status.FAILED and contender.reason_code == "BEING_POSTED" and contender.retryable
     assert "run-holder" in (contender.reason or "") and contender.details == {"held_by_run": "run-holder"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -92,12 +92,20 @@ def test_unknown_policy_is_refused() -> None:
         PostingSettings("1", "V01", closed_period_policy="post_anyway")
 
 
-def test_void_reversal_of_a_closed_date_moves_like_its_invoice() -> None:
-    moved = reversal(invoice(issued_at=date(2026, 5, 15), state="VOIDED"), MOVE)
-    assert moved.main.date == date(2026, 6, 1) == plan(invoice(issued_at=date(2026, 5, 15)), MOVE).main.date
-    assert moved.posting_date_moved and moved.main.description.endswith("issued 2026-05-15 in Bunny")
-    open_day = reversal(invoice(issued_at=date(2026, 6, 9), state="VOIDED"), MOVE)
-    assert open_day.main.date == date(2026, 6, 9) and not open_day.posting_date_moved
+def test_a_void_is_dated_on_the_day_of_the_void_and_moves_out_of_a_closed_period_like_an_invoice() -> None:
+    # An invoice of May (closed) voided on 9 June posts its reversal on 9 June: nothing to reopen.
+    in_june = reversal(
+        invoice(issued_at=date(2026, 5, 15), state="VOIDED", updated_at=datetime(2026, 6, 9, 10)), SETTINGS
+    )
+    assert in_june.main.date == date(2026, 6, 9) == in_june.bunny_issue_date and not in_june.posting_date_moved
+    # Voided on a day that is closed by now: it moves to the first open day, as an invoice would.
+    closed = invoice(issued_at=date(2026, 5, 2), state="VOIDED", updated_at=datetime(2026, 5, 20, 10))
+    moved = reversal(closed, MOVE)
+    assert moved.main.date == date(2026, 6, 1) and moved.posting_date_moved
+    assert moved.main.description.endswith("issued 2026-05-20 in Bunny")
+    with pytest.raises(PreflightFailed) as failed:
+        reversal(closed, SETTINGS)
+    assert failed.value.codes == (ProblemCode.CLOSED_PERIOD,)
 
 
 # --- exchange rate sources ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ partition still ends on its own (MATERIALIZED, or FAILED with its reason)."""
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 import dagster as dg
 
@@ -13,12 +14,20 @@ from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.events import batch_failure, failure_observation, materialization, totals_check
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.recovery import mark_run_process
-from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
+from aiq_pipeline.defs.resources import (
+    AccountsIQResource,
+    BunnyResource,
+    PostingRulesResource,
+    StoreResource,
+    SyncSettings,
+)
 from aiq_pipeline.service.kinds import KINDS
-from aiq_pipeline.service.outcome import Outcome
+from aiq_pipeline.service.outcome import Outcome, Status
 from aiq_pipeline.service.posting import PostingOptions, PostingService
 from aiq_pipeline.store.journal import PostingJournal
 from aiq_pipeline.sync.documents.context import PostingSettings
+from aiq_pipeline.sync.problems import ProblemCode
+from aiq_pipeline.sync.tax import TaxMappingError
 
 Event = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckResult
 # Triggers of runs a person started on purpose: only those may re-post a document whose earlier outcome is unknown
@@ -56,8 +65,9 @@ def document_asset(asset: DocumentAsset, *, batch_size: int, retry_delay: float)
         bunny: BunnyResource,
         store: StoreResource,
         sync_settings: SyncSettings,
+        posting_rules: PostingRulesResource,
     ) -> Iterator[Event]:
-        yield from post_partitions(context, asset, accountsiq, bunny, store, sync_settings)
+        yield from post_partitions(context, asset, accountsiq, bunny, store, sync_settings, posting_rules)
 
     return _document_asset
 
@@ -69,18 +79,20 @@ def post_partitions(
     bunny: BunnyResource,
     store: StoreResource,
     sync: SyncSettings,
+    rules: PostingRulesResource,
 ) -> Iterator[Event]:
     mark_run_process(context)
     keys = context.partition_keys
     outcomes: list[Outcome] = []
-    settings = PostingSettings(
-        bunny_entity_id=bunny.entity_id,
-        default_tax_code=accountsiq.default_tax_code,
-        closed_period_policy=sync.closed_period_policy,
-    )
+    try:
+        settings = posting_settings(accountsiq, bunny, sync, rules)
+    except TaxMappingError as exc:  # every document would post at unknown rates: each says why, nothing is sent
+        yield from _refused(context, asset, keys, exc)
+        return
     options = PostingOptions(
         unknown_outcome_deadline=timedelta(seconds=sync.unknown_outcome_deadline_seconds),
         claim_lease=timedelta(seconds=sync.claim_lease_seconds),
+        aiq_tax_rate_units=rules.aiq_tax_rate_units,
     )
     with accountsiq.open() as aiq, bunny.open() as bunny_client, store.store().session() as session:
         service = PostingService(
@@ -105,3 +117,40 @@ def post_partitions(
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise batch_failure(asset, len(outcomes), failed)
+
+
+def posting_settings(
+    accountsiq: AccountsIQResource, bunny: BunnyResource, sync: SyncSettings, rules: PostingRulesResource
+) -> PostingSettings:
+    """What the planners need from the resources (TaxMappingError when the tax mapping file is wrong)."""
+    return PostingSettings(
+        bunny_entity_id=bunny.entity_id,
+        default_tax_code=accountsiq.default_tax_code,
+        closed_period_policy=sync.closed_period_policy,
+        tax_mapping=rules.tax_mapping(),
+        readings=rules.readings(),
+        rounding_tolerance=Decimal(rules.rounding_tolerance),
+        rounding_account=rules.rounding_account,
+        bad_debt=rules.bad_debt(),
+        post_zero_value=rules.post_zero_value,
+    )
+
+
+def _refused(
+    context: dg.AssetExecutionContext, asset: DocumentAsset, keys: list[str], error: Exception
+) -> Iterator[Event]:
+    failed = [
+        Outcome(
+            key,
+            "unknown",
+            Status.FAILED,
+            reason_code=str(ProblemCode.TAX_MAPPING_INVALID),
+            reason=str(error),
+            fix="Correct the tax mapping file (AIQ_PIPELINE_TAX_MAPPING), then retry.",
+        )
+        for key in keys
+    ]
+    for outcome in failed:
+        yield failure_observation(asset, outcome)
+    context.log.error("nothing posted: %s", error)
+    raise batch_failure(asset, len(failed), failed)

@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from aiq_pipeline.sync.documents.plan import PlannedLine
 from aiq_pipeline.sync.gl_mapping import GLMapping, chart_by_code
 from aiq_pipeline.sync.inputs import AiqCustomer, AiqGLAccount, AiqPeriod, AiqTaxCode
+from aiq_pipeline.sync.tax import TaxMapping, known_rates
 
 CLOSED_PERIOD_FAIL = "fail"
 CLOSED_PERIOD_FIRST_OPEN_DAY = "first_open_day"
@@ -21,6 +23,7 @@ class LedgerSnapshot:
 
     accounts: Mapping[str, AiqGLAccount]  # by upper-case code
     tax_codes: frozenset[str]  # upper case
+    tax_rates: Mapping[str, Decimal]  # upper-case code -> rate in percent
     periods: tuple[AiqPeriod, ...]
     base_currency: str
     currencies: frozenset[str] | None = None  # None: not known, not checked
@@ -34,14 +37,36 @@ class LedgerSnapshot:
         periods: Iterable[AiqPeriod],
         base_currency: str,
         currencies: Iterable[str] | None = None,
+        tax_rate_units: str = "percent",
     ) -> LedgerSnapshot:
+        """`tax_rate_units`: how AIQ states its tax codes' rates (percent, or fraction: UNVERIFIED which)."""
+        codes = list(tax_codes)
         return cls(
             accounts=chart_by_code(chart),
-            tax_codes=frozenset(t.code.strip().upper() for t in tax_codes),
+            tax_codes=frozenset(t.code.strip().upper() for t in codes),
+            tax_rates=known_rates(((t.code, t.rate) for t in codes), units=tax_rate_units),
             periods=tuple(periods),
             base_currency=base_currency.strip().upper(),
             currencies=None if currencies is None else frozenset(c.strip().upper() for c in currencies),
         )
+
+
+@dataclass(frozen=True)
+class BunnyReadings:
+    """How this tenant's Bunny money reads (aiq_pipeline/bunny/MONEY.md; `doctor --probe` settles each)."""
+
+    tax_rate_units: str = "percent"  # item taxRate: percent (23) or fraction (0.23)
+    subtotal: str = "after_discount"  # Invoice.subtotal: sum of line amounts after discounts, or before_discount
+    amount: str = "full"  # Invoice.amount: the full value, or less_credits (after credit applied)
+
+
+@dataclass(frozen=True)
+class BadDebt:
+    """Where a Bunny write-off posts: a bad-debt (expense) account, with or without VAT relief."""
+
+    account: str | None = None
+    tax: str = "relief"  # relief: the lines keep their tax codes (output tax reclaimed); none: gross at tax_code
+    tax_code: str | None = None  # a 0 % code, for tax "none"
 
 
 @dataclass(frozen=True)
@@ -54,6 +79,12 @@ class PostingSettings:
     closed_period_policy: str = CLOSED_PERIOD_FAIL
     # currency -> AIQ's own rate for the day; last resort, filled by the poster from GetCurrencyExchangeRate
     aiq_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    tax_mapping: TaxMapping = field(default_factory=TaxMapping)
+    readings: BunnyReadings = field(default_factory=BunnyReadings)
+    rounding_tolerance: Decimal = Decimal("0.02")  # document tax rounding absorbed up to this, per document
+    rounding_account: str | None = None  # where a rounding line posts; None: the largest line absorbs it
+    bad_debt: BadDebt = field(default_factory=BadDebt)
+    post_zero_value: bool = False  # a zero-value invoice (trial, 100 % coupon): post an empty document, or nothing
 
     def __post_init__(self) -> None:
         if self.closed_period_policy not in CLOSED_PERIOD_POLICIES:
@@ -64,6 +95,19 @@ class PostingSettings:
 
 
 @dataclass(frozen=True)
+class PostedLines:
+    """How this product posted a document (from the posting journal): what a reversal or credit note mirrors."""
+
+    customer_code: str
+    exchange_rate: Decimal
+    lines: tuple[PlannedLine, ...]
+
+    def for_item(self, item_id: str) -> PlannedLine | None:
+        """The AIQ line that carries Bunny item `item_id` (netting may have merged several items into one)."""
+        return next((line for line in self.lines if item_id in (line.source_items or (line.item_id,))), None)
+
+
+@dataclass(frozen=True)
 class PostedDocument:
     """A document AIQ holds, as the posting service found it (journal or AIQ look-up)."""
 
@@ -71,6 +115,7 @@ class PostedDocument:
     transaction_id: int
     gross: Decimal  # magnitude, in the document's currency
     outstanding: Decimal | None = None  # magnitude still unallocated; None when AIQ did not say
+    document: PostedLines | None = None  # how this product posted it (from the journal); None: posted elsewhere
 
 
 @dataclass(frozen=True)
@@ -79,6 +124,7 @@ class PlanContext:
     ledger: LedgerSnapshot
     settings: PostingSettings
     existing_customer: AiqCustomer | None = None  # the AIQ customer the document's account maps to, if any
+    customer_code: str | None = None  # that customer's code when it is not the derived one (a matched customer)
     posted: Mapping[str, PostedDocument] = field(default_factory=dict)  # reference -> what AIQ holds
 
     def holds(self, reference: str) -> PostedDocument | None:

@@ -1,50 +1,59 @@
-"""The credit-note and void-reversal planners: AIQ sales credit notes that credit an invoice AIQ already holds.
+"""The credit-note planners: refunds, write-offs and void reversals, as AIQ sales credit notes allocated to the
+invoice they credit.
 
-Both must land where the invoice's lines did, so rather than repeat the invoice rules the planner shows
-`invoice_document` a *credited view* of the invoice: its customer, currency, entity and lines, carrying the credited
-amounts and the credit's date. Every invoice rule then applies as it is (GL account from the line's charge or the
-entity default, the line's own tax code or the configured default, tax rate, exchange rate, open period, totals to
-the cent), and the result is an AIQ credit note.
+Each mirrors what the invoice actually posted in AIQ (its lines' accounts, tax codes and rates, its customer and
+exchange rate, from the posting journal), not today's mapping: a reversal must land exactly where the invoice did.
+For an invoice the journal does not know (booked by hand, or before the journal existed), the credited view of the
+invoice is planned with today's rules instead (`draft_documents`), and the notes say so.
 
-- Lines: each credit-note item names the credited invoice item (`invoice_item_id`); it posts to that item's account
-  with that item's tax code, net = the item's `amount`, tax = its `tax_amount`, both positive. An item naming no
-  invoice line, or a line the invoice does not have, fails (UNMATCHED_CREDIT_LINE): guessing an account would
-  misstate revenue.
-- Order: a credit note waits (INVOICE_NOT_POSTED, retryable) while AIQ does not hold its invoice, so it is never
-  posted against nothing; one crediting an invoice voided before it was posted posts unallocated (the credit stands
-  on the customer's account, as in Bunny), since AIQ will never hold that invoice.
-- Allocation: against the credited invoice, for what both still have outstanding (idempotent by design).
-- A void reversal is the invoice's own posting (same lines, same amounts) under the void's reference, dated like the
-  invoice so the pair cancels in the same period; AIQ cannot delete a posted document. An invoice voided before it
-  was posted has nothing to reverse (skipped). If AIQ holds the invoice at another gross, a reversal would not
-  cancel it exactly: REVERSAL_MISMATCH, for a person.
-- Exchange rate: the credited invoice's (Bunny's conversion scaled to the credited amount, else the configured
-  rate), so a full credit cancels the invoice in the base currency too.
+- Refund (CreditNote kind REFUND): per credited line, the invoice line's account and tax code, net = the item's
+  `amount`, tax = its `tax_amount`, both positive. An item naming no invoice line fails (UNMATCHED_CREDIT_LINE):
+  guessing an account would misstate revenue. Waits (INVOICE_NOT_POSTED, retryable) while AIQ lacks the invoice;
+  one crediting an invoice voided before it was posted posts unallocated (the credit stands on the account).
+- Write-off (kind WRITE_OFF): bad debt, not revenue. Per credited line, the configured bad-debt account; with VAT
+  relief (`bad_debt.tax = relief`) each line keeps its tax code and tax (the output tax is reclaimed), without it
+  the gross is the loss, at the configured 0 % code. No bad-debt account configured: NO_BAD_DEBT_ACCOUNT.
+- Void reversal: the invoice's own posted lines under the void's reference, dated on the day of the void (Bunny's
+  `updatedAt` of the voided invoice: UNVERIFIED as the void date), or the first open day. An invoice voided before
+  it was posted has nothing to reverse (skipped). If its journal is unknown and AIQ holds another gross, a reversal
+  would not cancel it: REVERSAL_MISMATCH.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 
-from aiq_pipeline.sync.documents.context import PlanContext
-from aiq_pipeline.sync.documents.invoice import DocumentDraft, invoice_document
-from aiq_pipeline.sync.documents.plan import AiqTarget, Decision, PlannedAllocation, PostingPlan, Skip, Wait
+from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument
+from aiq_pipeline.sync.documents.invoice import Draft, draft_documents
+from aiq_pipeline.sync.documents.plan import (
+    AiqTarget,
+    Decision,
+    PlannedAllocation,
+    PlannedDocument,
+    PostingPlan,
+    Skip,
+    Wait,
+)
+from aiq_pipeline.sync.gl_mapping import account_problem
 from aiq_pipeline.sync.identity import (
     KIND_CREDIT_NOTE,
     KIND_VOID,
     credit_note_reference,
+    invoice_credit_reference,
     invoice_reference,
+    void_credit_reference,
     void_reference,
 )
 from aiq_pipeline.sync.inputs import BunnyAccount, BunnyCreditNote, BunnyInvoice, BunnyInvoiceItem
-from aiq_pipeline.sync.money import to_cents
+from aiq_pipeline.sync.money import ZERO, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed, Problem, ProblemCode
 
 # Credit notes out of preparation/draft: the ones that belong in the ledger (Bunny's CreditNoteState).
 ISSUED_CREDIT_NOTE_STATES: frozenset[str] = frozenset({"READY", "PARTIALLY_APPLIED", "APPLIED"})
 INVOICE_NOT_POSTED = "INVOICE_NOT_POSTED"
+WRITE_OFF = "WRITE_OFF"
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,10 @@ class _CreditedItem:
     tax_code: str | None
     price_list_charge_id: str | None
     price_list_charge_code: str | None
+    vat_code: str | None
+    subtotal: Decimal
+    is_credit: bool = False
+    is_coupon: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,9 @@ class _CreditedInvoice:
     items: tuple[BunnyInvoiceItem, ...]
     base_currency_code: str | None
     base_currency_total: Decimal | None
+    updated_at: datetime | None = None
+    credits: Decimal | None = None
+    merged_to_invoice_id: str | None = None
 
 
 def _credited_view(
@@ -129,32 +145,31 @@ def _invoice_label(invoice: BunnyInvoice) -> str:
     return f"Bunny invoice {invoice.number or invoice.id}"
 
 
+def _one(code: ProblemCode, message: str, fix: str) -> PreflightFailed:
+    return PreflightFailed([Problem(code, message, fix)])
+
+
+# -- refunds and write-offs ----------------------------------------------------------------------------------
+
+
 def plan_credit_note(source: CreditNoteSource, ctx: PlanContext) -> Decision:
     """The AIQ credit note for a Bunny credit note (called once the service knows AIQ does not hold it yet)."""
     note, invoice = source.note, source.invoice
     label = _note_label(note)
     if not note.credited_invoice_id:
-        raise PreflightFailed(
-            [
-                Problem(
-                    ProblemCode.NO_CREDITED_INVOICE,
-                    f"{label} credits no invoice.",
-                    "A Bunny credit note always credits one invoice: check it in Bunny.",
-                )
-            ]
+        raise _one(
+            ProblemCode.NO_CREDITED_INVOICE,
+            f"{label} credits no invoice.",
+            "A Bunny credit note always credits one invoice: check it in Bunny.",
         )
     if invoice is None:
-        raise PreflightFailed(
-            [
-                Problem(
-                    ProblemCode.NOT_FOUND,
-                    f"Bunny has no invoice {note.credited_invoice_id}, which {label} credits.",
-                    "Check the credit note in Bunny.",
-                )
-            ]
+        raise _one(
+            ProblemCode.NOT_FOUND,
+            f"Bunny has no invoice {note.credited_invoice_id}, which {label} credits.",
+            "Check the credit note in Bunny.",
         )
-    invoice_posted = ctx.holds(invoice_reference(invoice.id))
-    if invoice_posted is None and invoice.state != "VOIDED":
+    posted = ctx.holds(invoice_reference(invoice.id))
+    if posted is None and invoice.state != "VOIDED":
         return Wait(
             INVOICE_NOT_POSTED,
             f"{label} credits invoice {invoice.number or invoice.id}, which is not in AccountsIQ yet; the credit "
@@ -163,30 +178,110 @@ def plan_credit_note(source: CreditNoteSource, ctx: PlanContext) -> Decision:
             "retry.",
             {"credited_invoice_id": invoice.id},
         )
-    draft = _credit_note_draft(note, invoice, ctx)
-    reference = draft.document.reference
-    allocations = (PlannedAllocation(reference, invoice_reference(invoice.id), draft.document.date),)
-    notes: tuple[str, ...] = ()
-    if invoice_posted is None:
+    draft = _credit_note_draft(note, invoice, _mirroring(ctx, posted))
+    document = _mirrored(draft.main, posted, note)
+    notes = draft.notes + _mirror_note(posted)
+    if note.kind == WRITE_OFF:
+        document, note_text = _bad_debt(document, ctx, label)
+        notes += (note_text,)
+    allocations = (PlannedAllocation(document.reference, invoice_reference(invoice.id), document.date),)
+    if posted is None:
         allocations = ()
-        notes = (
+        notes += (
             "The credited invoice was voided before it was posted: the credit stands unallocated on the "
             "customer's account.",
         )
     return PostingPlan(
         kind=KIND_CREDIT_NOTE,
         source_id=note.id,
-        customer_code=draft.document.customer_code,
+        customer_code=document.customer_code,
         customer=draft.customer,
-        documents=(draft.document,),
+        documents=(document,),
         allocations=allocations,
         bunny_issue_date=note.issued_at,
-        exchange_rate_source=draft.exchange_rate_source,
+        exchange_rate_source=_rate_source(draft, posted),
         notes=notes,
     )
 
 
-def _credit_note_draft(note: BunnyCreditNote, invoice: BunnyInvoice, ctx: PlanContext) -> DocumentDraft:
+def _mirroring(ctx: PlanContext, posted: PostedDocument | None) -> PlanContext:
+    """The context a credit of `posted` plans in: the customer the invoice posted to."""
+    if posted is None or posted.document is None:
+        return ctx
+    return replace(ctx, customer_code=posted.document.customer_code)
+
+
+def _rate_source(draft: Draft, posted: PostedDocument | None) -> str:
+    return "invoice" if posted is not None and posted.document is not None else draft.exchange_rate_source
+
+
+def _mirror_note(posted: PostedDocument | None) -> tuple[str, ...]:
+    if posted is not None and posted.document is None:
+        return (
+            "The credited invoice is not in this product's journal (booked by hand, or earlier): its lines' "
+            "accounts and tax codes follow today's mapping",
+        )
+    return ()
+
+
+def _mirrored(
+    document: PlannedDocument | None, posted: PostedDocument | None, note: BunnyCreditNote
+) -> PlannedDocument:
+    """`document` with each line on the account, tax code and rate its invoice line posted with."""
+    assert document is not None  # a credit note's lines are positive: they never fall on the other side
+    if posted is None or posted.document is None:
+        return document
+    lines = []
+    for line in document.lines:
+        original = posted.document.for_item(line.item_id)
+        if original is not None:
+            line = replace(
+                line, gl_account_code=original.gl_account_code, tax_code=original.tax_code, tax_rate=original.tax_rate
+            )
+        lines.append(line)
+    return replace(document, lines=tuple(lines), exchange_rate=posted.document.exchange_rate)
+
+
+def _bad_debt(document: PlannedDocument, ctx: PlanContext, label: str) -> tuple[PlannedDocument, str]:
+    """A write-off's lines moved to the bad-debt account, with or without VAT relief."""
+    bad_debt = ctx.settings.bad_debt
+    if not bad_debt.account:
+        raise _one(
+            ProblemCode.NO_BAD_DEBT_ACCOUNT,
+            f"{label} is a write-off (bad debt), and no bad-debt account is configured; it must not reduce revenue.",
+            "Set AIQ_PIPELINE_BAD_DEBT_ACCOUNT to the AIQ expense account for bad debts (and "
+            "AIQ_PIPELINE_BAD_DEBT_TAX), then retry.",
+        )
+    found = account_problem(bad_debt.account, ctx.ledger.accounts, used_by="AIQ_PIPELINE_BAD_DEBT_ACCOUNT")
+    if found is not None:
+        raise PreflightFailed([found])
+    if bad_debt.tax == "relief":
+        lines = tuple(replace(line, gl_account_code=bad_debt.account, gl_source="bad_debt") for line in document.lines)
+        return replace(document, lines=lines), f"write-off to bad debt {bad_debt.account}, output tax reclaimed"
+    code = bad_debt.tax_code or ""
+    if code not in ctx.ledger.tax_codes or ctx.ledger.tax_rates.get(code, ZERO) != ZERO:
+        raise _one(
+            ProblemCode.UNKNOWN_TAX_CODE,
+            f"{label} is a write-off without VAT relief, which needs a 0 % AIQ tax code; '{code or '(none)'}' is not "
+            "one.",
+            "Set AIQ_PIPELINE_BAD_DEBT_TAX_CODE to a 0 % tax code of the AIQ entity (e.g. V00), then retry.",
+        )
+    lines = tuple(
+        replace(
+            line,
+            gl_account_code=bad_debt.account,
+            gl_source="bad_debt",
+            tax_code=code,
+            tax_rate=ZERO,
+            net_amount=line.net_amount + line.tax_amount,
+            tax_amount=ZERO,
+        )
+        for line in document.lines
+    )
+    return replace(document, lines=lines), f"write-off to bad debt {bad_debt.account} at gross, no VAT relief ({code})"
+
+
+def _credit_note_draft(note: BunnyCreditNote, invoice: BunnyInvoice, ctx: PlanContext) -> Draft:
     label = _note_label(note)
     problems: list[Problem] = []
     if note.state not in ISSUED_CREDIT_NOTE_STATES:
@@ -218,14 +313,15 @@ def _credit_note_draft(note: BunnyCreditNote, invoice: BunnyInvoice, ctx: PlanCo
     view = _credited_view(
         invoice, tuple(credited), on=note.issued_at, totals=(note.subtotal, note.tax_amount, note.amount)
     )
-    number = note.number or f"id {note.id}"
+    kind = "write-off" if note.kind == WRITE_OFF else "credit note"
     try:
-        draft = invoice_document(
+        draft = draft_documents(
             view,
             ctx,
             target=AiqTarget.SALES_CREDIT_NOTE,
             reference=credit_note_reference(note.id),
-            description=f"Bunny credit note {number} for invoice {invoice.number or invoice.id}",
+            remainder_reference=None,
+            description=f"Bunny {kind} {note.number or f'id {note.id}'} for invoice {invoice.number or invoice.id}",
         )
     except PreflightFailed as exc:
         # The invoice rules name the invoice; say which credit note they were checked for.
@@ -265,64 +361,121 @@ def _credited_items(note: BunnyCreditNote, invoice: BunnyInvoice) -> tuple[list[
                 tax_code=source.tax_code,
                 price_list_charge_id=source.price_list_charge_id,
                 price_list_charge_code=source.price_list_charge_code,
+                vat_code=source.vat_code,
+                subtotal=item.amount,
             )
         )
     return credited, problems
 
 
+# -- void reversals -----------------------------------------------------------------------------------------
+
+
 def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
-    """The AIQ credit note reversing the whole posted `invoice` (voided in Bunny), dated like the invoice."""
+    """The AIQ documents reversing the whole posted `invoice` (voided in Bunny)."""
     label = _invoice_label(invoice)
     if invoice.state != "VOIDED":
-        raise PreflightFailed(
-            [
-                Problem(
-                    ProblemCode.NOT_VOIDED,
-                    f"{label} is {invoice.state}, not voided.",
-                    "Nothing to reverse: ignore this exception unless the invoice is voided in Bunny.",
-                )
-            ]
+        raise _one(
+            ProblemCode.NOT_VOIDED,
+            f"{label} is {invoice.state}, not voided.",
+            "Nothing to reverse: ignore this exception unless the invoice is voided in Bunny.",
         )
     posted = ctx.holds(invoice_reference(invoice.id))
-    if posted is None:
+    remainder = ctx.holds(invoice_credit_reference(invoice.id))
+    if posted is None and remainder is None:
         return Skip("Voided in Bunny before it was posted: nothing to reverse.")
+    void_day = invoice.updated_at.date()  # Bunny has no void date: the voided invoice's last update (UNVERIFIED)
+    draft = _reversal_draft(invoice, ctx, void_day, posted)
+    documents = _reversals(draft, posted, remainder)
+    allocations = tuple(
+        PlannedAllocation(*pair, documents[0].date)
+        for pair in _reversal_allocations(documents, posted, remainder, invoice)
+    )
+    return PostingPlan(
+        kind=KIND_VOID,
+        source_id=invoice.id,
+        customer_code=documents[0].customer_code,
+        customer=draft.customer,
+        documents=documents,
+        allocations=allocations,
+        bunny_issue_date=void_day,
+        exchange_rate_source=_rate_source(draft, posted),
+        notes=draft.notes + _mirror_note(posted),
+    )
+
+
+def _reversal_draft(invoice: BunnyInvoice, ctx: PlanContext, day: date | None, posted: PostedDocument | None) -> Draft:
+    """The dating, customer and (for an invoice the journal does not know) lines of a reversal."""
     view = _credited_view(
-        invoice,
-        tuple(invoice.items),
-        on=invoice.issued_at,
-        totals=(invoice.subtotal, invoice.tax_amount, invoice.amount),
+        invoice, tuple(invoice.items), on=day, totals=(invoice.subtotal, invoice.tax_amount, invoice.amount)
     )
     try:
-        draft = invoice_document(
+        draft = draft_documents(
             view,
-            ctx,
+            _mirroring(ctx, posted),
             target=AiqTarget.SALES_CREDIT_NOTE,
             reference=void_reference(invoice.id),
+            remainder_reference=void_credit_reference(invoice.id),
             description=f"Reversal of voided Bunny invoice {invoice.number or invoice.id}",
         )
     except PreflightFailed as exc:
         raise PreflightFailed(
-            [Problem(p.code, f"Reversal of voided {label}: {p.message}", p.fix) for p in exc.problems]
+            [Problem(p.code, f"Reversal of voided {_invoice_label(invoice)}: {p.message}", p.fix) for p in exc.problems]
         ) from None
-    if draft.document.gross != to_cents(posted.gross):
-        raise PreflightFailed(
-            [
-                Problem(
-                    ProblemCode.REVERSAL_MISMATCH,
-                    f"AIQ holds invoice {invoice.number or invoice.id} at {to_cents(posted.gross)}, but Bunny's voided "
-                    f"invoice totals {draft.document.gross}; a reversal would not cancel it exactly.",
-                    f"Reverse AIQ transaction {posted.transaction_id} by hand with External Reference "
-                    f"{void_reference(invoice.id)}, then retry.",
-                )
-            ]
+    if posted is not None and posted.document is None and draft.main is not None:
+        _check_cancels(invoice, draft.main, posted)
+    return draft
+
+
+def _check_cancels(invoice: BunnyInvoice, document: PlannedDocument, posted: PostedDocument) -> None:
+    if document.gross != to_cents(posted.gross):
+        raise _one(
+            ProblemCode.REVERSAL_MISMATCH,
+            f"AIQ holds invoice {invoice.number or invoice.id} at {to_cents(posted.gross)}, but Bunny's voided invoice "
+            f"totals {document.gross}; a reversal would not cancel it exactly.",
+            f"Reverse AIQ transaction {posted.transaction_id} by hand with External Reference "
+            f"{void_reference(invoice.id)}, then retry.",
         )
-    return PostingPlan(
-        kind=KIND_VOID,
-        source_id=invoice.id,
-        customer_code=draft.document.customer_code,
-        customer=draft.customer,
-        documents=(draft.document,),
-        allocations=(PlannedAllocation(draft.document.reference, posted.reference, draft.document.date),),
-        bunny_issue_date=invoice.issued_at,
-        exchange_rate_source=draft.exchange_rate_source,
+
+
+def _reversals(
+    draft: Draft, posted: PostedDocument | None, remainder: PostedDocument | None
+) -> tuple[PlannedDocument, ...]:
+    """A credit note mirroring the posted invoice and, if the invoice had a remainder credit note, an invoice
+    mirroring that; from the journal's lines when known, else from the planned credited view."""
+    documents: list[PlannedDocument] = []
+    if draft.main is not None:
+        documents.append(_exactly(draft.main, posted))
+    if draft.remainder is not None:
+        documents.append(_exactly(draft.remainder, remainder))
+    return tuple(documents)
+
+
+def _exactly(document: PlannedDocument, posted: PostedDocument | None) -> PlannedDocument:
+    if posted is None or posted.document is None:
+        return document
+    return replace(
+        document,
+        lines=posted.document.lines,
+        exchange_rate=posted.document.exchange_rate,
+        customer_code=posted.document.customer_code,
     )
+
+
+def _reversal_allocations(
+    documents: tuple[PlannedDocument, ...],
+    posted: PostedDocument | None,
+    remainder: PostedDocument | None,
+    invoice: BunnyInvoice,
+) -> list[tuple[str, str]]:
+    """(credit, debit) pairs: the reversal against the invoice, the remainder's reversal against the reversal."""
+    credit = next((d for d in documents if d.target == AiqTarget.SALES_CREDIT_NOTE), None)
+    debit = next((d for d in documents if d.target == AiqTarget.SALES_INVOICE), None)
+    pairs: list[tuple[str, str]] = []
+    if credit is not None and posted is not None:
+        pairs.append((credit.reference, invoice_reference(invoice.id)))
+    if credit is not None and debit is not None:
+        pairs.append((credit.reference, debit.reference))
+    if debit is not None and remainder is not None and credit is None:
+        pairs.append((remainder.reference, debit.reference))
+    return pairs

@@ -32,7 +32,8 @@ class PlannedLine:
     tax_rate: Decimal  # fraction, 0..1
     tax_amount: Decimal
     item_id: str
-    gl_source: str  # "charge" | "default"
+    gl_source: str  # "charge" | "default" | "rounding" | "bad_debt"
+    source_items: tuple[str, ...] = ()  # every Bunny item this line carries (netting merges credits into a line)
 
 
 @dataclass(frozen=True)

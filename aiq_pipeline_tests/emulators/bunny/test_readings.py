@@ -192,7 +192,8 @@ def test_consolidated_billing(live: Live, reading: str, component_state: str, co
     combined = money(live, combined_id)
     assert combined["state"] == combined_state and combined["number"]
     assert combined["mergedInvoices"] == [{"id": i} for i in queued]
-    assert (combined["amount"], combined["credits"]) == (98.0, 10.0)  # both 49.00 lines; the credits summed
+    # Both lines (49.00 each, taxed at the default 23 %: 60.27), the credits summed.
+    assert (combined["amount"], combined["credits"]) == (120.54, 10.0)
     for part in (money(live, i) for i in queued):
         assert part["state"] == component_state and part["mergedToInvoice"] == {"id": combined_id}
         assert part["amountDue"] == 0.0
