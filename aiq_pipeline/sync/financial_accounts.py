@@ -139,6 +139,44 @@ class FinancialAccountPlan:
         return not (self.creates or self.updates or self.deactivations)
 
 
+def _accounts_by_code(
+    existing: Iterable[BunnyFinancialAccount], bunny_entity_id: str, aiq_entity_id: str
+) -> dict[str, BunnyFinancialAccount]:
+    """Bunny accounts of this entity that carry a code, by upper-case code; ours first, then lowest id, wins."""
+    candidates = sorted(
+        (a for a in existing if a.entity_id == bunny_entity_id and (a.code or "").strip()),
+        key=lambda a: (not is_ours(a, aiq_entity_id), a.id),
+    )
+    by_code: dict[str, BunnyFinancialAccount] = {}
+    for account in candidates:
+        by_code.setdefault((account.code or "").strip().upper(), account)
+    return by_code
+
+
+def _desired(aiq: AiqGLAccount, bunny_entity_id: str, aiq_entity_id: str) -> FinancialAccountCreate | SkippedAccount:
+    """The Bunny account an AIQ account should be, or why it is not imported."""
+    code = aiq.code.strip().upper()
+    if not aiq.is_active:
+        return SkippedAccount(code, "inactive in AIQ")
+    account_type = bunny_account_type(aiq)
+    if account_type is None:
+        return SkippedAccount(code, f"no Bunny account type fits AIQ {aiq.account_type} '{aiq.description}'")
+    return FinancialAccountCreate(
+        entity_id=bunny_entity_id,
+        code=code,
+        name=aiq.description,
+        description=_description(aiq_entity_id, aiq),
+        account_type=account_type,
+        external_id=external_id(aiq_entity_id, code),
+    )
+
+
+def _changes(current: BunnyFinancialAccount, desired: FinancialAccountCreate) -> dict[str, object]:
+    """Only these four follow AIQ; type, default and charge mapping belong to the user."""
+    wanted = {key: getattr(desired, key) for key in ("name", "description", "external_id", "active")}
+    return {key: value for key, value in wanted.items() if getattr(current, key) != value}
+
+
 def plan_financial_accounts(
     chart: Iterable[AiqGLAccount],
     existing: Iterable[BunnyFinancialAccount],
@@ -148,52 +186,23 @@ def plan_financial_accounts(
 ) -> FinancialAccountPlan:
     """Diff the AIQ chart against the Bunny entity's financial accounts. Idempotent: planning again after the
     plan was applied gives an empty plan."""
-    # Bunny accounts of this entity that carry a code, by upper-case code; ours first, then lowest id, wins.
-    candidates = sorted(
-        (a for a in existing if a.entity_id == bunny_entity_id and (a.code or "").strip()),
-        key=lambda a: (not is_ours(a, aiq_entity_id), a.id),
-    )
-    by_code: dict[str, BunnyFinancialAccount] = {}
-    for account in candidates:
-        by_code.setdefault((account.code or "").strip().upper(), account)
-
+    by_code = _accounts_by_code(existing, bunny_entity_id, aiq_entity_id)
     creates: list[FinancialAccountCreate] = []
     updates: list[FinancialAccountUpdate] = []
     unchanged: list[str] = []
     skipped: list[SkippedAccount] = []
-    wanted: set[str] = set()
     for aiq in sorted(chart, key=lambda a: a.code):
-        code = aiq.code.strip().upper()
-        if not aiq.is_active:
-            skipped.append(SkippedAccount(code, "inactive in AIQ"))
-            continue
-        account_type = bunny_account_type(aiq)
-        if account_type is None:
-            skipped.append(
-                SkippedAccount(code, f"no Bunny account type fits AIQ {aiq.account_type} '{aiq.description}'")
-            )
-            continue
-        wanted.add(code)
-        create = FinancialAccountCreate(
-            entity_id=bunny_entity_id,
-            code=code,
-            name=aiq.description,
-            description=_description(aiq_entity_id, aiq),
-            account_type=account_type,
-            external_id=external_id(aiq_entity_id, code),
-        )
-        current = by_code.get(code)
-        if current is None:
-            creates.append(create)
-            continue
-        # Only these four follow AIQ; type, default and charge mapping belong to the user.
-        desired = {key: getattr(create, key) for key in ("name", "description", "external_id", "active")}
-        changes = {key: value for key, value in desired.items() if getattr(current, key) != value}
-        if changes:
-            updates.append(FinancialAccountUpdate(current.id, code, changes))
+        desired = _desired(aiq, bunny_entity_id, aiq_entity_id)
+        if isinstance(desired, SkippedAccount):
+            skipped.append(desired)
+        elif (current := by_code.get(desired.code)) is None:
+            creates.append(desired)
+        elif changes := _changes(current, desired):
+            updates.append(FinancialAccountUpdate(current.id, desired.code, changes))
         else:
-            unchanged.append(code)
+            unchanged.append(desired.code)
 
+    wanted = {c.code for c in creates} | {u.code for u in updates} | set(unchanged)
     deactivations = [
         FinancialAccountDeactivation(account.id, code, "no longer an active AIQ account of a Bunny type")
         for code, account in sorted(by_code.items())

@@ -88,66 +88,55 @@ def _entity_default(accounts: list[BunnyFinancialAccount], entity_id: str) -> tu
     )
 
 
+def _unmapped(charge: BunnyPriceListCharge, message: str) -> ChargeMapping:
+    return ChargeMapping(charge.id, charge.code, None, None, Problem(ProblemCode.UNMAPPED_CHARGE, message, _MAP_FIX))
+
+
+def _resolve_charge(
+    charge: BunnyPriceListCharge,
+    by_id: Mapping[str, BunnyFinancialAccount],
+    entity_id: str,
+    default: tuple[str | None, Problem | None],
+) -> ChargeMapping:
+    """The charge's own account (by code, else by id), else the entity default, else why neither can be used."""
+    label = _charge_label(charge.id, charge.code)
+    own_code = _normalize(charge.financial_account_code)
+    if own_code is None and charge.financial_account_id is not None:
+        own = by_id.get(charge.financial_account_id)
+        if own is None:
+            return _unmapped(
+                charge,
+                f"Bunny {label} points at financial account {charge.financial_account_id}, which is not an account "
+                f"of entity {entity_id}.",
+            )
+        own_code = _normalize(own.code)
+        if own_code is None:
+            return _unmapped(
+                charge,
+                f"Bunny {label} is mapped to financial account '{own.name}' (id {own.id}), which has no AIQ code "
+                "(a Bunny built-in account).",
+            )
+    if own_code is not None:
+        return ChargeMapping(charge.id, charge.code, own_code, "charge")
+    default_code, default_problem = default
+    if default_code is not None:
+        return ChargeMapping(charge.id, charge.code, default_code, "default")
+    assert default_problem is not None
+    return _unmapped(
+        charge,
+        f"Bunny {label} has no financial account of its own, and the default cannot be used: {default_problem.message}",
+    )
+
+
 def resolve_gl_mapping(
     charges: Iterable[BunnyPriceListCharge], financial_accounts: Iterable[BunnyFinancialAccount], *, entity_id: str
 ) -> GLMapping:
     """Resolve every charge for the Bunny entity `entity_id` (accounts of other entities are ignored)."""
     accounts = [a for a in financial_accounts if a.entity_id == entity_id]
     by_id = {a.id: a for a in accounts}
-    default_code, default_problem = _entity_default(accounts, entity_id)
-    rows: list[ChargeMapping] = []
-    for charge in charges:
-        label = _charge_label(charge.id, charge.code)
-        own_code = _normalize(charge.financial_account_code)
-        if own_code is None and charge.financial_account_id is not None:
-            own = by_id.get(charge.financial_account_id)
-            if own is None:
-                rows.append(
-                    ChargeMapping(
-                        charge.id,
-                        charge.code,
-                        None,
-                        None,
-                        Problem(
-                            ProblemCode.UNMAPPED_CHARGE,
-                            f"Bunny {label} points at financial account {charge.financial_account_id}, which is "
-                            f"not an account of entity {entity_id}.",
-                            _MAP_FIX,
-                        ),
-                    )
-                )
-                continue
-            own_code = _normalize(own.code)
-            if own_code is None:
-                rows.append(
-                    ChargeMapping(
-                        charge.id,
-                        charge.code,
-                        None,
-                        None,
-                        Problem(
-                            ProblemCode.UNMAPPED_CHARGE,
-                            f"Bunny {label} is mapped to financial account '{own.name}' (id {own.id}), which has "
-                            "no AIQ code (a Bunny built-in account).",
-                            _MAP_FIX,
-                        ),
-                    )
-                )
-                continue
-        if own_code is not None:
-            rows.append(ChargeMapping(charge.id, charge.code, own_code, "charge"))
-        elif default_code is not None:
-            rows.append(ChargeMapping(charge.id, charge.code, default_code, "default"))
-        else:
-            assert default_problem is not None
-            problem = Problem(
-                ProblemCode.UNMAPPED_CHARGE,
-                f"Bunny {label} has no financial account of its own, and the default cannot be used: "
-                f"{default_problem.message}",
-                _MAP_FIX,
-            )
-            rows.append(ChargeMapping(charge.id, charge.code, None, None, problem))
-    return GLMapping(tuple(rows), default_code, default_problem)
+    default = _entity_default(accounts, entity_id)
+    rows = [_resolve_charge(charge, by_id, entity_id, default) for charge in charges]
+    return GLMapping(tuple(rows), *default)
 
 
 def account_problem(code: str, chart: Mapping[str, AiqGLAccount], *, used_by: str) -> Problem | None:

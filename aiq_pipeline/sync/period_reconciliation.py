@@ -326,6 +326,94 @@ class _Builder:
                 f"Bunny's document is {expected.state}, which is never posted, but AIQ holds it",
             )
 
+    def check_invoice(self, invoice: BunnyInvoice, *, required: bool) -> None:
+        """A Bunny invoice of the month: voided (nothing, or the pair), postable (once), or never posted."""
+        expected = _Expected(
+            KIND_INVOICE,
+            invoice_reference(invoice.id),
+            INVOICE_TYPE,
+            invoice.id,
+            invoice.number,
+            invoice.state,
+            _bunny_amounts(invoice),
+            required=required,
+        )
+        if invoice.state == VOIDED:
+            reversal = _Expected(
+                KIND_VOID,
+                void_reference(invoice.id),
+                CREDIT_NOTE_TYPE,
+                invoice.id,
+                invoice.number,
+                invoice.state,
+                expected.amounts,
+                required=False,
+            )
+            self.check_void(expected, reversal)
+        elif invoice.is_postable:
+            self.check_one(expected, self.take(expected.reference), KIND_INVOICE)
+        else:
+            self.check_unexpected(expected)
+
+    def check_credit_note(self, note: BunnyCreditNote, *, required: bool) -> None:
+        """A Bunny credit note of the month: issued (once in AIQ) or never posted."""
+        expected = _Expected(
+            KIND_CREDIT_NOTE,
+            credit_note_reference(note.id),
+            CREDIT_NOTE_TYPE,
+            note.id,
+            note.number,
+            note.state,
+            _bunny_amounts(note),
+            required=required,
+        )
+        if note.state in ISSUED_CREDIT_NOTE_STATES:
+            self.check_one(expected, self.take(expected.reference), KIND_CREDIT_NOTE)
+        else:
+            self.check_unexpected(expected)
+
+    def check_leftovers(self) -> None:
+        """Whatever is left carries one of our references but matches no Bunny document of this month."""
+        for found in self.aiq_by_reference.values():
+            reference = found[0].external_reference or ""
+            kind = _kind_of_reference(reference)
+            self.count_aiq(KIND_INVOICE if kind == KIND_INVOICE else KIND_CREDIT_NOTE, found)
+            ids = ", ".join(str(t.transaction_id) for t in found)
+            self.differ(
+                Problem.NOT_IN_BUNNY,
+                None,
+                reference,
+                found,
+                f"AIQ holds {reference} (transaction {ids}, dated {found[0].transaction_date}); Bunny has no "
+                f"matching document issued in {self.month}",
+                kind,
+            )
+
+    def result(self, *, other_aiq_documents: int) -> PeriodReconciliation:
+        """The verdict: totals per kind and currency on both sides, differences by reference."""
+        keys = sorted(set(self.bunny_totals) | set(self.aiq_totals))
+        totals = tuple(
+            TotalsRow(
+                kind,
+                currency,
+                self.bunny_totals.get((kind, currency), Totals()),
+                self.aiq_totals.get((kind, currency), Totals()),
+            )
+            for kind, currency in keys
+        )
+        differences = sorted(self.differences, key=lambda d: (d.external_reference, d.problem))
+        return PeriodReconciliation(
+            entity_id=self.entity_id,
+            month=self.month,
+            first_day=self.first,
+            last_day=self.last,
+            totals=totals,
+            differences=tuple(differences),
+            matched_documents=self.matched,
+            other_aiq_documents=other_aiq_documents,
+            optional_absent=self.optional_absent,
+        )
+
 
 def _kind_of_reference(reference: str) -> str:
     upper = reference.upper()
@@ -337,11 +425,53 @@ def _kind_of_reference(reference: str) -> str:
 
 
 def _is_ours(reference: str | None) -> bool:
-    return bool(reference) and reference.upper().startswith(OUR_PREFIXES)  # type: ignore[union-attr]
+    return reference is not None and reference.upper().startswith(OUR_PREFIXES)
 
 
 def _in(day: date | None, first: date, last: date) -> bool:
     return day is not None and first <= day <= last
+
+
+def _is_sales_document(summary: AiqTransactionSummary) -> bool:
+    return (summary.transaction_type or "").upper() in (INVOICE_TYPE, CREDIT_NOTE_TYPE)
+
+
+def _posted_on_period_starts(transactions: Iterable[AiqTransactionSummary], starts: frozenset[date]) -> dict[str, date]:
+    """Where AIQ dated each of our documents on a period's first day (the earliest, should there be duplicates)."""
+    posted_on: dict[str, date] = {}
+    for summary in transactions:
+        reference = (summary.external_reference or "").upper()
+        day = summary.transaction_date
+        if day is not None and day in starts and _is_ours(reference) and _is_sales_document(summary):
+            posted_on[reference] = min(day, posted_on.get(reference, day))
+    return posted_on
+
+
+def _ledger_day(posted_on: dict[str, date], reference: str, issued: date | None) -> date | None:
+    """AIQ's date when AIQ moved the document later (out of a closed period), else Bunny's issue date."""
+    posted = posted_on.get(reference.upper())
+    return posted if posted is not None and issued is not None and posted > issued else issued
+
+
+def _month_documents(
+    transactions: Iterable[AiqTransactionSummary], first: date, last: date
+) -> tuple[dict[str, list[AiqTransactionSummary]], int]:
+    """The month's AIQ sales documents: ours by upper-case reference, and how many others there are."""
+    ours: dict[str, list[AiqTransactionSummary]] = defaultdict(list)
+    other = 0
+    for summary in transactions:
+        if not _in(summary.transaction_date, first, last) or not _is_sales_document(summary):
+            continue
+        if _is_ours(summary.external_reference):
+            ours[(summary.external_reference or "").upper()].append(summary)
+        else:
+            other += 1
+    return ours, other
+
+
+def _optional(issued: date | None, sync_start: date | None) -> bool:
+    """Issued before the sync start date: AIQ may lack it."""
+    return sync_start is not None and issued is not None and issued < sync_start
 
 
 def reconcile_period(
@@ -361,129 +491,15 @@ def reconcile_period(
     AIQ transactions of other types (receipts, journals) are ignored too.
     """
     first, last = month_bounds(month)
-    label = first.strftime("%Y-%m")
     transactions = list(aiq_transactions)
-    starts = frozenset(period_starts)
-    # Where AIQ dated each of our documents on a period's first day (the earliest, should there be duplicates).
-    posted_on: dict[str, date] = {}
-    for summary in transactions:
-        reference = (summary.external_reference or "").upper()
-        day = summary.transaction_date
-        if (
-            day in starts
-            and _is_ours(reference)
-            and (summary.transaction_type or "").upper()
-            in (
-                INVOICE_TYPE,
-                CREDIT_NOTE_TYPE,
-            )
-        ):
-            posted_on[reference] = min(day, posted_on.get(reference, day))  # type: ignore[type-var]
-
-    def ledger_day(reference: str, issued: date | None) -> date | None:
-        """AIQ's date when AIQ moved the document later (out of a closed period), else Bunny's issue date."""
-        posted = posted_on.get(reference.upper())
-        return posted if posted is not None and issued is not None and posted > issued else issued
-
-    ours: dict[str, list[AiqTransactionSummary]] = defaultdict(list)
-    other = 0
-    for summary in transactions:
-        if not _in(summary.transaction_date, first, last):
-            continue
-        if (summary.transaction_type or "").upper() not in (INVOICE_TYPE, CREDIT_NOTE_TYPE):
-            continue
-        if _is_ours(summary.external_reference):
-            ours[(summary.external_reference or "").upper()].append(summary)
-        else:
-            other += 1
-    builder = _Builder(entity_id, label, first, last, ours)
-
-    def optional(day: date | None) -> bool:
-        return sync_start is not None and day is not None and day < sync_start
-
+    posted_on = _posted_on_period_starts(transactions, frozenset(period_starts))
+    ours, other = _month_documents(transactions, first, last)
+    builder = _Builder(entity_id, first.strftime("%Y-%m"), first, last, ours)
     for invoice in sorted(invoices, key=lambda i: i.id):
-        if not _in(ledger_day(invoice_reference(invoice.id), invoice.issued_at), first, last):
-            continue
-        expected = _Expected(
-            KIND_INVOICE,
-            invoice_reference(invoice.id),
-            INVOICE_TYPE,
-            invoice.id,
-            invoice.number,
-            invoice.state,
-            _bunny_amounts(invoice),
-            required=not optional(invoice.issued_at),
-        )
-        if invoice.state == VOIDED:
-            reversal = _Expected(
-                KIND_VOID,
-                void_reference(invoice.id),
-                CREDIT_NOTE_TYPE,
-                invoice.id,
-                invoice.number,
-                invoice.state,
-                expected.amounts,
-                required=False,
-            )
-            builder.check_void(expected, reversal)
-        elif invoice.is_postable:
-            builder.check_one(expected, builder.take(expected.reference), KIND_INVOICE)
-        else:
-            builder.check_unexpected(expected)
-
+        if _in(_ledger_day(posted_on, invoice_reference(invoice.id), invoice.issued_at), first, last):
+            builder.check_invoice(invoice, required=not _optional(invoice.issued_at, sync_start))
     for note in sorted(credit_notes, key=lambda n: n.id):
-        if not _in(ledger_day(credit_note_reference(note.id), note.issued_at), first, last):
-            continue
-        expected = _Expected(
-            KIND_CREDIT_NOTE,
-            credit_note_reference(note.id),
-            CREDIT_NOTE_TYPE,
-            note.id,
-            note.number,
-            note.state,
-            _bunny_amounts(note),
-            required=not optional(note.issued_at),
-        )
-        if note.state in ISSUED_CREDIT_NOTE_STATES:
-            builder.check_one(expected, builder.take(expected.reference), KIND_CREDIT_NOTE)
-        else:
-            builder.check_unexpected(expected)
-
-    # Whatever is left carries one of our references but matches no Bunny document of this month.
-    for found in builder.aiq_by_reference.values():
-        reference = found[0].external_reference or ""
-        kind = _kind_of_reference(reference)
-        builder.count_aiq(KIND_INVOICE if kind == KIND_INVOICE else KIND_CREDIT_NOTE, found)
-        ids = ", ".join(str(t.transaction_id) for t in found)
-        builder.differ(
-            Problem.NOT_IN_BUNNY,
-            None,
-            reference,
-            found,
-            f"AIQ holds {reference} (transaction {ids}, dated {found[0].transaction_date}); Bunny has no matching "
-            f"document issued in {label}",
-            kind,
-        )
-
-    keys = sorted(set(builder.bunny_totals) | set(builder.aiq_totals))
-    totals = tuple(
-        TotalsRow(
-            kind,
-            currency,
-            builder.bunny_totals.get((kind, currency), Totals()),
-            builder.aiq_totals.get((kind, currency), Totals()),
-        )
-        for kind, currency in keys
-    )
-    differences = sorted(builder.differences, key=lambda d: (d.external_reference, d.problem))
-    return PeriodReconciliation(
-        entity_id=entity_id,
-        month=label,
-        first_day=first,
-        last_day=last,
-        totals=totals,
-        differences=tuple(differences),
-        matched_documents=builder.matched,
-        other_aiq_documents=other,
-        optional_absent=builder.optional_absent,
-    )
+        if _in(_ledger_day(posted_on, credit_note_reference(note.id), note.issued_at), first, last):
+            builder.check_credit_note(note, required=not _optional(note.issued_at, sync_start))
+    builder.check_leftovers()
+    return builder.result(other_aiq_documents=other)
