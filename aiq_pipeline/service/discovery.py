@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES, CreditNote, InvoiceRef
+from aiq_pipeline.bunny.models import CreditNote, InvoiceRef
 from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES
+from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
 from aiq_pipeline.sync.identity import credit_note_key, void_key
 
 # Dagster refuses `...` and control characters in partition keys; commas break the UI's backfills.
@@ -90,9 +91,10 @@ def discover_released_invoices(
     start_date: date | None = None,
 ) -> Discovery:
     since = cursor.watermark - overlap if cursor.watermark else None
-    refs = list(source.iter_invoice_refs(entity_id, updated_since=since, states=POSTABLE_INVOICE_STATES))
-    # The server filters on state where it can; check again so a lenient server cannot widen the set.
-    refs = [r for r in refs if r.state in POSTABLE_INVOICE_STATES]
+    refs = list(source.iter_invoice_refs(entity_id, updated_since=since, states=SYNCED_INVOICE_STATES))
+    # The server filters on state where it can; check again so a lenient server cannot widen the set. A component
+    # of a consolidated invoice is billed again on the combined one: it is never picked up.
+    refs = [r for r in refs if r.state in SYNCED_INVOICE_STATES and not r.merged_to_invoice_id]
     eligible = [r for r in refs if issued_in_scope(r.issued_at, start_date)]
     known = set(known_ids)
     fresh: dict[str, InvoiceRef] = {}

@@ -15,7 +15,7 @@ from aiq_pipeline.sync.documents.invoice import plan_invoice
 from aiq_pipeline.sync.documents.plan import PostingPlan, Skip, Wait
 from aiq_pipeline.sync.identity import credit_note_key, invoice_reference, parse_key, void_key
 from aiq_pipeline.sync.problems import PreflightFailed
-from aiq_pipeline_tests.sync.builders import context, invoice, item, replace
+from aiq_pipeline_tests.sync.builders import SETTINGS, context, invoice, item, replace
 
 D = Decimal
 INVOICE = invoice(
@@ -158,3 +158,81 @@ def test_partition_keys_round_trip():
     for bad in ("", "CN-", "VOID-"):
         with pytest.raises(ValueError):
             parse_key(bad)
+
+
+# -- mirroring what the invoice posted, write-offs ---------------------------------------------------------
+
+
+def _posted_as(lines: tuple, inv: bunny.Invoice = INVOICE, *, customer: str = "ACME-AIQ") -> dict[str, PostedDocument]:
+    from aiq_pipeline.sync.documents.context import PostedLines
+
+    reference = invoice_reference(inv.id)
+    document = PostedLines(customer_code=customer, exchange_rate=D("1.1"), lines=lines)
+    return {reference: PostedDocument(reference, 501, inv.amount, inv.amount, document=document)}
+
+
+def test_a_credit_mirrors_the_account_tax_code_rate_and_customer_the_invoice_posted_with() -> None:
+    from aiq_pipeline.sync.documents.plan import PlannedLine
+
+    # The invoice posted line i2 to 4099/V02 for customer ACME-AIQ at rate 1.1; today's mapping says 4010/V01.
+    posted_line = PlannedLine("4099", "V02", "then", D("300.00"), D("0.135"), D("69.00"), "i2", "charge", ("i2",))
+    decision = plan_credit_note(
+        CreditNoteSource(note(credit("i2", "100.00", "23.00")), INVOICE), context(posted=_posted_as((posted_line,)))
+    )
+    assert isinstance(decision, PostingPlan)
+    (line,) = decision.main.lines
+    assert (line.gl_account_code, line.tax_code, line.tax_rate) == ("4099", "V02", D("0.135"))
+    assert decision.main.customer_code == "ACME-AIQ" and decision.main.exchange_rate == D("1.1")
+    assert decision.exchange_rate_source == "invoice"
+
+
+def test_a_credit_of_an_invoice_the_journal_does_not_know_follows_todays_mapping_and_says_so() -> None:
+    plan = _plan(note(credit("i2", "100.00", "23.00")))
+    assert plan.main.lines[0].gl_account_code == "4010"
+    assert any("not in this product's journal" in n for n in plan.notes)
+
+
+def test_a_write_off_posts_to_bad_debt_with_vat_relief_allocated_to_the_invoice() -> None:
+    from aiq_pipeline.sync.documents.context import BadDebt
+
+    write_off = note(credit("i1", "49.00", "11.27"), kind="WRITE_OFF", state="APPLIED")
+    relief = replace(SETTINGS, bad_debt=BadDebt(account="8000", tax="relief"))
+    decision = plan_credit_note(CreditNoteSource(write_off, INVOICE), context(settings=relief, posted=_posted()))
+    assert isinstance(decision, PostingPlan)
+    (line,) = decision.main.lines
+    assert (line.gl_account_code, line.gl_source, line.tax_code) == ("8000", "bad_debt", "V01")
+    assert (line.net_amount, line.tax_amount) == (D("49.00"), D("11.27"))
+    assert decision.allocations and "write-off" in decision.main.description
+
+
+def test_a_write_off_without_relief_loses_the_gross_at_a_zero_code() -> None:
+    from aiq_pipeline.sync.documents.context import BadDebt
+
+    write_off = note(credit("i1", "49.00", "11.27"), kind="WRITE_OFF", state="APPLIED")
+    gross = replace(SETTINGS, bad_debt=BadDebt(account="8000", tax="none", tax_code="V00"))
+    decision = plan_credit_note(CreditNoteSource(write_off, INVOICE), context(settings=gross, posted=_posted()))
+    assert isinstance(decision, PostingPlan)
+    (line,) = decision.main.lines
+    assert (line.tax_code, line.net_amount, line.tax_amount) == ("V00", D("60.27"), D("0.00"))
+    assert decision.main.gross == write_off.amount
+
+
+def test_a_write_off_with_no_bad_debt_account_is_a_clear_exception() -> None:
+    write_off = note(credit("i1", "49.00", "11.27"), kind="WRITE_OFF", state="APPLIED")
+    with pytest.raises(PreflightFailed) as failed:
+        plan_credit_note(CreditNoteSource(write_off, INVOICE), context(posted=_posted()))
+    assert failed.value.codes == ("NO_BAD_DEBT_ACCOUNT",) and "AIQ_PIPELINE_BAD_DEBT_ACCOUNT" in str(failed.value)
+
+
+def test_a_void_reverses_exactly_the_lines_the_invoice_posted() -> None:
+    from aiq_pipeline.sync.documents.plan import PlannedLine
+
+    posted_lines = (
+        PlannedLine("4099", "V02", "then", D("349.00"), D("0.135"), D("80.27"), "i1", "charge", ("i1", "i2")),
+    )
+    voided = replace(INVOICE, state="VOIDED")
+    decision = plan_void_reversal(voided, context(posted=_posted_as(posted_lines, voided)))
+    assert isinstance(decision, PostingPlan)
+    assert decision.main.lines == posted_lines and decision.main.customer_code == "ACME-AIQ"
+    (allocation,) = decision.allocations
+    assert (allocation.source, allocation.target) == ("BUNNY-VOID-1001", "BUNNY-INV-1001")

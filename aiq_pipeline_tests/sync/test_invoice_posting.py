@@ -279,3 +279,11 @@ def test_plan_totals_equal_the_sum_of_lines_to_the_cent(amounts) -> None:
     for ln in p.main.lines:
         assert ln.net_amount.as_tuple().exponent == -2 and ln.tax_amount.as_tuple().exponent == -2
         assert D(0) <= ln.tax_rate <= D(1)
+
+
+def test_consolidated_billing_posts_each_revenue_once_under_both_readings() -> None:
+    component = invoice(state="CONSOLIDATED", merged_to_invoice_id="2001")  # Bunny's docs: the queued ones
+    decision = plan_invoice(component, context())
+    assert isinstance(decision, Skip) and decision.code == "CONSOLIDATED" and "2001" in decision.reason
+    combined = invoice(state="CONSOLIDATED")  # the other reading: the combined invoice is CONSOLIDATED
+    assert plan(combined).main.reference == "BUNNY-INV-1001"

@@ -12,10 +12,11 @@ from datetime import date
 
 import dagster as dg
 
-from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES, InvoiceRef
+from aiq_pipeline.bunny.models import InvoiceRef
 from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.resources import BunnyResource
 from aiq_pipeline.service.discovery import is_valid_partition_key
+from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
 
 
 def invoices_issued_between(refs: Iterable[InvoiceRef], first: date, last: date) -> list[str]:
@@ -25,7 +26,10 @@ def invoices_issued_between(refs: Iterable[InvoiceRef], first: date, last: date)
     chosen = [
         r
         for r in refs
-        if r.state in POSTABLE_INVOICE_STATES and r.issued_at is not None and first <= r.issued_at <= last
+        if r.state in SYNCED_INVOICE_STATES
+        and not r.merged_to_invoice_id
+        and r.issued_at is not None
+        and first <= r.issued_at <= last
     ]
     return [r.id for r in sorted(chosen, key=lambda r: (r.issued_at, r.id)) if is_valid_partition_key(r.id)]
 
@@ -36,7 +40,7 @@ def add_history_partitions(
     """Add partitions for the range; returns (ids in the range, ids that were new)."""
     with bunny.open() as client:
         ids = invoices_issued_between(
-            client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=POSTABLE_INVOICE_STATES), first, last
+            client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=SYNCED_INVOICE_STATES), first, last
         )
     known = set(instance.get_dynamic_partitions(INVOICES.partitions_name))
     new = [i for i in ids if i not in known]

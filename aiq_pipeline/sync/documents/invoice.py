@@ -49,6 +49,13 @@ from aiq_pipeline.sync.problems import PreflightFailed, Problem, ProblemCode
 from aiq_pipeline.sync.text import clean_text
 
 NOTHING_TO_POST = "NOTHING_TO_POST"
+# Issued invoices, plus CONSOLIDATED: under one reading of Bunny's consolidated billing (MONEY.md) the combined
+# invoice is CONSOLIDATED, under the other its components are; a component (merged into another invoice) is skipped
+# whatever its state, so both readings post each revenue once.
+CONSOLIDATED = "CONSOLIDATED"
+SYNCED_INVOICE_STATES: frozenset[str] = frozenset(
+    {"NOT_DUE", "DUE", "UNPAID", "PROCESSING_PAYMENT", "PAID", CONSOLIDATED}
+)
 
 
 @dataclass(frozen=True)
@@ -225,7 +232,7 @@ def _document_problems(invoice: BunnyInvoice, ctx: PlanContext, label: str) -> l
                 "if this invoice should be synced here.",
             )
         )
-    if not invoice.is_postable:
+    if not (invoice.is_postable or invoice.state == CONSOLIDATED):
         problems.append(
             Problem(
                 ProblemCode.NOT_POSTABLE,
