@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from aiq_pipeline.sync.identity import customer_code, invoice_reference
 from aiq_pipeline.sync.inputs import AiqTransaction, AiqTransactionSummary, BunnyInvoice
@@ -74,12 +75,20 @@ def _same_text(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a.strip().upper() == b.strip().upper()
 
 
+def _posted_totals(posted: PostedTotals | AiqTransaction | AiqTransactionSummary) -> PostedTotals:
+    if isinstance(posted, PostedTotals):
+        return posted
+    # The two AIQ readings are Protocols, which isinstance cannot tell apart; only a summary has a control amount.
+    if hasattr(posted, "control_amount"):
+        return totals_from_summary(cast(AiqTransactionSummary, posted))
+    return totals_from_transaction(posted)
+
+
 def reconcile_invoice(
     invoice: BunnyInvoice, posted: PostedTotals | AiqTransaction | AiqTransactionSummary
 ) -> Reconciliation:
     """Every way the AIQ posting differs from `invoice` (none: it matches)."""
-    if not isinstance(posted, PostedTotals):
-        posted = totals_from_summary(posted) if hasattr(posted, "control_amount") else totals_from_transaction(posted)  # type: ignore[arg-type]
+    posted = _posted_totals(posted)
     differences: list[Difference] = []
     for name, bunny, aiq in (
         ("net", to_cents(invoice.subtotal), posted.net),
