@@ -28,7 +28,9 @@ A fixture is a JSON document (field names as below; unknown fields are rejected)
 }
 ```
 
-- `account_type` is one of `Posting`, `Control`, `Bank`, `VAT`; only active `Posting` accounts take invoice lines.
+- `account_type` is one of `Posting`, `Control`, `Bank`, `VAT`; only active `Posting` accounts take invoice lines;
+  receipts and refunds move money through an active `Bank` account, whose `currency_code` (one of `currencies`)
+  defaults to the base currency.
 - Tax `rate` is a percentage, as AIQ stores it (`23` means 23 %); batch invoice lines carry their own fraction.
 - `financial_years` are calendar years split into twelve monthly periods; every period that ends before
   `sales_ledger_closed_before` has its sales ledger closed (omit it to leave all periods open).
@@ -76,6 +78,7 @@ class GLAccountFixture(_Strict):
     account_type: GLAccountType
     is_departmental: bool = False
     is_active: bool = True
+    currency_code: str | None = Field(default=None, description="a Bank account's currency (default: base)")
 
     check_code = field_validator("code")(_upper)
 
@@ -138,6 +141,9 @@ class EntityFixture(_Strict):
         gl = {account.code: account for account in self.gl_accounts}
         if len(gl) != len(self.gl_accounts):
             raise ValueError("gl_accounts: duplicate code")
+        for account in self.gl_accounts:
+            if account.currency_code is not None and account.currency_code not in self.currencies:
+                raise ValueError(f"gl_accounts {account.code}: currency_code {account.currency_code} not in currencies")
         for field, wanted in (("debtors_control_gl", "Control"), ("sales_vat_gl", "VAT")):
             code = getattr(self, field)
             if code not in gl or gl[code].account_type != wanted:
@@ -255,3 +261,22 @@ def demo_fixture() -> EmulatorFixture:
         ],
         entities=[demo01, demo02],
     )
+
+
+def payments_demo_fixture() -> EmulatorFixture:
+    """The demo tenant plus what payments need: a bank account per currency, a processor clearing account and a
+    bank-charges account (issue 12). Kept apart from `demo_fixture`, whose chart docs/demo-tenant.md fixes.
+
+    DEMO01 gains `1210` Bank GBP account (Bank, GBP), `1220` Bank USD account (Bank, USD), `1230` Card processor
+    clearing (Bank, EUR) and `6900` Bank charges (Posting); `1200` stays the EUR current account.
+    """
+    demo = demo_fixture()
+    first, *others = demo.entities
+    extra = [
+        GLAccountFixture(code="1210", description="Bank GBP account", account_type="Bank", currency_code="GBP"),
+        GLAccountFixture(code="1220", description="Bank USD account", account_type="Bank", currency_code="USD"),
+        GLAccountFixture(code="1230", description="Card processor clearing", account_type="Bank"),
+        GLAccountFixture(code="6900", description="Bank charges", account_type="Posting"),
+    ]
+    entity = EntityFixture.model_validate(first.model_dump() | {"gl_accounts": [*first.gl_accounts, *extra]})
+    return EmulatorFixture(clients=demo.clients, entities=[entity, *others])

@@ -109,6 +109,18 @@ class Code(StrEnum):
     ALLOCATION_CROSS_ACCOUNT = "TRANSACTION_CANNOT_ALLOCATE_CROSS_ACCOUNT"
     ALLOCATION_TYPES = "TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES"
     ALLOCATION_TOO_MUCH = "TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT"
+    RECEIPT_NULL = "INVALID_STATE_ENTITY_OR_SALES_RECEIPT_IS_NULL"
+    CHECK_REF_NULL = "CHECK_REFERENCE_IS_NULL"
+    CHECK_REF_EMPTY = "CHECK_REFERENCE_IS_EMPTY"
+    CHECK_REF_TOO_LONG = "CHECK_REFERENCE_IS_TOO_LONG"
+    RECEIPT_REF_EXISTS = "RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS"
+    PAYMENT_ZERO = "PAYMENT_AMOUNT_CANNOT_BE_ZERO"
+    PAYMENT_NEGATIVE = "PAYMENT_AMOUNT_CANNOT_BE_NEGATIVE"
+    BANK_UNKNOWN = "BANK_ACCOUNT_DOES_NOT_EXIST"
+    LODGMENT_TOO_LONG = "LODGMENT_NUMBER_IS_TOO_LONG"
+    PAY_ALLOCATE_NOTHING = "MISSING_QUERY_PARAMETER_INVOICE_AND_OR_RECEIPT"
+    PAY_ALLOCATE_NEEDS_BOTH = "MISSING_QUERY_PARAMETER_CANNOT_ALLOCATE_WITHOUT_BOTH_INVOICE_AND_RECEIPT"
+    PAY_ALLOCATE_DETAILS = "ALLOCATION_DETAILS_PRESENT_BUT_ALLOCATION_NOT_REQUESTED"
 
 
 class AiqFailure(Exception):
@@ -132,6 +144,10 @@ WRITE_OPERATIONS = frozenset(
         "CreateBatchSalesCreditNoteGetBackTransactionID",
         "CreateBatchSalesCreditNoteBulkGetBackTransactionIDs",
         "AllocateTransactions",
+        "SaveSalesReceipt",
+        "SaveSalesReceiptGetBackTransactionID",
+        "PostPayAndAllocateSalesInvoice",
+        "PostPayAndAllocateSalesInvoices",
     }
 )
 UNAUTHENTICATED_OPERATIONS = frozenset({"TokenGet", "TokenRefresh"})
@@ -284,6 +300,16 @@ def _spelled(account_type: str, spelling: str) -> str:
     return account_type
 
 
+def bank_codes(entity: EntityData) -> list[str]:
+    """The entity's Bank-type GL accounts, by code (a bank's BankID is its place in this list, from 1)."""
+    return sorted(code for code, gl in entity.gl_accounts.items() if gl.account_type == "Bank")
+
+
+def bank_id(entity: EntityData, code: str) -> int:
+    codes = bank_codes(entity)
+    return codes.index(code) + 1 if code in codes else 0
+
+
 @_operation
 def GetChartOfAccounts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     lines = [
@@ -293,7 +319,7 @@ def GetChartOfAccounts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "AccountType": _spelled(gl.account_type, call.state.options.account_type_spelling),
             "IsDepartmental": gl.is_departmental,
             "IsActive": gl.is_active,
-            "CurrencyCode": call.ledger.base_currency,
+            "CurrencyCode": gl.currency_code or call.ledger.base_currency,
         }
         for gl in call.ledger.gl_accounts.values()
     ]
@@ -737,7 +763,18 @@ def CreateBatchSalesCreditNoteBulkGetBackTransactionIDs(call: Call, params: dict
 # ---------------------------------------------------------------- read-back
 
 
-def _summary(entity: EntityData, t: TransactionRecord) -> dict[str, Any]:
+# GetTransaction's TransactionType (the WSDL's `Type` enum) for each two-letter code the emulator stores.
+TRANSACTION_TYPES = {"SI": "SalesBatchInvoice", "SN": "SalesBatchCreditNote", "SR": "SalesReceipt",
+                     "SD": "SalesDebitJournal"}  # fmt: skip
+
+
+def _summary(call: Call, t: TransactionRecord) -> dict[str, Any]:
+    """A WSTransactionSummary; its header amounts signed or not as the `summary_amount_sign` option says."""
+    signed = call.state.options.summary_amount_sign == "signed"
+
+    def amount(value: Decimal) -> Decimal:
+        return value if signed else abs(value)
+
     details = [
         {
             "GLAccountCode": ln.gl_account_code,
@@ -764,13 +801,13 @@ def _summary(entity: EntityData, t: TransactionRecord) -> dict[str, Any]:
         "Ledger": "Sales",
         "TransactionType": t.type_code,
         "TransactionID": t.transaction_id,
-        "IsBatchInvoiceOrNote": True,
+        "IsBatchInvoiceOrNote": t.type_code in ("SI", "SN"),
         "InvoiceID": 0,
         "InternalNumber": t.internal_number,
         "ExternalReference": t.external_reference,
-        "ControlAmount": t.control_amount,
-        "OutstandingAmount": t.outstanding_amount,
-        "ControlBCAmount": t.control_bc_amount,
+        "ControlAmount": amount(t.control_amount),
+        "OutstandingAmount": amount(t.outstanding_amount),
+        "ControlBCAmount": amount(t.control_bc_amount),
         "TransactionDate": t.transaction_date,
         "FinancialYear": t.year,
         "PeriodNumber": t.period_number,
@@ -781,6 +818,7 @@ def _summary(entity: EntityData, t: TransactionRecord) -> dict[str, Any]:
         "PeriodDate": t.period_date,
         "CreatedBy": "integration",
         "AccountName": t.customer_name,
+        "TransactionBankGLAccountNumber": t.bank_account_code,
         "IsReversed": False,
         "IsInDispute": False,
         "NumberOfAttachments": 0,
@@ -802,7 +840,7 @@ def GetTransactionsByExternalReference(call: Call, params: dict[str, Any]) -> di
     departments = set((query.get("DepartmentIDsFilter") or {}).get("string") or [])
     with call.state.lock:
         found = [
-            _summary(call.ledger, t)
+            _summary(call, t)
             for t in call.ledger.transactions.values()
             if _reference_matches(call, t.external_reference, reference)
             and _visible(call, t)
@@ -867,7 +905,7 @@ def GetTransactionsBy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             and (not ids or t.transaction_id in ids)
             and (not departments or any(ln.department_id in departments for ln in t.lines))
         ]
-        found = [_summary(call.ledger, t) for t in matching[skip : skip + MAX_TRANSACTIONS_BY_ROWS]]
+        found = [_summary(call, t) for t in matching[skip : skip + MAX_TRANSACTIONS_BY_ROWS]]
     return {"GetTransactionsByResult": success({"WSTransactionSummary": found})}
 
 
@@ -877,14 +915,13 @@ def GetTransaction(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     t = entity.transactions.get(params["transactionID"])
     if t is None:
         raise AiqFailure(Code.TRANSACTION_NOT_FOUND, f"Transaction {params['transactionID']} was not found.")
-    kind = INVOICE if t.type_code == "SI" else CREDIT_NOTE
     allocated = t.control_amount - t.outstanding_amount
     lines = [
         {
             "TransactionLineID": ln.line_id,
             "TransactionID": t.transaction_id,
             "AccountID": t.account_id if ln.kind == "Control" else None,
-            "BankID": None,
+            "BankID": bank_id(entity, ln.gl_account_code) if ln.kind == "Bank" else None,
             "CurrencyCode": t.currency_code,
             "TaxCode": ln.tax_code,
             "TransactionGroupNumber": 0,
@@ -911,17 +948,18 @@ def GetTransaction(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "InvoiceID": None,
             "AllocationNumber": None,
             "DepartmentID": ln.department_id,
-            "BroadType": ln.kind,
+            "BroadType": "None" if ln.kind == "Bank" else ln.kind,
             "IsReversed": False,
             "ReasonID": None,
             "SupplierBatchPaymentID": None,
             "VatReturnID": None,
-            "IsBankLine": False,
+            "IsBankLine": ln.kind == "Bank",
             "IsAccountControlLine": ln.kind == "Control",
         }
         for ln in t.lines
     ]
-    value = {"Lines": {"TransactionLine": lines}, "TransactionType": kind.transaction_type, "DueDate": t.due_date}
+    value = {"Lines": {"TransactionLine": lines}, "TransactionType": TRANSACTION_TYPES[t.type_code],
+             "DueDate": t.due_date}  # fmt: skip
     return {"GetTransactionResult": success(value)}
 
 
@@ -961,3 +999,7 @@ def handle(state: EmulatorState, operation: str, header: dict[str, Any] | None, 
             return HANDLERS[operation](call, params)
     except AiqFailure as failure:
         return failure_response(operation, failure)
+
+
+# Handlers of the customer's money (receipts, pay-and-allocate) live in payments.py; importing it registers them.
+from aiq_emulators.accountsiq import payments as _payments  # noqa: E402, F401

@@ -99,6 +99,10 @@ class EmulatorOptions:
     tax_rate_unit: Literal["percent", "fraction"] = "percent"
     # GetPeriodList without pointInTime: every period of every year, or only the current financial year's.
     period_list_without_date: Literal["all_years", "current_year"] = "all_years"
+    # ControlAmount / OutstandingAmount / ControlBCAmount of WSTransactionSummary: "signed" (debits positive: an
+    # invoice or a refund +, a credit note or a receipt -) or "magnitude" (every amount positive; the type says
+    # which side it is on).
+    summary_amount_sign: Literal["signed", "magnitude"] = "signed"
 
 
 _OPTIONS = TypeAdapter(EmulatorOptions)
@@ -189,7 +193,7 @@ class LineRecord(BaseModel):
     description: str | None
     department_id: str | None = None
     tax_code: str | None = None
-    kind: Literal["Control", "Net", "Vat"]
+    kind: Literal["Control", "Net", "Vat", "Bank"]
     amount: Decimal  # debit positive, credit negative, in the document currency
     bc_amount: Decimal
 
@@ -200,11 +204,16 @@ class AllocationRecord(BaseModel):
     reference: str | None
     amount: Decimal
     date: datetime
+    creation_date: datetime | None = None
+
+
+# Two-letter transaction types (the vendor's A-Z list): sales invoice, credit note, receipt, debit journal.
+TypeCode = Literal["SI", "SN", "SR", "SD"]
 
 
 class TransactionRecord(_Tracked):
     transaction_id: int
-    type_code: Literal["SI", "SN"]
+    type_code: TypeCode
     internal_number: str
     account_id: int
     customer_code: str
@@ -225,6 +234,7 @@ class TransactionRecord(_Tracked):
     control_bc_amount: Decimal
     outstanding_amount: Decimal
     lines: list[LineRecord]
+    bank_account_code: str | None = None  # receipts and refunds: the bank GL account the money moved through
 
 
 class EntityData(BaseModel):
@@ -244,6 +254,8 @@ class EntityData(BaseModel):
     next_id: int = 1000  # one sequence for account, transaction, line and allocation ids
     next_invoice_number: int = 1
     next_credit_note_number: int = 1
+    next_receipt_number: int = 1
+    next_journal_number: int = 1
     next_row_version: int = 1
 
     def take_id(self) -> int:

@@ -71,7 +71,11 @@ from aiq_pipeline.accountsiq.models import (
     Customer,
     Entity,
     GLAccount,
+    PayAndAllocate,
+    PayAndAllocateOutcome,
+    PayAndAllocateResult,
     Period,
+    SalesReceipt,
     TaxCode,
     Transaction,
     TransactionSummary,
@@ -88,11 +92,14 @@ from aiq_pipeline.accountsiq.outcomes import (
 from aiq_pipeline.accountsiq.records import (
     add_batch_credit_note,
     add_batch_invoice,
+    add_pay_and_allocate,
+    add_sales_receipt,
     add_transactions_by_query,
     add_transactions_query,
     company_from_xml,
     entity_from_xml,
     gl_account_from_xml,
+    pay_and_allocate_result_from_xml,
     period_from_xml,
     same_reference,
     summary_from_xml,
@@ -127,6 +134,35 @@ def _types(types: Collection[str]) -> tuple[str, ...]:
             "name the transaction types to look for (e.g. 'SI', 'SN'): an unnarrowed look-up can hit the cap"
         )
     return wanted
+
+
+def _taken_reference(query: PayAndAllocate, code: str | None) -> str:
+    """The reference a pay-and-allocate duplicate code names: the receipt's for the receipt code, else the invoice's."""
+    receipt = query.receipt.external_reference if query.receipt is not None else None
+    invoice = query.invoice.external_reference if query.invoice is not None else None
+    if code == "RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS":
+        return receipt or invoice or ""
+    return invoice or receipt or ""
+
+
+def _missing_id(query: PayAndAllocate, result: PayAndAllocateResult) -> bool:
+    """Success, but a document the query asked for has no id: it may exist without our knowing its id."""
+    return (query.receipt is not None and result.receipt_transaction_id is None) or (
+        query.invoice is not None and result.invoice_transaction_id is None
+    )
+
+
+def _match_answers(
+    queries: Sequence[PayAndAllocate], answers: Sequence[ET.Element]
+) -> list[tuple[int, tuple[PayAndAllocate, ET.Element]]]:
+    """(index, (query, answer)) in input order: by echoed ClientUniqueReference when that pairs every query with
+    exactly one answer, else by position."""
+    keys = [query.client_unique_reference for query in queries]
+    echoed = [soap.text(soap.child(answer, "Result"), "ClientUniqueReference") for answer in answers]
+    if all(keys) and len(set(keys)) == len(keys) and sorted(map(str, echoed)) == sorted(map(str, keys)):
+        by_key = dict(zip(echoed, answers, strict=True))
+        return [(index, (query, by_key[query.client_unique_reference])) for index, query in enumerate(queries)]
+    return list(enumerate(zip(queries, answers, strict=True)))
 
 
 class AccountsIQClient:
@@ -337,6 +373,133 @@ class AccountsIQClient:
             [(note.external_reference, functools.partial(add_batch_credit_note, note=note)) for note in credit_notes],
             "BatchSalesCreditNote",
         )
+
+    # --- receipts -------------------------------------------------------------------------------------
+
+    def save_sales_receipt_get_back_transaction_id(self, receipt: SalesReceipt) -> CreatedTransaction:
+        """Post one sales receipt (type SR) with SaveSalesReceiptGetBackTransactionID; returns its transaction id
+        (`reference` None: this operation answers no number).
+
+        Errors as for the batch creates: AiqDuplicateReference when AIQ refuses the reference
+        (RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS; the plain save is not documented to check it, so look before
+        writing), AiqValidationError for any other refusal, AiqWriteOutcomeUnknown when the answer was lost.
+        """
+        return self._create(
+            "SaveSalesReceiptGetBackTransactionID",
+            functools.partial(add_sales_receipt, name="salesReceipt", receipt=receipt),
+            receipt.external_reference,
+        )
+
+    def post_sales_receipt(self, receipt: SalesReceipt) -> CreatedTransaction:
+        """Post one sales receipt with AIQ's own duplicate check: PostPayAndAllocateSalesInvoice holding only the
+        receipt, with PerformExternalReferenceDuplicateCheckOnReceipt. A receipt whose reference AIQ already holds
+        raises AiqDuplicateReference (nothing written), also when it is this receipt sent again after an unknown
+        outcome. Otherwise errors as `save_sales_receipt_get_back_transaction_id`.
+        """
+        only_receipt = PayAndAllocate(receipt=receipt, check_invoice_reference=False)
+        created = self.post_pay_and_allocate_sales_invoice(only_receipt).receipt_transaction_id
+        if created is None:  # post_pay_and_allocate_sales_invoice already refuses this; keeps the type narrow
+            raise self._error(
+                AiqWriteOutcomeUnknown,
+                "AIQ reported success without a transaction id",
+                "PostPayAndAllocateSalesInvoice",
+            )
+        return CreatedTransaction(transaction_id=created, reference=None)
+
+    def post_pay_and_allocate_sales_invoice(self, query: PayAndAllocate) -> PayAndAllocateResult:
+        """PostPayAndAllocateSalesInvoice: AIQ posts the query's invoice and/or receipt and allocates them, all or
+        nothing. A taken reference (when the query asks AIQ to check it) raises AiqDuplicateReference naming the
+        receipt's or the invoice's reference; any other refusal AiqValidationError; a lost answer, or a Success
+        without an id for a document asked for, AiqWriteOutcomeUnknown.
+        """
+        operation = "PostPayAndAllocateSalesInvoice"
+        build = functools.partial(add_pay_and_allocate, name="query", query=query)
+        try:
+            response = self._call(operation, build, write=True)
+        except AiqValidationError as exc:
+            if exc.code in DUPLICATE_REFERENCE_CODES:
+                raise self._duplicate(exc.message, operation, exc.code, _taken_reference(query, exc.code)) from None
+            raise
+        result = pay_and_allocate_result_from_xml(soap.child(self._result(response, operation), "Result"))
+        if _missing_id(query, result):
+            raise self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
+        return result
+
+    def post_pay_and_allocate_sales_invoices(self, queries: Sequence[PayAndAllocate]) -> list[PayAndAllocateOutcome]:
+        """PostPayAndAllocateSalesInvoices: many queries in one call, each atomic on its own; one outcome per query
+        in input order.
+
+        AIQ answers one WSResult2 per query and may shuffle them (the wiki), so answers are matched to queries by
+        the echoed ClientUniqueReference when every query carries a distinct one and every answer echoes one of
+        them, else by position. A call-level failure raises as for any write (throttling and token rejections are
+        re-sent; a lost answer, or a count of answers other than the queries sent, raises AiqWriteOutcomeUnknown:
+        look every item up before sending any again).
+        """
+        if not queries:
+            return []
+        operation = "PostPayAndAllocateSalesInvoices"
+        item_name = "WSResult2OfWSPostPayAndAllocateSalesInvoiceResult"
+
+        def build(op: ET.Element) -> None:
+            array = soap.add_group(op, "queries")
+            for query in queries:
+                add_pay_and_allocate(array, "WSPostPayAndAllocateSalesInvoiceQuery", query)
+
+        def has_items(result: ET.Element | None) -> bool:
+            return bool(soap.children(soap.child(result, "Result"), item_name))
+
+        response = self._call(operation, build, write=True, accept_failure=has_items)
+        answers = soap.children(soap.child(self._result(response, operation), "Result"), item_name)
+        if len(answers) != len(queries):
+            raise self._error(
+                AiqWriteOutcomeUnknown,
+                f"AIQ answered {len(answers)} results for {len(queries)} queries; look each up before sending again",
+                operation,
+            )
+        ordered = _match_answers(queries, answers)
+        return [self._pay_and_allocate_outcome(index, query, answer, operation) for index, (query, answer) in ordered]
+
+    def post_sales_receipts(self, receipts: Sequence[SalesReceipt]) -> list[BulkItemOutcome]:
+        """Post many sales receipts in one call, each with AIQ's duplicate check on its reference: receipt-only
+        queries of PostPayAndAllocateSalesInvoices. One outcome per receipt in input order, as the bulk creates
+        give (a taken reference is that item's AiqDuplicateReference; its neighbours still post).
+        """
+        queries = [
+            PayAndAllocate(receipt=receipt, check_invoice_reference=False, client_unique_reference=str(index))
+            for index, receipt in enumerate(receipts)
+        ]
+        outcomes = self.post_pay_and_allocate_sales_invoices(queries)
+        return [
+            BulkItemOutcome(
+                outcome.index,
+                receipt.external_reference,
+                created=CreatedTransaction(outcome.result.receipt_transaction_id, None)
+                if outcome.result is not None and outcome.result.receipt_transaction_id is not None
+                else None,
+                error=outcome.error,
+            )
+            for receipt, outcome in zip(receipts, outcomes, strict=True)
+        ]
+
+    def _pay_and_allocate_outcome(
+        self, index: int, query: PayAndAllocate, answer: ET.Element, operation: str
+    ) -> PayAndAllocateOutcome:
+        status = soap.read_status(answer)
+        if not status.ok:
+            error = error_for(status, operation)
+            if error.code in DUPLICATE_REFERENCE_CODES:
+                taken = _taken_reference(query, error.code)
+                error = self._duplicate(error.message, operation, error.code, taken)
+            else:
+                error = self._error(type(error), error.message, operation, code=error.code)
+            return PayAndAllocateOutcome(index, query.client_unique_reference, error=error)
+        result = pay_and_allocate_result_from_xml(soap.child(answer, "Result"))
+        if _missing_id(query, result):
+            unknown = self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
+            return PayAndAllocateOutcome(index, query.client_unique_reference, error=unknown)
+        return PayAndAllocateOutcome(index, query.client_unique_reference, result=result)
+
+    # --- allocations ----------------------------------------------------------------------------------
 
     def allocate_transactions(
         self,

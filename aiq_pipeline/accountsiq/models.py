@@ -9,8 +9,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Final
 
 from aiq_pipeline.accountsiq.errors import AiqError
+
+# Two-letter transaction types of the sales ledger (the vendor's A-Z list), as GetTransactionsBy* filter and report
+# them. A debit raises what the customer owes, a credit lowers it; allocations pair a debit with a credit.
+SALES_INVOICE_TYPE: Final = "SI"
+SALES_CREDIT_NOTE_TYPE: Final = "SN"
+SALES_RECEIPT_TYPE: Final = "SR"
+SALES_DEBIT_JOURNAL_TYPE: Final = "SD"  # how the product records a refund paid out (see SalesRefund)
+SALES_DEBIT_TYPES: Final = frozenset({SALES_INVOICE_TYPE, SALES_DEBIT_JOURNAL_TYPE, "SP"})  # SP: sales payment
+SALES_CREDIT_TYPES: Final = frozenset({SALES_CREDIT_NOTE_TYPE, SALES_RECEIPT_TYPE, "SC"})  # SC: credit journal
+
+
+def ledger_sign(transaction_type: str | None) -> int | None:
+    """+1 for a sales debit type (SI, SD, SP), -1 for a sales credit type (SN, SR, SC), None for any other."""
+    code = (transaction_type or "").strip().upper()
+    if code in SALES_DEBIT_TYPES:
+        return 1
+    if code in SALES_CREDIT_TYPES:
+        return -1
+    return None
 
 
 @dataclass(frozen=True)
@@ -196,8 +216,27 @@ class TransactionSummary:
     is_reversed: bool = False
     lines: tuple[TransactionDetail, ...] = ()
     creation_date: datetime | None = None
-    # What is still unallocated, signed like `control_amount`; None when AIQ did not say.
+    # What is still unallocated, as AIQ reports it (the emulator's default: signed like `control_amount`); None when
+    # AIQ did not say. Whether AIQ signs these header amounts is UNVERIFIED: read them through the `signed_*`
+    # properties, which take the side from the type.
     outstanding_amount: Decimal | None = None
+    # TransactionBankGLAccountNumber: the bank GL account of a receipt or refund (None for documents).
+    bank_account_code: str | None = None
+
+    @property
+    def signed_control_amount(self) -> Decimal:
+        """ControlAmount signed by the type's side (debit +, credit -), whatever sign AIQ gave it; as given for a
+        type outside the sales ledger's six."""
+        sign = ledger_sign(self.transaction_type)
+        return self.control_amount if sign is None else sign * abs(self.control_amount)
+
+    @property
+    def signed_outstanding_amount(self) -> Decimal | None:
+        """OutstandingAmount signed as `signed_control_amount` is: the summands of the customer's balance."""
+        if self.outstanding_amount is None:
+            return None
+        sign = ledger_sign(self.transaction_type)
+        return self.outstanding_amount if sign is None else sign * abs(self.outstanding_amount)
 
 
 @dataclass(frozen=True)
@@ -217,3 +256,72 @@ class Transaction:
     account_id: int | None = None  # TransactionLine.AccountID of the control line (AIQ gives no code here)
     due_date: date | None = None
     internal_number: str | None = None  # AIQ's document number (e.g. SI000001), from the control line
+
+
+@dataclass(frozen=True)
+class SalesReceipt:
+    """Money received from a customer into a bank account (the WSDL's SalesReceipt): a transaction of type SR.
+
+    `amount` is PaymentAmount (> 0) in the customer's currency (a receipt has no currency field, like a batch
+    invoice). `external_reference` travels as CheckReference, which the vendor's wiki calls "the check
+    reference/external reference of the transaction"; the look-ups find it under type SR. `exchange_rate` is the
+    customer's currency to base, `bank_exchange_rate` the bank account's currency to base (both > 0, 1 for base).
+    """
+
+    customer_code: str
+    bank_account_code: str
+    payment_date: date
+    amount: Decimal
+    external_reference: str
+    description: str
+    exchange_rate: Decimal = Decimal(1)
+    bank_exchange_rate: Decimal = Decimal(1)
+    lodgment_number: str | None = None
+    department_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PayAndAllocate:
+    """One WSPostPayAndAllocateSalesInvoiceQuery: a batch invoice and/or a receipt posted atomically, optionally
+    allocated to each other (`allocate` needs both, for one customer).
+
+    `check_invoice_reference` / `check_receipt_reference` ask AIQ to refuse the query when the customer already has
+    an invoice with that reference (INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS) or a receipt with that CheckReference
+    exists (RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS). `allocation_amount` None sends 0 (AIQ defaults it, the
+    emulator to the smaller of the two); `allocation_date` None sends nil. `client_unique_reference` is echoed.
+    """
+
+    receipt: SalesReceipt | None = None
+    invoice: BatchSalesInvoice | None = None
+    allocate: bool = False
+    allocation_amount: Decimal | None = None
+    allocation_date: date | None = None
+    allocation_reference: str | None = None
+    check_invoice_reference: bool = True
+    check_receipt_reference: bool = True
+    client_unique_reference: str | None = None
+    enforce_credit_limit: bool = False
+
+
+@dataclass(frozen=True)
+class PayAndAllocateResult:
+    """WSPostPayAndAllocateSalesInvoiceResult: the ids of what was created (None when not asked for)."""
+
+    invoice_transaction_id: int | None
+    receipt_transaction_id: int | None
+    client_unique_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class PayAndAllocateOutcome:
+    """One query of PostPayAndAllocateSalesInvoices, in input order: `result` when AIQ applied it, else `error`
+    (its own refusal: AiqValidationError, AiqDuplicateReference for a taken reference)."""
+
+    index: int
+    client_unique_reference: str | None
+    result: PayAndAllocateResult | None = None
+    error: AiqError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None

@@ -30,7 +30,10 @@ from aiq_pipeline.accountsiq.models import (
     CompanyInformation,
     Entity,
     GLAccount,
+    PayAndAllocate,
+    PayAndAllocateResult,
     Period,
+    SalesReceipt,
     TaxCode,
     Transaction,
     TransactionDetail,
@@ -79,6 +82,52 @@ def add_batch_credit_note(parent: ET.Element, name: str, note: BatchSalesCreditN
     add(record, "Description", note.description)
     _add_lines(record, "Lines", "BatchSalesCreditNoteLine", note.lines)
     add(record, "DueDate", note.due_date)
+
+
+def add_sales_receipt(parent: ET.Element, name: str, receipt: SalesReceipt) -> None:
+    """SalesReceipt in WSDL order; the external reference travels as CheckReference."""
+    record = add_group(parent, name)
+    add(record, "CustomerCode", receipt.customer_code)
+    add(record, "CheckReference", receipt.external_reference)
+    add(record, "PaymentAmount", receipt.amount)
+    add(record, "BankAccountCode", receipt.bank_account_code)
+    add(record, "LodgmentNumber", receipt.lodgment_number)
+    add(record, "PaymentDate", receipt.payment_date)
+    add(record, "ExchangeRate", receipt.exchange_rate)
+    add(record, "BankExchangeRate", receipt.bank_exchange_rate)
+    add(record, "Description", receipt.description)
+    add(record, "DepartmentID", receipt.department_id)
+
+
+def add_pay_and_allocate(parent: ET.Element, name: str, query: PayAndAllocate) -> None:
+    """WSPostPayAndAllocateSalesInvoiceQuery in WSDL order."""
+    record = add_group(parent, name)
+    add(record, "PerformExternalReferenceDuplicateCheckOnInvoice", query.check_invoice_reference)
+    add(record, "PerformExternalReferenceDuplicateCheckOnReceipt", query.check_receipt_reference)
+    if query.invoice is not None:
+        add_batch_invoice(record, "BatchInvoice", query.invoice)
+    if query.receipt is not None:
+        add_sales_receipt(record, "Receipt", query.receipt)
+    add(record, "PerformAllocation", query.allocate)
+    add(record, "AllocationDate", query.allocation_date, nillable=True)
+    add(record, "AllocationAmount", query.allocation_amount if query.allocation_amount is not None else Decimal(0))
+    add(record, "AllocationReference", query.allocation_reference)
+    add(record, "ClientUniqueReference", query.client_unique_reference)
+    add(record, "EnforceCreditLimit", query.enforce_credit_limit)
+
+
+def pay_and_allocate_result_from_xml(result: ET.Element | None) -> PayAndAllocateResult:
+    """WSPostPayAndAllocateSalesInvoiceResult; a nil or absent id (nothing created of that kind) is None."""
+
+    def transaction_id(name: str) -> int | None:
+        value = to_int(text(result, name), -1)
+        return value if value > 0 else None
+
+    return PayAndAllocateResult(
+        invoice_transaction_id=transaction_id("InvoiceTransactionID"),
+        receipt_transaction_id=transaction_id("ReceiptTransactionID"),
+        client_unique_reference=text(result, "ClientUniqueReference"),
+    )
 
 
 def add_transactions_query(
@@ -215,6 +264,7 @@ def summary_from_xml(item: ET.Element) -> TransactionSummary:
         outstanding_amount=dec(text(item, "OutstandingAmount")) if text(item, "OutstandingAmount") else None,
         lines=tuple(_detail_from_xml(line) for line in children(child(item, "LineDetails"), "WSTransactionDetail")),
         creation_date=to_datetime(text(item, "CreationDate")),
+        bank_account_code=text(item, "TransactionBankGLAccountNumber") or None,
     )
 
 
