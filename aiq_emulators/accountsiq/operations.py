@@ -29,7 +29,6 @@ from typing import Any
 
 from aiq_emulators.accountsiq.contract import service_schema
 from aiq_emulators.accountsiq.state import (
-    AllocationRecord,
     CustomerRecord,
     EmulatorState,
     EntityData,
@@ -121,6 +120,16 @@ class Code(StrEnum):
     PAY_ALLOCATE_NOTHING = "MISSING_QUERY_PARAMETER_INVOICE_AND_OR_RECEIPT"
     PAY_ALLOCATE_NEEDS_BOTH = "MISSING_QUERY_PARAMETER_CANNOT_ALLOCATE_WITHOUT_BOTH_INVOICE_AND_RECEIPT"
     PAY_ALLOCATE_DETAILS = "ALLOCATION_DETAILS_PRESENT_BUT_ALLOCATION_NOT_REQUESTED"
+    JOURNAL_NULL = "INVALID_STATE_ENTITY_OR_JOURNAL_IS_NULL"
+    JOURNAL_NO_REFERENCE = "JOURNAL_ENTRY_MUST_HAVE_A_REFERENCE"
+    JOURNAL_EMPTY_REFERENCE = "JOURNAL_ENTRY_CANNOT_HAVE_AN_EMPTY_REFERENCE"
+    JOURNAL_REFERENCE_TOO_LONG = "JOURNAL_ENTRY_REFERENCE_IS_TOO_LONG"
+    JOURNAL_REFERENCE_EXISTS = "JOURNAL_ENTRY_REFERENCE_ALREADY_EXISTS"
+    JOURNAL_NO_ROWS = "JOURNAL_ENTRY_LINES_MUST_HAVE_ROWS"
+    JOURNAL_NEGATIVE = "JOURNAL_ENTRY_CANNOT_HAVE_NEGATIVE_AMOUNTS"
+    JOURNAL_CONTROL_ACCOUNT = "JOURNAL_ENTRY_CANNOT_POST_TO_CONTROL_ACCOUNT"
+    JOURNAL_FOREIGN_BANK = "JOURNAL_ENTRY_CANNOT_POST_TO_FOREIGN_BANK_ACCOUNT"
+    JOURNAL_LINE_DESCRIPTION_TOO_LONG = "JOURNAL_ENTRY_LINE_DESCRIPTION_IS_TOO_LONG"
 
 
 class AiqFailure(Exception):
@@ -148,6 +157,7 @@ WRITE_OPERATIONS = frozenset(
         "SaveSalesReceiptGetBackTransactionID",
         "PostPayAndAllocateSalesInvoice",
         "PostPayAndAllocateSalesInvoices",
+        "PostSalesDebitJournalGetBackTransactionID",
     }
 )
 UNAUTHENTICATED_OPERATIONS = frozenset({"TokenGet", "TokenRefresh"})
@@ -961,34 +971,6 @@ def GetTransaction(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     value = {"Lines": {"TransactionLine": lines}, "TransactionType": TRANSACTION_TYPES[t.type_code],
              "DueDate": t.due_date}  # fmt: skip
     return {"GetTransactionResult": success(value)}
-
-
-@_operation
-def AllocateTransactions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """Allocate a credit note against an invoice of the same customer (either order)."""
-    amount: Decimal = params["allocationAmount"]
-    with call.state.writing():
-        entity = call.ledger
-        pair = [entity.transactions.get(params["transactionID_1"]), entity.transactions.get(params["transactionID_2"])]
-        if pair[0] is None or pair[1] is None:
-            raise AiqFailure(Code.TRANSACTION_NOT_FOUND, "A transaction to allocate was not found.")
-        first, second = pair[0], pair[1]
-        if amount <= 0:
-            raise AiqFailure(Code.ALLOCATION_NOT_POSITIVE, "The allocation amount must be positive.")
-        if first.account_id != second.account_id:
-            raise AiqFailure(Code.ALLOCATION_CROSS_ACCOUNT, "The transactions belong to different accounts.")
-        if {first.type_code, second.type_code} != {"SI", "SN"}:
-            raise AiqFailure(Code.ALLOCATION_TYPES, "Only an invoice and a credit note can be allocated together.")
-        if any(abs(t.outstanding_amount) < amount for t in (first, second)):
-            raise AiqFailure(Code.ALLOCATION_TOO_MUCH, "The amount exceeds what is outstanding.")
-        for t in (first, second):
-            t.outstanding_amount -= amount if t.outstanding_amount > 0 else -amount
-        entity.allocations.append(
-            AllocationRecord(allocation_number=entity.take_id(), transaction_ids=(first.transaction_id,
-                             second.transaction_id), reference=params.get("allocationReference"), amount=amount,
-                             date=params["allocationDate"])
-        )  # fmt: skip
-    return {"AllocateTransactionsResult": {"Status": "Success", "ErrorCode": Code.SUCCESS, "HasExpired": False}}
 
 
 def handle(state: EmulatorState, operation: str, header: dict[str, Any] | None, params: dict[str, Any]) -> dict:

@@ -1,4 +1,4 @@
-"""Money on the customer's account: sales receipts and the pay-and-allocate operations.
+"""Money on the customer's account: sales receipts, refunds (sales debit journals), pay-and-allocate, allocations.
 
 Importing this module registers its handlers in `operations.HANDLERS` (operations.py imports it last).
 
@@ -11,6 +11,14 @@ Readings (README.md, "Unverified readings"; the vendor's wiki and WSDL are cited
   itself: only an allocation does.
 - `CheckReference` is the receipt's external reference (the wiki: "the check reference/external reference of the
   transaction"); the reference look-ups find it under type `SR`.
+- A refund paid back to a customer is a sales debit journal (type `SD`, PostSalesDebitJournalGetBackTransactionID)
+  whose line credits the bank account: the vendor's payment page lists "Using a GL Debit Journal ... to create
+  refunds", and the WSDL has no operation creating the `SP` Sales Payment (Refund) type. Line amounts are positive
+  (JOURNAL_ENTRY_CANNOT_HAVE_NEGATIVE_AMOUNTS); the customer is debited with their total (+), each line credited
+  (-). Its outstanding amount starts at +total and an allocation to a credit note or a receipt settles it.
+- Allocations pair a debit-side transaction (SI, SD) with a credit-side one (SN, SR) of the same customer: the A-Z
+  list's allocatable columns read as sides ("Sales Invoice | Sales Credit Note", "Sales Payment (Refund) | Sales
+  Receipt", "Sales Debit Journal | Sales Credit Journal"), with invoice and receipt paired as the payment page does.
 - PostPayAndAllocateSalesInvoice is atomic (the wiki: "if any of the steps fails, then everything is rolled
   back"); its bulk form is atomic per query, not as a whole, with one WSResult2 per query in input order and an
   overall Failure when any query failed.
@@ -230,7 +238,136 @@ def SaveSalesReceipt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"SaveSalesReceiptResult": success(True)}
 
 
-# ---------------------------------------------------------------- allocation (shared with AllocateTransactions)
+# ---------------------------------------------------------------- refunds: sales debit journals
+
+
+def _check_journal_line(call: Call, line: dict[str, Any], customer_currency: str) -> None:
+    entity = call.ledger
+    gl_code = line.get("GLAccountCode")
+    if not gl_code:
+        raise AiqFailure(Code.GL_EMPTY, "A journal line has no GL account code.")
+    if gl_code != gl_code.upper():
+        raise AiqFailure(Code.GL_NOT_UPPER, f"GL account code {gl_code} must be upper case.")
+    account = entity.gl_accounts.get(gl_code)
+    if account is None:
+        raise AiqFailure(Code.GL_UNKNOWN, f"GL account {gl_code} does not exist.")
+    if account.account_type in ("Control", "VAT"):
+        raise AiqFailure(Code.JOURNAL_CONTROL_ACCOUNT, f"A journal cannot post to control account {gl_code}.")
+    if not account.is_active:
+        raise AiqFailure(Code.GL_NOT_POSTING, f"GL account {gl_code} is not active.")
+    if line.get("DepartmentID") is None and account.is_departmental:
+        raise AiqFailure(Code.GL_DEPARTMENTAL, f"GL account {gl_code} is departmental and needs a DepartmentID.")
+    check_department(line.get("DepartmentID"))
+    if len(line.get("Description") or "") > MAX_DESCRIPTION:
+        raise AiqFailure(Code.JOURNAL_LINE_DESCRIPTION_TOO_LONG, f"A line description exceeds {MAX_DESCRIPTION}.")
+    if line["Amount"] < 0:
+        raise AiqFailure(Code.JOURNAL_NEGATIVE, "Journal line amounts cannot be negative.")
+    if account.account_type == "Bank":
+        rate = line.get("BankExchangeRate")
+        if rate is None or rate <= 0:
+            raise AiqFailure(Code.EXCHANGE_RATE, "A bank line needs a BankExchangeRate greater than zero.")
+        currency = account.currency_code or entity.base_currency
+        foreign = currency != entity.base_currency
+        refused = call.state.options.journal_foreign_bank == "refused" or currency != customer_currency
+        if foreign and refused:
+            raise AiqFailure(Code.JOURNAL_FOREIGN_BANK, f"A journal cannot post to foreign bank account {gl_code}.")
+
+
+def post_sales_debit_journal(call: Call, doc: dict[str, Any] | None) -> TransactionRecord:
+    """Validate and post one WSLedgerJournal as a sales debit journal (SD); the caller holds the state lock."""
+    if doc is None:
+        raise AiqFailure(Code.JOURNAL_NULL, "The journal is null.")
+    entity = call.ledger
+    if doc["ExchangeRate"] <= 0:
+        raise AiqFailure(Code.EXCHANGE_RATE, "ExchangeRate must be greater than zero.")
+    code = _check_account_code(doc.get("AccountCode"))
+    if code not in entity.customers:
+        raise AiqFailure(Code.CUSTOMER_UNKNOWN, f"Customer {code} does not exist.")
+    reference = doc.get("ExternalReference")
+    if reference is None:
+        raise AiqFailure(Code.JOURNAL_NO_REFERENCE, "The journal has no ExternalReference.")
+    if not reference.strip():
+        raise AiqFailure(Code.JOURNAL_EMPTY_REFERENCE, "The journal's ExternalReference is empty.")
+    if len(reference) > MAX_CODE:
+        raise AiqFailure(Code.JOURNAL_REFERENCE_TOO_LONG, f"ExternalReference is longer than {MAX_CODE} characters.")
+    open_period(call, doc["TransactionDate"])
+    lines = (doc.get("Lines") or {}).get("WSLedgerJournalLine") or []
+    if not [line for line in lines if line is not None]:
+        raise AiqFailure(Code.JOURNAL_NO_ROWS, "The journal has no lines.")
+    customer_currency = entity.customers[code].currency_code or entity.base_currency
+    for line in lines:
+        if line is None:
+            raise AiqFailure(Code.JOURNAL_NO_ROWS, "A journal line is null.")
+        _check_journal_line(call, line, customer_currency)
+    if call.state.options.unique_external_references and any(
+        t.type_code == "SD" and t.external_reference == reference for t in entity.transactions.values()
+    ):
+        raise AiqFailure(Code.JOURNAL_REFERENCE_EXISTS, f"A journal with reference {reference} already exists.")
+    rate: Decimal = doc["ExchangeRate"]
+    records: list[LineRecord] = []
+    for line in lines:
+        account = entity.gl_accounts[line["GLAccountCode"]]
+        records.append(
+            LineRecord(line_id=entity.take_id(), gl_account_code=account.code, description=line.get("Description"),
+                       department_id=line.get("DepartmentID"), kind="Bank" if account.account_type == "Bank" else "Net",
+                       amount=-line["Amount"], bc_amount=-_to_base(call, line["Amount"], rate))
+        )  # fmt: skip
+    total = -sum((r.amount for r in records), Decimal(0))
+    total_bc = -sum((r.bc_amount for r in records), Decimal(0))
+    control = LineRecord(line_id=entity.take_id(), gl_account_code=control_gl(entity, code), kind="Control",
+                         description=records[0].description, amount=total, bc_amount=total_bc)  # fmt: skip
+    number = doc.get("JournalNumber") or f"SD{entity.next_journal_number:06d}"
+    entity.next_journal_number += 1
+    bank = next((r.gl_account_code for r in records if r.kind == "Bank"), None)
+    return new_transaction(call, type_code="SD", number=number, customer_code=code, reference=reference,
+                           description=control.description, when=doc["TransactionDate"], rate=rate,
+                           lines=[control, *records], bank_account_code=bank)  # fmt: skip
+
+
+@_operation
+def PostSalesDebitJournalGetBackTransactionID(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    with call.state.writing():
+        record = post_sales_debit_journal(call, params.get("journal"))
+    result = {"Status": "Success", "ErrorCode": Code.SUCCESS, "HasExpired": False}
+    return {"PostSalesDebitJournalGetBackTransactionIDResult": result, "transactionID": record.transaction_id}
+
+
+# ---------------------------------------------------------------- allocation
+
+
+DEBIT_SIDE = frozenset({"SI", "SD"})
+CREDIT_SIDE = frozenset({"SN", "SR"})
+
+
+def check_allocation(first: TransactionRecord, second: TransactionRecord, amount: Decimal) -> None:
+    """AllocateTransactions' rules for two transactions found: first failing wins."""
+    if amount <= 0:
+        raise AiqFailure(Code.ALLOCATION_NOT_POSITIVE, "The allocation amount must be positive.")
+    if first.account_id != second.account_id:
+        raise AiqFailure(Code.ALLOCATION_CROSS_ACCOUNT, "The transactions belong to different accounts.")
+    sides = {first.type_code in DEBIT_SIDE, second.type_code in DEBIT_SIDE}
+    if sides != {True, False} or not {first.type_code, second.type_code} <= DEBIT_SIDE | CREDIT_SIDE:
+        raise AiqFailure(Code.ALLOCATION_TYPES, "Only a debit and a credit transaction can be allocated together.")
+    if any(abs(t.outstanding_amount) < amount for t in (first, second)):
+        raise AiqFailure(Code.ALLOCATION_TOO_MUCH, "The amount exceeds what is outstanding.")
+
+
+@_operation
+def AllocateTransactions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Allocate a debit (invoice, refund) and a credit (credit note, receipt) of one customer, in either order."""
+    amount: Decimal = params["allocationAmount"]
+    with call.state.writing():
+        entity = call.ledger
+        first = entity.transactions.get(params["transactionID_1"])
+        second = entity.transactions.get(params["transactionID_2"])
+        if first is None or second is None:
+            raise AiqFailure(Code.TRANSACTION_NOT_FOUND, "A transaction to allocate was not found.")
+        check_allocation(first, second, amount)
+        apply_allocation(call, first, second, amount, params["allocationDate"], params.get("allocationReference"))
+    return {"AllocateTransactionsResult": {"Status": "Success", "ErrorCode": Code.SUCCESS, "HasExpired": False}}
+
+
+# ---------------------------------------------------------------- allocation (shared with pay-and-allocate)
 
 
 def apply_allocation(

@@ -103,6 +103,10 @@ class EmulatorOptions:
     # invoice or a refund +, a credit note or a receipt -) or "magnitude" (every amount positive; the type says
     # which side it is on).
     summary_amount_sign: Literal["signed", "magnitude"] = "signed"
+    # A sales debit journal line to a Bank account in a foreign currency: allowed when the bank's currency is the
+    # customer's ("customer_currency"), or refused whatever the currency ("refused"), with
+    # JOURNAL_ENTRY_CANNOT_POST_TO_FOREIGN_BANK_ACCOUNT. A base-currency bank is always allowed.
+    journal_foreign_bank: Literal["customer_currency", "refused"] = "customer_currency"
 
 
 _OPTIONS = TypeAdapter(EmulatorOptions)

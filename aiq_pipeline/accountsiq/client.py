@@ -75,7 +75,9 @@ from aiq_pipeline.accountsiq.models import (
     PayAndAllocateOutcome,
     PayAndAllocateResult,
     Period,
+    SalesDebitJournal,
     SalesReceipt,
+    SalesRefund,
     TaxCode,
     Transaction,
     TransactionSummary,
@@ -93,6 +95,7 @@ from aiq_pipeline.accountsiq.records import (
     add_batch_credit_note,
     add_batch_invoice,
     add_pay_and_allocate,
+    add_sales_debit_journal,
     add_sales_receipt,
     add_transactions_by_query,
     add_transactions_query,
@@ -498,6 +501,27 @@ class AccountsIQClient:
             unknown = self._error(AiqWriteOutcomeUnknown, "AIQ reported success without a transaction id", operation)
             return PayAndAllocateOutcome(index, query.client_unique_reference, error=unknown)
         return PayAndAllocateOutcome(index, query.client_unique_reference, result=result)
+
+    # --- refunds (money out) ---------------------------------------------------------------------------
+
+    def post_sales_debit_journal_get_back_transaction_id(self, journal: SalesDebitJournal) -> CreatedTransaction:
+        """Post one sales debit journal (type SD); returns its transaction id (`reference` None).
+
+        Errors as for the batch creates: AiqDuplicateReference for JOURNAL_ENTRY_REFERENCE_ALREADY_EXISTS (when AIQ
+        enforces unique references; look before writing), AiqValidationError for any other refusal,
+        AiqWriteOutcomeUnknown when the answer was lost.
+        """
+        return self._create(
+            "PostSalesDebitJournalGetBackTransactionID",
+            functools.partial(add_sales_debit_journal, name="journal", journal=journal),
+            journal.external_reference,
+        )
+
+    def post_sales_refund(self, refund: SalesRefund) -> CreatedTransaction:
+        """Record money paid back to a customer out of `refund.bank_account_code`: a sales debit journal (SD) whose
+        one line credits the bank account. Allocate it to the refund credit note (or the receipt) afterwards.
+        Errors as `post_sales_debit_journal_get_back_transaction_id`; look it up with types ("SD",)."""
+        return self.post_sales_debit_journal_get_back_transaction_id(refund.as_journal())
 
     # --- allocations ----------------------------------------------------------------------------------
 

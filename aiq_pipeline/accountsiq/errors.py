@@ -50,9 +50,10 @@ class AiqNotFoundError(AiqValidationError):
 
 
 class AiqDuplicateReference(AiqValidationError):
-    """AIQ refused a create: a document with this external reference exists (`INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS`
-    or `RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS`). Nothing was written; `reference` is the one that was sent, so
-    the caller can look the existing document up and take it as the posted one."""
+    """AIQ refused a create: a document with this external reference exists
+    (`INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS`, `RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS` or
+    `JOURNAL_ENTRY_REFERENCE_ALREADY_EXISTS`). Nothing was written; `reference` is the one that was sent, so the
+    caller can look the existing document up and take it as the posted one."""
 
     def __init__(self, message: str, *, reference: str, code: str | None = None, operation: str | None = None) -> None:
         super().__init__(message, code=code, operation=operation)

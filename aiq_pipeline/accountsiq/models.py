@@ -325,3 +325,69 @@ class PayAndAllocateOutcome:
     @property
     def ok(self) -> bool:
         return self.result is not None
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """A WSLedgerJournalLine: a GL account credited (sales debit journal) with a positive `amount`.
+
+    `bank_exchange_rate` (the bank account's currency to base) is needed on a line to a Bank account and left
+    None (nil) on any other line.
+    """
+
+    gl_account_code: str
+    description: str
+    amount: Decimal
+    department_id: str | None = None
+    bank_exchange_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SalesDebitJournal:
+    """A WSLedgerJournal posted with PostSalesDebitJournalGetBackTransactionID (type SD): the customer is debited
+    with the lines' total, each line's GL account credited. `exchange_rate` is the customer's currency to base;
+    `journal_number` None lets AIQ number it."""
+
+    customer_code: str
+    transaction_date: date
+    external_reference: str
+    lines: tuple[JournalLine, ...]
+    exchange_rate: Decimal = Decimal(1)
+    journal_number: str | None = None
+
+
+@dataclass(frozen=True)
+class SalesRefund:
+    """Money paid back to a customer out of a bank account: a sales debit journal (SD) with one line crediting the
+    bank account, which raises the customer's balance by `amount` (> 0, customer's currency) and is allocated to
+    the refund credit note (or to the receipt) to settle both.
+
+    The route is a reading: the vendor's payment page lists "Using a GL Debit Journal" for refunds, and the WSDL has
+    no operation creating the SP Sales Payment (Refund) type (see the emulator's README).
+    """
+
+    customer_code: str
+    bank_account_code: str
+    refund_date: date
+    amount: Decimal
+    external_reference: str
+    description: str
+    exchange_rate: Decimal = Decimal(1)
+    bank_exchange_rate: Decimal = Decimal(1)
+    department_id: str | None = None
+
+    def as_journal(self) -> SalesDebitJournal:
+        line = JournalLine(
+            gl_account_code=self.bank_account_code,
+            description=self.description,
+            amount=self.amount,
+            department_id=self.department_id,
+            bank_exchange_rate=self.bank_exchange_rate,
+        )
+        return SalesDebitJournal(
+            customer_code=self.customer_code,
+            transaction_date=self.refund_date,
+            external_reference=self.external_reference,
+            lines=(line,),
+            exchange_rate=self.exchange_rate,
+        )

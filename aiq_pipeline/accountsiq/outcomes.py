@@ -46,10 +46,15 @@ ENTITY_CODES: Final = frozenset(
         "OAUTH_INTEGRATION_APPS_AIQ_SOAP_HEADER_MISMATCH",
     }
 )
-# A create refused because the external reference is taken. The WSDL's VisorExceptionCodes has these two and no
-# credit-note one (credit notes are invoices of type Note in AIQ), so a credit note is expected to answer the first.
+# A create refused because the external reference is taken. The WSDL's VisorExceptionCodes has these three and no
+# credit-note one (credit notes are invoices of type Note in AIQ), so a credit note is expected to answer the first;
+# a sales debit journal (a refund) the journal one.
 DUPLICATE_REFERENCE_CODES: Final = frozenset(
-    {"INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS", "RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS"}
+    {
+        "INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS",
+        "RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS",
+        "JOURNAL_ENTRY_REFERENCE_ALREADY_EXISTS",
+    }
 )
 # The codes by which the operations that read one record by its key say "no such record" (UNVERIFIED against the
 # live service: the notes expect these, and they are the only matching names in the WSDL's enum).

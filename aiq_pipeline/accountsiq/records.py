@@ -33,6 +33,7 @@ from aiq_pipeline.accountsiq.models import (
     PayAndAllocate,
     PayAndAllocateResult,
     Period,
+    SalesDebitJournal,
     SalesReceipt,
     TaxCode,
     Transaction,
@@ -114,6 +115,24 @@ def add_pay_and_allocate(parent: ET.Element, name: str, query: PayAndAllocate) -
     add(record, "AllocationReference", query.allocation_reference)
     add(record, "ClientUniqueReference", query.client_unique_reference)
     add(record, "EnforceCreditLimit", query.enforce_credit_limit)
+
+
+def add_sales_debit_journal(parent: ET.Element, name: str, journal: SalesDebitJournal) -> None:
+    """WSLedgerJournal in WSDL order; BankExchangeRate is nil on a line that is not a bank line."""
+    record = add_group(parent, name)
+    add(record, "AccountCode", journal.customer_code)
+    add(record, "ExchangeRate", journal.exchange_rate)
+    add(record, "ExternalReference", journal.external_reference)
+    add(record, "JournalNumber", journal.journal_number)
+    add(record, "TransactionDate", journal.transaction_date)
+    lines = add_group(record, "Lines")
+    for line in journal.lines:
+        element = add_group(lines, "WSLedgerJournalLine")
+        add(element, "GLAccountCode", line.gl_account_code)
+        add(element, "Description", line.description)
+        add(element, "Amount", line.amount)
+        add(element, "DepartmentID", line.department_id)
+        add(element, "BankExchangeRate", line.bank_exchange_rate, nillable=True)
 
 
 def pay_and_allocate_result_from_xml(result: ET.Element | None) -> PayAndAllocateResult:
