@@ -1,47 +1,44 @@
-"""Bunny financial accounts from the AIQ ledger ("Sync financial accounts") and the GL mapping of charges."""
+"""Bunny financial accounts from the AIQ ledger ("Sync financial accounts") and the GL mapping of charges.
+
+Both read the chart of accounts from the latest ledger snapshot; the work is in `service.accounts`.
+"""
 
 from collections.abc import Iterator
 
 import dagster as dg
 
 from aiq_pipeline.accountsiq.models import GLAccount
-from aiq_pipeline.bunny.models import FinancialAccountAttributes
 from aiq_pipeline.defs.ledger.assets import CHART_OF_ACCOUNTS
-from aiq_pipeline.defs.metadata import preview
+from aiq_pipeline.defs.metadata import column_schema, pick, table_definition, table_preview, text_columns
 from aiq_pipeline.defs.pools import STORE_POOL
 from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource
+from aiq_pipeline.service.accounts import (
+    FINANCIAL_ACCOUNTS_TABLE,
+    GL_MAPPING_TABLE,
+    NoLedgerSnapshot,
+    chart_from_store,
+    mapping_rows,
+    read_gl_mapping,
+    sync_financial_accounts,
+)
 from aiq_pipeline.store import Store
-from aiq_pipeline.sync.financial_accounts import plan_financial_accounts
-from aiq_pipeline.sync.gl_mapping import resolve_gl_mapping, validate_gl_mapping
+from aiq_pipeline.sync.gl_mapping import ChargeMapping, GLMapping
 
 FINANCIAL_ACCOUNTS = dg.AssetKey(["bunny", "financial_accounts"])
 GL_MAPPING = dg.AssetKey(["bunny", "gl_mapping"])
 MAPPING_CHECK = "every_charge_posts_to_a_posting_account"
 
-_GL_FIELDS = (
-    "code",
-    "description",
-    "account_type",
-    "is_active",
-    "is_departmental",
-    "currency_code",
-    "gl_category",
-    "gl_sub_category",
-    "gl_category_type_description",
-    "balance_sheet_type",
-)
+# What each preview shows, of the columns its table has.
+ACCOUNT_COLUMNS = ("code", "name", "account_type", "active", "default_account", "source")
+MAPPING_COLUMNS = ("charge_code", "account_code", "resolved_from", "problem_code")
 
 
-def chart_from_store(store: Store) -> list[GLAccount]:
-    """The latest AIQ chart-of-accounts snapshot; a clear error when there is none yet."""
-    rows = store.current("aiq_gl_accounts")
-    if not rows:
-        raise dg.Failure(
-            description="There is no AIQ ledger snapshot yet: materialize aiq/chart_of_accounts first.",
-            allow_retries=False,
-        )
-    return [GLAccount(**{f: row[f] for f in _GL_FIELDS}) for row in rows]
+def _chart(db: Store) -> list[GLAccount]:
+    try:
+        return chart_from_store(db)
+    except NoLedgerSnapshot as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 @dg.asset(
@@ -50,43 +47,23 @@ def chart_from_store(store: Store) -> list[GLAccount]:
     group_name="accounts",
     kinds={"bunny", "duckdb"},
     pool=STORE_POOL,
+    metadata=table_definition(FINANCIAL_ACCOUNTS_TABLE),
     description="The AIQ general ledger written into the Bunny entity's financial accounts (Sync financial accounts).",
 )
 def financial_accounts(
     context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource, store: StoreResource
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     mark_run_process(context)
     db = store.store()
-    chart = chart_from_store(db)
+    chart = _chart(db)
     with bunny.open() as client:
-        existing = list(client.iter_financial_accounts(bunny.entity_id))
-        plan = plan_financial_accounts(
-            chart, existing, bunny_entity_id=bunny.entity_id, aiq_entity_id=accountsiq.entity_id
+        done = sync_financial_accounts(
+            client, chart, bunny_entity_id=bunny.entity_id, aiq_entity_id=accountsiq.entity_id
         )
-        for create in plan.creates:
-            client.create_financial_account(FinancialAccountAttributes(**create.attributes()))  # type: ignore[arg-type]
-        for update in plan.updates:
-            client.update_financial_account(update.id, FinancialAccountAttributes(**update.changes))  # type: ignore[arg-type]
-        for deactivation in plan.deactivations:
-            client.update_financial_account(deactivation.id, FinancialAccountAttributes(active=False))
-        after = list(client.iter_financial_accounts(bunny.entity_id)) if not plan.is_empty else existing
-
-    rows = [
-        {
-            "id": a.id,
-            "code": a.code,
-            "name": a.name,
-            "account_type": a.account_type,
-            "active": a.active,
-            "default_account": a.default_account,
-            "external_id": a.external_id,
-            "source": a.source,
-        }
-        for a in after
-    ]
-    db.write_snapshot("bunny_financial_accounts", bunny.entity_id, rows)
-    mutations = len(plan.creates) + len(plan.updates) + len(plan.deactivations)
-    context.log.info("financial accounts: %d mutation(s) sent", mutations)
+    rows = done.rows()
+    snapshot_id, _ = db.write_snapshot(FINANCIAL_ACCOUNTS_TABLE, bunny.entity_id, rows)
+    context.log.info("financial accounts: %d mutation(s) sent", done.mutations)
+    plan = done.plan
     return dg.MaterializeResult(
         metadata={
             "created": len(plan.creates),
@@ -94,13 +71,29 @@ def financial_accounts(
             "deactivated": len(plan.deactivations),
             "left_alone": len(plan.unchanged),
             "not_imported": len(plan.skipped),
-            "mutations_sent": mutations,
+            "mutations_sent": done.mutations,
             "dagster/row_count": len(rows),
-            "not_imported_accounts": preview(
-                [{"code": s.code, "reason": s.reason} for s in plan.skipped], ["code", "reason"]
-            ),
-            "preview": preview(rows, ["code", "name", "account_type", "active", "default_account", "source"]),
+            "snapshot_id": snapshot_id,
+            "not_imported_accounts": table_preview(done.skipped_rows(), text_columns("code", "reason")),
+            "preview": table_preview(rows, pick(column_schema(FINANCIAL_ACCOUNTS_TABLE), ACCOUNT_COLUMNS)),
         }
+    )
+
+
+def _mapping_check(mapping: GLMapping) -> dg.AssetCheckResult:
+    bad: list[ChargeMapping] = [r for r in mapping.rows if r.problem]
+    return dg.AssetCheckResult(
+        check_name=MAPPING_CHECK,
+        passed=not bad,
+        description=(
+            "Every charge resolves to an active AIQ posting account."
+            if not bad
+            else "AIQ would reject invoices using: " + ", ".join(r.label for r in bad)
+        ),
+        metadata={
+            "charges": dg.MetadataValue.md("\n".join(f"- {r.problem}" for r in bad) or "none"),
+            "failing_charges": [r.charge_code or r.charge_id for r in bad],
+        },
     )
 
 
@@ -110,58 +103,28 @@ def financial_accounts(
     group_name="accounts",
     kinds={"bunny", "duckdb"},
     pool=STORE_POOL,
+    metadata=table_definition(GL_MAPPING_TABLE),
     check_specs=[dg.AssetCheckSpec(MAPPING_CHECK, asset=GL_MAPPING)],
     description="For every Bunny price-list charge, the AIQ account its revenue posts to.",
 )
 def gl_mapping(
     context: dg.AssetExecutionContext, bunny: BunnyResource, store: StoreResource
-) -> Iterator[dg.MaterializeResult]:
+) -> Iterator[dg.MaterializeResult[None]]:
+    # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has two.
     mark_run_process(context)
     db = store.store()
-    chart = chart_from_store(db)
+    chart = _chart(db)
     with bunny.open() as client:
-        mapping = validate_gl_mapping(
-            resolve_gl_mapping(
-                client.iter_price_list_charges(),
-                client.iter_financial_accounts(bunny.entity_id),
-                entity_id=bunny.entity_id,
-            ),
-            chart,
-        )
-    rows = [
-        {
-            "charge_id": r.charge_id,
-            "charge_code": r.charge_code,
-            "charge_name": None,
-            "account_code": r.account_code,
-            "resolved_from": r.source,
-            "problem_code": str(r.problem.code) if r.problem else None,
-            "problem": str(r.problem) if r.problem else None,
-        }
-        for r in mapping.rows
-    ]
-    db.write_snapshot("gl_mapping", bunny.entity_id, rows)
-    bad = [r for r in mapping.rows if r.problem]
+        mapping = read_gl_mapping(client, chart, bunny_entity_id=bunny.entity_id)
+    rows = mapping_rows(mapping)
+    snapshot_id, _ = db.write_snapshot(GL_MAPPING_TABLE, bunny.entity_id, rows)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
+            "snapshot_id": snapshot_id,
             "default_earned_revenue_account": mapping.default_account_code or "none",
-            "charges_with_problems": len(bad),
-            "preview": preview(rows, ["charge_code", "account_code", "resolved_from", "problem_code"]),
+            "charges_with_problems": sum(1 for r in mapping.rows if r.problem),
+            "preview": table_preview(rows, pick(column_schema(GL_MAPPING_TABLE), MAPPING_COLUMNS)),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=MAPPING_CHECK,
-                passed=not bad,
-                description=(
-                    "Every charge resolves to an active AIQ posting account."
-                    if not bad
-                    else "AIQ would reject invoices using: " + ", ".join(r.label for r in bad)
-                ),
-                metadata={
-                    "charges": dg.MetadataValue.md("\n".join(f"- {r.problem}" for r in bad) or "none"),
-                    "failing_charges": [r.charge_code or r.charge_id for r in bad],
-                },
-            )
-        ],
+        check_results=[_mapping_check(mapping)],
     )
