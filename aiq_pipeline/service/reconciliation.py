@@ -1,5 +1,6 @@
 """Reconciling one month of Bunny against AIQ: read both sides (clients already open), then compare (pure, in
-`sync.period_reconciliation`).
+`sync.period_reconciliation`); the result as table rows (totals, differences, and the snapshot the store keeps in
+`period_reconciliation`), and the newest snapshot of a month read back.
 
 Bunny has no filter on issue date, so the month's documents are read from the entity's invoices and credit notes
 (one paged listing each); AIQ is asked only for the month's SI and SN documents.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.models import Period, TransactionSummary
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.models import CreditNote, Invoice
+from aiq_pipeline.store import Store
 from aiq_pipeline.sync.identity import KIND_CREDIT_NOTE, credit_note_reference, invoice_reference, parse_key
 from aiq_pipeline.sync.period_reconciliation import (
     CREDIT_NOTE_TYPE,
@@ -24,6 +27,7 @@ from aiq_pipeline.sync.period_reconciliation import (
 )
 
 LOOKUP_TO = date(2100, 1, 1)
+RECONCILIATION_TABLE = "period_reconciliation"
 
 
 def month_key(day: date) -> str:
@@ -110,3 +114,89 @@ def months_of_documents(bunny: BunnyClient, bunny_entity_id: str, keys: Sequence
         notes = bunny.iter_credit_notes(bunny_entity_id)
         months |= {month_key(n.issued_at) for n in notes if n.id in note_ids and n.issued_at}
     return months
+
+
+# --- the result as rows -------------------------------------------------------------------------------
+
+
+def difference_rows(result: PeriodReconciliation) -> list[dict[str, Any]]:
+    """One row per differing document, with both sides' amounts (Decimal) where known."""
+    rows = []
+    for d in result.differences:
+        rows.append(
+            {
+                "external_reference": d.external_reference,
+                "problem": str(d.problem),
+                "kind": d.kind,
+                "bunny_id": d.bunny_id,
+                "bunny_number": d.bunny_number,
+                "bunny_state": d.bunny_state,
+                "aiq_transaction_ids": ",".join(str(i) for i in d.aiq_transaction_ids),
+                "bunny_net": d.bunny.net if d.bunny else None,
+                "bunny_tax": d.bunny.tax if d.bunny else None,
+                "bunny_gross": d.bunny.gross if d.bunny else None,
+                "aiq_net": d.aiq.net if d.aiq else None,
+                "aiq_tax": d.aiq.tax if d.aiq else None,
+                "aiq_gross": d.aiq.gross if d.aiq else None,
+                "currency": (d.bunny.currency if d.bunny else None) or (d.aiq.currency if d.aiq else None),
+                "detail": d.detail,
+            }
+        )
+    return rows
+
+
+def totals_rows(result: PeriodReconciliation) -> list[dict[str, Any]]:
+    """One row per kind and currency: counts and totals on both sides, and whether they match."""
+    return [
+        {
+            "kind": r.kind,
+            "currency": r.currency,
+            "bunny_count": r.bunny.count,
+            "aiq_count": r.aiq.count,
+            "bunny_net": r.bunny.net,
+            "aiq_net": r.aiq.net,
+            "bunny_tax": r.bunny.tax,
+            "aiq_tax": r.aiq.tax,
+            "bunny_gross": r.bunny.gross,
+            "aiq_gross": r.aiq.gross,
+            "matches": r.matches,
+        }
+        for r in result.totals
+    ]
+
+
+def store_rows(result: PeriodReconciliation) -> list[dict[str, Any]]:
+    """The snapshot written to `period_reconciliation`: summary, totals and difference rows."""
+    common = {"month": result.month, "bunny_entity_id": result.entity_id}
+    rows: list[dict[str, Any]] = [
+        common
+        | {
+            "row_type": "summary",
+            "passed": result.passed,
+            "bunny_count": result.matched_documents,
+            "aiq_count": result.other_aiq_documents,
+            "detail": result.describe(),
+        }
+    ]
+    rows += [
+        common | {"row_type": "totals", "passed": row["matches"]} | {k: v for k, v in row.items() if k != "matches"}
+        for row in totals_rows(result)
+    ]
+    rows += [
+        common | {"row_type": "difference", "passed": False} | {k: v for k, v in row.items() if k != "bunny_state"}
+        for row in difference_rows(result)
+    ]
+    return rows
+
+
+def latest_reconciliation(store: Store, month: str, bunny_entity_id: str | None = None) -> list[dict[str, Any]]:
+    """The rows of the newest reconciliation snapshot of `month` (`YYYY-MM`), summary first."""
+    entity_clause = " AND bunny_entity_id = ?" if bunny_entity_id is not None else ""
+    params = [month, *([bunny_entity_id] if bunny_entity_id is not None else [])]
+    return store.query(
+        f"SELECT * FROM {RECONCILIATION_TABLE} WHERE month = ?{entity_clause} AND snapshot_id = "
+        f"(SELECT MAX(snapshot_id) FROM {RECONCILIATION_TABLE} WHERE month = ?{entity_clause}) "
+        "ORDER BY CASE row_type WHEN 'summary' THEN 0 WHEN 'totals' THEN 1 ELSE 2 END, kind, currency, "
+        "external_reference",
+        [*params, *params],
+    )

@@ -12,7 +12,8 @@ Shape, and why:
   every differing or missing document listed. A failed check does not fail the run: the reconciliation itself
   worked, and what it found is data (and stays in the store).
 - Every run appends a snapshot to the store table `period_reconciliation` (summary, totals and difference
-  rows), so finance can query history; `latest_reconciliation(store, month)` reads the newest one.
+  rows, built in `service.reconciliation`), so finance can query history;
+  `service.reconciliation.latest_reconciliation(store, month)` reads the newest one.
 - When it runs: the schedule `daily_reconciliation` reconciles the current and the previous month each
   morning (STOPPED by default like the sensors; RUNNING with AIQ_PIPELINE_SENSOR_DEFAULT=RUNNING), and the
   `aiq-pipeline sync` command reconciles, after posting, those months plus the months of the documents it
@@ -25,26 +26,31 @@ Bunny has no filter on issue date, so a run reads the entity's invoices and cred
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 
-from aiq_pipeline.defs.metadata import preview
+from aiq_pipeline.defs.metadata import column_schema, pick, table_definition, table_preview
 from aiq_pipeline.defs.pools import STORE_POOL
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
-from aiq_pipeline.service.reconciliation import recent_month_keys, reconcile_month
-from aiq_pipeline.store import Store
+from aiq_pipeline.service.reconciliation import (
+    RECONCILIATION_TABLE,
+    difference_rows,
+    recent_month_keys,
+    reconcile_month,
+    store_rows,
+    totals_rows,
+)
 from aiq_pipeline.sync.period_reconciliation import PeriodReconciliation
 
 MONTHLY_RECONCILIATION = dg.AssetKey(["aiq", "monthly_reconciliation"])
 RECONCILIATION_CHECK = "bunny_aiq_month_matches"
 RECONCILIATION_JOB = "reconcile_months"
-RECONCILIATION_TABLE = "period_reconciliation"
 FIRST_MONTH = "2025-01-01"
 # end_offset=1: the month in progress is a partition too (it is the one most likely to change).
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, end_offset=1)
+# The tables shown, typed as the store's `period_reconciliation` columns (bunny_state and matches are not stored).
 DIFFERENCE_COLUMNS = [
     "external_reference",
     "problem",
@@ -67,90 +73,12 @@ TOTALS_COLUMNS = [
     "aiq_gross",
     "matches",
 ]
-
-
-# --- rendering ----------------------------------------------------------------------------------------
-
-
-def difference_rows(result: PeriodReconciliation) -> list[dict[str, Any]]:
-    rows = []
-    for d in result.differences:
-        rows.append(
-            {
-                "external_reference": d.external_reference,
-                "problem": str(d.problem),
-                "kind": d.kind,
-                "bunny_id": d.bunny_id,
-                "bunny_number": d.bunny_number,
-                "bunny_state": d.bunny_state,
-                "aiq_transaction_ids": ",".join(str(i) for i in d.aiq_transaction_ids),
-                "bunny_net": d.bunny.net if d.bunny else None,
-                "bunny_tax": d.bunny.tax if d.bunny else None,
-                "bunny_gross": d.bunny.gross if d.bunny else None,
-                "aiq_net": d.aiq.net if d.aiq else None,
-                "aiq_tax": d.aiq.tax if d.aiq else None,
-                "aiq_gross": d.aiq.gross if d.aiq else None,
-                "currency": (d.bunny.currency if d.bunny else None) or (d.aiq.currency if d.aiq else None),
-                "detail": d.detail,
-            }
-        )
-    return rows
-
-
-def totals_rows(result: PeriodReconciliation) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": r.kind,
-            "currency": r.currency,
-            "bunny_count": r.bunny.count,
-            "aiq_count": r.aiq.count,
-            "bunny_net": r.bunny.net,
-            "aiq_net": r.aiq.net,
-            "bunny_tax": r.bunny.tax,
-            "aiq_tax": r.aiq.tax,
-            "bunny_gross": r.bunny.gross,
-            "aiq_gross": r.aiq.gross,
-            "matches": r.matches,
-        }
-        for r in result.totals
-    ]
-
-
-def store_rows(result: PeriodReconciliation) -> list[dict[str, Any]]:
-    """The snapshot written to `period_reconciliation`: summary, totals and difference rows."""
-    common = {"month": result.month, "bunny_entity_id": result.entity_id}
-    rows: list[dict[str, Any]] = [
-        common
-        | {
-            "row_type": "summary",
-            "passed": result.passed,
-            "bunny_count": result.matched_documents,
-            "aiq_count": result.other_aiq_documents,
-            "detail": result.describe(),
-        }
-    ]
-    rows += [
-        common | {"row_type": "totals", "passed": row["matches"]} | {k: v for k, v in row.items() if k != "matches"}
-        for row in totals_rows(result)
-    ]
-    rows += [
-        common | {"row_type": "difference", "passed": False} | {k: v for k, v in row.items() if k != "bunny_state"}
-        for row in difference_rows(result)
-    ]
-    return rows
-
-
-def latest_reconciliation(store: Store, month: str, bunny_entity_id: str | None = None) -> list[dict[str, Any]]:
-    """The rows of the newest reconciliation snapshot of `month` (`YYYY-MM`), summary first."""
-    entity_clause = " AND bunny_entity_id = ?" if bunny_entity_id is not None else ""
-    params = [month, *([bunny_entity_id] if bunny_entity_id is not None else [])]
-    return store.query(
-        f"SELECT * FROM {RECONCILIATION_TABLE} WHERE month = ?{entity_clause} AND snapshot_id = "
-        f"(SELECT MAX(snapshot_id) FROM {RECONCILIATION_TABLE} WHERE month = ?{entity_clause}) "
-        "ORDER BY CASE row_type WHEN 'summary' THEN 0 WHEN 'totals' THEN 1 ELSE 2 END, kind, currency, "
-        "external_reference",
-        [*params, *params],
-    )
+DIFFERENCES_SCHEMA = pick(column_schema(RECONCILIATION_TABLE), DIFFERENCE_COLUMNS)
+TOTALS_SCHEMA = pick(
+    column_schema(RECONCILIATION_TABLE),
+    TOTALS_COLUMNS,
+    dg.TableColumn("matches", "bool", description="Both sides' count, net, tax and gross are equal."),
+)
 
 
 def _check_result(result: PeriodReconciliation) -> dg.AssetCheckResult:
@@ -168,8 +96,8 @@ def _check_result(result: PeriodReconciliation) -> dg.AssetCheckResult:
             "differing_documents": len(differences),
             "differing_references": [d.external_reference for d in result.differences],
             # Every differing document, not a preview: this list is what finance works through.
-            "differences": preview(differences, DIFFERENCE_COLUMNS, limit=max(len(differences), 1)),
-            "totals": preview(totals_rows(result), TOTALS_COLUMNS, limit=max(len(result.totals), 1)),
+            "differences": table_preview(differences, DIFFERENCES_SCHEMA, limit=None),
+            "totals": table_preview(totals_rows(result), TOTALS_SCHEMA, limit=None),
         },
     )
 
@@ -183,6 +111,7 @@ def _check_result(result: PeriodReconciliation) -> dg.AssetCheckResult:
     group_name="reconciliation",
     kinds={"accountsiq", "duckdb"},
     pool=STORE_POOL,
+    metadata=table_definition(RECONCILIATION_TABLE),
     check_specs=[
         dg.AssetCheckSpec(
             RECONCILIATION_CHECK,
@@ -200,7 +129,8 @@ def monthly_reconciliation(
     bunny: BunnyResource,
     store: StoreResource,
     sync_settings: SyncSettings,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult[None]]:
+    # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has two.
     mark_run_process(context)
     with accountsiq.open() as aiq, bunny.open() as bunny_client:
         result = reconcile_month(
@@ -210,11 +140,12 @@ def monthly_reconciliation(
             month=context.partition_key,
             sync_start=sync_settings.start_date(),
         )
-    snapshot_id, _ = store.store().write_snapshot(RECONCILIATION_TABLE, accountsiq.entity_id, store_rows(result))
+    rows = store_rows(result)
+    snapshot_id, _ = store.store().write_snapshot(RECONCILIATION_TABLE, accountsiq.entity_id, rows)
     context.log.info(result.describe())
     for difference in result.differences:
         context.log.warning("%s", difference)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "month": result.month,
             "passed": result.passed,
@@ -222,7 +153,8 @@ def monthly_reconciliation(
             "differing_documents": len(result.differences),
             "other_aiq_documents": result.other_aiq_documents,
             "snapshot_id": snapshot_id,
-            "totals": preview(totals_rows(result), TOTALS_COLUMNS, limit=max(len(result.totals), 1)),
+            "dagster/partition_row_count": len(rows),
+            "totals": table_preview(totals_rows(result), TOTALS_SCHEMA, limit=None),
         },
         check_results=[_check_result(result)],
     )
