@@ -337,19 +337,29 @@ def PostSalesDebitJournalGetBackTransactionID(call: Call, params: dict[str, Any]
 
 DEBIT_SIDE = frozenset({"SI", "SD"})
 CREDIT_SIDE = frozenset({"SN", "SR"})
+# The A-Z list's rows read literally (only the pairs the emulator can hold) plus invoice/receipt (payment page).
+WIKI_TABLE_PAIRS = frozenset({frozenset({"SI", "SN"}), frozenset({"SI", "SR"})})
 
 
-def check_allocation(first: TransactionRecord, second: TransactionRecord, amount: Decimal) -> None:
-    """AllocateTransactions' rules for two transactions found: first failing wins."""
+def _pair_allowed(call: Call, first: TransactionRecord, second: TransactionRecord) -> bool:
+    if call.state.options.allocation_pairs == "wiki_table":
+        return frozenset({first.type_code, second.type_code}) in WIKI_TABLE_PAIRS
+    sides = {first.type_code in DEBIT_SIDE, second.type_code in DEBIT_SIDE}
+    return sides == {True, False} and {first.type_code, second.type_code} <= DEBIT_SIDE | CREDIT_SIDE
+
+
+def check_allocation(call: Call, first: TransactionRecord, second: TransactionRecord, amount: Decimal) -> None:
+    """AllocateTransactions' rules for two transactions found, in order; first failing wins."""
     if amount <= 0:
         raise AiqFailure(Code.ALLOCATION_NOT_POSITIVE, "The allocation amount must be positive.")
     if first.account_id != second.account_id:
         raise AiqFailure(Code.ALLOCATION_CROSS_ACCOUNT, "The transactions belong to different accounts.")
-    sides = {first.type_code in DEBIT_SIDE, second.type_code in DEBIT_SIDE}
-    if sides != {True, False} or not {first.type_code, second.type_code} <= DEBIT_SIDE | CREDIT_SIDE:
-        raise AiqFailure(Code.ALLOCATION_TYPES, "Only a debit and a credit transaction can be allocated together.")
+    if first.transaction_id == second.transaction_id or not _pair_allowed(call, first, second):
+        raise AiqFailure(Code.ALLOCATION_TYPES, "These transaction types cannot be allocated together.")
+    if any(t.outstanding_amount == 0 for t in (first, second)):
+        raise AiqFailure(Code.ALLOCATION_FULLY_ALLOCATED, "A transaction is already fully allocated.")
     if any(abs(t.outstanding_amount) < amount for t in (first, second)):
-        raise AiqFailure(Code.ALLOCATION_TOO_MUCH, "The amount exceeds what is outstanding.")
+        raise AiqFailure(call.state.options.over_allocation_error_code, "The amount exceeds what is outstanding.")
 
 
 @_operation
@@ -362,7 +372,7 @@ def AllocateTransactions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         second = entity.transactions.get(params["transactionID_2"])
         if first is None or second is None:
             raise AiqFailure(Code.TRANSACTION_NOT_FOUND, "A transaction to allocate was not found.")
-        check_allocation(first, second, amount)
+        check_allocation(call, first, second, amount)
         apply_allocation(call, first, second, amount, params["allocationDate"], params.get("allocationReference"))
     return {"AllocateTransactionsResult": {"Status": "Success", "ErrorCode": Code.SUCCESS, "HasExpired": False}}
 
@@ -431,7 +441,7 @@ def _pay_and_allocate(call: Call, query: dict[str, Any] | None) -> dict[str, Any
             if amount < 0:
                 raise AiqFailure(Code.ALLOCATION_NOT_POSITIVE, "The allocation amount must be positive.")
             if amount > most:
-                raise AiqFailure(Code.ALLOCATION_TOO_MUCH, "The amount exceeds what is outstanding.")
+                raise AiqFailure(call.state.options.over_allocation_error_code, "The amount exceeds the outstanding.")
             when = query.get("AllocationDate") or receipt_record.transaction_date
             ref = query.get("AllocationReference") or receipt_record.external_reference
             apply_allocation(call, invoice_record, receipt_record, amount, when, ref)
@@ -470,3 +480,60 @@ def PostPayAndAllocateSalesInvoices(call: Call, params: dict[str, Any]) -> dict[
     if first_failure is not None:
         result |= {"Status": "Failure", "ErrorCode": first_failure.code, "ErrorMessage": first_failure.message}
     return {"PostPayAndAllocateSalesInvoicesResult": result}
+
+
+# ---------------------------------------------------------------- reading allocations
+
+
+def _entry(call: Call, record: AllocationRecord, other: TransactionRecord, sign: int) -> dict[str, Any]:
+    signed = call.state.options.allocation_amount_sign == "signed"
+    return {
+        "AllocatedToTransactionID": other.transaction_id,
+        "AllocatedToTransactionType": other.type_code,
+        "AllocatedToInternalNumber": other.internal_number,
+        "AllocatedToExternalReference": other.external_reference,
+        "AllocationAmount": sign * record.amount if signed else record.amount,
+        "AllocationDate": record.date,
+        "AllocationId": record.allocation_number,
+        "AllocationUserId": "integration",
+        "AllocationCreationDate": record.creation_date or record.date,
+        "AllocatedToTransactionDate": other.transaction_date,
+        "AllocationNumber": record.allocation_number,
+    }
+
+
+def _dto(t: TransactionRecord, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "TransactionID": t.transaction_id,
+        "TransactionType": t.type_code,
+        "InternalNumber": t.internal_number,
+        "ExternalReference": t.external_reference,
+        "AllocationEntries": {"WSAllocationEntryDTO": entries},
+        "AccountID": t.account_id,
+        "AccountCode": t.customer_code,
+    }
+
+
+def _side(t: TransactionRecord) -> int:
+    return 1 if t.type_code in DEBIT_SIDE else -1
+
+
+@_operation
+def GetAllocationsByTransactionId(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The allocations of one transaction (read by id: no look-up lag). `allocations_listing` picks the shape;
+    an id that is not a number or not a transaction answers TRANSACTION_NOT_FOUND."""
+    raw = (params.get("transactionId") or "").strip()
+    entity = call.ledger
+    t = entity.transactions.get(int(raw)) if raw.isdigit() else None
+    if t is None:
+        raise AiqFailure(Code.TRANSACTION_NOT_FOUND, f"Transaction {raw} was not found.")
+    pairs: list[tuple[AllocationRecord, TransactionRecord]] = []
+    for record in entity.allocations:
+        if t.transaction_id in record.transaction_ids:
+            first, second = record.transaction_ids
+            pairs.append((record, entity.transactions[second if first == t.transaction_id else first]))
+    if call.state.options.allocations_listing == "per_transaction":
+        dtos = [_dto(t, [_entry(call, record, other, _side(t)) for record, other in pairs])]
+    else:
+        dtos = [_dto(other, [_entry(call, record, t, _side(other))]) for record, other in pairs]
+    return {"GetAllocationsByTransactionIdResult": success({"WSAllocationTransactionDTO": dtos})}

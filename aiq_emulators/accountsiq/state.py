@@ -107,6 +107,18 @@ class EmulatorOptions:
     # customer's ("customer_currency"), or refused whatever the currency ("refused"), with
     # JOURNAL_ENTRY_CANNOT_POST_TO_FOREIGN_BANK_ACCOUNT. A base-currency bank is always allowed.
     journal_foreign_bank: Literal["customer_currency", "refused"] = "customer_currency"
+    # AllocateTransactions with more than a side's outstanding amount (a fully allocated side answers
+    # TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION whatever this says).
+    over_allocation_error_code: str = "TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT"
+    # Which pairs allocate: "debit_credit" (any of SI, SD with any of SN, SR) or "wiki_table" (the A-Z list's rows
+    # read literally, plus invoice/receipt from the payment page: SI-SN and SI-SR; a refund SD allocates to nothing
+    # the product creates).
+    allocation_pairs: Literal["debit_credit", "wiki_table"] = "debit_credit"
+    # GetAllocationsByTransactionId: one WSAllocationTransactionDTO for the transaction asked about with an entry per
+    # allocation ("per_transaction"), or one DTO per counterpart whose entry points back ("per_counterpart").
+    allocations_listing: Literal["per_transaction", "per_counterpart"] = "per_transaction"
+    # The entries' AllocationAmount: always positive, or signed by the side of the transaction the DTO describes.
+    allocation_amount_sign: Literal["positive", "signed"] = "positive"
 
 
 _OPTIONS = TypeAdapter(EmulatorOptions)
@@ -118,8 +130,10 @@ def validated_options(values: dict[str, Any]) -> EmulatorOptions:
     if unknown:
         raise ValueError(f"unknown options {sorted(unknown)}")
     options = _OPTIONS.validate_python(values)
-    if options.closed_period_error_code not in service_schema().types["VisorExceptionCodes"].enumeration:
-        raise ValueError(f"{options.closed_period_error_code} is not a VisorExceptionCodes value")
+    codes = service_schema().types["VisorExceptionCodes"].enumeration
+    for code in (options.closed_period_error_code, options.over_allocation_error_code):
+        if code not in codes:
+            raise ValueError(f"{code} is not a VisorExceptionCodes value")
     return options
 
 

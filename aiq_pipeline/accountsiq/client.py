@@ -57,12 +57,14 @@ from aiq_pipeline.accountsiq.errors import (
     AiqLookupError,
     AiqLookupTruncated,
     AiqNotFoundError,
+    AiqOverAllocation,
     AiqThrottledError,
     AiqTransportError,
     AiqValidationError,
     AiqWriteOutcomeUnknown,
 )
 from aiq_pipeline.accountsiq.models import (
+    Allocation,
     BatchSalesCreditNote,
     BatchSalesInvoice,
     BulkItemOutcome,
@@ -86,6 +88,7 @@ from aiq_pipeline.accountsiq.outcomes import (
     CHECK_CREDENTIALS,
     CUSTOMER_ABSENT_CODES,
     DUPLICATE_REFERENCE_CODES,
+    OVER_ALLOCATION_CODES,
     THROTTLE_CODES,
     TRANSACTION_ABSENT_CODES,
     error_for,
@@ -99,6 +102,7 @@ from aiq_pipeline.accountsiq.records import (
     add_sales_receipt,
     add_transactions_by_query,
     add_transactions_query,
+    allocations_from_xml,
     company_from_xml,
     entity_from_xml,
     gl_account_from_xml,
@@ -534,11 +538,15 @@ class AccountsIQClient:
         allocation_date: date,
         reference: str | None = None,
     ) -> None:
-        """Allocate `amount` between two transactions of one customer (e.g. a credit note and its invoice).
+        """Allocate `amount` between two transactions of one customer: a debit (invoice SI, refund SD) and a credit
+        (credit note SN, receipt SR), in either order.
 
-        A write like any other: never re-sent once it may have reached AIQ (`AiqWriteOutcomeUnknown`). AIQ
-        has no key for allocations, so the caller keeps them idempotent by reading the transactions'
-        `OutstandingAmount` first and allocating only what is still outstanding.
+        A write like any other: never re-sent once it may have reached AIQ (`AiqWriteOutcomeUnknown`); throttling
+        and token rejections are re-sent. AIQ has no key for allocations: after an unknown outcome, read
+        `get_allocations_by_transaction_id` (or `allocated_between`) or the outstanding amounts before allocating
+        again. More than a side's outstanding amount raises AiqOverAllocation (its code says which reading AIQ
+        gave); other refusals AiqValidationError (e.g. TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES,
+        TRANSACTION_CANNOT_ALLOCATE_CROSS_ACCOUNT, TRANSACTION_NOT_FOUND).
         """
         operation = "AllocateTransactions"
 
@@ -549,7 +557,37 @@ class AccountsIQClient:
             soap.add(op, "allocationAmount", amount)
             soap.add(op, "allocationDate", allocation_date)
 
-        self._call(operation, build, write=True)
+        try:
+            self._call(operation, build, write=True)
+        except AiqValidationError as exc:
+            if exc.code in OVER_ALLOCATION_CODES:
+                raise self._error(AiqOverAllocation, exc.message, operation, code=exc.code) from None
+            raise
+
+    def get_allocations_by_transaction_id(self, transaction_id: int) -> list[Allocation]:
+        """Every allocation of `transaction_id`, each naming the other transaction and the amount (positive).
+
+        Read by id, so it is the check after an allocation's unknown outcome. Raises AiqNotFoundError
+        (TRANSACTION_NOT_FOUND) for an unknown id and AiqLookupError for any other Failure.
+        """
+        operation = "GetAllocationsByTransactionId"
+
+        def build(op: ET.Element) -> None:
+            soap.add(op, "transactionId", str(transaction_id))  # an xs:string in the WSDL
+
+        try:
+            response = self._call(operation, build, write=False, failure=AiqLookupError)
+        except AiqLookupError as exc:
+            if exc.code in TRANSACTION_ABSENT_CODES:
+                raise self._error(AiqNotFoundError, exc.message, operation, code=exc.code) from None
+            raise
+        return allocations_from_xml(transaction_id, soap.child(self._result(response, operation), "Result"))
+
+    def allocated_between(self, transaction_id_1: int, transaction_id_2: int) -> Decimal:
+        """The total allocated between two transactions (0 when none): what an unknown-outcome AllocateTransactions
+        left behind. Errors as `get_allocations_by_transaction_id`."""
+        allocations = self.get_allocations_by_transaction_id(transaction_id_1)
+        return sum((a.amount for a in allocations if a.other_transaction_id == transaction_id_2), Decimal(0))
 
     # --- read-back ------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 - `AiqValidationError`: AIQ rejected the data (its `code` is AIQ's ErrorCode); fix the data.
 - `AiqThrottledError`, `AiqTransportError`: try again later (bounded backoff).
 - `AiqWriteOutcomeUnknown`: a write may or may not have been applied; look before writing again.
+- `AiqOverAllocation`: an allocation refused for more than is outstanding; read the allocations to see why.
 - `AiqDuplicateReference`: a create refused because AIQ already holds a document with that external reference;
   resolve it to the existing document (look it up), never write again.
 - `AiqLookupError` (and `AiqLookupTruncated`): a look-up that did not give a complete answer; whether the
@@ -58,6 +59,14 @@ class AiqDuplicateReference(AiqValidationError):
     def __init__(self, message: str, *, reference: str, code: str | None = None, operation: str | None = None) -> None:
         super().__init__(message, code=code, operation=operation)
         self.reference = reference
+
+
+class AiqOverAllocation(AiqValidationError):
+    """AllocateTransactions refused because a side has less outstanding than the amount, or nothing
+    (`TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT`,
+    `TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION`,
+    `INVALID_STATE_TRANSACTION_OUSTANDING_AMOUNT_IS_LESS_THAN_ALLOCATION_PLUS_DISCOUNT_AMOUNT`). Nothing was applied;
+    after an unknown outcome it usually means the first attempt was: read the allocations before anything else."""
 
 
 class AiqLookupError(AiqError):

@@ -391,3 +391,24 @@ class SalesRefund:
             lines=(line,),
             exchange_rate=self.exchange_rate,
         )
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One allocation of GetAllocationsByTransactionId, seen from `transaction_id` (the transaction asked about).
+
+    `amount` is what moved between the two, always positive. `other_external_reference` is the other transaction's
+    external reference: AIQ lists no allocation reference, so the `reference` sent to AllocateTransactions cannot be
+    read back; an allocation is recognised by its pair of transactions (and amount).
+    """
+
+    transaction_id: int
+    other_transaction_id: int
+    amount: Decimal
+    allocation_date: date | None
+    other_transaction_type: str | None = None
+    other_internal_number: str | None = None
+    other_external_reference: str | None = None
+    allocation_id: int | None = None
+    allocation_number: int | None = None
+    created_at: datetime | None = None

@@ -56,6 +56,14 @@ DUPLICATE_REFERENCE_CODES: Final = frozenset(
         "JOURNAL_ENTRY_REFERENCE_ALREADY_EXISTS",
     }
 )
+# AllocateTransactions refusing an amount larger than what is outstanding (the first is the WSDL's own spelling).
+OVER_ALLOCATION_CODES: Final = frozenset(
+    {
+        "TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT",
+        "TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION",
+        "INVALID_STATE_TRANSACTION_OUSTANDING_AMOUNT_IS_LESS_THAN_ALLOCATION_PLUS_DISCOUNT_AMOUNT",
+    }
+)
 # The codes by which the operations that read one record by its key say "no such record" (UNVERIFIED against the
 # live service: the notes expect these, and they are the only matching names in the WSDL's enum).
 CUSTOMER_ABSENT_CODES: Final = frozenset({"CUSTOMER_CODE_DOES_NOT_EXIST"})

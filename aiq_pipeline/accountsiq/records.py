@@ -24,6 +24,7 @@ from aiq_pipeline.accountsiq.envelope import (
 )
 from aiq_pipeline.accountsiq.envelope import to_decimal as dec
 from aiq_pipeline.accountsiq.models import (
+    Allocation,
     BatchLine,
     BatchSalesCreditNote,
     BatchSalesInvoice,
@@ -285,6 +286,52 @@ def summary_from_xml(item: ET.Element) -> TransactionSummary:
         creation_date=to_datetime(text(item, "CreationDate")),
         bank_account_code=text(item, "TransactionBankGLAccountNumber") or None,
     )
+
+
+def allocations_from_xml(transaction_id: int, result: ET.Element | None) -> list[Allocation]:
+    """GetAllocationsByTransactionId's ArrayOfWSAllocationTransactionDTO as allocations of `transaction_id`.
+
+    AIQ's shape is unverified: a DTO for the transaction asked about with an entry per allocation, or a DTO per
+    counterpart whose entry points back. Either way, the other transaction is whichever of the DTO's TransactionID
+    and the entry's AllocatedToTransactionID is not `transaction_id`; entries about neither are skipped, and an
+    allocation listed twice (same id and counterpart) is kept once.
+    """
+    found: dict[tuple[int | None, int, int], Allocation] = {}
+    for dto in children(result, "WSAllocationTransactionDTO"):
+        owner = to_int(text(dto, "TransactionID"))
+        for entry in children(child(dto, "AllocationEntries"), "WSAllocationEntryDTO"):
+            target = to_int(text(entry, "AllocatedToTransactionID"))
+            if owner == transaction_id:
+                other, kind, number, reference = (
+                    target,
+                    text(entry, "AllocatedToTransactionType"),
+                    text(entry, "AllocatedToInternalNumber"),
+                    text(entry, "AllocatedToExternalReference"),
+                )
+            elif target == transaction_id:
+                other, kind, number, reference = (
+                    owner,
+                    text(dto, "TransactionType"),
+                    text(dto, "InternalNumber"),
+                    text(dto, "ExternalReference"),
+                )
+            else:
+                continue
+            allocation_id = to_int(text(entry, "AllocationId")) or None
+            allocation = Allocation(
+                transaction_id=transaction_id,
+                other_transaction_id=other,
+                amount=abs(dec(text(entry, "AllocationAmount"))),
+                allocation_date=to_date(text(entry, "AllocationDate")),
+                other_transaction_type=kind,
+                other_internal_number=number,
+                other_external_reference=reference,
+                allocation_id=allocation_id,
+                allocation_number=to_int(text(entry, "AllocationNumber")) or None,
+                created_at=to_datetime(text(entry, "AllocationCreationDate")),
+            )
+            found.setdefault((allocation_id, other, len(found) if allocation_id is None else 0), allocation)
+    return list(found.values())
 
 
 # TransactionLine carries no tax flag; these TransactionLineType values mark the VAT posting.
