@@ -537,3 +537,39 @@ def GetAllocationsByTransactionId(call: Call, params: dict[str, Any]) -> dict[st
     else:
         dtos = [_dto(other, [_entry(call, record, t, _side(other))]) for record, other in pairs]
     return {"GetAllocationsByTransactionIdResult": success({"WSAllocationTransactionDTO": dtos})}
+
+
+# ---------------------------------------------------------------- customer balances
+
+
+@_operation
+def GetCustomerBalanceInformation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Each customer's balance as at `edt` (transactions dated on or before it), in the customer's currency, debit
+    positive: the sum of the control amounts, which allocations do not change. No codes (or an empty list): every
+    customer, by code; an unknown code is left out (both UNVERIFIED). CreditLeft = CreditLimit - Balance and
+    OverCreditLimitBalance = what exceeds a set limit (emulator choices)."""
+    entity = call.ledger
+    edt: datetime = params["edt"]
+    asked = [code for code in ((params.get("customerCodes") or {}).get("string") or []) if code is not None]
+    codes = [code for code in asked if code in entity.customers] if asked else sorted(entity.customers)
+    balances: dict[str, Decimal] = dict.fromkeys(codes, Decimal(0))
+    for t in entity.transactions.values():
+        if t.customer_code in balances and t.transaction_date.date() <= edt.date():
+            balances[t.customer_code] += t.control_amount
+    rows = []
+    for code, balance in balances.items():
+        customer = entity.customers[code]
+        limit = customer.CreditLimit
+        rows.append(
+            {
+                "AccountID": customer.AccountID,
+                "AccountCode": code,
+                "AccountType": "Customer",
+                "Balance": balance,
+                "CreditLimit": limit,
+                "CreditLeft": limit - balance,
+                "OverCreditLimitBalance": max(balance - limit, Decimal(0)) if limit > 0 else Decimal(0),
+                "CurrencyCode": customer.currency_code or entity.base_currency,
+            }
+        )
+    return {"GetCustomerBalanceInformationResult": success({"AccountBalanceInformation": rows})}

@@ -30,6 +30,7 @@ from aiq_pipeline.accountsiq.models import (
     CompanyInformation,
     CreatedTransaction,
     Customer,
+    CustomerBalance,
     Entity,
     GLAccount,
     JournalLine,
@@ -45,6 +46,7 @@ from aiq_pipeline.accountsiq.models import (
     TransactionDetail,
     TransactionSummary,
     ledger_sign,
+    outstanding_by_account,
 )
 from aiq_pipeline.accountsiq.outcomes import DUPLICATE_REFERENCE_CODES
 from aiq_pipeline.accountsiq.records import same_reference
@@ -81,6 +83,7 @@ __all__ = [
     "CompanyInformation",
     "CreatedTransaction",
     "Customer",
+    "CustomerBalance",
     "Entity",
     "GLAccount",
     "JournalLine",
@@ -97,5 +100,6 @@ __all__ = [
     "TransactionSummary",
     "endpoint_url",
     "ledger_sign",
+    "outstanding_by_account",
     "same_reference",
 ]

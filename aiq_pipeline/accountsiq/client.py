@@ -71,6 +71,7 @@ from aiq_pipeline.accountsiq.models import (
     CompanyInformation,
     CreatedTransaction,
     Customer,
+    CustomerBalance,
     Entity,
     GLAccount,
     PayAndAllocate,
@@ -104,6 +105,7 @@ from aiq_pipeline.accountsiq.records import (
     add_transactions_query,
     allocations_from_xml,
     company_from_xml,
+    customer_balance_from_xml,
     entity_from_xml,
     gl_account_from_xml,
     pay_and_allocate_result_from_xml,
@@ -589,6 +591,34 @@ class AccountsIQClient:
         allocations = self.get_allocations_by_transaction_id(transaction_id_1)
         return sum((a.amount for a in allocations if a.other_transaction_id == transaction_id_2), Decimal(0))
 
+    # --- balances -------------------------------------------------------------------------------------
+
+    def get_customer_balances(
+        self, as_of: date, customer_codes: Collection[str] | None = None
+    ) -> dict[str, CustomerBalance]:
+        """GetCustomerBalanceInformation: each customer's balance as at `as_of` (transactions dated on or before
+        it), in the customer's currency, positive when the customer owes; keyed by customer code.
+
+        None (or no codes) asks for every customer. A code AIQ does not answer for is absent from the result
+        (unknown customer): never read a missing key as a zero balance. A Failure raises AiqLookupError. The
+        same figure can be cross-checked from the transactions: `outstanding_by_account(get_transactions_by(...,
+        account_ids=[...]))`.
+        """
+        if isinstance(customer_codes, str):
+            raise TypeError("customer_codes is a collection of customer codes, not one string")
+        operation = "GetCustomerBalanceInformation"
+
+        def build(op: ET.Element) -> None:
+            soap.add(op, "edt", as_of)
+            codes = soap.add_group(op, "customerCodes")
+            for code in dict.fromkeys(customer_codes or ()):
+                soap.add(codes, "string", code)
+
+        response = self._call(operation, build, write=False, failure=AiqLookupError)
+        result = soap.child(self._result(response, operation), "Result")
+        rows = [customer_balance_from_xml(item) for item in soap.children(result, "AccountBalanceInformation")]
+        return {row.account_code: row for row in rows}
+
     # --- read-back ------------------------------------------------------------------------------------
 
     # AIQ answers GetTransactionsByExternalReference with at most this many rows (protocol notes §5.3).
@@ -636,9 +666,15 @@ class AccountsIQClient:
     transactions_by_page_size = 10_000
 
     def get_transactions_by(
-        self, from_date: date, to_date: date, types: Collection[str] | None = None
+        self,
+        from_date: date,
+        to_date: date,
+        types: Collection[str] | None = None,
+        *,
+        account_ids: Collection[int] | None = None,
     ) -> list[TransactionSummary]:
-        """Every transaction dated `from_date`..`to_date` (inclusive), optionally only these types (SI, SN, ...).
+        """Every transaction dated `from_date`..`to_date` (inclusive), optionally only these types (SI, SN, SR,
+        SD...) and only these accounts (AccountIDsFilter: customers' `account_id`s).
 
         Pages with Skip until AIQ answers a short page. A transaction seen twice (rows shifting between pages
         while AIQ is written to) is kept once. A Failure on any page raises AiqLookupError (never a short list).
@@ -649,7 +685,12 @@ class AccountsIQClient:
         skip = 0
         while True:
             build = functools.partial(
-                add_transactions_by_query, from_date=from_date, to_date=to_date, skip=skip, types=wanted
+                add_transactions_by_query,
+                from_date=from_date,
+                to_date=to_date,
+                skip=skip,
+                types=wanted,
+                account_ids=sorted(set(account_ids)) if account_ids else None,
             )
             page = self._summaries(self._call(operation, build, write=False, failure=AiqLookupError), operation)
             for summary in page:

@@ -6,6 +6,7 @@ Field names follow the WSDL, in snake_case.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -412,3 +413,33 @@ class Allocation:
     allocation_id: int | None = None
     allocation_number: int | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    """One AccountBalanceInformation of GetCustomerBalanceInformation: what the customer owes as at a date, in the
+    customer's currency, positive when the customer owes (the WSDL's CreditLeft, the limit less the balance, only
+    makes sense so; UNVERIFIED on a tenant)."""
+
+    account_id: int
+    account_code: str
+    balance: Decimal
+    currency_code: str | None
+    credit_limit: Decimal = Decimal(0)
+    credit_left: Decimal = Decimal(0)
+    over_credit_limit: Decimal = Decimal(0)
+    account_type: str | None = None
+
+
+def outstanding_by_account(rows: Iterable[TransactionSummary]) -> dict[str, Decimal]:
+    """Per account code, the sum of the side-signed outstanding amounts of `rows` (debits +, credits -): a
+    customer's balance from the transactions themselves, the cross-check of GetCustomerBalanceInformation. A row
+    whose outstanding amount AIQ did not give raises ValueError (summing it as 0 would hide money)."""
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        amount = row.signed_outstanding_amount
+        if amount is None:
+            raise ValueError(f"transaction {row.transaction_id} has no OutstandingAmount")
+        key = row.account_code or ""
+        totals[key] = totals.get(key, Decimal(0)) + amount
+    return totals

@@ -29,6 +29,7 @@ from aiq_pipeline.accountsiq.models import (
     BatchSalesCreditNote,
     BatchSalesInvoice,
     CompanyInformation,
+    CustomerBalance,
     Entity,
     GLAccount,
     PayAndAllocate,
@@ -175,7 +176,13 @@ def same_reference(found: str | None, wanted: str) -> bool:
 
 
 def add_transactions_by_query(
-    parent: ET.Element, from_date: date, to_date: date, *, skip: int, types: Sequence[str] | None
+    parent: ET.Element,
+    from_date: date,
+    to_date: date,
+    *,
+    skip: int,
+    types: Sequence[str] | None,
+    account_ids: Sequence[int] | None = None,
 ) -> None:
     """WSGetTransactionsByQuery: transaction dates `from_date`..`to_date`, any creation date, any period."""
     query = add_group(parent, "query")
@@ -186,6 +193,10 @@ def add_transactions_by_query(
     add(query, "ToCreationDate", WIDE_TO_DATE)
     add(query, "Skip", skip)
     _add_types(query, types)
+    if account_ids:
+        accounts = add_group(query, "AccountIDsFilter")
+        for account_id in account_ids:
+            add(accounts, "int", account_id)
     # nil: no filter on the period date (the transaction date already bounds the listing).
     add(query, "FromPeriodDate", None, nillable=True)
     add(query, "ToPeriodDate", None, nillable=True)
@@ -332,6 +343,19 @@ def allocations_from_xml(transaction_id: int, result: ET.Element | None) -> list
             )
             found.setdefault((allocation_id, other, len(found) if allocation_id is None else 0), allocation)
     return list(found.values())
+
+
+def customer_balance_from_xml(item: ET.Element) -> CustomerBalance:
+    return CustomerBalance(
+        account_id=to_int(text(item, "AccountID")),
+        account_code=text(item, "AccountCode") or "",
+        balance=dec(text(item, "Balance")),
+        currency_code=text(item, "CurrencyCode"),
+        credit_limit=dec(text(item, "CreditLimit")),
+        credit_left=dec(text(item, "CreditLeft")),
+        over_credit_limit=dec(text(item, "OverCreditLimitBalance")),
+        account_type=text(item, "AccountType"),
+    )
 
 
 # TransactionLine carries no tax flag; these TransactionLineType values mark the VAT posting.
