@@ -22,7 +22,8 @@ A fixture is a JSON document (field names as below; unknown fields are rejected)
       "tax_codes": [{"code": "V01", "description": "Standard", "rate": "23", "is_default": true}],
       "financial_years": [2025, 2026, 2027],
       "sales_ledger_closed_before": "2026-06-01",
-      "customers": [{"code": "EXISTING-001", "name": "Existing Customer One", "currency_code": "EUR"}]
+      "customers": [{"code": "EXISTING-001", "name": "Existing Customer One", "currency_code": "EUR",
+                     "email": "ap@one.example", "vat_registration_number": "IE1234567T", "country_code": "IE"}]
     }
   ]
 }
@@ -38,6 +39,8 @@ A fixture is a JSON document (field names as below; unknown fields are rejected)
   GetCurrencyExchangeRate answers under the default `multiply` direction); every key must be one of `currencies`
   and > 0. A listed currency without a rate answers `CURRENCYHISTORY_EXCHANGE_RATE_IS_INVALID` (an emulator
   choice: AIQ's behaviour for a currency with no rate is not documented).
+- A customer may carry `email`, `vat_registration_number`, `country_code` and `country` (what issue 11 matches
+  existing customers on) and `is_active` (false: left out of GetActiveCustomerList).
 - Codes (entity, GL, tax, customer, currency) must be upper case, as AIQ requires; a customer's
   `currency_code` defaults to the entity's base currency and must be one of `currencies`.
 
@@ -98,6 +101,9 @@ class CustomerFixture(_Strict):
     currency_code: str | None = None
     email: str | None = None
     is_active: bool = True
+    vat_registration_number: str | None = None
+    country_code: str | None = Field(default=None, description="ISO 3166 alpha-2, as AIQ's CountryCode")
+    country: str | None = None
 
     check_code = field_validator("code")(_upper)
 

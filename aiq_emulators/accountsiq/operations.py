@@ -447,6 +447,13 @@ def GetCustomerList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"GetCustomerListResult": success({"Customer": customers})}
 
 
+@_operation
+def GetActiveCustomerList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """GetCustomerList without the customers whose IsActive is false."""
+    customers = [c.wire() for _, c in sorted(call.ledger.customers.items()) if c.IsActive]
+    return {"GetActiveCustomerListResult": success({"Customer": customers})}
+
+
 def _defaults(entity: EntityData) -> dict[str, Any]:
     default_tax = next((t.code for t in entity.tax_codes.values() if t.is_default), None)
     return {

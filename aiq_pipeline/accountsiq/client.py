@@ -57,6 +57,7 @@ from aiq_pipeline.accountsiq.errors import (
     AiqLookupError,
     AiqLookupTruncated,
     AiqNotFoundError,
+    AiqOutdatedRecord,
     AiqOverAllocation,
     AiqThrottledError,
     AiqTransportError,
@@ -313,6 +314,18 @@ class AccountsIQClient:
         found = soap.child(self._result(response, "GetCustomer"), "Result")
         return None if found is None or found.get(soap.NIL_ATTR) == "true" else customer_from_xml(found)
 
+    def get_customer_list(self) -> list[Customer]:
+        """Every customer of the entity in one call (GetCustomerList; AIQ does not page master data): the list a
+        batch matches Bunny accounts against (code, name, e-mail, VAT number, country, currency)."""
+        result = self._result(self._call("GetCustomerList", _no_params, write=False), "GetCustomerList")
+        return [customer_from_xml(item) for item in soap.children(soap.child(result, "Result"), "Customer")]
+
+    def get_active_customer_list(self) -> list[Customer]:
+        """GetActiveCustomerList: the customers whose IsActive is true, in one call."""
+        operation = "GetActiveCustomerList"
+        result = self._result(self._call(operation, _no_params, write=False), operation)
+        return [customer_from_xml(item) for item in soap.children(soap.child(result, "Result"), "Customer")]
+
     def get_new_customer_from_defaults(self) -> Customer:
         response = self._call("GetNewCustomerFromDefaults", _no_params, write=False)
         found = soap.child(self._result(response, "GetNewCustomerFromDefaults"), "Result")
@@ -323,8 +336,10 @@ class AccountsIQClient:
     def update_customer(self, customer: Customer, *, create: bool) -> bool:
         """Insert (create=True) or update a customer; returns AIQ's boolean Result.
 
-        Raises AiqNotFoundError when create=False and the code does not exist (Status NotCreated), and
-        AiqValidationError(code=OUTDATED_RECORD) when RowVersionNumber is stale (Status Conflicted).
+        An update sends back the record as read (`get_customer`, or an item of `get_customer_list`) with the
+        changed fields: its RowVersionNumber must be the current one. Raises AiqNotFoundError when create=False
+        and the code does not exist (Status NotCreated), and AiqOutdatedRecord (an AiqValidationError, code
+        OUTDATED_RECORD) when RowVersionNumber is stale (Status Conflicted): read it again and reapply.
         """
         stray = unknown_other_keys(customer)
         if stray:
@@ -334,7 +349,12 @@ class AccountsIQClient:
             add_customer(op, "customer", customer)
             soap.add(op, "create", create)
 
-        response = self._call("UpdateCustomer", build, write=True)
+        try:
+            response = self._call("UpdateCustomer", build, write=True)
+        except AiqValidationError as exc:
+            if exc.code in ("OUTDATED_RECORD", "CONFLICTED"):
+                raise self._error(AiqOutdatedRecord, exc.message, "UpdateCustomer", code=exc.code) from None
+            raise
         return soap.to_bool(soap.text(self._result(response, "UpdateCustomer"), "Result"))
 
     # --- batch documents ------------------------------------------------------------------------------

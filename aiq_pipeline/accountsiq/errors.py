@@ -4,6 +4,7 @@
 - `AiqValidationError`: AIQ rejected the data (its `code` is AIQ's ErrorCode); fix the data.
 - `AiqThrottledError`, `AiqTransportError`: try again later (bounded backoff).
 - `AiqWriteOutcomeUnknown`: a write may or may not have been applied; look before writing again.
+- `AiqOutdatedRecord`: an update of a record someone changed since it was read; read it again, reapply.
 - `AiqOverAllocation`: an allocation refused for more than is outstanding; read the allocations to see why.
 - `AiqDuplicateReference`: a create refused because AIQ already holds a document with that external reference;
   resolve it to the existing document (look it up), never write again.
@@ -48,6 +49,11 @@ class AiqValidationError(AiqError):
 class AiqNotFoundError(AiqValidationError):
     """The one record asked for by its key does not exist: GetTransaction's TRANSACTION_NOT_FOUND for an id, or
     UpdateCustomer(create=false)'s NotCreated. Never raised by a look-up by reference (see AiqLookupError)."""
+
+
+class AiqOutdatedRecord(AiqValidationError):
+    """An update refused because the record changed since it was read (Status Conflicted, `OUTDATED_RECORD`): the
+    RowVersionNumber sent is stale. Nothing was written; read the record again and reapply the change."""
 
 
 class AiqDuplicateReference(AiqValidationError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from aiq_emulators.accountsiq import start_emulator
+from aiq_emulators.accountsiq.fixtures import CustomerFixture, demo_fixture
 from aiq_pipeline_tests.emulators.accountsiq.conftest import Answer, Soap, invoice_xml
 
 
@@ -115,3 +117,33 @@ def test_currency_fixed_once_customer_has_transactions(soap: Soap) -> None:
     assert (answer.status, answer.error_code) == ("Failure", "CANNOT_MODIFY_CURRENCY_CODE_ACCOUNT_IS_IN_USE")
     # same currency is still a normal update
     assert update(soap, "BUNNY-FX", currency="GBP", name="Kept", row_version=version).status == "Success"
+
+
+def test_active_customer_list_leaves_inactive_customers_out(soap: Soap) -> None:
+    assert soap.call("GetActiveCustomerList").texts("Code") == ["EXISTING-001", "EXISTING-002", "EXISTING-003"]
+    current = soap.call("GetCustomer", "<customerCode>EXISTING-003</customerCode>").text("RowVersionNumber")
+    body = _customer_xml("EXISTING-003", currency="USD", row_version=current).replace(
+        "<IsActive>true</IsActive>", "<IsActive>false</IsActive>"
+    )
+    assert soap.call("UpdateCustomer", body + "<create>false</create>").status == "Success"
+    assert soap.call("GetActiveCustomerList").texts("Code") == ["EXISTING-001", "EXISTING-002"]
+    assert soap.call("GetCustomerList").texts("Code") == ["EXISTING-001", "EXISTING-002", "EXISTING-003"]
+
+
+def test_fixture_customers_carry_vat_number_and_country() -> None:
+    demo = demo_fixture()
+    entity = demo.entities[0]
+    matched = CustomerFixture(code="EXISTING-009", name="Matched Ltd", vat_registration_number="IE1234567T",
+                              country_code="IE", country="Ireland", email="ap@matched.example")  # fmt: skip
+    fixture = demo.model_copy(update={"entities": [entity.model_copy(update={"customers": [matched]}),
+                                                   *demo.entities[1:]]})  # fmt: skip
+    with start_emulator(fixture=fixture) as (url, _):
+        soap = Soap(url)
+        answer = soap.call("GetCustomerList")
+        soap.close()
+    assert (answer.text("Code"), answer.text("VATRegistrationNumber"), answer.text("CountryCode")) == (
+        "EXISTING-009",
+        "IE1234567T",
+        "IE",
+    )
+    assert (answer.text("Country"), answer.text("Email")) == ("Ireland", "ap@matched.example")
