@@ -7,7 +7,7 @@ then ends in one `dg.Failure` naming them, so the posted documents stay MATERIAL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import dagster as dg
@@ -36,6 +36,14 @@ def _identity(o: Outcome) -> dict[str, object]:
     }
 
 
+# Details that are yes/no: recorded as booleans, so the UI shows and filters them as such.
+FLAG_DETAILS = frozenset({"posting_date_moved"})
+
+
+def _details(details: Mapping[str, str]) -> dict[str, object]:
+    return {name: value == "true" if name in FLAG_DETAILS else value for name, value in details.items()}
+
+
 def materialization(asset: DocumentAsset, o: Outcome) -> dg.AssetMaterialization:
     meta = _identity(o)
     if o.transaction_id is not None:
@@ -49,7 +57,7 @@ def materialization(asset: DocumentAsset, o: Outcome) -> dg.AssetMaterialization
         meta["allocated_against_aiq_transaction_id"] = o.related_transaction_id
     if o.allocated is not None:
         meta["allocated"] = money(o.allocated)
-    meta |= dict(o.details)
+    meta |= _details(o.details)
     if o.differences:
         meta["differences"] = "; ".join(o.differences)
     if o.reason:
