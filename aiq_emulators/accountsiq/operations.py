@@ -330,7 +330,8 @@ def GetChartOfAccounts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "AccountType": _spelled(gl.account_type, call.state.options.account_type_spelling),
             "IsDepartmental": gl.is_departmental,
             "IsActive": gl.is_active,
-            "CurrencyCode": gl.currency_code or call.ledger.base_currency,
+            "CurrencyCode": (gl.currency_code if call.state.options.chart_bank_currency == "bank" else None)
+            or call.ledger.base_currency,
         }
         for gl in call.ledger.gl_accounts.values()
     ]
@@ -358,6 +359,74 @@ def GetTaxCodeList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 RATE_PLACES = Decimal("0.000001")
+# GetCurrencies' Symbol and Description for the currencies the fixtures use (others: the code itself).
+CURRENCY_NAMES = {"EUR": ("€", "Euro"), "GBP": ("£", "Pound sterling"), "USD": ("$", "US dollar")}
+
+
+def _current_rate(call: Call, code: str) -> Decimal | None:
+    """The rate GetCurrencyExchangeRate answers for `code` (None: the currency has no rate)."""
+    entity = call.ledger
+    if code == entity.base_currency:
+        return Decimal(1)
+    rate = entity.exchange_rates.get(code)
+    if rate is None or rate <= 0:
+        return None
+    if call.state.options.exchange_rate_direction == "divide":
+        rate = (Decimal(1) / rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+    return rate
+
+
+@_operation
+def GetCurrencyList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The entity's currency codes, base currency first."""
+    entity = call.ledger
+    codes = [entity.base_currency, *(c for c in entity.currencies if c != entity.base_currency)]
+    return {"GetCurrencyListResult": success({"string": codes})}
+
+
+@_operation
+def GetCurrencies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """WSCurrency per currency: ExchangeRate as GetCurrencyExchangeRate answers it, 0 for a currency without a rate
+    (an emulator choice); LastModifiedDate the emulator's clock."""
+    entity = call.ledger
+    codes = [entity.base_currency, *(c for c in entity.currencies if c != entity.base_currency)]
+    items = []
+    for number, code in enumerate(codes, start=1):
+        symbol, description = CURRENCY_NAMES.get(code, (code, code))
+        items.append(
+            {
+                "CurrencyID": number,
+                "CurrencyCode": code,
+                "IsBaseCurrency": code == entity.base_currency,
+                "ExchangeRate": _current_rate(call, code) or Decimal(0),
+                "Symbol": symbol,
+                "Units": "1",
+                "LastModifiedDate": call.now,
+                "Description": description,
+            }
+        )
+    return {"GetCurrenciesResult": success({"WSCurrency": items})}
+
+
+@_operation
+def GetBankList(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """A Bank per Bank-type GL account: BankID its place in code order, Code and BankAccountCode both the GL code
+    (UNVERIFIED which of the two a receipt's BankAccountCode means), CurrencyCode the bank's own currency."""
+    entity = call.ledger
+    banks = [
+        {
+            "GroupOnlinePaymentDuringReconciliation": False,
+            "BankID": bank_id(entity, code),
+            "Code": code,
+            "BankAccountCode": code,
+            "Name": entity.gl_accounts[code].description,
+            "CurrencyCode": entity.gl_accounts[code].currency_code or entity.base_currency,
+            "OverdraftLimit": Decimal(0),
+            "OnlineBankType": "None",
+        }
+        for code in bank_codes(entity)
+    ]
+    return {"GetBankListResult": success({"Bank": banks})}
 
 
 @_operation
@@ -375,16 +444,11 @@ def GetCurrencyExchangeRate(call: Call, params: dict[str, Any]) -> dict[str, Any
         raise AiqFailure(Code.CURRENCY_EMPTY, "The currency code is empty.")
     if code != code.upper():
         raise AiqFailure(Code.CURRENCY_NOT_UPPER, f"Currency code {code} must be upper case.")
-    entity = call.ledger
-    if code not in entity.currencies:
+    if code not in call.ledger.currencies:
         raise AiqFailure(Code.CURRENCY_UNKNOWN, f"Currency {code} does not exist in this entity.")
-    if code == entity.base_currency:
-        return {"GetCurrencyExchangeRateResult": success(Decimal(1))}
-    rate = entity.exchange_rates.get(code)
-    if rate is None or rate <= 0:
+    rate = _current_rate(call, code)
+    if rate is None:
         raise AiqFailure(Code.CURRENCY_NO_RATE, f"No exchange rate is set for currency {code}.")
-    if call.state.options.exchange_rate_direction == "divide":
-        rate = (Decimal(1) / rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
     return {"GetCurrencyExchangeRateResult": success(rate)}
 
 

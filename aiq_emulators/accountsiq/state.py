@@ -107,6 +107,10 @@ class EmulatorOptions:
     # customer's ("customer_currency"), or refused whatever the currency ("refused"), with
     # JOURNAL_ENTRY_CANNOT_POST_TO_FOREIGN_BANK_ACCOUNT. A base-currency bank is always allowed.
     journal_foreign_bank: Literal["customer_currency", "refused"] = "customer_currency"
+    # GetChartOfAccounts' CurrencyCode of a Bank account: the base currency like every GL account ("base"; the wiki's
+    # GLAccount: "can only be the system's base currency code") or the bank's own currency ("bank"). GetBankList
+    # always gives the bank's own currency.
+    chart_bank_currency: Literal["base", "bank"] = "base"
     # AllocateTransactions with more than a side's outstanding amount (a fully allocated side answers
     # TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION whatever this says).
     over_allocation_error_code: str = "TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT"

@@ -66,11 +66,13 @@ from aiq_pipeline.accountsiq.errors import (
 )
 from aiq_pipeline.accountsiq.models import (
     Allocation,
+    BankAccount,
     BatchSalesCreditNote,
     BatchSalesInvoice,
     BulkItemOutcome,
     CompanyInformation,
     CreatedTransaction,
+    Currency,
     Customer,
     CustomerBalance,
     Entity,
@@ -105,7 +107,9 @@ from aiq_pipeline.accountsiq.records import (
     add_transactions_by_query,
     add_transactions_query,
     allocations_from_xml,
+    bank_account_from_xml,
     company_from_xml,
+    currency_from_xml,
     customer_balance_from_xml,
     entity_from_xml,
     gl_account_from_xml,
@@ -259,6 +263,22 @@ class AccountsIQClient:
     def get_chart_of_accounts(self) -> list[GLAccount]:
         result = self._result(self._call("GetChartOfAccounts", _no_params, write=False), "GetChartOfAccounts")
         return [gl_account_from_xml(i) for i in soap.children(soap.child(result, "Result"), "WSChartOfAccountLine")]
+
+    def get_bank_list(self) -> list[BankAccount]:
+        """GetBankList: the entity's bank accounts with their own currencies, for checking the bank account mapped
+        per processor and currency (pair it with `get_chart_of_accounts`: the account must be an active Bank one)."""
+        result = self._result(self._call("GetBankList", _no_params, write=False), "GetBankList")
+        return [bank_account_from_xml(item) for item in soap.children(soap.child(result, "Result"), "Bank")]
+
+    def get_currency_list(self) -> list[str]:
+        """GetCurrencyList: the codes of the currencies the entity has."""
+        result = self._result(self._call("GetCurrencyList", _no_params, write=False), "GetCurrencyList")
+        return [soap.text_or_nil(item) or "" for item in soap.children(soap.child(result, "Result"), "string")]
+
+    def get_currencies(self) -> list[Currency]:
+        """GetCurrencies: the entity's currencies with the base one marked and AIQ's current rate of each."""
+        result = self._result(self._call("GetCurrencies", _no_params, write=False), "GetCurrencies")
+        return [currency_from_xml(item) for item in soap.children(soap.child(result, "Result"), "WSCurrency")]
 
     def get_tax_code_list(self) -> list[TaxCode]:
         result = self._result(self._call("GetTaxCodeList", _no_params, write=False), "GetTaxCodeList")

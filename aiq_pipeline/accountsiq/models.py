@@ -68,7 +68,52 @@ class GLAccount:
 
     @property
     def is_posting(self) -> bool:
-        return (self.account_type or "").strip().lower() == "posting"
+        return _account_type_is(self.account_type, "posting")
+
+    @property
+    def is_bank(self) -> bool:
+        """A Bank account: where receipts go and refunds come from. Its own currency is on `get_bank_list`'s
+        BankAccount (the chart may give every GL account the base currency)."""
+        return _account_type_is(self.account_type, "bank")
+
+
+def _account_type_is(account_type: str | None, word: str) -> bool:
+    """AccountType read in any of the unverified spellings: `Posting`, `POSTING` or the one letter `P`."""
+    spelled = (account_type or "").strip().lower()
+    return spelled in (word, word[0])
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    """One Bank of GetBankList: a bank account of the entity with its own currency.
+
+    `code` and `bank_account_code` are AIQ's Code and BankAccountCode; which of the two a receipt's BankAccountCode
+    means is unverified (the emulator gives both the bank's GL account code): `gl_account_code` is the one to send.
+    """
+
+    bank_id: int
+    code: str
+    bank_account_code: str | None
+    name: str | None
+    currency_code: str | None
+    overdraft_limit: Decimal = Decimal(0)
+
+    @property
+    def gl_account_code(self) -> str:
+        return self.bank_account_code or self.code
+
+
+@dataclass(frozen=True)
+class Currency:
+    """One WSCurrency of GetCurrencies. `exchange_rate` is as GetCurrencyExchangeRate states it (0: none set)."""
+
+    currency_id: int
+    code: str
+    is_base_currency: bool
+    exchange_rate: Decimal
+    symbol: str | None = None
+    description: str | None = None
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,12 @@ from aiq_pipeline.accountsiq.envelope import (
 from aiq_pipeline.accountsiq.envelope import to_decimal as dec
 from aiq_pipeline.accountsiq.models import (
     Allocation,
+    BankAccount,
     BatchLine,
     BatchSalesCreditNote,
     BatchSalesInvoice,
     CompanyInformation,
+    Currency,
     CustomerBalance,
     Entity,
     GLAccount,
@@ -237,6 +239,29 @@ def gl_account_from_xml(item: ET.Element) -> GLAccount:
         balance_sheet_type=text(item, "BalanceSheetType"),
         default_tax_id=text(item, "DefaultTaxID"),
         gl_group=text(item, "GLGroup"),
+    )
+
+
+def bank_account_from_xml(item: ET.Element) -> BankAccount:
+    return BankAccount(
+        bank_id=to_int(text(item, "BankID")),
+        code=text(item, "Code") or "",
+        bank_account_code=text(item, "BankAccountCode") or None,
+        name=text(item, "Name"),
+        currency_code=text(item, "CurrencyCode") or None,
+        overdraft_limit=dec(text(item, "OverdraftLimit")),
+    )
+
+
+def currency_from_xml(item: ET.Element) -> Currency:
+    return Currency(
+        currency_id=to_int(text(item, "CurrencyID")),
+        code=text(item, "CurrencyCode") or "",
+        is_base_currency=to_bool(text(item, "IsBaseCurrency")),
+        exchange_rate=dec(text(item, "ExchangeRate")),
+        symbol=text(item, "Symbol"),
+        description=text(item, "Description"),
+        last_modified=to_datetime(text(item, "LastModifiedDate")),
     )
 
 

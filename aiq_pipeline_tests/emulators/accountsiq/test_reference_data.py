@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aiq_emulators.accountsiq import start_emulator
+from aiq_emulators.accountsiq.fixtures import payments_demo_fixture
 from aiq_pipeline_tests.emulators.accountsiq.conftest import NIL, Soap
 
 
@@ -85,3 +87,36 @@ def test_currency_exchange_rate_failures_use_real_error_codes(soap: Soap, emulat
         del data.entities["DEMO01"].exchange_rates["USD"]
     no_rate = soap.call("GetCurrencyExchangeRate", "<currencyCode>USD</currencyCode>")
     assert (no_rate.status, no_rate.error_code) == ("Failure", "CURRENCYHISTORY_EXCHANGE_RATE_IS_INVALID")
+
+
+def test_bank_list_currencies_and_chart_currency_reading() -> None:
+    """The payments tenant: a Bank per Bank-type GL account with its own currency; the chart's CurrencyCode is the
+    base currency unless `chart_bank_currency="bank"`."""
+    with start_emulator(fixture=payments_demo_fixture(), validate_responses=True) as (url, handle):
+        soap = Soap(url)
+        banks = soap.call("GetBankList")
+        assert banks.status == "Success"
+        assert list(zip(banks.texts("Code"), banks.texts("BankAccountCode"), banks.texts("CurrencyCode"),
+                        banks.texts("BankID"), strict=True)) == [
+            ("1200", "1200", "EUR", "1"),
+            ("1210", "1210", "GBP", "2"),
+            ("1220", "1220", "USD", "3"),
+            ("1230", "1230", "EUR", "4"),
+        ]  # fmt: skip
+        chart = soap.call("GetChartOfAccounts")
+        assert dict(zip(chart.texts("Code"), chart.texts("CurrencyCode"), strict=True))["1210"] == "EUR"
+        handle.set_options(chart_bank_currency="bank")
+        chart = soap.call("GetChartOfAccounts")
+        assert dict(zip(chart.texts("Code"), chart.texts("CurrencyCode"), strict=True))["1210"] == "GBP"
+        soap.close()
+
+
+def test_currency_list_and_currencies(soap: Soap, emulator) -> None:
+    assert soap.call("GetCurrencyList").texts("string") == ["EUR", "GBP", "USD"]
+    answer = soap.call("GetCurrencies")
+    rows = list(zip(answer.texts("CurrencyCode"), answer.texts("IsBaseCurrency"), answer.texts("ExchangeRate"),
+                    strict=True))  # fmt: skip
+    assert rows == [("EUR", "true", "1"), ("GBP", "false", "1.17"), ("USD", "false", "0.92")]
+    emulator[1].set_options(exchange_rate_direction="divide")
+    rates = soap.call("GetCurrencies").texts("ExchangeRate")
+    assert rates[1] == soap.call("GetCurrencyExchangeRate", "<currencyCode>GBP</currencyCode>").text("Result")
