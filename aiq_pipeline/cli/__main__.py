@@ -1,0 +1,3 @@
+from aiq_pipeline.cli import main
+
+main()
