@@ -170,3 +170,95 @@ def test_postman_request_is_accepted(soap: Soap, operation: str) -> None:
     if status == "Failure":  # the samples use placeholder data ("string", 100): a real business code is fine
         assert answer.error_code in set(service_schema().types["VisorExceptionCodes"].enumeration)
         assert not answer.error_code.startswith("OAUTH_"), answer.error_code
+
+
+def test_zeep_payments_end_to_end(zeep_service) -> None:
+    """Receipts, refunds, allocations, balances and the bank list as a strict WSDL client sends and reads them."""
+    service = zeep_service
+    token = service.TokenGet(clientId=CLIENT_ID, clientSecret=CLIENT_SECRET)
+    header = {"AiqSoapHeader": {"Entity": "DEMO01", "AccessToken": token.Result.AccessToken}}
+    line = {
+        "GLAccountCode": "4000",
+        "TaxCode": "V01",
+        "Description": "Subscription",
+        "NetAmount": Decimal("100.00"),
+        "TaxRate": 0.23,
+        "TaxAmount": Decimal("23.00"),
+    }
+    invoice = {
+        "CustomerCode": "EXISTING-001",
+        "InvoiceDate": datetime(2026, 7, 1),
+        "ExternalReference": "Z-INV",
+        "Description": "Invoice",
+        "Lines": {"BatchSalesInvoiceLine": [line]},
+        "ExchangeRate": Decimal(1),
+    }
+    receipt = {
+        "CustomerCode": "EXISTING-001",
+        "CheckReference": "Z-PAY",
+        "PaymentAmount": Decimal("150.00"),
+        "BankAccountCode": "1200",
+        "PaymentDate": datetime(2026, 7, 2),
+        "ExchangeRate": Decimal(1),
+        "BankExchangeRate": Decimal(1),
+        "Description": "Card",
+    }
+    query = {
+        "PerformExternalReferenceDuplicateCheckOnInvoice": True,
+        "PerformExternalReferenceDuplicateCheckOnReceipt": True,
+        "BatchInvoice": invoice,
+        "Receipt": receipt,
+        "PerformAllocation": True,
+        "AllocationDate": None,
+        "AllocationAmount": Decimal(0),
+        "ClientUniqueReference": "Z1",
+        "EnforceCreditLimit": False,
+    }
+    paid = service.PostPayAndAllocateSalesInvoice(query=query, _soapheaders=header)
+    assert paid.Status == "Success" and paid.Result.ClientUniqueReference == "Z1"
+    invoice_id, receipt_id = paid.Result.InvoiceTransactionID, paid.Result.ReceiptTransactionID
+
+    journal = {
+        "AccountCode": "EXISTING-001",
+        "ExchangeRate": Decimal(1),
+        "ExternalReference": "Z-REFUND",
+        "TransactionDate": datetime(2026, 7, 3),
+        "Lines": {
+            "WSLedgerJournalLine": [
+                {
+                    "GLAccountCode": "1200",
+                    "Description": "Refund",
+                    "Amount": Decimal("27.00"),
+                    "BankExchangeRate": Decimal(1),
+                }
+            ]
+        },
+    }
+    refund = service.PostSalesDebitJournalGetBackTransactionID(journal=journal, _soapheaders=header)
+    assert refund.PostSalesDebitJournalGetBackTransactionIDResult.Status == "Success"
+    allocated = service.AllocateTransactions(
+        transactionID_1=refund.transactionID,
+        transactionID_2=receipt_id,
+        allocationReference="Z-ALLOC",
+        allocationAmount=Decimal("27.00"),
+        allocationDate=datetime(2026, 7, 3),
+        _soapheaders=header,
+    )
+    assert allocated.Status == "Success"
+
+    listed = service.GetAllocationsByTransactionId(transactionId=str(receipt_id), _soapheaders=header)
+    [dto] = listed.Result.WSAllocationTransactionDTO
+    entries = {e.AllocatedToTransactionID: e.AllocationAmount for e in dto.AllocationEntries.WSAllocationEntryDTO}
+    assert entries == {invoice_id: Decimal("123.00"), refund.transactionID: Decimal("27.00")}
+
+    balances = service.GetCustomerBalanceInformation(
+        edt=datetime(2026, 7, 31), customerCodes={"string": ["EXISTING-001"]}, _soapheaders=header
+    )
+    [balance] = balances.Result.AccountBalanceInformation
+    assert (balance.AccountCode, balance.Balance) == ("EXISTING-001", Decimal("0.00"))  # 123 - 150 + 27
+    assert [b.Code for b in service.GetBankList(_soapheaders=header).Result.Bank] == ["1200"]
+    assert [c.CurrencyCode for c in service.GetCurrencies(_soapheaders=header).Result.WSCurrency] == [
+        "EUR",
+        "GBP",
+        "USD",
+    ]

@@ -7,13 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from aiq_emulators.accountsiq import start_emulator
+from aiq_emulators.accountsiq.fixtures import payments_demo_fixture
 from aiq_emulators.accountsiq.state import (
     JOURNAL_FILE_NAME,
     STATE_FILE_NAME,
     CustomerRecord,
     EmulatorState,
 )
-from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesInvoice
+from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesInvoice, SalesReceipt, SalesRefund
 
 
 def _post(client: AccountsIQClient, reference: str) -> int:
@@ -135,3 +136,36 @@ def test_a_long_journal_is_compacted_while_running(tmp_path: Path):
         .customers["EXISTING-002"]
         .name.startswith("Renamed 3999 ")
     )
+
+
+def test_receipts_refunds_and_allocations_survive_a_restart(tmp_path: Path) -> None:
+    fixture = payments_demo_fixture()
+    with start_emulator(state_dir=tmp_path, fixture=fixture) as (url, handle):
+        client = _client(url)
+        invoice = _post(client, "INV-1")
+        receipt = client.save_sales_receipt_get_back_transaction_id(
+            SalesReceipt("EXISTING-002", "1210", date(2026, 7, 2), Decimal("50.00"), "PAY-1", "Card",
+                         exchange_rate=Decimal("1.17"), bank_exchange_rate=Decimal("1.17"))
+        ).transaction_id  # fmt: skip
+        paid = client.save_sales_receipt_get_back_transaction_id(
+            SalesReceipt("EXISTING-001", "1200", date(2026, 7, 2), Decimal("60.27"), "PAY-2", "Card")
+        ).transaction_id
+        client.allocate_transactions(invoice, paid, amount=Decimal("60.27"), allocation_date=date(2026, 7, 2))
+        refund = client.post_sales_refund(
+            SalesRefund("EXISTING-002", "1210", date(2026, 7, 3), Decimal("50.00"), "REFUND-1", "Refund",
+                        exchange_rate=Decimal("1.17"), bank_exchange_rate=Decimal("1.17"))
+        ).transaction_id  # fmt: skip
+        client.allocate_transactions(refund, receipt, amount=Decimal("50.00"), allocation_date=date(2026, 7, 3))
+        before = handle.state.data.model_dump()
+        client.close()
+    restarted = EmulatorState(state_dir=tmp_path, fixture=fixture)
+    assert restarted.data.model_dump() == before
+    entity = restarted.data.entities["DEMO01"]
+    assert [entity.transactions[i].type_code for i in (invoice, receipt, paid, refund)] == ["SI", "SR", "SR", "SD"]
+    assert all(entity.transactions[i].outstanding_amount == 0 for i in (invoice, receipt, paid, refund))
+    assert len(entity.allocations) == 2 and entity.next_receipt_number == 3
+    with start_emulator(state_dir=tmp_path, fixture=fixture) as (url, _):
+        client = _client(url)
+        [allocation] = client.get_allocations_by_transaction_id(refund)
+        assert (allocation.other_transaction_id, allocation.amount) == (receipt, Decimal("50.00"))
+        client.close()
