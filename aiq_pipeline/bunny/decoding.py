@@ -291,6 +291,7 @@ def payment(node: Node, currency_code: CurrencyResolver, applications: tuple[Pay
         created_at=optional_timestamp(node.get("createdAt")),
         remote_transaction_id=node.get("remoteTransactionId"),
         applications=applications,
+        account=account(node.get("account"), currency_code),
     )
 
 

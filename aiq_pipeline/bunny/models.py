@@ -205,6 +205,7 @@ class Payment:
     created_at: datetime | None = None
     remote_transaction_id: str | None = None
     applications: tuple[PaymentApplication, ...] = ()
+    account: Account | None = None  # the paying customer, for matching the AIQ customer
 
     @property
     def is_succeeded(self) -> bool:
