@@ -9,11 +9,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
-from aiq_pipeline.defs.credit_notes import (
-    CREDIT_NOTE_PARTITIONS_NAME,
-    POSTED_CREDIT_NOTES,
-    bunny_credit_notes,
-)
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS
+from aiq_pipeline.defs.posting.status import failed_keys, partition_status
 from aiq_pipeline.sync.identity import customer_code
 from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick
 
@@ -24,7 +21,7 @@ AIQ_ENTITY = "DEMO01"
 
 
 def credit_tick(stack: Stack, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
-    sensor = stack.defs.get_sensor_def("released_credit_notes_sensor")
+    sensor = stack.defs.get_sensor_def(CREDIT_NOTES.sensor_name)
     context = dg.build_sensor_context(
         instance=stack.instance,
         cursor=cursor,
@@ -59,9 +56,12 @@ class Daemon:
 
 
 def credit_statuses(stack: Stack) -> dict[str, dg.AssetPartitionStatus | None]:
-    keys = stack.instance.get_dynamic_partitions(CREDIT_NOTE_PARTITIONS_NAME)
-    found = stack.instance.get_status_by_partition(POSTED_CREDIT_NOTES, keys, bunny_credit_notes) or {}
-    return {k: found.get(k) for k in keys}
+    return partition_status(stack.instance, CREDIT_NOTES)
+
+
+def all_failed_keys(instance: dg.DagsterInstance) -> list[str]:
+    """Every FAILED document partition, invoices first (what `retry --all` retries)."""
+    return [key for asset in DOCUMENT_ASSETS for key in failed_keys(instance, asset)]
 
 
 def aiq_transactions(stack: Stack) -> list:

@@ -11,13 +11,16 @@ import pytest
 from click.testing import CliRunner
 
 from aiq_pipeline.cli import main
-from aiq_pipeline.defs.exceptions import failed_keys, list_exceptions
-from aiq_pipeline.defs.runs import post_credit_notes_in_process, post_invoices_in_process, retry_in_process
+from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.status import failed_keys, list_exceptions
+from aiq_pipeline.operations.runs import post_in_process
+from aiq_pipeline.operations.sync import retry
 from aiq_pipeline_tests.credit_notes.driving import (
     Daemon,
     aiq_balances,
     aiq_references,
     aiq_transactions,
+    all_failed_keys,
     bunny_balances,
     credit_statuses,
 )
@@ -93,7 +96,7 @@ def test_credit_note_posts_on_the_invoice_lines_accounts_and_taxes_and_is_alloca
     assert aiq_balances(stack) == bunny_balances(stack)
 
     # Re-materializing posts nothing twice and does not allocate again.
-    summary = post_credit_notes_in_process(stack.instance, [f"CN-{note_id}"], defs=stack.defs)
+    summary = post_in_process(stack.instance, [f"CN-{note_id}"], trigger="retry", defs=stack.defs)
     assert summary.already_posted == [f"CN-{note_id}"]
     assert aiq_references(stack)[f"BUNNY-CN-{note_id}"] == 1
     assert len([a for a in allocations if a.reference == f"BUNNY-CN-{note_id}"]) == 1
@@ -103,7 +106,7 @@ def test_credit_note_waits_while_its_invoice_is_not_posted_then_clears(stack, mo
     _cli_env(stack, monkeypatch)
     daemon = Daemon(stack)
     daemon.tick()  # the demo tenant: three invoices fail (closed period, unknown tax code, unmapped charge)
-    failed_invoices = set(failed_keys(stack.instance))
+    failed_invoices = set(failed_keys(stack.instance, INVOICES))
     assert len(failed_invoices) == 3
     blocked = sorted(failed_invoices)[0]
     note_id = _refund(stack, blocked)
@@ -111,21 +114,21 @@ def test_credit_note_waits_while_its_invoice_is_not_posted_then_clears(stack, mo
     daemon.tick_credits()
     key = f"CN-{note_id}"
     assert credit_statuses(stack)[key] == FAILED
-    (waiting,) = [e for e in list_exceptions(stack.instance) if e.invoice_id == key]
+    (waiting,) = [e for e in list_exceptions(stack.instance) if e.key == key]
     assert waiting.kind == "credit_note" and waiting.reason_code == "INVOICE_NOT_POSTED" and waiting.retryable
     assert f"BUNNY-CN-{note_id}" not in aiq_references(stack)
     listed = json.loads(CliRunner().invoke(main, ["exceptions", "--json"]).output)
-    assert {e["invoice_id"]: e["kind"] for e in listed}[key] == "credit_note"
+    assert {e["key"]: e["kind"] for e in listed}[key] == "credit_note"
 
     # The invoice is fixed and posted; the sensor's next tick runs the waiting credit note again.
     stack.fix_demo_data()
-    retry_in_process(stack.instance, sorted(failed_invoices), defs=stack.defs)
+    retry(stack.instance, sorted(failed_invoices), defs=stack.defs)
     daemon.tick_credits()
     assert credit_statuses(stack)[key] == MATERIALIZED
     assert aiq_references(stack)[f"BUNNY-CN-{note_id}"] == 1
     assert _by_reference(stack, f"BUNNY-CN-{note_id}").outstanding_amount == 0
     assert aiq_balances(stack) == bunny_balances(stack)
-    assert failed_keys(stack.instance) == []
+    assert all_failed_keys(stack.instance) == []
 
 
 def test_void_after_posting_is_reversed_in_full(stack):
@@ -140,7 +143,9 @@ def test_void_after_posting_is_reversed_in_full(stack):
     assert credit_statuses(stack)[f"VOID-{invoice_id}"] == MATERIALIZED
     reversal = _by_reference(stack, f"BUNNY-VOID-{invoice_id}")
     assert reversal.type_code == "SN" and reversal.control_amount == -invoice_txn.control_amount
-    assert reversal.transaction_date == invoice_txn.transaction_date  # same period: they cancel out there
+    # Dated on the void (Bunny's last update of the voided invoice), not on the invoice's day.
+    voided = next(i for i in stack.emulators.bunny.store.tenant.invoices if i.id == invoice_id)
+    assert reversal.transaction_date.date() == voided.updated_at.date()
     net = sorted((ln.gl_account_code, ln.tax_code, -ln.amount) for ln in reversal.lines if ln.kind != "Control")
     assert net == sorted(
         (ln.gl_account_code, ln.tax_code, ln.amount) for ln in invoice_txn.lines if ln.kind != "Control"
@@ -172,7 +177,8 @@ def test_void_between_partition_and_run_is_skipped(stack):
     for request in tick.dynamic_partitions_requests:
         stack.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     _void(stack, invoice_id)  # voided after the partition was added, before its run
-    post_invoices_in_process(stack.instance, list(tick.dynamic_partitions_requests[0].partition_keys), defs=stack.defs)
+    keys = list(tick.dynamic_partitions_requests[0].partition_keys)
+    post_in_process(stack.instance, keys, trigger="sensor", defs=stack.defs)
     daemon.invoice_cursor = tick.cursor
     daemon.tick()
     assert credit_statuses(stack)[f"VOID-{invoice_id}"] == MATERIALIZED  # looked at, and skipped
@@ -196,9 +202,9 @@ def test_exactly_once_when_aiq_commits_and_drops_the_answer(stack):
     )
     daemon.tick_credits()
     for _ in range(3):
-        if not failed_keys(stack.instance):
+        if not all_failed_keys(stack.instance):
             break
-        retry_in_process(stack.instance, failed_keys(stack.instance), defs=stack.defs)
+        retry(stack.instance, all_failed_keys(stack.instance), defs=stack.defs)
     stack.emulators.accountsiq.faults.clear()
     assert stack.emulators.accountsiq.stats.snapshot()["faults"]["drop_after_commit"] >= 3
     refs = aiq_references(stack)

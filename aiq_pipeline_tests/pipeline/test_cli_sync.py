@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from aiq_pipeline.cli import main
-from aiq_pipeline.defs.keys import POSTED_INVOICES
+from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, statuses
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
 
@@ -18,7 +18,9 @@ def test_sync_command_posts_everything_postable_and_summarises(stack, monkeypatc
     _cli_env(stack, monkeypatch)
     first = CliRunner().invoke(main, ["sync"])
     assert first.exit_code == 1, first.output  # three demo invoices cannot be posted
-    assert "posted: 4" in first.output and "failed: 3" in first.output
+    # Posted: four invoices and the demo's credit note (CN-1, on a posted invoice): `sync` posts credit notes too.
+    assert "posted: 5" in first.output and "failed: 3" in first.output
+    assert "1 new credit note(s) and void(s) to post" in first.output
     assert "[CLOSED_PERIOD]" in first.output and "[UNKNOWN_TAX_CODE]" in first.output
     # The ledger snapshot, accounts and mapping ran first, on the same instance the UI uses.
     assert stack.store.snapshot_count("aiq_gl_accounts") == 1
@@ -52,7 +54,7 @@ def test_retry_of_an_unknown_invoice_is_a_clear_error(stack, monkeypatch):
 
 def test_sensor_run_requests_resolve_like_the_daemon(stack):
     """evaluate_tick with the instance ref resolves range tags and validates keys added in the same tick."""
-    sensor = stack.defs.get_sensor_def("released_invoices_sensor")
+    sensor = stack.defs.get_sensor_def(INVOICES.sensor_name)
     context = dg.build_sensor_context(
         instance_ref=stack.instance.get_ref(),
         definitions=stack.defs,
@@ -61,7 +63,7 @@ def test_sensor_run_requests_resolve_like_the_daemon(stack):
     data = sensor.evaluate_tick(context)
     assert data.run_requests
     for request in data.run_requests:
-        assert list(request.asset_selection) == [POSTED_INVOICES]
+        assert list(request.asset_selection) == [INVOICES.key]
         single = request.tags.get("dagster/partition")
         ranged = request.tags.get("dagster/asset_partition_range_start")
         assert bool(single) != bool(ranged)

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 
 from aiq_pipeline.bunny.models import InvoiceRef
-from aiq_pipeline.defs.history import invoices_issued_between
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
+from aiq_pipeline.defs.invoices.history import invoices_issued_between
+from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.resources import SyncSettings
-from aiq_pipeline.defs.runs import post_invoices_in_process
+from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, apply_tick, sensor_tick, statuses
 
 T = datetime(2026, 11, 1, tzinfo=UTC)
@@ -46,7 +46,7 @@ def test_start_date_then_deliberate_backfill_posts_history_once(stack):
 
     # The sensor leaves everything issued before the start date alone.
     apply_tick(stack, sensor_tick(stack))
-    picked = set(stack.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME))
+    picked = set(stack.instance.get_dynamic_partitions(INVOICES.partitions_name))
     assert picked == {i for i, d in issued.items() if d >= start}
 
     # The deliberate backfill of the whole range adds only what is missing and posts it.
@@ -59,15 +59,15 @@ def test_start_date_then_deliberate_backfill_posts_history_once(stack):
         resources={"bunny": stack.defs.resources["bunny"]},
     )
     assert result.success
-    all_keys = stack.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME)
+    all_keys = stack.instance.get_dynamic_partitions(INVOICES.partitions_name)
     assert set(all_keys) == set(issued)
     missing = [k for k, s in statuses(stack).items() if s is None]
     assert set(missing) == set(issued) - picked
-    post_invoices_in_process(stack.instance, missing, trigger="backfill", defs=stack.defs)
+    post_in_process(stack.instance, missing, trigger="backfill", defs=stack.defs)
     assert set(statuses(stack).values()) == {dg.AssetPartitionStatus.MATERIALIZED}
 
     # Backfilling an overlapping range again posts nothing twice.
-    post_invoices_in_process(stack.instance, all_keys, trigger="backfill", defs=stack.defs)
+    post_in_process(stack.instance, all_keys, trigger="backfill", defs=stack.defs)
     docs = aiq_documents(stack)
     assert set(docs) == {f"BUNNY-INV-{k}" for k in issued}
     assert set(docs.values()) == {1}
@@ -84,7 +84,7 @@ def test_backfill_command_posts_a_range_once_and_overlaps_post_nothing_twice(sta
     stack.fix_demo_data()
     first = CliRunner().invoke(main, ["backfill", "--from", "2026-01-01", "--to", "2026-10-31"])
     assert first.exit_code == 0, first.output
-    in_first = set(stack.instance.get_dynamic_partitions(INVOICE_PARTITIONS_NAME))
+    in_first = set(stack.instance.get_dynamic_partitions(INVOICES.partitions_name))
     assert in_first and "new partition(s)" in first.output
     whole = CliRunner().invoke(main, ["backfill", "--from", "2026-01-01", "--to", "2026-12-31"])
     assert whole.exit_code == 0, whole.output

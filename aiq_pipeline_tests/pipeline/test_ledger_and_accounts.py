@@ -5,17 +5,12 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from aiq_pipeline.defs.accounts import MAPPING_CHECK
-from aiq_pipeline.defs.keys import (
-    CHART_OF_ACCOUNTS,
-    FINANCIAL_ACCOUNTS,
-    GL_MAPPING,
-    PERIODS,
-    POSTED_INVOICES,
-    TAX_CODES,
-)
+from aiq_pipeline.defs.accounts import SETUP_ASSETS
+from aiq_pipeline.defs.accounts.assets import FINANCIAL_ACCOUNTS, GL_MAPPING, MAPPING_CHECK
+from aiq_pipeline.defs.ledger.assets import CHART_OF_ACCOUNTS, PERIODS, TAX_CODES
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES
 
-SETUP = [CHART_OF_ACCOUNTS, TAX_CODES, PERIODS, FINANCIAL_ACCOUNTS, GL_MAPPING]
+SETUP = list(SETUP_ASSETS)
 
 
 def _run(stack, selection=SETUP) -> dg.ExecuteInProcessResult:
@@ -34,7 +29,7 @@ def test_ledger_snapshot_lands_in_the_store_with_history(stack):
     first = _run(stack, [CHART_OF_ACCOUNTS, TAX_CODES, PERIODS])
     meta = _metadata(first, CHART_OF_ACCOUNTS)
     assert meta["dagster/row_count"] == 10
-    assert "Subscription revenue" in meta["preview"]
+    assert "Subscription revenue" in {r.data["description"] for r in meta["preview"].records}  # a typed table now
     codes = {r["code"]: r for r in stack.store.current("aiq_gl_accounts")}
     assert codes["4000"]["is_posting"] and not codes["4900"]["is_posting"]
     assert {r["code"] for r in stack.store.current("aiq_tax_codes")} == {"V01", "V02", "V00", "EX"}
@@ -94,11 +89,12 @@ def test_mapping_check_names_unmapped_charges_when_there_is_no_default_account(s
     assert {"SUB-MONTHLY", "API-USAGE"} <= set(check.metadata["failing_charges"].value)
 
 
-def test_assets_have_lineage_from_ledger_to_posted_invoices(stack):
+def test_assets_have_lineage_from_ledger_to_posted_documents(stack):
     graph = stack.defs.resolve_asset_graph()
     assert graph.get(FINANCIAL_ACCOUNTS).parent_keys == {CHART_OF_ACCOUNTS}
     assert graph.get(GL_MAPPING).parent_keys == {FINANCIAL_ACCOUNTS, CHART_OF_ACCOUNTS}
-    assert graph.get(POSTED_INVOICES).parent_keys == {GL_MAPPING, TAX_CODES, PERIODS}
+    assert graph.get(INVOICES.key).parent_keys == {GL_MAPPING, TAX_CODES, PERIODS}
+    assert graph.get(CREDIT_NOTES.key).parent_keys == {GL_MAPPING, TAX_CODES, PERIODS}
 
 
 @pytest.mark.parametrize("key", [FINANCIAL_ACCOUNTS, GL_MAPPING])

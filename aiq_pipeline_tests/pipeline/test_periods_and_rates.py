@@ -9,32 +9,31 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from aiq_pipeline.definitions import build_definitions
-from aiq_pipeline.defs.exceptions import list_exceptions
-from aiq_pipeline.defs.keys import POSTED_INVOICES
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
-from aiq_pipeline.defs.reconciliation import reconcile_month
+from aiq_pipeline.defs.code_location import build_definitions
+from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.defs.resources import SyncSettings
-from aiq_pipeline.defs.runs import post_invoices_in_process
-from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, BUNNY_ENTITY, make_resources
+from aiq_pipeline.operations.runs import post_in_process
+from aiq_pipeline.service.reconciliation import reconcile_month
+from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, BUNNY_ENTITY, HISTORY_START, make_resources
 
 pytestmark = pytest.mark.slow
 
 
 def _defs(stack, **settings: str) -> dg.Definitions:
     resources = make_resources(stack.emulators, stack.tmp / "store.duckdb")
-    resources["sync_settings"] = SyncSettings(batch_size=5, **settings)
+    resources["sync_settings"] = SyncSettings(batch_size=5, sync_start_date=HISTORY_START, **settings)
     return build_definitions(resources)
 
 
 def _post(stack, defs: dg.Definitions, *ids: str) -> None:
-    stack.instance.add_dynamic_partitions(INVOICE_PARTITIONS_NAME, list(ids))
-    post_invoices_in_process(stack.instance, list(ids), defs=defs)
+    stack.instance.add_dynamic_partitions(INVOICES.partitions_name, list(ids))
+    post_in_process(stack.instance, list(ids), trigger="retry", defs=defs)
 
 
 def _metadata(stack, invoice_id: str) -> dict[str, object]:
     records = stack.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=POSTED_INVOICES, asset_partitions=[invoice_id]), limit=1
+        dg.AssetRecordsFilter(asset_key=INVOICES.key, asset_partitions=[invoice_id]), limit=1
     ).records
     assert records, f"invoice {invoice_id} was not materialized"
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}  # type: ignore[union-attr]
@@ -49,7 +48,7 @@ def _aiq_invoice(stack, invoice_id: str):
 def test_invoice_in_a_closed_period_fails_by_default(stack) -> None:
     _post(stack, _defs(stack), "7")
     assert not _aiq_invoice(stack, "7")
-    (exception,) = [e for e in list_exceptions(stack.instance) if e.invoice_id == "7"]
+    (exception,) = [e for e in list_exceptions(stack.instance) if e.key == "7"]
     assert exception.reason_code == "CLOSED_PERIOD" and "2026-05-15" in exception.reason
     assert "first_open_day" in (exception.fix or "")
 
@@ -98,5 +97,5 @@ def test_foreign_invoice_with_no_rate_anywhere_still_fails(stack) -> None:
         del data.entities[AIQ_ENTITY].exchange_rates["GBP"]
     _post(stack, _defs(stack), "5")
     assert not _aiq_invoice(stack, "5")
-    (exception,) = [e for e in list_exceptions(stack.instance) if e.invoice_id == "5"]
+    (exception,) = [e for e in list_exceptions(stack.instance) if e.key == "5"]
     assert exception.reason_code == "NO_EXCHANGE_RATE"

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pytest
 
-from aiq_pipeline.defs import reconciliation
-from aiq_pipeline.defs.reconciliation import daily_reconciliation, monthly_partitions, recent_month_keys
+from aiq_pipeline.defs.code_location import build_definitions
+from aiq_pipeline.defs.reconciliation.assets import daily_reconciliation, monthly_partitions
+from aiq_pipeline.service.reconciliation import recent_month_keys
 
 
 def test_recent_months_cross_year_boundaries() -> None:
@@ -17,8 +18,9 @@ def test_recent_months_cross_year_boundaries() -> None:
 
 
 def test_schedule_requests_previous_and_current_month_partitions() -> None:
+    schedule = daily_reconciliation(dg.DefaultScheduleStatus.STOPPED)
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 6, 30, tzinfo=UTC))
-    requests = list(daily_reconciliation(context))
+    requests = list(schedule(context))
     assert [r.partition_key for r in requests] == ["2026-10-01", "2026-11-01"]
     assert len({r.run_key for r in requests}) == 2
     # Both are real partitions (the month in progress included).
@@ -34,4 +36,5 @@ def test_default_status_follows_the_sensor_switch(
         monkeypatch.delenv("AIQ_PIPELINE_SENSOR_DEFAULT", raising=False)
     else:
         monkeypatch.setenv("AIQ_PIPELINE_SENSOR_DEFAULT", env)
-    assert reconciliation._schedule_default().name == status
+    defs = build_definitions()  # the code location as Dagster loads it: settings and resources from the environment
+    assert defs.get_schedule_def("daily_reconciliation").default_status.name == status
