@@ -1,15 +1,23 @@
 """Billing-day burst benchmark: N released invoices through the real Dagster daemon path, against Dagster's floor.
 
-    .venv/bin/python bench/invoice_burst.py --invoices 500 --batch-size 50
+    .venv/bin/python bench/invoice_burst.py --invoices 200 --batch-size 50
+    .venv/bin/python bench/invoice_burst.py --invoices 200 --aiq-latency-ms 150 --bunny-latency-ms 50
+    .venv/bin/python bench/invoice_burst.py --invoices 200 --storage postgres
 
-Phase 1 (pipeline): both emulators on 127.0.0.1 with the demo tenant; N invoices released at once in Bunny
-(issued today; the demo's own invoices are older and excluded with AIQ_PIPELINE_SYNC_START_DATE=today);
-a fresh DAGSTER_HOME with `deploy/dagster.local.yaml`; `dagster-daemon run -w workspace.yaml` with the
-settings in environment variables. The product's sensor adds the partitions and requests batched runs,
-the queued coordinator launches them. We wait (bounded) until every burst invoice is MATERIALIZED.
+Pipeline phase: both emulators on 127.0.0.1 with the demo tenant (fresh state each phase); N invoices released
+at once in Bunny (issued today; the demo's own invoices are older and excluded with
+AIQ_PIPELINE_SYNC_START_DATE=today); a fresh DAGSTER_HOME (`--storage sqlite`: deploy/dagster.local.yaml and a
+DuckDB store; `--storage postgres`: deploy/dagster.production.yaml on a throwaway PostgreSQL database and the store
+in another, both dropped afterwards); `dagster-daemon run -w workspace.yaml` with the product's settings in
+environment variables. The product's sensor adds the partitions and requests batched runs, the queued coordinator
+launches them. We wait (bounded) until every burst invoice is MATERIALIZED.
 
-Phase 2 (floor): the same with `bench/noop_location.py`: an asset that only yields one materialization
-per key, on as many dynamic partitions, with the same batch size, instance config and daemon path.
+With `--aiq-latency-ms` / `--bunny-latency-ms` the emulators' latency faults delay every AIQ SOAP call and every
+Bunny request (armed through their `/_emulator/faults` routes), and the same burst also runs without latency
+first (`--no-compare-no-latency` skips that), so the ratio between the two is measured in one invocation.
+
+Floor phase: the same with `bench/noop_location.py`: an asset that only yields one materialization per key, on the
+same keys, with the same batch size, instance config and daemon path (`--no-floor` skips it).
 
 See bench/README.md for how to read the figures.
 """
@@ -22,178 +30,47 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType
 
-from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.defs.keys import POSTED_INVOICES
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
-from aiq_pipeline.sync.identity import invoice_reference
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Sibling modules of this script (bench/ is not a package).
+from harness import (
+    DEFAULT_ACCOUNTS,
+    REPO,
+    STORAGE_KINDS,
+    Counters,
+    MemoryPeaks,
+    MemorySampler,
+    PhaseStorage,
+    StorageKind,
+    aiq_documents,
+    arm_latency,
+    daemon_process,
+    interrupt,
+    noop_workspace,
+    phase_storage,
+    pipeline_env,
+    release_burst,
+)
+from noop_location import BATCH_SIZE_ENV, KEYS_FILE_ENV, NOOP_ASSET, NOOP_PARTITIONS_NAME
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH = Path(__file__).resolve().parent
-INSTANCE_CONFIG = REPO / "deploy" / "dagster.local.yaml"
-DAEMON = Path(sys.executable).parent / "dagster-daemon"
-
-# The demo tenant's credentials and ids (aiq_emulators/*/demo fixtures).
-AIQ_ENTITY = "DEMO01"
-AIQ_CLIENT = ("demo-aiq-client", "demo-aiq-secret")
-BUNNY_ENTITY = "1"
-BUNNY_CLIENT = ("demo-bunny-client", "demo-bunny-secret")
-# Entity 1's customers billed in its base currency; the burst is spread over them.
-DEFAULT_ACCOUNTS = ("ACME", "SMITH-SONS", "NORDIC")
-# A typical subscription invoice: the plan plus metered usage (two lines, two GL accounts).
-INVOICE_ITEMS = [{"charge": "SUB-MONTHLY", "quantity": 1}, {"charge": "API-USAGE", "quantity": 1200}]
-
-NOOP_ASSET = dg.AssetKey(["bench", "noop_invoices"])
-NOOP_PARTITIONS_NAME = "bench_noop_invoices"
+from aiq_emulators.runner import running_emulators
+from aiq_pipeline.defs.posting.documents import INVOICES
 
 POLL_SECONDS = 1.0
-RSS_SAMPLE_SECONDS = 0.25
 # A code location that fails to load leaves the daemon running without ticks: give up early, not at the timeout.
-FIRST_TICK_LIMIT = 90
+FIRST_TICK_LIMIT = 180
 
 
-# ---------------------------------------------------------------------------------------------- processes
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        # Field 4 (ppid) follows the parenthesised command, which may itself hold spaces or parentheses.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children[ppid].append(int(entry.name))
-    return children
-
-
-def descendants(root: int) -> list[int]:
-    """`root` and every process below it (by parent id), read from /proc."""
-    children = _children_map()
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-@dataclass
-class MemoryPeaks:
-    tree_bytes: int = 0  # the daemon and all its descendants at one instant
-    run_process_bytes: int = 0  # the largest single run process (`dagster api execute_run`)
-    code_server_bytes: int = 0  # the largest gRPC code server process
-    daemon_bytes: int = 0
-    max_processes: int = 0
-    seen: dict[int, str] = field(default_factory=dict)  # pid -> command line, every process of the tree
-
-
-class MemorySampler:
-    """Samples the RSS of a process tree on a thread until stopped; keeps the peaks."""
-
-    def __init__(self, root: int) -> None:
-        self.root = root
-        self.peaks = MemoryPeaks()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
-
-    def __enter__(self) -> MemorySampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            pids = descendants(self.root)
-            total = 0
-            p = self.peaks
-            for pid in pids:
-                rss = rss_bytes(pid)
-                total += rss
-                cmd = p.seen.get(pid) or cmdline(pid)[:300]
-                p.seen[pid] = cmd
-                if pid == self.root:
-                    p.daemon_bytes = max(p.daemon_bytes, rss)
-                elif "execute_run" in cmd or "spawn_main" in cmd:
-                    p.run_process_bytes = max(p.run_process_bytes, rss)
-                elif "grpc" in cmd or "code-server" in cmd:
-                    p.code_server_bytes = max(p.code_server_bytes, rss)
-            p.tree_bytes = max(p.tree_bytes, total)
-            p.max_processes = max(p.max_processes, len(pids))
-            self._stop.wait(RSS_SAMPLE_SECONDS)
-
-
-@contextmanager
-def daemon_process(home: Path, workspace: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """`dagster-daemon run -w <workspace>` in its own session; on exit stop it and everything it started."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(DAEMON), "run", "-w", str(workspace)],
-            cwd=str(REPO),
-            env={**os.environ, **env, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        finally:
-            _stop_tree(process, set(descendants(process.pid)))
-
-
-def _stop_tree(process: subprocess.Popen, pids: set[int]) -> None:
-    """SIGTERM the daemon (it stops its code servers), then SIGKILL whatever of its own tree is left."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    for pid in pids - {process.pid}:
-        # Only a process that still looks like one of ours: a pid may have been reused meanwhile.
-        if "dagster" in cmdline(pid):
-            with suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-
-
-# ---------------------------------------------------------------------------------------------- instance
+# ---------------------------------------------------------------------------------------------- instance readings
 
 
 @dataclass
@@ -211,6 +88,7 @@ class RunTiming:
 @dataclass
 class PhaseResult:
     name: str
+    storage: str
     partitions: int
     materialized: int
     complete: bool
@@ -224,7 +102,6 @@ class PhaseResult:
     other_runs: Counter[str]
     memory: MemoryPeaks
     timed_out: bool
-    log: Path
 
     @property
     def elapsed(self) -> float | None:
@@ -235,6 +112,16 @@ class PhaseResult:
     @property
     def rate(self) -> float | None:
         return self.materialized / self.elapsed if self.elapsed else None
+
+    @property
+    def in_run_per_invoice(self) -> float | None:
+        """Seconds per partition inside a run (work / (partitions - 1)), median over runs."""
+        values = [r.work_s / (r.partitions - 1) for r in self.runs if r.partitions > 1]
+        return statistics.median(values) if values else None
+
+    @property
+    def queued_median(self) -> float | None:
+        return statistics.median(r.queued_s for r in self.runs) if self.runs else None
 
 
 def _sensor_ticks(instance: dg.DagsterInstance, sensor: str) -> list:
@@ -271,6 +158,9 @@ def _other_runs(instance: dg.DagsterInstance, asset: dg.AssetKey) -> Counter[str
     return found
 
 
+_ERROR_EVENTS = {"STEP_FAILURE", "RUN_FAILURE", "PIPELINE_FAILURE", "ENGINE_EVENT"}
+
+
 def _failure_reasons(instance: dg.DagsterInstance, asset: dg.AssetKey) -> list[str]:
     reasons = []
     for record in _asset_runs(instance, asset):
@@ -290,16 +180,14 @@ def _failure_reasons(instance: dg.DagsterInstance, asset: dg.AssetKey) -> list[s
     return reasons
 
 
-_ERROR_EVENTS = {"STEP_FAILURE", "RUN_FAILURE", "PIPELINE_FAILURE", "ENGINE_EVENT"}
-
-
 def _run_timings(
     instance: dg.DagsterInstance, asset: dg.AssetKey, materializations: list
 ) -> tuple[list[RunTiming], Counter[str]]:
     by_run: dict[str, list[float]] = defaultdict(list)
     for record in materializations:
         by_run[record.run_id].append(record.timestamp)
-    timings, statuses = [], Counter()
+    timings: list[RunTiming] = []
+    statuses: Counter[str] = Counter()
     for record in sorted(_asset_runs(instance, asset), key=lambda r: r.create_timestamp):
         run = record.dagster_run
         statuses[run.status.value] += 1
@@ -323,10 +211,18 @@ def _run_timings(
     return timings, statuses
 
 
+def _show_log(log: Path, lines: int = 25) -> None:
+    """The end of the daemon's log (why a location did not load, why the sensor failed)."""
+    text = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    print(f"  last lines of {log}:")
+    for line in text[-lines:]:
+        print(f"    | {line[:300]}")
+
+
 def wait_for_phase(
     name: str,
     *,
-    home: Path,
+    storage: PhaseStorage,
     workspace: Path,
     env: dict[str, str],
     asset: dg.AssetKey,
@@ -338,23 +234,16 @@ def wait_for_phase(
     log: Path,
 ) -> PhaseResult:
     """Start the daemon, wait until every key is MATERIALIZED (or the runs are all over, or time is up)."""
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
     materialized: set[str] = set()
     timed_out = False
-    # Create the SQLite storages here, before any Dagster process starts: processes that create a fresh
-    # instance at the same moment can stamp its alembic table twice ("more than one head present").
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.get_runs_count()
-        instance.all_instigator_state()
-        instance.get_dynamic_partitions(partitions_name)
-    with daemon_process(home, workspace, env, log) as process, MemorySampler(process.pid) as sampler:
+    with daemon_process(storage.home, workspace, env, log) as process, MemorySampler(process.pid) as sampler:
         daemon_start = time.time()
-        with dg.DagsterInstance.from_config(str(home)) as instance:
+        with storage.instance() as instance:
             deadline = time.monotonic() + timeout
             while True:
                 if process.poll() is not None:
-                    print(f"  [{name}] the daemon exited with {process.returncode}; see {log}", flush=True)
+                    print(f"  [{name}] the daemon exited with {process.returncode}", flush=True)
+                    _show_log(log)
                     break
                 materialized = instance.get_materialized_partitions(asset) & keys
                 if materialized >= keys:
@@ -365,7 +254,8 @@ def wait_for_phase(
                     print(f"  [{name}] every run is over but {len(keys - materialized)} keys are not", flush=True)
                     break
                 if time.time() - daemon_start > FIRST_TICK_LIMIT and not _sensor_ticks(instance, sensor):
-                    print(f"  [{name}] no sensor tick after {FIRST_TICK_LIMIT} s; see {log}", flush=True)
+                    print(f"  [{name}] no sensor tick after {FIRST_TICK_LIMIT} s", flush=True)
+                    _show_log(log)
                     break
                 if time.monotonic() > deadline:
                     timed_out = True
@@ -389,6 +279,7 @@ def wait_for_phase(
             failures = _failure_reasons(instance, asset)
     return PhaseResult(
         name=name,
+        storage=storage.kind,
         partitions=partitions,
         materialized=len(materialized),
         complete=materialized >= keys,
@@ -402,50 +293,88 @@ def wait_for_phase(
         other_runs=others,
         memory=sampler.peaks,
         timed_out=timed_out,
-        log=log,
     )
 
 
-# ---------------------------------------------------------------------------------------------- setup
+# ---------------------------------------------------------------------------------------------- phases
 
 
-def release_burst(emulators: RunningEmulators, count: int, accounts: list[str]) -> list[str]:
-    """Release `count` invoices at once, spread over `accounts` in as many contiguous slices."""
-    ids: list[str] = []
-    per = math.ceil(count / len(accounts))
-    for i, account in enumerate(accounts):
-        n = min(per, count - i * per)
-        if n > 0:
-            spec = {"account": account, "entity_id": BUNNY_ENTITY, "items": INVOICE_ITEMS}
-            ids.extend(emulators.bunny.create_invoices(spec, count=n, release=True))
-    return ids
+@dataclass
+class PipelineResult:
+    phase: PhaseResult
+    n: int
+    aiq_latency_ms: int
+    bunny_latency_ms: int
+    counters: Counters  # requests the emulators received during the phase
+    documents: Counter[str]  # AIQ sales invoices per burst invoice reference
+
+    @property
+    def duplicates(self) -> int:
+        return sum(c - 1 for c in self.documents.values() if c > 1)
+
+    @property
+    def ok(self) -> bool:
+        return self.phase.complete and sum(self.documents.values()) == self.n and self.duplicates == 0
 
 
-def pipeline_env(emulators: RunningEmulators, tmp: Path, batch_size: int) -> dict[str, str]:
-    return {
-        "AIQ_BASE_URL": emulators.accountsiq_url,
-        "AIQ_ENTITY_ID": AIQ_ENTITY,
-        "AIQ_CLIENT_ID": AIQ_CLIENT[0],
-        "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
-        "AIQ_DEFAULT_TAX_CODE": "V01",
-        "BUNNY_BASE_URL": emulators.bunny_url,
-        "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
-        "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
-        "BUNNY_ENTITY_ID": BUNNY_ENTITY,
-        "AIQ_PIPELINE_STORE": str(tmp / "store.duckdb"),
-        "AIQ_PIPELINE_BATCH_SIZE": str(batch_size),
-        "AIQ_PIPELINE_SENSOR_DEFAULT": "RUNNING",
-        # The demo tenant's invoices are older (and three are broken on purpose): only the burst is synced.
-        "AIQ_PIPELINE_SYNC_START_DATE": emulators.bunny.store.today().isoformat(),
-    }
+@dataclass(frozen=True)
+class Options:
+    n: int
+    batch: int
+    accounts: list[str]
+    storage: StorageKind
+    timeout: float
+    tmp: Path
 
 
-def aiq_documents(emulators: RunningEmulators, ids: list[str]) -> Counter[str]:
-    """AIQ sales invoices per burst invoice, from the AIQ emulator's own state (its ground truth)."""
-    wanted = {invoice_reference(i) for i in ids}
-    with emulators.accountsiq.state.lock:
-        transactions = list(emulators.accountsiq.state.data.entities[AIQ_ENTITY].transactions.values())
-    return Counter(t.external_reference for t in transactions if t.type_code == "SI" and t.external_reference in wanted)
+def run_pipeline(label: str, options: Options, *, aiq_ms: int, bunny_ms: int) -> tuple[PipelineResult, list[str]]:
+    folder = options.tmp / ("pipeline-latency" if aiq_ms or bunny_ms else "pipeline")
+    folder.mkdir(parents=True)
+    with running_emulators(state_dir=folder / "emulators") as emulators:
+        started = time.perf_counter()
+        ids = release_burst(emulators, options.n, options.accounts)
+        print(f"  released {len(ids)} invoices in Bunny in {time.perf_counter() - started:.1f} s", flush=True)
+        arm_latency(emulators, aiq_ms=aiq_ms, bunny_ms=bunny_ms)
+        before = Counters.read(emulators)
+        with phase_storage(options.storage, folder / "home", store_file=folder / "store.duckdb") as storage:
+            print(f"  {storage.describe()}", flush=True)
+            phase = wait_for_phase(
+                label,
+                storage=storage,
+                workspace=REPO / "workspace.yaml",
+                env=pipeline_env(emulators, storage, options.batch),
+                asset=INVOICES.key,
+                sensor=INVOICES.sensor_name,
+                partitions_name=INVOICES.partitions_name,
+                keys=set(ids),
+                expected_runs=math.ceil(options.n / options.batch),
+                timeout=options.timeout,
+                log=folder / "daemon.log",
+            )
+        counters = Counters.read(emulators) - before
+        documents = aiq_documents(emulators, ids)
+    return PipelineResult(phase, options.n, aiq_ms, bunny_ms, counters, documents), ids
+
+
+def run_floor(options: Options, ids: list[str]) -> PhaseResult:
+    folder = options.tmp / "floor"
+    folder.mkdir(parents=True)
+    keys_file = folder / "noop-keys.txt"
+    keys_file.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    with phase_storage(options.storage, folder / "home", store_file=folder / "unused.duckdb") as storage:
+        return wait_for_phase(
+            "floor (no-op asset)",
+            storage=storage,
+            workspace=noop_workspace(folder),
+            env={**storage.env, KEYS_FILE_ENV: str(keys_file), BATCH_SIZE_ENV: str(options.batch)},
+            asset=NOOP_ASSET,
+            sensor="noop_burst_sensor",
+            partitions_name=NOOP_PARTITIONS_NAME,
+            keys=set(ids),
+            expected_runs=math.ceil(options.n / options.batch),
+            timeout=options.timeout,
+            log=folder / "daemon.log",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -459,8 +388,16 @@ def _fmt(value: float | None, unit: str = "s", digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f} {unit}".rstrip()
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a and b else "n/a"
+
+
 def print_phase(result: PhaseResult, show_runs: bool) -> None:
-    print(f"\n== {result.name}")
+    print(f"\n== {result.name} [{result.storage}]")
     print(f"  partitions added by the sensor : {result.partitions}")
     print(f"  materialized                   : {result.materialized}{'' if result.complete else '  (INCOMPLETE)'}")
     print(f"  daemon start -> first tick     : {_fmt(result.first_tick and result.first_tick - result.daemon_start)}")
@@ -472,24 +409,23 @@ def print_phase(result: PhaseResult, show_runs: bool) -> None:
     for reason in result.failures:
         print(f"  failed run                     : {reason}")
     if result.other_runs:
-        print(
-            f"  other runs (not counted)       : {', '.join(f'{k}: {v}' for k, v in sorted(result.other_runs.items()))}"
-        )
+        others = ", ".join(f"{k}: {v}" for k, v in sorted(result.other_runs.items()))
+        print(f"  other runs (not counted)       : {others}")
     runs = result.runs
     if runs:
         med = statistics.median
         print(
+            f"  queue+launch per run           : median {med(r.queued_s for r in runs):.1f} s, "
+            f"max {max(r.queued_s for r in runs):.1f} s (run created -> RUN_START)"
+        )
+        print(
             "  per run (median s)             : "
-            f"queued+launch {med(r.queued_s for r in runs):.1f}, "
             f"start->first mat {med(r.to_first_s for r in runs):.1f}, "
             f"work {med(r.work_s for r in runs):.1f}, tail {med(r.tail_s for r in runs):.1f}, "
             f"total {med(r.total_s for r in runs):.1f}"
         )
-        per_partition = [r.work_s / (r.partitions - 1) for r in runs if r.partitions > 1]
-        if per_partition:
-            print(f"  in-run seconds per partition   : {med(per_partition) * 1000:.0f} ms (median of runs)")
-        busy = sum(r.total_s for r in runs)
-        print(f"  sum of run durations           : {busy:.1f} s")
+        print(f"  in-run cost per invoice        : {_fmt(_ms(result.in_run_per_invoice), 'ms', 0)} (median of runs)")
+        print(f"  sum of run durations           : {sum(r.total_s for r in runs):.1f} s")
     m = result.memory
     print(
         f"  peak RSS                       : tree {_mb(m.tree_bytes)} ({m.max_processes} processes at most), "
@@ -504,25 +440,73 @@ def print_phase(result: PhaseResult, show_runs: bool) -> None:
             )
 
 
-def print_calls(title: str, calls: dict[str, int], n: int) -> None:
-    total = sum(calls.values())
-    print(f"  {title}: {total} calls, {total / n:.2f} per invoice")
-    for op, count in sorted(calls.items(), key=lambda kv: -kv[1]):
+def print_pipeline(result: PipelineResult, show_runs: bool) -> None:
+    print_phase(result.phase, show_runs)
+    n, c = result.n, result.counters
+    latency = result.aiq_latency_ms or result.bunny_latency_ms
+    if latency:
+        print(
+            f"  injected latency               : AIQ {result.aiq_latency_ms} ms on {c.aiq_faults['latency']} calls, "
+            f"Bunny {result.bunny_latency_ms} ms on {c.bunny['faults.latency']} requests"
+        )
+    print(f"  AIQ round trips per invoice    : {c.aiq_total / n:.2f} ({c.aiq_total} SOAP calls)")
+    for op, count in sorted(c.aiq_calls.items(), key=lambda kv: -kv[1]):
         print(f"    {op:<48} {count:>7}  {count / n:6.3f}/invoice")
+    print(
+        f"  Bunny requests per invoice     : {c.bunny_requests / n:.2f} ({c.bunny_requests} HTTP requests: "
+        f"GraphQL {c.bunny['graphql.requests']}, OAuth {c.bunny['oauth.requests']})"
+    )
+    for name, count in sorted(c.bunny_fields().items(), key=lambda kv: -kv[1]):
+        print(f"    {'root field ' + name:<48} {count:>7}  {count / n:6.3f}/invoice")
+    print(
+        f"  duplicates found in AIQ        : {result.duplicates} ({sum(result.documents.values())} sales invoices for "
+        f"{n} burst invoices, {len(result.documents)} invoices with a document)"
+    )
+
+
+def print_summary(pipelines: list[PipelineResult], floor: PhaseResult | None, batch: int) -> None:
+    print(f"\n== summary (batch size {batch})")
+    print("  phase                      wall s  inv/s  in-run ms/inv  queue+launch s  tick s  AIQ/inv  Bunny/inv  dup")
+    for p in pipelines:
+        ph = p.phase
+        print(
+            f"  {ph.name:<26} {_fmt(ph.elapsed, ''):>6}  {_fmt(ph.rate, '', 2):>5}  "
+            f"{_fmt(_ms(ph.in_run_per_invoice), '', 0):>13}  "
+            f"{_fmt(ph.queued_median, ''):>14}  {_fmt(ph.tick_seconds, '', 2):>6}  "
+            f"{p.counters.aiq_total / p.n:>7.2f}  {p.counters.bunny_requests / p.n:>9.2f}  {p.duplicates:>3}"
+        )
+    if floor is not None:
+        print(
+            f"  {floor.name:<26} {_fmt(floor.elapsed, ''):>6}  {_fmt(floor.rate, '', 2):>5}  "
+            f"{_fmt(_ms(floor.in_run_per_invoice), '', 0):>13}  "
+            f"{_fmt(floor.queued_median, ''):>14}  {_fmt(floor.tick_seconds, '', 2):>6}"
+        )
+        for p in pipelines:
+            print(f"  ratio to the floor ({p.phase.name}): {_ratio(p.phase.elapsed, floor.elapsed)}")
+    with_latency = [p for p in pipelines if p.aiq_latency_ms or p.bunny_latency_ms]
+    without = [p for p in pipelines if not (p.aiq_latency_ms or p.bunny_latency_ms)]
+    if with_latency and without:
+        slow, fast = with_latency[0].phase, without[0].phase
+        print(f"  ratio to the same burst with no latency: {_ratio(slow.elapsed, fast.elapsed)}")
 
 
 # ---------------------------------------------------------------------------------------------- main
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invoices", type=int, default=500, help="invoices released at once (default 500)")
     parser.add_argument("--batch-size", type=int, default=50, help="invoices per run (default 50)")
-    parser.add_argument("--timeout", type=float, help="seconds to wait per phase (default 120 + 2 s per invoice)")
+    parser.add_argument("--storage", choices=STORAGE_KINDS, default="sqlite", help="Dagster instance storage")
+    parser.add_argument("--aiq-latency-ms", type=int, default=0, help="delay every AIQ SOAP call (emulator fault)")
+    parser.add_argument("--bunny-latency-ms", type=int, default=0, help="delay every Bunny request (emulator fault)")
+    parser.add_argument(
+        "--compare-no-latency",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with latency, also run the same burst without it (default: yes when a latency is given)",
+    )
+    parser.add_argument("--timeout", type=float, help="seconds to wait per phase (default from N and the latency)")
     parser.add_argument("--accounts", default=",".join(DEFAULT_ACCOUNTS), help="Bunny account codes to bill")
     parser.add_argument("--no-floor", action="store_true", help="skip Dagster's floor (the no-op phase)")
     parser.add_argument("--runs", action="store_true", help="print every run's timings")
@@ -530,66 +514,50 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.invoices < 1 or not 1 <= args.batch_size <= 500:
         parser.error("--invoices must be >= 1 and --batch-size in 1..500")
+    if args.aiq_latency_ms < 0 or args.bunny_latency_ms < 0:
+        parser.error("latencies are milliseconds >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     n, batch = args.invoices, args.batch_size
-    timeout = args.timeout or 120 + 2.0 * n
-    expected_runs = math.ceil(n / batch)
+    latency = args.aiq_latency_ms > 0 or args.bunny_latency_ms > 0
+    compare = latency and args.compare_no_latency is not False
+    per_invoice = 2.0 + 5 * (args.aiq_latency_ms + args.bunny_latency_ms) / 1000
+    timeout = args.timeout or 120 + per_invoice * n
 
-    # A Ctrl-C or a kill ends the phase's `with` blocks, which stop the daemon and its processes.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # A Ctrl-C or a kill ends the phases' `with` blocks, which stop the daemon and its processes.
+    signal.signal(signal.SIGTERM, interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="aiq-burst-"))
-    print(f"burst of {n} invoices, batches of {batch} ({expected_runs} runs), work folder {tmp}", flush=True)
+    options = Options(n, batch, [a.strip() for a in args.accounts.split(",") if a.strip()], args.storage, timeout, tmp)
+    print(
+        f"burst of {n} invoices, batches of {batch} ({math.ceil(n / batch)} runs), {args.storage} storage, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, work folder {tmp}",
+        flush=True,
+    )
+    pipelines: list[PipelineResult] = []
+    floor = None
     try:
-        with running_emulators(state_dir=tmp / "emulators") as emulators:
-            started = time.perf_counter()
-            ids = release_burst(emulators, n, [a.strip() for a in args.accounts.split(",") if a.strip()])
-            print(f"released {len(ids)} invoices in Bunny in {time.perf_counter() - started:.1f} s", flush=True)
-            emulators.accountsiq.stats.reset()
-            emulators.bunny.faults.reset_stats()
-
-            print("phase 1: the pipeline (dagster-daemon, workspace.yaml)", flush=True)
-            pipeline = wait_for_phase(
-                "pipeline",
-                home=tmp / "home-pipeline",
-                workspace=REPO / "workspace.yaml",
-                env=pipeline_env(emulators, tmp, batch),
-                asset=POSTED_INVOICES,
-                sensor="released_invoices_sensor",
-                partitions_name=INVOICE_PARTITIONS_NAME,
-                keys=set(ids),
-                expected_runs=expected_runs,
-                timeout=timeout,
-                log=tmp / "daemon-pipeline.log",
+        plan = []
+        if compare or not latency:
+            plan.append(("pipeline (no latency)", 0, 0))
+        if latency:
+            plan.append(
+                (
+                    f"pipeline (AIQ +{args.aiq_latency_ms} ms, Bunny +{args.bunny_latency_ms} ms)",
+                    args.aiq_latency_ms,
+                    args.bunny_latency_ms,
+                )
             )
-            aiq_calls = dict(emulators.accountsiq.stats.snapshot()["calls"])
-            bunny_counters = emulators.bunny.faults.snapshot()["counters"]
-            documents = aiq_documents(emulators, ids)
-
-        floor = None
+        ids: list[str] = []
+        for label, aiq_ms, bunny_ms in plan:
+            print(f"phase: {label} (dagster-daemon, workspace.yaml)", flush=True)
+            result, ids = run_pipeline(label, options, aiq_ms=aiq_ms, bunny_ms=bunny_ms)
+            pipelines.append(result)
         if not args.no_floor:
-            print("phase 2: Dagster's floor (no-op asset, same partitions, batch size and daemon path)", flush=True)
-            keys_file = tmp / "noop-keys.txt"
-            keys_file.write_text("\n".join(ids) + "\n", encoding="utf-8")
-            workspace = tmp / "noop-workspace.yaml"
-            workspace.write_text(
-                "load_from:\n  - python_file:\n"
-                f"      relative_path: {BENCH / 'noop_location.py'}\n"
-                f"      working_directory: {REPO}\n"
-                "      location_name: bench_noop\n",
-                encoding="utf-8",
-            )
-            floor = wait_for_phase(
-                "floor (no-op asset)",
-                home=tmp / "home-floor",
-                workspace=workspace,
-                env={"BENCH_NOOP_KEYS_FILE": str(keys_file), "BENCH_NOOP_BATCH_SIZE": str(batch)},
-                asset=NOOP_ASSET,
-                sensor="noop_burst_sensor",
-                partitions_name=NOOP_PARTITIONS_NAME,
-                keys=set(ids),
-                expected_runs=expected_runs,
-                timeout=timeout,
-                log=tmp / "daemon-floor.log",
-            )
+            print("phase: Dagster's floor (no-op asset, same keys, batch size and daemon path)", flush=True)
+            floor = run_floor(options, ids)
     except KeyboardInterrupt:
         print("interrupted; subprocesses stopped", file=sys.stderr)
         return 130
@@ -597,38 +565,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\n######## billing-day burst: {n} invoices, batch size {batch}, {os.cpu_count()} CPUs")
-    print_phase(pipeline, args.runs)
-    print("  round trips:")
-    print_calls("AIQ (SOAP)", aiq_calls, n)
-    bunny_fields = {
-        k.removeprefix("graphql.field."): v for k, v in bunny_counters.items() if k.startswith("graphql.field.")
-    }
-    bunny_http = bunny_counters.get("graphql.requests", 0) + bunny_counters.get("oauth.requests", 0)
-    print(
-        f"  Bunny (HTTP): {bunny_http} requests, {bunny_http / n:.2f} per invoice "
-        f"(GraphQL {bunny_counters.get('graphql.requests', 0)}, OAuth {bunny_counters.get('oauth.requests', 0)})"
-    )
-    # The emulator counts each request's root fields (lower case) and its operation name (upper case).
-    for name, count in sorted(bunny_fields.items(), key=lambda kv: -kv[1]):
-        if name[:1].islower():
-            print(f"    {'root field ' + name:<48} {count:>7}  {count / n:6.3f}/invoice")
-    dupes = sum(c - 1 for c in documents.values() if c > 1)
-    print(
-        f"  AIQ documents vs invoices      : {sum(documents.values())} documents for {n} invoices, "
-        f"{len(documents)} invoices with a document, {dupes} duplicates"
-    )
-    ok = pipeline.complete and sum(documents.values()) == n and dupes == 0
+    print(f"\n######## billing-day burst: {n} invoices, batch size {batch}, {args.storage}, {os.cpu_count()} CPUs")
+    for result in pipelines:
+        print_pipeline(result, args.runs)
     if floor is not None:
         print_phase(floor, args.runs)
-        print("\n== pipeline vs floor")
-        if pipeline.elapsed and floor.elapsed:
-            print(f"  time ratio (pipeline / floor)  : {pipeline.elapsed / floor.elapsed:.2f}")
-            extra = (pipeline.elapsed - floor.elapsed) / n * 1000
-            print(f"  pipeline cost above the floor  : {extra:.0f} ms per invoice")
-        if pipeline.rate and floor.rate:
-            print(f"  throughput (pipeline / floor)  : {pipeline.rate:.2f} / {floor.rate:.2f} invoices per second")
-        ok = ok and floor.complete
+    print_summary(pipelines, floor, batch)
+    ok = all(p.ok for p in pipelines) and (floor is None or floor.complete)
     print(f"\nresult: {'OK' if ok else 'NOT OK'}")
     if args.keep:
         print(f"kept {tmp}")

@@ -4,7 +4,8 @@ Same shape as the product's `posted_invoices` where Dagster's cost comes from: o
 key, a sensor that adds all keys in one tick and requests runs of `BENCH_NOOP_BATCH_SIZE` contiguous keys
 (the same partition-range tags), `output_required=False` with one `AssetMaterialization` per key, the
 in-process executor, and the same pool (so the same run serialisation under `deploy/dagster.local.yaml`).
-The keys come from the file named by `BENCH_NOOP_KEYS_FILE` (one a line), written by `invoice_burst.py`.
+The keys come from the file named by `BENCH_NOOP_KEYS_FILE` (one a line), written by `invoice_burst.py` and
+`sensor_tick.py`; the batch size from `BENCH_NOOP_BATCH_SIZE`.
 """
 
 # No `from __future__ import annotations`: Dagster checks the context parameter's annotation at import.
@@ -15,7 +16,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from aiq_pipeline.defs.ledger import STORE_POOL
+from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.settings import DEFAULT_BATCH_SIZE
 
 NOOP_PARTITIONS_NAME = "bench_noop_invoices"
 NOOP_ASSET = dg.AssetKey(["bench", "noop_invoices"])
@@ -55,7 +57,7 @@ def noop_burst_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
     if context.cursor == "done":
         return dg.SkipReason("the burst was requested already")
     keys = Path(os.environ[KEYS_FILE_ENV]).read_text(encoding="utf-8").split()
-    size = int(os.environ.get(BATCH_SIZE_ENV, "50"))
+    size = int(os.environ.get(BATCH_SIZE_ENV, str(DEFAULT_BATCH_SIZE)))
     # Compare sets like the product's sensor does, so the tick costs what its tick costs in Dagster calls.
     known = set(context.instance.get_dynamic_partitions(NOOP_PARTITIONS_NAME))
     fresh = [k for k in keys if k not in known]
