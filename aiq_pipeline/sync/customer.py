@@ -9,6 +9,7 @@ field -> value dict, for deciding whether an existing customer needs an update a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -28,6 +29,7 @@ LIMITS: dict[str, int] = {
     "county_state": TEXT_LIMIT,
     "post_code": TEXT_LIMIT,
     "country": TEXT_LIMIT,
+    "country_code": 2,
     "contact": TEXT_LIMIT,
     "email": TEXT_LIMIT,
     "phone": TEXT_LIMIT,
@@ -52,6 +54,7 @@ class DesiredCustomer:
     county_state: str | None = None
     post_code: str | None = None
     country: str | None = None
+    country_code: str | None = None  # ISO 3166-1 alpha-2, when Bunny's billing country is one
     contact: str | None = None
     email: str | None = None
     phone: str | None = None
@@ -79,14 +82,19 @@ def _split_street(street: str | None) -> tuple[str | None, str | None]:
     return lines[0], ", ".join(lines[1:]) or None
 
 
-def customer_problems(account: BunnyAccount | None, *, invoice_id: str) -> list[Problem]:
-    """What stops a customer being created in AIQ for this invoice's account."""
+def _iso_country(country: str | None) -> str | None:
+    code = (country or "").strip().upper()
+    return code if len(code) == 2 and code.isalpha() else None
+
+
+def customer_problems(account: BunnyAccount | None, *, document: str) -> list[Problem]:
+    """What stops a customer being created in AIQ for the account of `document` ("Bunny invoice 7")."""
     if account is None:
         return [
             Problem(
                 ProblemCode.MISSING_CUSTOMER_DATA,
-                f"Bunny invoice {invoice_id} came without its account, so its AIQ customer cannot be created.",
-                "Retry; if it persists, check the invoice's account in Bunny.",
+                f"{document} came without its account, so its AIQ customer cannot be created.",
+                "Retry; if it persists, check the account in Bunny.",
             )
         ]
     if not (account.name or "").strip():
@@ -116,6 +124,7 @@ def desired_customer(account: BunnyAccount, *, currency_code: str, code: str | N
         "county_state": account.billing_state,
         "post_code": account.billing_zip,
         "country": account.billing_country,
+        "country_code": _iso_country(account.billing_country),
         "contact": contact.full_name if contact else None,
         "email": contact.email if contact else None,
         "phone": contact.phone if contact else None,
@@ -161,15 +170,87 @@ def new_customer(template: C, desired: DesiredCustomer) -> C:
     return dataclasses.replace(apply_customer(template, desired), currency_code=desired.currency_code)  # type: ignore[type-var]
 
 
-def currency_problem(existing: AiqCustomer, *, invoice_currency: str, invoice_id: str) -> Problem | None:
-    """An existing AIQ customer in another currency cannot take this invoice (AIQ documents carry no currency of
-    their own, and AIQ refuses to change a customer's currency once it is used)."""
-    if not existing.currency_code or existing.currency_code.strip().upper() == invoice_currency.strip().upper():
+def currency_problem(existing: AiqCustomer, *, currency: str, document: str) -> Problem | None:
+    """An existing AIQ customer in another currency cannot take `document` ("Bunny invoice 7"): AIQ documents carry
+    no currency of their own, and AIQ refuses to change a customer's currency once it is used."""
+    if not existing.currency_code or existing.currency_code.strip().upper() == currency.strip().upper():
         return None
     return Problem(
         ProblemCode.CURRENCY_MISMATCH,
-        f"Bunny invoice {invoice_id} is in {invoice_currency.upper()}, but AIQ customer {existing.code} is in "
-        f"{existing.currency_code}. AIQ invoices take the customer's currency and it cannot be changed once used.",
-        f"Invoice this Bunny account in {existing.currency_code}, or post this invoice manually in AIQ "
-        "against a customer in the invoice's currency.",
+        f"{document} is in {currency.upper()}, but AIQ customer {existing.code} is in "
+        f"{existing.currency_code}. AIQ documents take the customer's currency and it cannot be changed once used.",
+        f"Bill this Bunny account in {existing.currency_code}, or post this document manually in AIQ "
+        "against a customer in its currency.",
+    )
+
+
+# -- matching existing AIQ customers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """Which AIQ customer a Bunny account posts to, and how it was found."""
+
+    code: str
+    how: str  # existing (the derived BNY- code) | code | vat | email | new
+
+
+@dataclass(frozen=True)
+class AmbiguousCustomer:
+    rule: str
+    codes: tuple[str, ...]
+
+
+def _vat(value: str | None) -> str | None:
+    text = "".join(ch for ch in (value or "").upper() if ch.isalnum())
+    return text or None
+
+
+def _code(customer: AiqCustomer) -> str | None:
+    return (customer.code or "").strip().upper() or None
+
+
+def _email(value: str | None) -> str | None:
+    text = (value or "").strip().lower()
+    return text or None
+
+
+def match_customer(
+    account: BunnyAccount, customers: Sequence[AiqCustomer], rules: Sequence[str]
+) -> CustomerMatch | AmbiguousCustomer:
+    """The AIQ customer of `account`: its derived code when AIQ has it, else the first rule (in order) that finds
+    exactly one: `code` (the Bunny account's code is an AIQ customer code), `vat` (same VAT number), `email`
+    (the billing contact's e-mail); else a new customer under the derived code."""
+    derived = customer_code(account.id)
+    by_code = {(c.code or "").strip().upper(): c for c in customers if c.code}
+    if derived in by_code:
+        return CustomerMatch(derived, "existing")
+    keys: dict[str, tuple[Callable[[AiqCustomer], str | None], str | None]] = {
+        "code": (_code, (account.code or "").strip().upper() or None),
+        "vat": (lambda c: _vat(c.vat_registration_number), _vat(account.tax_number)),
+        "email": (
+            lambda c: _email(c.email),
+            _email(account.billing_contact.email if account.billing_contact else None),
+        ),
+    }
+    for rule in rules:
+        key, wanted = keys[rule]
+        if wanted is None:
+            continue
+        found = sorted({(c.code or "") for c in customers if c.code and key(c) == wanted})
+        if len(found) == 1:
+            return CustomerMatch(found[0].strip().upper(), rule)
+        if len(found) > 1:
+            return AmbiguousCustomer(rule, tuple(found))
+    return CustomerMatch(derived, "new")
+
+
+def ambiguous_problem(account: BunnyAccount, ambiguous: AmbiguousCustomer) -> Problem:
+    what = {"code": "account code", "vat": "VAT number", "email": "e-mail"}[ambiguous.rule]
+    return Problem(
+        ProblemCode.AMBIGUOUS_CUSTOMER,
+        f"Bunny account {account.id} ({account.name}) matches {len(ambiguous.codes)} AIQ customers by {what}: "
+        f"{', '.join(ambiguous.codes)}.",
+        f"Give account {account.id} the AIQ customer code in its Bunny account code, or make the {what} unique in "
+        "AIQ (or drop the rule from AIQ_PIPELINE_CUSTOMER_MATCH); then retry.",
     )

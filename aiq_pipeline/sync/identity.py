@@ -5,11 +5,13 @@ handle: the name changes on a rename and the account ``code`` is a user-editable
 (and may be empty). An AIQ code, once used on transactions, cannot follow such changes, so a code derived
 from them would create a second AIQ customer after every edit.
 
-External references: ``BUNNY-INV-<invoice id>``, ``BUNNY-CN-<credit note id>``, ``BUNNY-VOID-<invoice id>``, and
-``BUNNY-INVCR-<invoice id>`` for the credit note of an invoice whose credit lines exceed its charges.
+External references: ``BUNNY-INV-<invoice id>``, ``BUNNY-CN-<credit note id>``, ``BUNNY-VOID-<invoice id>``,
+``BUNNY-INVCR-<invoice id>`` for the credit note of an invoice whose credit lines exceed its charges; for payments
+``BUNNY-PAY-<payment id>`` (the receipt), ``BUNNY-FEE-<payment id>`` (its processor fees), ``BUNNY-RFND-<credit
+note id>`` (the money a refund credit note pays back) and ``BUNNY-ACR-<invoice id>`` (account credit applied).
 
 Partition keys (one per Bunny document, in the asset of its kind): the invoice id as it is, ``CN-<credit note id>``,
-``VOID-<voided invoice id>``.
+``VOID-<voided invoice id>``, ``PAY-<payment id>``, ``CREDIT-<invoice id>`` (account credit applied to it).
 
 Both kinds obey AIQ's rules for codes (upper case, at most 50 characters, [A-Z0-9-_]) and stay
 injective over ids even though AIQ compares them case-insensitively (SQL Server's default collation):
@@ -33,6 +35,10 @@ CREDIT_NOTE_PREFIX = "BUNNY-CN"
 VOID_PREFIX = "BUNNY-VOID"
 VOID_CREDIT_PREFIX = "BUNNY-VOIDCR"
 INVOICE_CREDIT_PREFIX = "BUNNY-INVCR"
+PAYMENT_PREFIX = "BUNNY-PAY"
+FEE_PREFIX = "BUNNY-FEE"
+REFUND_PREFIX = "BUNNY-RFND"
+ACCOUNT_CREDIT_PREFIX = "BUNNY-ACR"
 
 _SAFE_ID = re.compile(r"[A-Z0-9-]+")
 _UNSAFE_CHARS = re.compile(r"[^A-Z0-9]+")
@@ -40,7 +46,7 @@ _DIGEST_HEX = 20
 
 
 def _derived(prefix: str, raw_id: str) -> str:
-    if not isinstance(raw_id, str) or not raw_id:
+    if not raw_id:
         raise ValueError(f"a Bunny id is a non-empty string, got {raw_id!r}")
     direct = f"{prefix}-{raw_id}"
     if _SAFE_ID.fullmatch(raw_id) and len(direct) <= MAX_CODE_LENGTH:
@@ -81,12 +87,41 @@ def void_reference(invoice_id: str) -> str:
     return _derived(VOID_PREFIX, invoice_id)
 
 
+def payment_reference(payment_id: str) -> str:
+    """AIQ CheckReference of the sales receipt posted for this Bunny payment."""
+    return _derived(PAYMENT_PREFIX, payment_id)
+
+
+def fee_reference(payment_id: str) -> str:
+    """AIQ ExternalReference of the credit journal carrying this payment's processor fees."""
+    return _derived(FEE_PREFIX, payment_id)
+
+
+def refund_reference(credit_note_id: str) -> str:
+    """AIQ ExternalReference of the debit journal paying back the money of this refund credit note."""
+    return _derived(REFUND_PREFIX, credit_note_id)
+
+
+def account_credit_reference(invoice_id: str) -> str:
+    """AIQ ExternalReference of the credit journal settling the account credit Bunny applied to this invoice."""
+    return _derived(ACCOUNT_CREDIT_PREFIX, invoice_id)
+
+
 KIND_INVOICE = "invoice"
 KIND_CREDIT_NOTE = "credit_note"
 KIND_VOID = "void"
+KIND_PAYMENT = "payment"
+KIND_ACCOUNT_CREDIT = "account_credit"
 CREDIT_NOTE_KEY_PREFIX = "CN-"
 VOID_KEY_PREFIX = "VOID-"
-_KEY_PREFIXES = ((CREDIT_NOTE_KEY_PREFIX, KIND_CREDIT_NOTE), (VOID_KEY_PREFIX, KIND_VOID))
+PAYMENT_KEY_PREFIX = "PAY-"
+ACCOUNT_CREDIT_KEY_PREFIX = "CREDIT-"
+_KEY_PREFIXES = (
+    (CREDIT_NOTE_KEY_PREFIX, KIND_CREDIT_NOTE),
+    (VOID_KEY_PREFIX, KIND_VOID),
+    (PAYMENT_KEY_PREFIX, KIND_PAYMENT),
+    (ACCOUNT_CREDIT_KEY_PREFIX, KIND_ACCOUNT_CREDIT),
+)
 
 
 def credit_note_key(credit_note_id: str) -> str:
@@ -97,8 +132,16 @@ def void_key(invoice_id: str) -> str:
     return f"{VOID_KEY_PREFIX}{invoice_id}"
 
 
+def payment_key(payment_id: str) -> str:
+    return f"{PAYMENT_KEY_PREFIX}{payment_id}"
+
+
+def account_credit_key(invoice_id: str) -> str:
+    return f"{ACCOUNT_CREDIT_KEY_PREFIX}{invoice_id}"
+
+
 def parse_key(key: str) -> tuple[str, str]:
-    """(kind, Bunny id) of a partition key: `CN-<id>`, `VOID-<id>`, or an invoice id."""
+    """(kind, Bunny id) of a partition key: `CN-<id>`, `VOID-<id>`, `PAY-<id>`, `CREDIT-<id>`, or an invoice id."""
     for prefix, kind in _KEY_PREFIXES:
         if key.startswith(prefix):
             if len(key) == len(prefix):

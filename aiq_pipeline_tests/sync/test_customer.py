@@ -96,18 +96,18 @@ def test_changes_never_touch_an_existing_currency() -> None:
 
 def test_currency_problem_when_existing_customer_has_another_currency() -> None:
     existing = Customer(code="BNY-42", name="Acme", currency_code="GBP")
-    problem = currency_problem(existing, invoice_currency="eur", invoice_id="1001")
+    problem = currency_problem(existing, currency="eur", document="Bunny invoice 1001")
     assert problem is not None and problem.code is ProblemCode.CURRENCY_MISMATCH
     assert "EUR" in problem.message and "GBP" in problem.message and "BNY-42" in problem.message
-    assert currency_problem(existing, invoice_currency="gbp", invoice_id="1001") is None
-    assert currency_problem(Customer(code="X", name="X"), invoice_currency="EUR", invoice_id="1") is None
+    assert currency_problem(existing, currency="gbp", document="Bunny invoice 1001") is None
+    assert currency_problem(Customer(code="X", name="X"), currency="EUR", document="Bunny invoice 1") is None
 
 
 def test_customer_problems() -> None:
-    assert customer_problems(ACCOUNT, invoice_id="1") == []
-    (missing,) = customer_problems(None, invoice_id="1001")
+    assert customer_problems(ACCOUNT, document="Bunny invoice 1") == []
+    (missing,) = customer_problems(None, document="Bunny invoice 1001")
     assert missing.code is ProblemCode.MISSING_CUSTOMER_DATA and "1001" in missing.message
-    (nameless,) = customer_problems(replace(ACCOUNT, name=" "), invoice_id="1001")
+    (nameless,) = customer_problems(replace(ACCOUNT, name=" "), document="Bunny invoice 1001")
     assert nameless.code is ProblemCode.MISSING_CUSTOMER_DATA and "42" in nameless.message
 
 
@@ -118,3 +118,46 @@ def test_a_new_customer_takes_the_invoice_currency_not_the_templates_base_curren
     assert created.row_version_number == "7"
     # An existing customer's currency is still never changed by apply_customer.
     assert apply_customer(template, desired_customer(ACCOUNT, currency_code="GBP")).currency_code == "EUR"
+
+
+# -- matching existing AIQ customers --------------------------------------------------------------------------
+
+
+def _aiq(code: str, **fields: str) -> Customer:
+    return Customer(code=code, name=fields.pop("name", code), **fields)
+
+
+def test_an_account_already_synced_keeps_its_derived_customer() -> None:
+    from aiq_pipeline.sync.customer import CustomerMatch, match_customer
+
+    found = match_customer(ACCOUNT, [_aiq("ACME"), _aiq("BNY-42")], ["code", "vat", "email"])
+    assert found == CustomerMatch("BNY-42", "existing")
+
+
+def test_existing_aiq_customers_are_matched_by_the_rules_in_order() -> None:
+    from aiq_pipeline.sync.customer import CustomerMatch, match_customer
+
+    customers = [
+        _aiq("ACME", email="other@acme.example"),  # ACCOUNT.code is ACME
+        _aiq("C-0042", vat_registration_number="ie 1234567-t"),  # the same VAT number, written differently
+        _aiq("C-0099", email="ANN@acme.example"),
+    ]
+    assert match_customer(ACCOUNT, customers, ["code", "vat", "email"]) == CustomerMatch("ACME", "code")
+    assert match_customer(ACCOUNT, customers, ["vat", "email"]) == CustomerMatch("C-0042", "vat")
+    assert match_customer(ACCOUNT, customers, ["email"]) == CustomerMatch("C-0099", "email")
+    assert match_customer(ACCOUNT, customers, []) == CustomerMatch("BNY-42", "new")
+
+
+def test_two_aiq_customers_with_one_e_mail_are_not_guessed_between() -> None:
+    from aiq_pipeline.sync.customer import AmbiguousCustomer, ambiguous_problem, match_customer
+
+    customers = [_aiq("C-1", email="ann@acme.example"), _aiq("C-2", email="ann@acme.example")]
+    found = match_customer(ACCOUNT, customers, ["email"])
+    assert found == AmbiguousCustomer("email", ("C-1", "C-2"))
+    problem = ambiguous_problem(ACCOUNT, found)
+    assert problem.code is ProblemCode.AMBIGUOUS_CUSTOMER and "C-1, C-2" in problem.message
+
+
+def test_a_new_customer_carries_its_iso_country() -> None:
+    assert desired_customer(ACCOUNT, currency_code="EUR").country_code == "IE"
+    assert desired_customer(replace(ACCOUNT, billing_country="Ireland"), currency_code="EUR").country_code is None

@@ -28,6 +28,29 @@ def _transaction_detail() -> aiq.TransactionDetail:
     return aiq.TransactionDetail("4000", False, False, Decimal("-49.00"), Decimal("-49.00"))
 
 
+def _application() -> bunny.PaymentApplication:
+    return bunny.PaymentApplication("1", "7", "3", Decimal("10.00"), "EUR", "card", datetime(2026, 6, 1))
+
+
+def _payment() -> bunny.Payment:
+    return bunny.Payment(
+        "7",
+        "1",
+        "1",
+        "EUR",
+        Decimal("10.00"),
+        Decimal("0.30"),
+        Decimal(0),
+        "APPLIED",
+        "SUCCEEDED",
+        "stripe",
+        datetime(2026, 6, 1),
+        datetime(2026, 6, 1),
+        datetime(2026, 6, 1),
+        applications=(_application(),),
+    )
+
+
 CASES = [
     (inputs.BunnyContact, ACCOUNT.billing_contact),
     (inputs.BunnyAccount, ACCOUNT),
@@ -58,6 +81,8 @@ CASES = [
         ),
     ),
     (inputs.AiqCustomer, aiq.Customer(code="X", name="X")),
+    (inputs.BunnyPaymentApplication, _application()),
+    (inputs.BunnyPayment, _payment()),
     (inputs.AiqTransactionLine, _transaction_detail()),
     (
         inputs.AiqTransactionSummary,

@@ -27,6 +27,7 @@ class LedgerSnapshot:
     periods: tuple[AiqPeriod, ...]
     base_currency: str
     currencies: frozenset[str] | None = None  # None: not known, not checked
+    banks: Mapping[str, str | None] | None = None  # upper-case bank GL code -> the bank's currency; None: not read
 
     @classmethod
     def of(
@@ -38,6 +39,7 @@ class LedgerSnapshot:
         base_currency: str,
         currencies: Iterable[str] | None = None,
         tax_rate_units: str = "percent",
+        banks: Iterable[tuple[str, str | None]] | None = None,
     ) -> LedgerSnapshot:
         """`tax_rate_units`: how AIQ states its tax codes' rates (percent, or fraction: UNVERIFIED which)."""
         codes = list(tax_codes)
@@ -48,6 +50,7 @@ class LedgerSnapshot:
             periods=tuple(periods),
             base_currency=base_currency.strip().upper(),
             currencies=None if currencies is None else frozenset(c.strip().upper() for c in currencies),
+            banks=None if banks is None else {code.strip().upper(): currency for code, currency in banks},
         )
 
 
@@ -58,6 +61,7 @@ class BunnyReadings:
     tax_rate_units: str = "percent"  # item taxRate: percent (23) or fraction (0.23)
     subtotal: str = "after_discount"  # Invoice.subtotal: sum of line amounts after discounts, or before_discount
     amount: str = "full"  # Invoice.amount: the full value, or less_credits (after credit applied)
+    payment_amount: str = "gross"  # Payment.amount: what the customer paid (fees inside), or net_of_fees
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,27 @@ class BadDebt:
     account: str | None = None
     tax: str = "relief"  # relief: the lines keep their tax codes (output tax reclaimed); none: gross at tax_code
     tax_code: str | None = None  # a 0 % code, for tax "none"
+
+
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class PaymentAccounts:
+    """Where money posts: the AIQ bank account per payment processor and currency, the processor-fees account, and
+    the account that account credit applied to invoices comes from."""
+
+    banks: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (processor lower | *, CURRENCY | *) -> code
+    fees_account: str | None = None
+    account_credit_account: str | None = None
+
+    def bank_for(self, processor: str | None, currency: str) -> str | None:
+        """The mapped bank account; an exact processor and currency first, then the `*` entries. None: unmapped."""
+        name, code = (processor or "").strip().lower(), currency.strip().upper()
+        for key in ((name, code), (name, ANY), (ANY, code), (ANY, ANY)):
+            if key in self.banks:
+                return self.banks[key]
+        return None
 
 
 @dataclass(frozen=True)
@@ -85,6 +110,7 @@ class PostingSettings:
     rounding_account: str | None = None  # where a rounding line posts; None: the largest line absorbs it
     bad_debt: BadDebt = field(default_factory=BadDebt)
     post_zero_value: bool = False  # a zero-value invoice (trial, 100 % coupon): post an empty document, or nothing
+    payments: PaymentAccounts = field(default_factory=PaymentAccounts)
 
     def __post_init__(self) -> None:
         if self.closed_period_policy not in CLOSED_PERIOD_POLICIES:
@@ -116,6 +142,11 @@ class PostedDocument:
     gross: Decimal  # magnitude, in the document's currency
     outstanding: Decimal | None = None  # magnitude still unallocated; None when AIQ did not say
     document: PostedLines | None = None  # how this product posted it (from the journal); None: posted elsewhere
+    customer_code: str | None = None  # the AIQ customer it was posted to, when known
+
+    @property
+    def customer(self) -> str | None:
+        return self.document.customer_code if self.document is not None else self.customer_code
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from decimal import Decimal
 from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument
 from aiq_pipeline.sync.documents.invoice import Draft, draft_documents
 from aiq_pipeline.sync.documents.plan import (
+    INVOICE_NOT_POSTED,
     AiqTarget,
     Decision,
     PlannedAllocation,
@@ -36,6 +37,7 @@ from aiq_pipeline.sync.documents.plan import (
     Skip,
     Wait,
 )
+from aiq_pipeline.sync.documents.refund import money_out, refund_allocations
 from aiq_pipeline.sync.gl_mapping import account_problem
 from aiq_pipeline.sync.identity import (
     KIND_CREDIT_NOTE,
@@ -46,22 +48,23 @@ from aiq_pipeline.sync.identity import (
     void_credit_reference,
     void_reference,
 )
-from aiq_pipeline.sync.inputs import BunnyAccount, BunnyCreditNote, BunnyInvoice, BunnyInvoiceItem
+from aiq_pipeline.sync.inputs import BunnyAccount, BunnyCreditNote, BunnyInvoice, BunnyInvoiceItem, BunnyPayment
 from aiq_pipeline.sync.money import ZERO, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed, Problem, ProblemCode
 
 # Credit notes out of preparation/draft: the ones that belong in the ledger (Bunny's CreditNoteState).
 ISSUED_CREDIT_NOTE_STATES: frozenset[str] = frozenset({"READY", "PARTIALLY_APPLIED", "APPLIED"})
-INVOICE_NOT_POSTED = "INVOICE_NOT_POSTED"
 WRITE_OFF = "WRITE_OFF"
 
 
 @dataclass(frozen=True)
 class CreditNoteSource:
-    """What the credit-note planner reads from Bunny: the note and the invoice it credits (None: Bunny lacks it)."""
+    """What the credit-note planner reads from Bunny: the note, the invoice it credits (None: Bunny lacks it) and,
+    for a refund, the payments applied to that invoice (the money a refund pays back)."""
 
     note: BunnyCreditNote
     invoice: BunnyInvoice | None
+    payments: tuple[BunnyPayment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class _CreditedInvoice:
     items: tuple[BunnyInvoiceItem, ...]
     base_currency_code: str | None
     base_currency_total: Decimal | None
-    updated_at: datetime | None = None
+    updated_at: datetime
     credits: Decimal | None = None
     merged_to_invoice_id: str | None = None
 
@@ -134,6 +137,7 @@ def _credited_view(
         items=items,
         base_currency_code=invoice.base_currency_code,
         base_currency_total=base_total,
+        updated_at=invoice.updated_at,
     )
 
 
@@ -184,8 +188,18 @@ def plan_credit_note(source: CreditNoteSource, ctx: PlanContext) -> Decision:
     if note.kind == WRITE_OFF:
         document, note_text = _bad_debt(document, ctx, label)
         notes += (note_text,)
-    allocations = (PlannedAllocation(document.reference, invoice_reference(invoice.id), document.date),)
-    if posted is None:
+    paid_back = money_out(note, document, source.payments, ctx, label)
+    documents: tuple[PlannedDocument, ...] = (document,)
+    allocations: tuple[PlannedAllocation, ...] = (
+        PlannedAllocation(document.reference, invoice_reference(invoice.id), document.date),
+    )
+    if paid_back is not None:
+        documents += (paid_back,)
+        allocations = refund_allocations(document, paid_back, invoice.id)
+        notes += (
+            f"{paid_back.gross} paid back to the customer through bank account {paid_back.lines[0].gl_account_code}",
+        )
+    elif posted is None:
         allocations = ()
         notes += (
             "The credited invoice was voided before it was posted: the credit stands unallocated on the "
@@ -196,7 +210,7 @@ def plan_credit_note(source: CreditNoteSource, ctx: PlanContext) -> Decision:
         source_id=note.id,
         customer_code=document.customer_code,
         customer=draft.customer,
-        documents=(document,),
+        documents=documents,
         allocations=allocations,
         bunny_issue_date=note.issued_at,
         exchange_rate_source=_rate_source(draft, posted),

@@ -40,7 +40,7 @@ from aiq_pipeline.sync.documents.plan import (
     PostingPlan,
     Skip,
 )
-from aiq_pipeline.sync.documents.rates import exchange_rate
+from aiq_pipeline.sync.documents.rates import currency_problems, exchange_rate
 from aiq_pipeline.sync.documents.rounding import round_tax
 from aiq_pipeline.sync.identity import KIND_INVOICE, customer_code, invoice_credit_reference, invoice_reference
 from aiq_pipeline.sync.inputs import AiqPeriod, BunnyInvoice
@@ -263,10 +263,10 @@ def _customer(invoice: BunnyInvoice, ctx: PlanContext) -> tuple[DesiredCustomer 
     currency = invoice.currency_code.strip().upper()
     problems: list[Problem] = []
     if ctx.existing_customer is not None:
-        mismatch = currency_problem(ctx.existing_customer, invoice_currency=currency, invoice_id=invoice.id)
+        mismatch = currency_problem(ctx.existing_customer, currency=currency, document=f"Bunny invoice {invoice.id}")
         problems += [mismatch] if mismatch else []
     else:
-        problems += customer_problems(invoice.account, invoice_id=invoice.id)
+        problems += customer_problems(invoice.account, document=f"Bunny invoice {invoice.id}")
     customer = None
     if invoice.account is not None and (invoice.account.name or "").strip():
         customer = desired_customer(invoice.account, currency_code=currency, code=ctx.customer_code)
@@ -274,29 +274,8 @@ def _customer(invoice: BunnyInvoice, ctx: PlanContext) -> tuple[DesiredCustomer 
 
 
 def _currency(invoice: BunnyInvoice, ctx: PlanContext, label: str) -> tuple[Decimal | None, str, list[Problem]]:
-    ledger = ctx.ledger
-    currency = invoice.currency_code.strip().upper()
-    problems: list[Problem] = []
-    if ledger.currencies is not None and currency not in ledger.currencies:
-        problems.append(
-            Problem(
-                ProblemCode.UNKNOWN_CURRENCY,
-                f"{label} is in {currency}, a currency the AIQ company does not have.",
-                f"Add {currency} to the currencies of the AIQ company, then retry.",
-            )
-        )
-    rate, source = exchange_rate(invoice, ledger, ctx.settings)
-    if rate is None or rate <= 0:
-        problems.append(
-            Problem(
-                ProblemCode.NO_EXCHANGE_RATE,
-                f"{label} is in {currency}, not AIQ's base currency {ledger.base_currency}, and no usable exchange "
-                f"rate is known ({'none given' if rate is None else f'got {rate}'}).",
-                f"Set the {currency} rate in AIQ (Currencies), or configure the {currency} -> {ledger.base_currency} "
-                "rate for the sync, then retry.",
-            )
-        )
-    return rate, source, problems
+    rate, source = exchange_rate(invoice, ctx.ledger, ctx.settings)
+    return rate, source, currency_problems(label, invoice.currency_code.strip().upper(), rate, ctx.ledger)
 
 
 def _totals_problems(invoice: BunnyInvoice, ctx: PlanContext, lines: list[ResolvedLine], label: str) -> list[Problem]:

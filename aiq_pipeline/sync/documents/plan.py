@@ -7,13 +7,16 @@ way for every kind.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from aiq_pipeline.sync.customer import DesiredCustomer
 from aiq_pipeline.sync.money import money_sum
+
+# A document waits while AIQ lacks an invoice it credits, reverses or settles (retryable; re-run once it is posted).
+INVOICE_NOT_POSTED = "INVOICE_NOT_POSTED"
 
 
 class AiqTarget(StrEnum):
@@ -21,6 +24,14 @@ class AiqTarget(StrEnum):
 
     SALES_INVOICE = "SI"
     SALES_CREDIT_NOTE = "SN"
+    SALES_RECEIPT = "SR"  # money in: a payment, into a bank account
+    SALES_DEBIT_JOURNAL = "SD"  # money out: a refund, out of a bank account (the vendor's refund route)
+    SALES_CREDIT_JOURNAL = "SC"  # the customer credited against a GL account: processor fees, account credit
+
+    @property
+    def is_credit(self) -> bool:
+        """On the credit side of the customer's account (lowers what the customer owes)."""
+        return self in (AiqTarget.SALES_CREDIT_NOTE, AiqTarget.SALES_RECEIPT, AiqTarget.SALES_CREDIT_JOURNAL)
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ class PlannedLine:
     tax_rate: Decimal  # fraction, 0..1
     tax_amount: Decimal
     item_id: str
-    gl_source: str  # "charge" | "default" | "rounding" | "bad_debt"
+    gl_source: str  # "charge" | "default" | "rounding" | "bad_debt" | "bank" | "fees" | "account_credit"
     source_items: tuple[str, ...] = ()  # every Bunny item this line carries (netting merges credits into a line)
 
 
@@ -44,13 +55,15 @@ class PlannedDocument:
     reference: str  # AIQ ExternalReference: derived from the Bunny document alone
     customer_code: str
     currency_code: str
-    date: date  # the AIQ posting date
-    due_date: date | None
+    date: dt.date  # the AIQ posting date
+    due_date: dt.date | None
     description: str
     exchange_rate: Decimal
     lines: tuple[PlannedLine, ...]
     period_name: str | None
     financial_year: int
+    # receipts and refunds: the bank account's currency to base (1 for a base-currency bank); None elsewhere
+    bank_exchange_rate: Decimal | None = None
 
     @property
     def net(self) -> Decimal:
@@ -67,17 +80,24 @@ class PlannedDocument:
 
 @dataclass(frozen=True)
 class PlannedAllocation:
-    """Allocate document `source` against `target` in AIQ (both posted by then), for what both still have
-    outstanding: allocating is then idempotent, since a repeat finds nothing outstanding."""
+    """Allocate credit-side document `source` against debit-side `target` in AIQ (both posted by then).
 
-    source: str  # reference of the credit (credit note)
-    target: str  # reference of the debit (invoice)
-    date: date | None
+    Without `amount`: what both still have outstanding (a credit note settling its invoice). With `amount`: that
+    much in all between the two (a payment's applied amount), less what AIQ already shows allocated between them.
+    Either way a repeat allocates nothing more, and never more than both have outstanding."""
+
+    source: str  # reference of the credit (credit note, receipt, credit journal)
+    target: str  # reference of the debit (invoice, refund)
+    date: dt.date | None
+    amount: Decimal | None = None
+    source_type: AiqTarget = AiqTarget.SALES_CREDIT_NOTE
+    target_type: AiqTarget = AiqTarget.SALES_INVOICE
 
     @property
     def reference(self) -> str:
-        """The journal's key for this allocation."""
-        return f"{self.source}>{self.target}"
+        """The journal's key for this allocation (a changed amount is a new row: the total is what counts)."""
+        base = f"{self.source}>{self.target}"
+        return base if self.amount is None else f"{base}@{self.amount}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +108,7 @@ class PostingPlan:
     customer: DesiredCustomer | None  # what AIQ's customer should hold (None: created from nothing we know)
     documents: tuple[PlannedDocument, ...]
     allocations: tuple[PlannedAllocation, ...] = ()
-    bunny_issue_date: date | None = None
+    bunny_issue_date: dt.date | None = None
     exchange_rate_source: str = "base"  # base | bunny | configured | aiq
     notes: tuple[str, ...] = ()  # what the planner changed or decided, in words, for the metadata
 

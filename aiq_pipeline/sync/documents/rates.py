@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from aiq_pipeline.sync.documents.context import LedgerSnapshot, PostingSettings
 from aiq_pipeline.sync.inputs import BunnyInvoice, BunnyInvoiceItem
 from aiq_pipeline.sync.money import ZERO
+from aiq_pipeline.sync.problems import Problem, ProblemCode
 
 RATE_PLACES = Decimal("0.000001")
 ONE = Decimal(1)
@@ -38,6 +39,11 @@ def exchange_rate(
     if bunny_base == ledger.base_currency and invoice.base_currency_total is not None and invoice.amount > 0:
         rate = (invoice.base_currency_total / invoice.amount).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
         return rate, RATE_BUNNY
+    return known_rate(currency, settings)
+
+
+def known_rate(currency: str, settings: PostingSettings) -> tuple[Decimal | None, str]:
+    """The rate configured for the sync, else AIQ's own for the day: for documents Bunny gives no conversion of."""
     configured = settings.exchange_rates.get(currency)
     if configured is not None:
         return Decimal(configured), RATE_CONFIGURED
@@ -45,6 +51,31 @@ def exchange_rate(
     if from_aiq is not None:
         return Decimal(from_aiq), RATE_AIQ
     return None, ""
+
+
+def currency_problems(label: str, currency: str, rate: Decimal | None, ledger: LedgerSnapshot) -> list[Problem]:
+    """A currency AIQ's company lacks, and a foreign currency without a usable rate (NO_EXCHANGE_RATE, after which
+    the posting service plans once more with AIQ's own rate)."""
+    problems: list[Problem] = []
+    if ledger.currencies is not None and currency not in ledger.currencies:
+        problems.append(
+            Problem(
+                ProblemCode.UNKNOWN_CURRENCY,
+                f"{label} is in {currency}, a currency the AIQ company does not have.",
+                f"Add {currency} to the currencies of the AIQ company, then retry.",
+            )
+        )
+    if rate is None or rate <= 0:
+        problems.append(
+            Problem(
+                ProblemCode.NO_EXCHANGE_RATE,
+                f"{label} is in {currency}, not AIQ's base currency {ledger.base_currency}, and no usable exchange "
+                f"rate is known ({'none given' if rate is None else f'got {rate}'}).",
+                f"Set the {currency} rate in AIQ (Currencies), or configure the {currency} -> {ledger.base_currency} "
+                "rate for the sync, then retry.",
+            )
+        )
+    return problems
 
 
 def line_tax_rate(item: BunnyInvoiceItem, net: Decimal, tax: Decimal) -> Decimal:
