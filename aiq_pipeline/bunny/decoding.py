@@ -118,6 +118,7 @@ def invoice_ref(node: Node) -> InvoiceRef:
         issued_at=optional_date(node.get("issuedAt")),
         entity_id=_optional_id((node.get("entity") or {}).get("id")),
         merged_to_invoice_id=_ref_id(node.get("mergedToInvoice")),
+        credits=optional_money(node.get("credits")),
     )
 
 

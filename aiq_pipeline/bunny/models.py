@@ -143,6 +143,7 @@ class InvoiceRef:
     issued_at: date | None = None
     entity_id: str | None = None
     merged_to_invoice_id: str | None = None
+    credits: Decimal | None = None  # account credit applied to it (MONEY.md), for the account-credit sync
 
 
 @dataclass(frozen=True)
