@@ -7,9 +7,9 @@ once, and each problem is one line that names the variable and says what is want
     AIQ_PIPELINE_BATCH_SIZE must be a whole number from 1 to 500, not 'abc'
     AIQ_CLIENT_SECRET is not set: set it to the AIQ Integration Application's client secret (...)
 
-Secrets (`AIQ_CLIENT_SECRET`, `BUNNY_CLIENT_SECRET`, and `AIQ_PIPELINE_STORE`, which may be a PostgreSQL URL
-with a password) are `SecretStr`: never in a repr, a log, an error or metadata. A problem message never
-repeats a secret's value.
+Secrets (`AIQ_CLIENT_SECRET`, `BUNNY_CLIENT_SECRET`, `AIQ_PIPELINE_STORE`, which may be a PostgreSQL URL
+with a password, and `AIQ_PIPELINE_ALERT_URLS`, whose URLs carry passwords and tokens) are `SecretStr`: never
+in a repr, a log, an error or metadata. A problem message never repeats a secret's value.
 
 Shape. A deployment (`Settings`: the store, batch size, retry delay, unknown-outcome deadline, claim lease,
 the Dagster instance) holds one or more pairs (`PairSettings`: one Bunny entity posting to one AIQ entity,
@@ -287,6 +287,13 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable("AIQ_PIPELINE_FEES_ACCOUNT", "an AIQ account code for processor fees (bank charges), such as 6100"),
         Variable(
+            "AIQ_PIPELINE_ALERT_URLS",
+            "one or more apprise URLs, separated by spaces or commas, where alerts on new exceptions go (such as "
+            "mailtos://user:password@smtp.example.com?to=finance@example.com, slack://..., msteams://..., json://...)",
+            True,
+        ),
+        Variable("AIQ_PIPELINE_UI_URL", "an http(s) address such as https://dagster.example.com (the Dagster UI)"),
+        Variable(
             "DAGSTER_HOME", "an absolute path to an existing directory (the Dagster instance the UI and daemon use)"
         ),
     )
@@ -328,6 +335,8 @@ _TYPES: dict[str, Any] = {
     "AIQ_PIPELINE_CUSTOMER_MATCH": MatchRules,
     "AIQ_PIPELINE_BANK_ACCOUNTS": BankAccounts,
     "AIQ_PIPELINE_FEES_ACCOUNT": AccountCode,
+    "AIQ_PIPELINE_ALERT_URLS": Secret,
+    "AIQ_PIPELINE_UI_URL": HttpAddress,
     "DAGSTER_HOME": DagsterHome,
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(kind) for name, kind in _TYPES.items()}
@@ -419,6 +428,7 @@ class PairSettings(BaseModel):
     sync_start_date: StartDate | None = Field(default=None, description="AIQ_PIPELINE_SYNC_START_DATE")
     closed_period_policy: ClosedPeriodPolicy = Field(default="fail", description="AIQ_PIPELINE_CLOSED_PERIOD_POLICY")
     sensor_default: SensorDefault = Field(default="STOPPED", description="AIQ_PIPELINE_SENSOR_DEFAULT")
+    alert_urls: Secret | None = Field(default=None, description="AIQ_PIPELINE_ALERT_URLS: apprise URLs, secret")
     rules: PostingRules = Field(default_factory=PostingRules)
     problems: tuple[SettingProblem, ...] = Field(default=(), description="What keeps aiq/bunny None")
 
@@ -458,6 +468,7 @@ class Settings(BaseModel):
         default=DEFAULT_CLAIM_LEASE_SECONDS, description="AIQ_PIPELINE_CLAIM_LEASE"
     )
     dagster_home: DagsterHome | None = Field(default=None, description="DAGSTER_HOME")
+    ui_url: HttpAddress | None = Field(default=None, description="AIQ_PIPELINE_UI_URL: where alerts link to")
 
     @property
     def pair(self) -> PairSettings:
@@ -535,6 +546,8 @@ class _Environment(BaseSettings):
     AIQ_PIPELINE_CUSTOMER_MATCH: str | None = None
     AIQ_PIPELINE_BANK_ACCOUNTS: str | None = None
     AIQ_PIPELINE_FEES_ACCOUNT: str | None = None
+    AIQ_PIPELINE_ALERT_URLS: SecretStr | None = None
+    AIQ_PIPELINE_UI_URL: str | None = None
     DAGSTER_HOME: str | None = None
 
 
@@ -579,6 +592,7 @@ def read_settings() -> SettingsReading:
         sync_start_date=values.get("AIQ_PIPELINE_SYNC_START_DATE"),
         closed_period_policy=values.get("AIQ_PIPELINE_CLOSED_PERIOD_POLICY", CLOSED_PERIOD_FAIL),
         sensor_default=values.get("AIQ_PIPELINE_SENSOR_DEFAULT", SENSOR_STOPPED),
+        alert_urls=values.get("AIQ_PIPELINE_ALERT_URLS"),
         rules=PostingRules(**{field: values[name] for name, field in RULE_VARIABLES.items() if name in values}),
         problems=tuple(p for p in _in_table_order(problems) if p.variable in CONNECTION_VARIABLES),
     )
@@ -596,6 +610,7 @@ def read_settings() -> SettingsReading:
         ),
         claim_lease_seconds=values.get("AIQ_PIPELINE_CLAIM_LEASE", DEFAULT_CLAIM_LEASE_SECONDS),
         dagster_home=home,
+        ui_url=values.get("AIQ_PIPELINE_UI_URL"),
     )
     return SettingsReading(settings, _in_table_order(problems), aiq, bunny)
 

@@ -9,6 +9,10 @@
   atomically before any write and released after.
 - `posting_outcomes`: each document's latest outcome (posted, already posted, skipped, failed with the reason),
   for every kind: the sync ledger finance can query.
+- `exception_dismissals`: the audit trail of dismissing exceptions (who, when, why); rows are only ever added, an
+  undismiss is a row too. `dismissed_documents` shows the documents whose newest row dismisses them.
+- `alert_messages`, `alert_deliveries`, `alerted_exceptions`: each alert sent about new or cleared exceptions,
+  its delivery to each channel, and which exceptions it covered, so nothing is sent twice.
 
 Money columns are DECIMAL(18,2) and come back as `Decimal`; timestamps are naive UTC.
 """
@@ -133,6 +137,40 @@ OUTCOMES_DDL = """CREATE TABLE IF NOT EXISTS posting_outcomes (
     posted_at TIMESTAMP, run_id VARCHAR, attempts INTEGER NOT NULL, first_attempt_at TIMESTAMP NOT NULL,
     last_attempt_at TIMESTAMP NOT NULL, PRIMARY KEY (entity_id, claim_key))"""
 
+# One row per dismiss or undismiss of a document on the exceptions list (never updated, never deleted). `scope` is
+# the document asset's partitions name (a storage key), `document_key` its partition key; kind, number and
+# reason_code say what the exception was when it was dismissed. `entry_id` sorts in time order.
+DISMISSALS_DDL = """CREATE TABLE IF NOT EXISTS exception_dismissals (
+    entry_id VARCHAR NOT NULL PRIMARY KEY, scope VARCHAR NOT NULL, document_key VARCHAR NOT NULL,
+    action VARCHAR NOT NULL, reason VARCHAR, actor VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
+    via VARCHAR NOT NULL, kind VARCHAR, number VARCHAR, reason_code VARCHAR)"""
+
+DISMISSED_VIEW = """CREATE OR REPLACE VIEW dismissed_documents AS
+    SELECT scope, document_key, reason, actor, recorded_at, via, kind, number, reason_code FROM (
+        SELECT *, ROW_NUMBER() OVER (
+            PARTITION BY scope, document_key ORDER BY recorded_at DESC, entry_id DESC) AS newest
+        FROM exception_dismissals) latest
+    WHERE newest = 1 AND action = 'dismissed'"""
+
+# Alerts: a message (a digest of new exceptions, or a note of cleared ones) is written once, then delivered to each
+# channel configured when it was written; a channel that is down keeps its delivery `pending` for a later tick.
+# `channel` is a fingerprint of the channel's URL (never the URL, which may hold a password or token).
+ALERT_MESSAGES_DDL = """CREATE TABLE IF NOT EXISTS alert_messages (
+    message_id VARCHAR NOT NULL PRIMARY KEY, pair VARCHAR NOT NULL, kind VARCHAR NOT NULL, title VARCHAR NOT NULL,
+    body VARCHAR NOT NULL, documents INTEGER NOT NULL, created_at TIMESTAMP NOT NULL)"""
+
+ALERT_DELIVERIES_DDL = """CREATE TABLE IF NOT EXISTS alert_deliveries (
+    message_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, channel_name VARCHAR NOT NULL, state VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL, last_attempt_at TIMESTAMP, sent_at TIMESTAMP, last_error VARCHAR,
+    PRIMARY KEY (message_id, channel))"""
+
+# An exception alerted once stays open (cleared_at NULL) while it is failing, whatever its reason becomes; it is
+# cleared when the document is posted or dismissed. A document that fails again after that is a new exception.
+ALERTED_EXCEPTIONS_DDL = """CREATE TABLE IF NOT EXISTS alerted_exceptions (
+    pair VARCHAR NOT NULL, scope VARCHAR NOT NULL, document_key VARCHAR NOT NULL, kind VARCHAR, number VARCHAR,
+    reason_code VARCHAR, message_id VARCHAR NOT NULL, alerted_at TIMESTAMP NOT NULL, cleared_at TIMESTAMP,
+    cleared_as VARCHAR, cleared_message_id VARCHAR, PRIMARY KEY (pair, scope, document_key, alerted_at))"""
+
 STATEMENTS: list[str] = [
     *(
         f"""CREATE TABLE IF NOT EXISTS {table} (
@@ -153,6 +191,11 @@ STATEMENTS: list[str] = [
         SELECT entity_id, claim_key, kind, number, reason_code, reason, fix, retryable, attempts, last_attempt_at,
                run_id
         FROM posting_outcomes WHERE outcome = 'failed'""",
+    DISMISSALS_DDL,
+    DISMISSED_VIEW,
+    ALERT_MESSAGES_DDL,
+    ALERT_DELIVERIES_DDL,
+    ALERTED_EXCEPTIONS_DDL,
 ]
 
 # Changes whenever the DDL above changes, so a new release re-applies it once (under a lock) on PostgreSQL.
