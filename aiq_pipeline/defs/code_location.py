@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import dagster as dg
 
 from aiq_pipeline.defs import accounts, credit_notes, invoices, ledger, reconciliation
 from aiq_pipeline.defs.resources import (
     PostingRulesResource,
+    Resource,
     default_schedule_status,
     default_sensor_status,
     resources_from_settings,
@@ -14,12 +17,18 @@ from aiq_pipeline.defs.resources import (
 from aiq_pipeline.settings import Settings
 
 
-def build_definitions(
-    resources: dict[str, dg.ConfigurableResource] | None = None, settings: Settings | None = None
-) -> dg.Definitions:
+class _PostingOptions(TypedDict):
+    """What every document kind's definitions take (`invoices.definitions(**posting)` and the others)."""
+
+    batch_size: int
+    retry_delay: float
+    sensor_status: dg.DefaultSensorStatus
+
+
+def build_definitions(resources: dict[str, Resource] | None = None, settings: Settings | None = None) -> dg.Definitions:
     """The code location; tests pass explicit resources (and settings) instead of the environment's."""
     settings = settings or Settings.from_env(strict=False)
-    posting = {
+    posting: _PostingOptions = {
         "batch_size": settings.batch_size,
         "retry_delay": settings.transient_retry_delay_seconds,
         "sensor_status": default_sensor_status(settings.pair),
