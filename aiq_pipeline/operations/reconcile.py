@@ -11,7 +11,8 @@ import dagster as dg
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.reconciliation.assets import RECONCILIATION_JOB, monthly_partitions
 from aiq_pipeline.defs.recovery import process_tags
-from aiq_pipeline.operations.runs import QUIET
+from aiq_pipeline.defs.resources import BunnyResource
+from aiq_pipeline.operations.runs import QUIET, initialized
 from aiq_pipeline.service.reconciliation import months_of_documents, recent_month_keys
 
 
@@ -60,7 +61,7 @@ def reconcile_after_sync(
     today = today or datetime.now(UTC).date()
     wanted = set(recent_month_keys(today))
     if keys:
-        bunny = defs.resources["bunny"].process_config_and_initialize()  # EnvVar fields resolved
+        bunny = initialized(defs, "bunny", BunnyResource)  # EnvVar fields resolved
         with bunny.open() as client:
             wanted |= months_of_documents(client, bunny.entity_id, keys)
     valid = set(monthly_partitions.get_partition_keys())

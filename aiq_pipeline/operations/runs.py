@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import dagster as dg
 
@@ -17,6 +18,7 @@ from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, I
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG, contiguous_groups, range_tags
 from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags
+from aiq_pipeline.defs.resources import Resource, SyncSettings
 from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.sync.identity import KIND_INVOICE, parse_key
 
@@ -26,6 +28,8 @@ EXIT_DOCUMENTS_FAILED = 1
 EXIT_RECONCILIATION_DIFFERS = 3
 # The run's events all reach the instance (the UI); the terminal gets only what the command prints.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+_R = TypeVar("_R", bound="Resource")
 
 
 @dataclass
@@ -63,6 +67,20 @@ class SyncSummary:
 
 def load_definitions(defs: dg.Definitions | None = None) -> dg.Definitions:
     return defs if defs is not None else build_definitions()  # the environment, read now (not at import)
+
+
+def resource(defs: dg.Definitions, key: str, kind: type[_R]) -> _R:
+    """The definitions' resource `key` as configured (EnvVar fields not resolved), which must be a `kind`."""
+    found = (defs.resources or {})[key]
+    if not isinstance(found, kind):
+        raise TypeError(f"the {key!r} resource is a {type(found).__name__}, not a {kind.__name__}")
+    return found
+
+
+def initialized(defs: dg.Definitions, key: str, kind: type[_R]) -> _R:
+    """The definitions' resource `key` with its EnvVar fields resolved from the environment, as a run's start does."""
+    value: _R = resource(defs, key, kind).process_config_and_initialize()
+    return value
 
 
 def asset_of(key: str) -> DocumentAsset:
@@ -108,7 +126,7 @@ def post_in_process(
     """Materialize any mix of document partitions now, in as few runs as their order allows; invoices first, so
     credit notes find their invoices posted."""
     defs = load_definitions(defs)
-    batch_size = defs.resources["sync_settings"].batch_size
+    batch_size = resource(defs, "sync_settings", SyncSettings).batch_size
     summary = SyncSummary()
     for asset in DOCUMENT_ASSETS:
         mine = [k for k in keys if asset_of(k) == asset]

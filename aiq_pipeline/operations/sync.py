@@ -16,8 +16,9 @@ from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_run_ids
 from aiq_pipeline.defs.posting.status import invoice_partitions, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags, reap_dead_runs
+from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.operations.reconcile import reconcile_after_sync
-from aiq_pipeline.operations.runs import QUIET, SyncSummary, load_definitions, post_in_process
+from aiq_pipeline.operations.runs import QUIET, SyncSummary, initialized, load_definitions, post_in_process
 from aiq_pipeline.service.discovery import CreditCursor, Cursor, discover_credit_notes, discover_released_invoices
 from aiq_pipeline.service.outcome import Reason
 from aiq_pipeline.service.problems import ProblemError, bunny_entity_unknown_problem
@@ -53,7 +54,7 @@ def _run_setup(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
         raise StepFailed(f"the ledger/accounts/mapping step failed: {reason}", error)
 
 
-def _check_bunny_entity(bunny: Any) -> None:
+def _check_bunny_entity(bunny: BunnyResource) -> None:
     with bunny.open() as client:
         entity = client.get_entity(bunny.entity_id)
     if entity is None:
@@ -71,7 +72,7 @@ def _rerun_keys(instance: dg.DagsterInstance) -> list[str]:
     ]
 
 
-def _new_invoices(instance: dg.DagsterInstance, bunny: Any, sync: Any, start: date) -> list[str]:
+def _new_invoices(instance: dg.DagsterInstance, bunny: BunnyResource, sync: SyncSettings, start: date) -> list[str]:
     first_look = None if sync.start_date() is not None else switch_on(instance)
     with bunny.open() as client:
         found = discover_released_invoices(
@@ -86,7 +87,7 @@ def _new_invoices(instance: dg.DagsterInstance, bunny: Any, sync: Any, start: da
     return found.new_invoice_ids
 
 
-def _new_credit_notes(instance: dg.DagsterInstance, bunny: Any, start: date) -> list[str]:
+def _new_credit_notes(instance: dg.DagsterInstance, bunny: BunnyResource, start: date) -> list[str]:
     with bunny.open() as client:
         notes = list(client.iter_credit_notes(bunny.entity_id))
         voided = list(client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=["VOIDED"]))
@@ -107,8 +108,8 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
     defs = load_definitions(defs)
     if reaped := reap_dead_runs(instance):
         echo(f"{len(reaped)} run(s) whose process is gone marked failed; their documents are posted now")
-    bunny = defs.resources["bunny"].process_config_and_initialize()
-    sync = defs.resources["sync_settings"].process_config_and_initialize()
+    bunny = initialized(defs, "bunny", BunnyResource)
+    sync = initialized(defs, "sync_settings", SyncSettings)
     _check_bunny_entity(bunny)
     echo("refreshing the ledger snapshot, financial accounts and GL mapping…")
     _run_setup(defs, instance)
@@ -138,7 +139,7 @@ def backfill(
     defs = load_definitions(defs)
     if reaped := reap_dead_runs(instance):
         echo(f"{len(reaped)} run(s) whose process is gone marked failed")
-    bunny = defs.resources["bunny"].process_config_and_initialize()
+    bunny = initialized(defs, "bunny", BunnyResource)
     _check_bunny_entity(bunny)
     ids, new = add_history_partitions(instance, bunny, first, last)
     echo(f"{len(ids)} postable invoice(s) issued in the range; {len(new)} new partition(s)")
