@@ -15,12 +15,15 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE, describe_problems, setting_problem
 from aiq_pipeline.settings import Settings, read_settings
+
+if TYPE_CHECKING:
+    import dagster as dg  # for the annotation only: open_instance imports it when called
 
 EXIT_CODES = (
     "Exit codes: 0 done; 1 something could not be posted, was interrupted or its outcome is unknown (see "
@@ -45,13 +48,14 @@ class _Command(click.Group):
         return super().__call__(*args, **kwargs)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 STRICT_SETTINGS = "aiq_pipeline.strict_settings"
 
 
-def reports_setting_problems(*, strict: bool, check_first: bool = False) -> Callable[[F], F]:
+def reports_setting_problems(*, strict: bool, check_first: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Settings or connection problems end in doctor's line(s) on stderr and exit code 4, not a traceback.
 
     `strict`: the command needs every setting (sync, retry, backfill). They are checked when the command
@@ -60,9 +64,9 @@ def reports_setting_problems(*, strict: bool, check_first: bool = False) -> Call
     setting at fault is named, as doctor names them.
     """
 
-    def decorate(command: F) -> F:
-        @functools.wraps(command)
-        def run(*args: Any, **kwargs: Any) -> Any:
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)  # keeps the signature click reads
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
             click.get_current_context().meta[STRICT_SETTINGS] = strict
             try:
                 if check_first:
@@ -79,7 +83,7 @@ def reports_setting_problems(*, strict: bool, check_first: bool = False) -> Call
                     click.echo(problem.line(), err=True)
                 sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
 
-        return run  # type: ignore[return-value]  # functools.wraps keeps the signature click reads
+        return run
 
     return decorate
 
@@ -89,8 +93,8 @@ def main() -> None:
     """Keep a Bunny billing tenant and an AccountsIQ ledger in step."""
 
 
-def open_instance():  # type: ignore[no-untyped-def]  # dagster is imported here, lazily, to keep --help fast
-    import dagster as dg
+def open_instance() -> dg.DagsterInstance:
+    import dagster as dg  # here, lazily, to keep --help fast
 
     # Every setting the command needs, checked before anything runs (SettingsError names each one at fault).
     # The exceptions list lives in the Dagster instance, which DAGSTER_HOME names.

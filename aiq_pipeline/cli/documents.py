@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 
 import click
 
@@ -65,7 +66,7 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
 @click.option("--from", "from_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First issue date.")
 @click.option("--to", "to_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last issue date.")
 @reports_setting_problems(strict=True)
-def backfill(from_date, to_date) -> None:  # type: ignore[no-untyped-def]
+def backfill(from_date: datetime, to_date: datetime) -> None:
     """Bring in older invoices on purpose: every postable invoice issued in the range, posted once each."""
     from aiq_pipeline.operations.sync import backfill as backfill_range
 
