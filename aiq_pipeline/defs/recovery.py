@@ -43,7 +43,7 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             dead.append(run.run_id)
     storage = instance.event_log_storage
     for run_id in storage.get_concurrency_run_ids():
-        run = instance.get_run_by_id(run_id)
-        if run is None or run.status in _ENDED:
+        holder = instance.get_run_by_id(run_id)
+        if holder is None or holder.status in _ENDED:
             storage.free_concurrency_slots_for_run(run_id)
     return dead

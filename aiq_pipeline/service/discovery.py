@@ -104,6 +104,7 @@ def discover_released_invoices(
     ordered = [r for r in fresh.values() if is_valid_partition_key(r.id)]
     taken = ordered[:limit]
     more = len(ordered) > limit
+    watermark: datetime | None
     if more:
         # Resume from the last invoice taken; the overlap re-reads its neighbours, the set check drops them.
         watermark = taken[-1].updated_at

@@ -18,7 +18,7 @@ from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitio
 from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import CreditCursor, discover_credit_notes
-from aiq_pipeline.sync.documents.credit_note import INVOICE_NOT_POSTED
+from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
 
 
 def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
