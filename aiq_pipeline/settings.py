@@ -188,6 +188,7 @@ AccountCode = Annotated[str, BeforeValidator(_account_code)]
 RateUnits = Annotated[Literal["percent", "fraction"], BeforeValidator(_lower)]
 SubtotalReading = Annotated[Literal["after_discount", "before_discount"], BeforeValidator(_lower)]
 AmountReading = Annotated[Literal["full", "less_credits"], BeforeValidator(_lower)]
+PaymentAmountReading = Annotated[Literal["gross", "net_of_fees"], BeforeValidator(_lower)]
 BadDebtTax = Annotated[Literal["relief", "none"], BeforeValidator(_lower)]
 Flag = Annotated[bool, BeforeValidator(_lower)]
 MatchRules = Annotated[tuple[Literal["code", "vat", "email"], ...], BeforeValidator(_match_rules)]
@@ -272,6 +273,10 @@ VARIABLES: dict[str, Variable] = {
         Variable("AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS", "percent (Bunny sends 23 for 23 %) or fraction (0.23)"),
         Variable("AIQ_PIPELINE_BUNNY_SUBTOTAL", "after_discount or before_discount (what Bunny's subtotal is)"),
         Variable("AIQ_PIPELINE_BUNNY_AMOUNT", "full or less_credits (whether Bunny's amount is after applied credits)"),
+        Variable(
+            "AIQ_PIPELINE_BUNNY_PAYMENT_AMOUNT",
+            "gross or net_of_fees (whether a Bunny payment's amount includes the processor's fees)",
+        ),
         Variable("AIQ_PIPELINE_ROUNDING_TOLERANCE", "an amount from 0 to 1, such as 0.02"),
         Variable("AIQ_PIPELINE_ROUNDING_ACCOUNT", "an AIQ account code, such as 4990"),
         Variable("AIQ_PIPELINE_BAD_DEBT_ACCOUNT", "an AIQ account code (an expense account), such as 6900"),
@@ -286,6 +291,10 @@ VARIABLES: dict[str, Variable] = {
             "a comma list of processor:CURRENCY=ACCOUNT, such as stripe:EUR=1200,stripe:GBP=1210 (* matches any)",
         ),
         Variable("AIQ_PIPELINE_FEES_ACCOUNT", "an AIQ account code for processor fees (bank charges), such as 6100"),
+        Variable(
+            "AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT",
+            "an AIQ account code that account credit applied to invoices comes from (customer credits), such as 2150",
+        ),
         Variable(
             "AIQ_PIPELINE_ALERT_URLS",
             "one or more apprise URLs, separated by spaces or commas, where alerts on new exceptions go (such as "
@@ -326,6 +335,7 @@ _TYPES: dict[str, Any] = {
     "AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS": RateUnits,
     "AIQ_PIPELINE_BUNNY_SUBTOTAL": SubtotalReading,
     "AIQ_PIPELINE_BUNNY_AMOUNT": AmountReading,
+    "AIQ_PIPELINE_BUNNY_PAYMENT_AMOUNT": PaymentAmountReading,
     "AIQ_PIPELINE_ROUNDING_TOLERANCE": Tolerance,
     "AIQ_PIPELINE_ROUNDING_ACCOUNT": AccountCode,
     "AIQ_PIPELINE_BAD_DEBT_ACCOUNT": AccountCode,
@@ -335,6 +345,7 @@ _TYPES: dict[str, Any] = {
     "AIQ_PIPELINE_CUSTOMER_MATCH": MatchRules,
     "AIQ_PIPELINE_BANK_ACCOUNTS": BankAccounts,
     "AIQ_PIPELINE_FEES_ACCOUNT": AccountCode,
+    "AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT": AccountCode,
     "AIQ_PIPELINE_ALERT_URLS": Secret,
     "AIQ_PIPELINE_UI_URL": HttpAddress,
     "DAGSTER_HOME": DagsterHome,
@@ -397,6 +408,7 @@ class PostingRules(BaseModel):
     bunny_tax_rate_units: RateUnits = Field(default="percent", description="AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS")
     bunny_subtotal: SubtotalReading = Field(default="after_discount", description="AIQ_PIPELINE_BUNNY_SUBTOTAL")
     bunny_amount: AmountReading = Field(default="full", description="AIQ_PIPELINE_BUNNY_AMOUNT")
+    bunny_payment_amount: PaymentAmountReading = Field(default="gross", description="AIQ_PIPELINE_BUNNY_PAYMENT_AMOUNT")
     rounding_tolerance: Tolerance = Field(
         default=DEFAULT_ROUNDING_TOLERANCE, description="AIQ_PIPELINE_ROUNDING_TOLERANCE"
     )
@@ -408,6 +420,7 @@ class PostingRules(BaseModel):
     customer_match: MatchRules = Field(default=CUSTOMER_MATCH_RULES, description="AIQ_PIPELINE_CUSTOMER_MATCH")
     bank_accounts: BankAccounts = Field(default_factory=dict, description="AIQ_PIPELINE_BANK_ACCOUNTS")
     fees_account: AccountCode | None = Field(default=None, description="AIQ_PIPELINE_FEES_ACCOUNT")
+    account_credit_account: AccountCode | None = Field(default=None, description="AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT")
 
 
 RULE_VARIABLES: dict[str, str] = {
@@ -537,6 +550,7 @@ class _Environment(BaseSettings):
     AIQ_PIPELINE_BUNNY_TAX_RATE_UNITS: str | None = None
     AIQ_PIPELINE_BUNNY_SUBTOTAL: str | None = None
     AIQ_PIPELINE_BUNNY_AMOUNT: str | None = None
+    AIQ_PIPELINE_BUNNY_PAYMENT_AMOUNT: str | None = None
     AIQ_PIPELINE_ROUNDING_TOLERANCE: str | None = None
     AIQ_PIPELINE_ROUNDING_ACCOUNT: str | None = None
     AIQ_PIPELINE_BAD_DEBT_ACCOUNT: str | None = None
@@ -546,6 +560,7 @@ class _Environment(BaseSettings):
     AIQ_PIPELINE_CUSTOMER_MATCH: str | None = None
     AIQ_PIPELINE_BANK_ACCOUNTS: str | None = None
     AIQ_PIPELINE_FEES_ACCOUNT: str | None = None
+    AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT: str | None = None
     AIQ_PIPELINE_ALERT_URLS: SecretStr | None = None
     AIQ_PIPELINE_UI_URL: str | None = None
     DAGSTER_HOME: str | None = None

@@ -43,7 +43,7 @@ from aiq_pipeline.settings import (
     variables_set,
 )
 from aiq_pipeline.store import Store
-from aiq_pipeline.sync.documents.context import BadDebt, BunnyReadings
+from aiq_pipeline.sync.documents.context import BadDebt, BunnyReadings, PaymentAccounts
 from aiq_pipeline.sync.tax import TaxMapping, parse_tax_mapping
 
 __all__ = [
@@ -182,6 +182,7 @@ class PostingRulesResource(Resource):
     bunny_tax_rate_units: str = Field(default="percent", pattern="^(percent|fraction)$")
     bunny_subtotal: str = Field(default="after_discount", pattern="^(after_discount|before_discount)$")
     bunny_amount: str = Field(default="full", pattern="^(full|less_credits)$")
+    bunny_payment_amount: str = Field(default="gross", pattern="^(gross|net_of_fees)$")
     rounding_tolerance: str = Field(default=str(DEFAULT_ROUNDING_TOLERANCE), description="per document, e.g. 0.02")
     rounding_account: str | None = None
     bad_debt_account: str | None = None
@@ -191,6 +192,7 @@ class PostingRulesResource(Resource):
     customer_match: list[str] = Field(default_factory=lambda: list(CUSTOMER_MATCH_RULES))
     bank_accounts: dict[str, str] = Field(default_factory=dict, description="processor:CURRENCY -> AIQ bank account")
     fees_account: str | None = None
+    account_credit_account: str | None = None
 
     def tax_mapping(self) -> TaxMapping:
         """The mapping file's rules (none without one); TaxMappingError names the file's line at fault."""
@@ -201,7 +203,19 @@ class PostingRulesResource(Resource):
 
     def readings(self) -> BunnyReadings:
         return BunnyReadings(
-            tax_rate_units=self.bunny_tax_rate_units, subtotal=self.bunny_subtotal, amount=self.bunny_amount
+            tax_rate_units=self.bunny_tax_rate_units,
+            subtotal=self.bunny_subtotal,
+            amount=self.bunny_amount,
+            payment_amount=self.bunny_payment_amount,
+        )
+
+    def payments(self) -> PaymentAccounts:
+        banks: dict[tuple[str, str], str] = {}
+        for key, account in self.bank_accounts.items():
+            processor, _, currency = key.rpartition(":")
+            banks[(processor, currency)] = account
+        return PaymentAccounts(
+            banks=banks, fees_account=self.fees_account, account_credit_account=self.account_credit_account
         )
 
     def bad_debt(self) -> BadDebt:
@@ -215,6 +229,7 @@ def _rules_resource(rules: PostingRules) -> PostingRulesResource:
         bunny_tax_rate_units=rules.bunny_tax_rate_units,
         bunny_subtotal=rules.bunny_subtotal,
         bunny_amount=rules.bunny_amount,
+        bunny_payment_amount=rules.bunny_payment_amount,
         rounding_tolerance=str(rules.rounding_tolerance),
         rounding_account=rules.rounding_account,
         bad_debt_account=rules.bad_debt_account,
@@ -226,6 +241,7 @@ def _rules_resource(rules: PostingRules) -> PostingRulesResource:
             f"{processor}:{currency}": account for (processor, currency), account in rules.bank_accounts.items()
         },
         fees_account=rules.fees_account,
+        account_credit_account=rules.account_credit_account,
     )
 
 

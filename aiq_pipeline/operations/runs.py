@@ -14,13 +14,13 @@ from typing import TypeVar
 import dagster as dg
 
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, DocumentAsset
+from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG, contiguous_groups, range_tags
 from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags
 from aiq_pipeline.defs.resources import Resource, SyncSettings
 from aiq_pipeline.service.outcome import Status
-from aiq_pipeline.sync.identity import KIND_INVOICE, parse_key
+from aiq_pipeline.sync.identity import parse_key
 
 # Exit codes of `sync`, `retry` and `backfill` (the README documents them; 4 is a settings or connection problem).
 EXIT_OK = 0
@@ -84,9 +84,10 @@ def initialized(defs: dg.Definitions, key: str, kind: type[_R]) -> _R:
 
 
 def asset_of(key: str) -> DocumentAsset:
-    """The document asset whose partitions hold `key` (`CN-`/`VOID-` keys: credit notes; anything else: invoices)."""
+    """The document asset whose partitions hold `key` (by its kind: `CN-`/`VOID-` credit notes, `PAY-` payments,
+    anything else invoices)."""
     kind, _ = parse_key(key)
-    return INVOICES if kind == KIND_INVOICE else CREDIT_NOTES
+    return next(asset for asset in DOCUMENT_ASSETS if kind in asset.kinds)
 
 
 def execute(

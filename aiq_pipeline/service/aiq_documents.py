@@ -8,7 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from aiq_pipeline.accountsiq import AccountsIQClient
-from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesCreditNote, BatchSalesInvoice, CreatedTransaction
+from aiq_pipeline.accountsiq.models import (
+    BatchLine,
+    BatchSalesCreditNote,
+    BatchSalesInvoice,
+    CreatedTransaction,
+    JournalLine,
+    SalesDebitJournal,
+    SalesReceipt,
+)
 from aiq_pipeline.store.journal import PlannedWrite
 from aiq_pipeline.sync.documents.context import PostedLines
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument, PlannedLine
@@ -52,14 +60,77 @@ def batch_credit_note(doc: PlannedDocument) -> BatchSalesCreditNote:
     )
 
 
+def sales_receipt(doc: PlannedDocument) -> SalesReceipt:
+    (line,) = doc.lines
+    return SalesReceipt(
+        customer_code=doc.customer_code,
+        bank_account_code=line.gl_account_code,
+        payment_date=doc.date,
+        amount=line.net_amount,
+        external_reference=doc.reference,
+        description=doc.description,
+        exchange_rate=doc.exchange_rate,
+        bank_exchange_rate=doc.bank_exchange_rate or doc.exchange_rate,
+    )
+
+
+def _journal_lines(doc: PlannedDocument) -> tuple[JournalLine, ...]:
+    return tuple(
+        JournalLine(
+            gl_account_code=line.gl_account_code,
+            description=line.description,
+            amount=line.net_amount,
+            bank_exchange_rate=doc.bank_exchange_rate if line.gl_source == "bank" else None,
+        )
+        for line in doc.lines
+    )
+
+
+def sales_debit_journal(doc: PlannedDocument) -> SalesDebitJournal:
+    return SalesDebitJournal(
+        customer_code=doc.customer_code,
+        transaction_date=doc.date,
+        external_reference=doc.reference,
+        lines=_journal_lines(doc),
+        exchange_rate=doc.exchange_rate,
+    )
+
+
+def sales_credit_journal(doc: PlannedDocument) -> Any:
+    from aiq_pipeline.accountsiq.models import SalesCreditJournal  # type: ignore[attr-defined]  # landing now
+
+    return SalesCreditJournal(
+        customer_code=doc.customer_code,
+        transaction_date=doc.date,
+        external_reference=doc.reference,
+        lines=_journal_lines(doc),
+        exchange_rate=doc.exchange_rate,
+    )
+
+
 def create(aiq: AccountsIQClient, doc: PlannedDocument) -> CreatedTransaction:
     """Send `doc` to AIQ (one request; the caller owns exactly-once)."""
-    if doc.target == AiqTarget.SALES_INVOICE:
-        return aiq.create_batch_sales_invoice_get_back_transaction_id(batch_invoice(doc))
-    return aiq.create_batch_sales_credit_note_get_back_transaction_id(batch_credit_note(doc))
+    match doc.target:
+        case AiqTarget.SALES_INVOICE:
+            return aiq.create_batch_sales_invoice_get_back_transaction_id(batch_invoice(doc))
+        case AiqTarget.SALES_CREDIT_NOTE:
+            return aiq.create_batch_sales_credit_note_get_back_transaction_id(batch_credit_note(doc))
+        case AiqTarget.SALES_RECEIPT:
+            # With AIQ's own duplicate check on the reference: a second receipt is refused, not stored.
+            return aiq.post_sales_receipt(sales_receipt(doc))
+        case AiqTarget.SALES_DEBIT_JOURNAL:
+            return aiq.post_sales_debit_journal_get_back_transaction_id(sales_debit_journal(doc))
+        case AiqTarget.SALES_CREDIT_JOURNAL:
+            return aiq.post_sales_credit_journal_get_back_transaction_id(sales_credit_journal(doc))  # type: ignore[attr-defined,no-any-return]
 
 
-_TARGET_NAMES = {AiqTarget.SALES_INVOICE: "sales invoice", AiqTarget.SALES_CREDIT_NOTE: "sales credit note"}
+_TARGET_NAMES = {
+    AiqTarget.SALES_INVOICE: "sales invoice",
+    AiqTarget.SALES_CREDIT_NOTE: "sales credit note",
+    AiqTarget.SALES_RECEIPT: "sales receipt",
+    AiqTarget.SALES_DEBIT_JOURNAL: "sales debit journal (refund)",
+    AiqTarget.SALES_CREDIT_JOURNAL: "sales credit journal",
+}
 
 
 def target_name(target: AiqTarget | str) -> str:

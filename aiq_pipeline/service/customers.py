@@ -1,11 +1,25 @@
-"""Making sure the AIQ customer of a Bunny account exists, once, whatever else is running."""
+"""The AIQ customer of a Bunny account: matched to an existing one by the configured rules, created once whatever
+else is running, and kept current (name, address, e-mail, VAT number, country) only when Bunny says otherwise."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import AiqValidationError, AiqWriteOutcomeUnknown
 from aiq_pipeline.accountsiq.models import Customer
-from aiq_pipeline.sync.customer import DesiredCustomer, new_customer
+from aiq_pipeline.sync.customer import (
+    AmbiguousCustomer,
+    CustomerMatch,
+    DesiredCustomer,
+    customer_changes,
+    match_customer,
+    new_customer,
+)
+from aiq_pipeline.sync.inputs import BunnyAccount
 
 # What AIQ answers when another writer created or changed the customer between our look and our write.
 CONCURRENT_CHANGE_CODES = frozenset({"OUTDATED_RECORD", "ACCOUNT_CODE_ALREADY_IN_USE"})
@@ -33,3 +47,60 @@ def ensure_customer(aiq: AccountsIQClient, code: str, desired: DesiredCustomer) 
     if existing is None:
         raise AiqValidationError(f"customer {code} was created but AIQ does not return it", operation="GetCustomer")
     return existing
+
+
+@dataclass(frozen=True)
+class CustomerResolution:
+    match: CustomerMatch
+    existing: Customer | None  # what AIQ holds under `match.code` (None: to be created)
+
+
+class CustomerDirectory:
+    """The AIQ customers of one batch, listed once (one call per batch), and how each Bunny account maps to one."""
+
+    def __init__(self, aiq: AccountsIQClient, rules: Sequence[str]) -> None:
+        self.aiq = aiq
+        self.rules = tuple(rules)
+        self._by_code: dict[str, Customer] | None = None
+
+    def _customers(self) -> dict[str, Customer]:
+        if self._by_code is None:
+            self._by_code = {(c.code or "").strip().upper(): c for c in self.aiq.get_customer_list() if c.code}
+        return self._by_code
+
+    def resolve(self, account: BunnyAccount) -> CustomerResolution | AmbiguousCustomer:
+        customers = self._customers()
+        found = match_customer(account, list(customers.values()), self.rules)
+        if isinstance(found, AmbiguousCustomer):
+            return found
+        return CustomerResolution(found, customers.get(found.code))
+
+    def remember(self, customer: Customer) -> None:
+        if customer.code:
+            self._customers()[customer.code.strip().upper()] = customer
+
+
+def changed_fields(existing: Customer, desired: DesiredCustomer) -> dict[str, str | None]:
+    """What Bunny says differently about the customer than AIQ does (name, address, e-mail, VAT number,
+    country); never the code or the currency. Empty when AIQ is current."""
+    changes = customer_changes(existing, desired)
+    changes.pop("code", None)
+    changes.pop("currency_code", None)
+    return changes
+
+
+def update_customer(aiq: AccountsIQClient, existing: Customer, changes: dict[str, str | None]) -> Customer:
+    """Write `changes` onto AIQ's customer (its row version echoed); a concurrent change is re-read once."""
+    for attempt in range(2):
+        current = existing if attempt == 0 else aiq.get_customer(existing.code or "")
+        if current is None:
+            raise AiqValidationError(f"customer {existing.code} is gone from AIQ", operation="GetCustomer")
+        try:
+            aiq.update_customer(dataclasses.replace(current, **cast(dict[str, Any], changes)), create=False)
+        except AiqValidationError as exc:
+            if exc.code not in CONCURRENT_CHANGE_CODES or attempt:
+                raise
+            continue
+        break
+    updated = aiq.get_customer(existing.code or "")
+    return updated or existing

@@ -8,27 +8,37 @@ exceptions list then work for it unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from aiq_pipeline.bunny import BunnyClient
-from aiq_pipeline.bunny.models import CreditNote, Invoice
+from aiq_pipeline.bunny.models import CreditNote, Invoice, Payment
+from aiq_pipeline.sync.documents.account_credit import part_references, plan_account_credit
 from aiq_pipeline.sync.documents.context import PlanContext
 from aiq_pipeline.sync.documents.credit_note import CreditNoteSource, plan_credit_note, plan_void_reversal
 from aiq_pipeline.sync.documents.invoice import plan_invoice
+from aiq_pipeline.sync.documents.payment import applications, plan_payment
 from aiq_pipeline.sync.documents.plan import AiqTarget, Decision
+from aiq_pipeline.sync.documents.refund import REFUND
 from aiq_pipeline.sync.identity import (
+    KIND_ACCOUNT_CREDIT,
     KIND_CREDIT_NOTE,
     KIND_INVOICE,
+    KIND_PAYMENT,
     KIND_VOID,
+    account_credit_key,
+    account_credit_reference,
     credit_note_key,
     credit_note_reference,
     customer_code,
     invoice_reference,
+    payment_key,
+    payment_reference,
     void_key,
     void_reference,
 )
+from aiq_pipeline.sync.inputs import BunnyAccount
 
 S = TypeVar("S")
 
@@ -53,6 +63,7 @@ class Facts:
     net: Decimal | None
     tax: Decimal | None
     gross: Decimal | None
+    account: BunnyAccount | None = None  # the Bunny customer, for matching the AIQ customer
 
 
 class BunnyDocuments:
@@ -63,6 +74,7 @@ class BunnyDocuments:
         self.entity_id = entity_id
         self._invoices: dict[str, Invoice | None] = {}
         self._notes: dict[str, CreditNote] | None = None
+        self._payments: dict[str, Payment | None] = {}
 
     def invoice(self, invoice_id: str) -> Invoice | None:
         if invoice_id not in self._invoices:
@@ -77,7 +89,16 @@ class BunnyDocuments:
         if note is None:
             return None
         invoice = self.invoice(note.credited_invoice_id) if note.credited_invoice_id else None
-        return CreditNoteSource(note, invoice)
+        if invoice is None or (note.kind or "").upper() != REFUND:
+            return CreditNoteSource(note, invoice)
+        paid_by = dict.fromkeys(a.payment_id for a in invoice.payment_applications if a.payment_id)
+        payments = tuple(p for p in (self.payment(i) for i in paid_by if i) if p is not None)
+        return CreditNoteSource(note, invoice, payments)
+
+    def payment(self, payment_id: str) -> Payment | None:
+        if payment_id not in self._payments:
+            self._payments[payment_id] = self.bunny.get_payment(payment_id)
+        return self._payments[payment_id]
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,7 @@ def _invoice_facts(invoice: Invoice, reference: str) -> Facts:
         net=invoice.subtotal,
         tax=invoice.tax_amount,
         gross=invoice.amount,
+        account=invoice.account,
     )
 
 
@@ -112,6 +134,7 @@ def _note_facts(source: CreditNoteSource) -> Facts:
         net=note.subtotal,
         tax=note.tax_amount,
         gross=note.amount,
+        account=source.invoice.account if source.invoice else None,
     )
 
 
@@ -153,4 +176,54 @@ VOID: DocumentKind[Invoice] = DocumentKind(
     currency=lambda invoice: invoice.currency_code,
 )
 
-KINDS: dict[str, DocumentKind[Any]] = {kind.name: kind for kind in (INVOICE, CREDIT_NOTE, VOID)}
+
+def _payment_facts(payment: Payment) -> Facts:
+    # What AIQ's receipt shows (the amount less fees) depends on the tenant's reading: the plan says it.
+    return Facts(
+        number=payment.remote_transaction_id,
+        customer_code=customer_code(payment.account_id) if payment.account_id else None,
+        external_reference=payment_reference(payment.id),
+        currency=payment.currency_code,
+        net=None,
+        tax=None,
+        gross=None,
+        account=payment.account,
+    )
+
+
+def _payment_related(payment: Payment) -> tuple[Related, ...]:
+    own = Related(payment_reference(payment.id), AiqTarget.SALES_RECEIPT, payment_key(payment.id))
+    invoices = tuple(Related(invoice_reference(i), AiqTarget.SALES_INVOICE, i) for i in applications(payment))
+    return (own, *invoices)
+
+
+PAYMENT: DocumentKind[Payment] = DocumentKind(
+    name=KIND_PAYMENT,
+    fetch=lambda docs, payment_id: docs.payment(payment_id),
+    plan=plan_payment,
+    facts=_payment_facts,
+    related=_payment_related,
+    currency=lambda payment: payment.currency_code or "",
+)
+
+
+def _credit_related(invoice: Invoice) -> tuple[Related, ...]:
+    key = account_credit_key(invoice.id)
+    own, *later = (Related(r, AiqTarget.SALES_CREDIT_JOURNAL, key) for r in part_references(invoice.id))
+    return own, Related(invoice_reference(invoice.id), AiqTarget.SALES_INVOICE, invoice.id), *later
+
+
+ACCOUNT_CREDIT: DocumentKind[Invoice] = DocumentKind(
+    name=KIND_ACCOUNT_CREDIT,
+    fetch=lambda docs, invoice_id: docs.invoice(invoice_id),
+    plan=plan_account_credit,
+    facts=lambda invoice: replace(
+        _invoice_facts(invoice, account_credit_reference(invoice.id)), net=None, tax=None, gross=invoice.credits
+    ),
+    related=_credit_related,
+    currency=lambda invoice: invoice.currency_code,
+)
+
+KINDS: dict[str, DocumentKind[Any]] = {
+    kind.name: kind for kind in (INVOICE, CREDIT_NOTE, VOID, PAYMENT, ACCOUNT_CREDIT)
+}

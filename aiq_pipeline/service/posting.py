@@ -18,8 +18,9 @@ For each partition key:
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,16 +30,23 @@ from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import (
     AiqDuplicateReference,
     AiqError,
+    AiqOverAllocation,
     AiqThrottledError,
     AiqTransportError,
     AiqValidationError,
     AiqWriteOutcomeUnknown,
 )
-from aiq_pipeline.accountsiq.models import TransactionSummary
+from aiq_pipeline.accountsiq.models import Customer, TransactionSummary
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyError
 from aiq_pipeline.service import aiq_documents
-from aiq_pipeline.service.customers import ensure_customer
+from aiq_pipeline.service.customers import (
+    CustomerDirectory,
+    CustomerResolution,
+    changed_fields,
+    ensure_customer,
+    update_customer,
+)
 from aiq_pipeline.service.kinds import KINDS, BunnyDocuments, DocumentKind, Facts, Related
 from aiq_pipeline.service.outcome import Outcome, Reason, Status
 from aiq_pipeline.service.processes import is_dead, this_process
@@ -53,15 +61,19 @@ from aiq_pipeline.store.journal import (
     PostingJournal,
     WriteState,
 )
+from aiq_pipeline.sync.customer import AmbiguousCustomer, ambiguous_problem
 from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument, PostingSettings
 from aiq_pipeline.sync.documents.invoice import NOTHING_TO_POST
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedAllocation, PlannedDocument, PostingPlan, Skip, Wait
 from aiq_pipeline.sync.identity import parse_key
+from aiq_pipeline.sync.inputs import BunnyAccount
 from aiq_pipeline.sync.money import ZERO, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
 from aiq_pipeline.sync.reconciliation import totals_from_transaction
 
 TRANSIENT_FIX = "Nothing to fix in the data: retry later (the sync retries automatically a few times)."
+# AIQ refusing to pair two documents at all (which pairs it allocates is UNVERIFIED): they stay unallocated.
+UNALLOCATABLE_CODES = frozenset({"TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ class PostingService:
         kinds: Mapping[str, DocumentKind[Any]] = KINDS,
         options: PostingOptions = PostingOptions(),
         manual: bool = False,
+        customer_rules: Sequence[str] = (),
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -100,8 +113,11 @@ class PostingService:
         self.manual = manual
         self._clock, self._sleep = clock, sleep
         self.documents = BunnyDocuments(bunny, settings.bunny_entity_id)
+        self.customers = CustomerDirectory(aiq, customer_rules)
+        self._customer: CustomerResolution | None = None
         self._reference: ReferenceData | None = None
         self._looked: set[str] = set()  # references looked up (and absent) during the current document
+        self._notes: list[str] = []  # what happened while posting the current document, for its outcome
         self._base = Outcome("", "", Status.FAILED)  # the current document's outcome so far, for errors that stop it
 
     @property
@@ -133,7 +149,7 @@ class PostingService:
                 reason=f"{key!r} is not a partition key of this asset (kinds: {expected}).",
             )
         base = Outcome(key, kind.name, Status.FAILED, source_id=source_id)
-        self._looked = set()
+        self._looked, self._notes = set(), []
         holder = self.journal.claim(
             key, self.owner, process=this_process(), lease=self.options.claim_lease, is_dead=is_dead
         )
@@ -201,12 +217,13 @@ class PostingService:
 
     def _plan(self, kind: DocumentKind[Any], source: Any, posted: Mapping[str, PostedDocument]) -> Any:
         """The kind's plan; after NO_EXCHANGE_RATE, once more with AIQ's rate for the day (if AIQ has one)."""
-        facts = kind.facts(source)
+        self._customer = self._resolve_customer(kind.facts(source).account)
         ctx = PlanContext(
             mapping=self.reference.mapping,
             ledger=self.reference.ledger,
             settings=self.settings,
-            existing_customer=self.reference.customer(self.aiq, facts.customer_code) if facts.customer_code else None,
+            existing_customer=self._customer.existing if self._customer else None,
+            customer_code=self._customer.match.code if self._customer else None,
             posted=posted,
         )
         try:
@@ -218,6 +235,15 @@ class PostingService:
             if with_rate is None:
                 raise
             return kind.plan(source, replace(ctx, settings=with_rate))
+
+    def _resolve_customer(self, account: BunnyAccount | None) -> CustomerResolution | None:
+        """Which AIQ customer the document's account posts to (an ambiguous match is the document's problem)."""
+        if account is None:
+            return None
+        found = self.customers.resolve(account)
+        if isinstance(found, AmbiguousCustomer):
+            raise PreflightFailed([ambiguous_problem(account, found)])
+        return found
 
     def _execute(self, base: Outcome, plan: PostingPlan, posted: dict[str, PostedDocument]) -> Outcome:
         created = self._ensure_customer(plan)
@@ -233,14 +259,14 @@ class PostingService:
             related_id = posted[allocation.target].transaction_id
         main = posted[plan.main.reference]
         outcome = replace(
-            self._verified(base, main.transaction_id),
+            self._verified(base, main.transaction_id, sent=plan.main.gross),
             status=Status.POSTED if wrote else Status.ALREADY_POSTED,
             customer_created=created,
             related_transaction_id=related_id,
             allocated=allocated if plan.allocations else None,
-            details=_plan_details(plan),
+            details=_plan_details(plan) | self._customer_details(created),
         )
-        return replace(outcome, reason="; ".join(plan.notes) or outcome.reason)
+        return replace(outcome, reason="; ".join((*plan.notes, *self._notes)) or outcome.reason)
 
     def _finish_existing(self, base: Outcome, own: PostedDocument) -> Outcome:
         return replace(self._verified(base, own.transaction_id), status=Status.ALREADY_POSTED)
@@ -272,6 +298,7 @@ class PostingService:
             first.transaction_id,
             abs(to_cents(first.control_amount)),
             abs(first.outstanding_amount) if first.outstanding_amount is not None else None,
+            customer_code=first.account_code,
         )
 
     def _lookup(self, reference: str, target: AiqTarget | str) -> list[TransactionSummary]:
@@ -279,8 +306,9 @@ class PostingService:
         found = self.aiq.get_transactions_by_external_reference(reference, types=[str(target)])
         return sorted((t for t in found if not t.is_reversed), key=lambda t: t.transaction_id)
 
-    def _verified(self, base: Outcome, transaction_id: int) -> Outcome:
-        """`base` with AIQ's totals, read back by id, and whether they equal Bunny's to the cent."""
+    def _verified(self, base: Outcome, transaction_id: int, sent: Decimal | None = None) -> Outcome:
+        """`base` with AIQ's totals, read back by id, and whether they equal Bunny's (and what was sent) to the
+        cent."""
         posted = totals_from_transaction(self.aiq.get_transaction(transaction_id))
         differences = [
             f"{name}: Bunny {to_cents(bunny)}, AIQ {aiq}"
@@ -291,6 +319,8 @@ class PostingService:
             )
             if bunny is not None and to_cents(bunny) != aiq
         ]
+        if base.gross is None and sent is not None and to_cents(sent) != posted.gross:
+            differences.append(f"gross: sent {to_cents(sent)}, AIQ {posted.gross}")
         return replace(
             base,
             transaction_id=transaction_id,
@@ -373,66 +403,101 @@ class PostingService:
     # -- customers and allocations ----------------------------------------------------------------------
 
     def _ensure_customer(self, plan: PostingPlan) -> bool:
-        """Create the plan's AIQ customer unless AIQ has it; True when this run created it."""
-        code = plan.customer_code
-        if self.reference.customer(self.aiq, code) is not None or plan.customer is None:
+        """The plan's AIQ customer created unless AIQ has it, or brought up to date; True when this run created it."""
+        existing = self._customer.existing if self._customer else None
+        if plan.customer is None or (existing is not None and existing.code != plan.customer_code):
+            return False  # nothing known to write, or the document posts to another customer (a mirrored credit)
+        if existing is not None:
+            changes = changed_fields(existing, plan.customer)
+            if changes:
+                self._write_customer(plan.customer_code, changes, lambda: update_customer(self.aiq, existing, changes))
             return False
+        desired = plan.customer
+        self._write_customer(plan.customer_code, None, lambda: ensure_customer(self.aiq, plan.customer_code, desired))
+        return True
+
+    def _write_customer(
+        self, code: str, changes: Mapping[str, str | None] | None, write: Callable[[], Customer]
+    ) -> None:
+        """One write of an AIQ customer, under the customer's own claim and journaled like any write."""
         key = f"CUSTOMER:{code}"
         holder = self.journal.claim(
             key, self.owner, process=this_process(), lease=self.options.claim_lease, is_dead=is_dead
         )
         if holder is not None:
-            raise ClaimLost(f"AIQ customer {code} is being created by run {holder.owner}")
+            raise ClaimLost(f"AIQ customer {code} is being written by run {holder.owner}")
+        what = "update " + ", ".join(sorted(changes)) if changes else "create"
+        # Each distinct update is its own journal row (an update never repeats once recorded); a create is one row.
+        reference = (
+            key
+            if changes is None
+            else f"{key}:{hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:12]}"
+        )
+        planned = PlannedWrite(reference, key, "customer", "CUSTOMER", summary=f"customer {code}: {what}")
         try:
-            write = PlannedWrite(
-                key,
-                key,
-                "customer",
-                "CUSTOMER",
-                currency=plan.customer.currency_code,
-                summary=f"customer {code} '{plan.customer.name}' in {plan.customer.currency_code}",
-            )
-            self.journal.begin_write(write, self.owner)
-            customer = ensure_customer(self.aiq, code, plan.customer)
-            self.journal.record_posted(write, customer.account_id, found_by=FoundBy.ANSWER)
+            entry = self.journal.entry(reference)
+            if entry is not None and entry.state == WriteState.POSTED:
+                return
+            self.journal.begin_write(planned, self.owner)
+            customer = write()
+            self.journal.record_posted(planned, customer.account_id, found_by=FoundBy.ANSWER)
         finally:
             self.journal.release(key, self.owner)
-        self.reference.customers[code] = customer
-        return True
+        self.customers.remember(customer)
+        if self._customer is not None:
+            self._customer = CustomerResolution(self._customer.match, customer)
+
+    def _customer_details(self, created: bool) -> dict[str, str]:
+        if self._customer is None:
+            return {}
+        how = "created" if created else self._customer.match.how
+        return {"customer_match": how}
 
     def _allocate(self, allocation: PlannedAllocation, posted: Mapping[str, PostedDocument], key: str) -> Decimal:
-        """Allocate what is still outstanding on both documents; 0 when either has nothing left (done before)."""
+        """Allocate what the plan asks for and both documents still have outstanding; 0 when nothing is left."""
         write = PlannedWrite(allocation.reference, key, "allocation", "ALLOCATION")
         entry = self.journal.entry(allocation.reference)
         if entry is not None and entry.state == WriteState.POSTED:
             return ZERO
+        debit, credit = posted[allocation.target].transaction_id, posted[allocation.source].transaction_id
         for _ in range(3):
-            amount = self._outstanding(allocation, posted)
+            amount = self._to_allocate(allocation, debit, credit)
             if amount is None or amount <= 0:
                 self.journal.record_posted(replace(write, gross=ZERO), 0, found_by=FoundBy.LOOKUP)
                 return ZERO
             self.journal.begin_write(replace(write, gross=amount), self.owner)
             try:
                 self.aiq.allocate_transactions(
-                    posted[allocation.target].transaction_id,
-                    posted[allocation.source].transaction_id,
+                    debit,
+                    credit,
                     amount=amount,
                     allocation_date=allocation.date or self._clock().date(),
                     reference=allocation.source,
                 )
-            except AiqWriteOutcomeUnknown:
-                continue  # re-read the outstanding amounts: they say whether it was applied
+            except (AiqWriteOutcomeUnknown, AiqOverAllocation):
+                continue  # re-read what is outstanding and allocated: it says whether (and what) was applied
             except AiqValidationError as exc:
                 self.journal.record_rejected(write, str(exc))
+                if exc.code in UNALLOCATABLE_CODES:
+                    self._notes.append(_unallocated_note(allocation, exc))
+                    return ZERO
                 raise
             self.journal.record_posted(replace(write, gross=amount), 0, found_by=FoundBy.ANSWER)
             return amount
         raise AiqTransportError("the allocation's outcome stayed unknown", operation="AllocateTransactions")
 
-    def _outstanding(self, allocation: PlannedAllocation, posted: Mapping[str, PostedDocument]) -> Decimal | None:
-        """min(outstanding of both), read fresh; None when AIQ does not say (allocating blind could double it)."""
-        source = self._lookup(allocation.source, AiqTarget.SALES_CREDIT_NOTE)
-        target = self._lookup(allocation.target, AiqTarget.SALES_INVOICE)
+    def _to_allocate(self, allocation: PlannedAllocation, debit: int, credit: int) -> Decimal | None:
+        """What to allocate now: min(outstanding of both), read fresh, and for a set amount no more than is still
+        missing between the two; None when AIQ does not say (allocating blind could double it)."""
+        outstanding = self._outstanding(allocation)
+        if outstanding is None or allocation.amount is None:
+            return outstanding
+        missing = to_cents(allocation.amount) - to_cents(self.aiq.allocated_between(debit, credit))
+        return min(outstanding, missing)
+
+    def _outstanding(self, allocation: PlannedAllocation) -> Decimal | None:
+        source = self._lookup(allocation.source, allocation.source_type)
+        target = self._lookup(allocation.target, allocation.target_type)
         if not source or not target:
             # AIQ's look-up may show a new document only after a while (unverified): allocate on a later attempt.
             missing = allocation.target if source else allocation.source
@@ -444,6 +509,13 @@ class PostingService:
         if any(a is None for a in amounts):
             return None
         return to_cents(min(abs(a) for a in amounts if a is not None))
+
+
+def _unallocated_note(allocation: PlannedAllocation, exc: AiqValidationError) -> str:
+    return (
+        f"AIQ does not allocate {allocation.source} to {allocation.target} ({exc.code}): both stay open on the "
+        "customer's account, whose balance is right all the same"
+    )
 
 
 def _with_facts(base: Outcome, facts: Facts) -> Outcome:

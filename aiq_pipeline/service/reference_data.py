@@ -1,4 +1,4 @@
-"""What a posting batch needs from both sides, read once: the AIQ ledger, the GL mapping, customers and rates.
+"""What a posting batch needs from both sides, read once: the AIQ ledger, the GL mapping and AIQ's rates.
 
 Read live (not from the store), so a retry after a fix in Bunny or AIQ (a mapping, a reopened period) sees it at
 once; the store's snapshots are the audit trail and the UI's view.
@@ -10,8 +10,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from aiq_pipeline.accountsiq import AccountsIQClient
-from aiq_pipeline.accountsiq.errors import AiqNotFoundError, AiqValidationError
-from aiq_pipeline.accountsiq.models import Customer
+from aiq_pipeline.accountsiq.errors import AiqValidationError
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.sync.documents.context import LedgerSnapshot, PostingSettings
 from aiq_pipeline.sync.gl_mapping import GLMapping, resolve_gl_mapping, validate_gl_mapping
@@ -21,7 +20,6 @@ from aiq_pipeline.sync.gl_mapping import GLMapping, resolve_gl_mapping, validate
 class ReferenceData:
     ledger: LedgerSnapshot
     mapping: GLMapping
-    customers: dict[str, Customer | None] = field(default_factory=dict)  # cache by code; None = absent
     aiq_rates: dict[str, Decimal | None] = field(default_factory=dict)  # AIQ's rate by currency; None = none
 
     @classmethod
@@ -36,19 +34,12 @@ class ReferenceData:
             periods=aiq.get_periods(),
             base_currency=aiq.get_company_information().base_currency_code,
             tax_rate_units=tax_rate_units,
+            banks=_banks(aiq),
         )
         mapping = resolve_gl_mapping(
             bunny.iter_price_list_charges(), bunny.iter_financial_accounts(bunny_entity_id), entity_id=bunny_entity_id
         )
         return cls(ledger=ledger, mapping=validate_gl_mapping(mapping, chart))
-
-    def customer(self, aiq: AccountsIQClient, code: str) -> Customer | None:
-        if code not in self.customers:
-            try:
-                self.customers[code] = aiq.get_customer(code)
-            except AiqNotFoundError:
-                self.customers[code] = None
-        return self.customers[code]
 
     def with_aiq_rate(self, aiq: AccountsIQClient, settings: PostingSettings, currency: str) -> PostingSettings | None:
         """`settings` plus AIQ's rate for the day for `currency` (read once per batch); None when AIQ has none."""
@@ -63,3 +54,11 @@ class ReferenceData:
         if found is None:
             return None
         return replace(settings, aiq_rates={**settings.aiq_rates, currency: found})
+
+
+def _banks(aiq: AccountsIQClient) -> list[tuple[str, str | None]] | None:
+    """Each bank account's GL code and currency (GetBankList); None when AIQ refuses the list."""
+    try:
+        return [(bank.gl_account_code, bank.currency_code) for bank in aiq.get_bank_list()]
+    except AiqValidationError:
+        return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from aiq_pipeline.sync.identity import KIND_CREDIT_NOTE, KIND_INVOICE, KIND_VOID
+from aiq_pipeline.sync.identity import KIND_ACCOUNT_CREDIT, KIND_CREDIT_NOTE, KIND_INVOICE, KIND_PAYMENT, KIND_VOID
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class DocumentAsset:
     check_name: str  # the per-run check that AIQ's totals equal Bunny's
     sensor_name: str
     description: str
+    group: str = "invoices"  # the UI's asset group (lineage view)
 
     @property
     def partitions_name(self) -> str:
@@ -50,5 +51,18 @@ CREDIT_NOTES = DocumentAsset(
     "sales credit note exactly once and allocated against the credited invoice.",
 )
 
-# In the order a retry runs them: invoices first, so credit notes find their invoices posted.
-DOCUMENT_ASSETS: tuple[DocumentAsset, ...] = (INVOICES, CREDIT_NOTES)
+PAYMENTS = DocumentAsset(
+    key=dg.AssetKey(["aiq", "posted_payments"]),
+    partitions=dg.DynamicPartitionsDefinition(name="bunny_payments"),
+    kinds=(KIND_PAYMENT, KIND_ACCOUNT_CREDIT),
+    noun="payment",
+    check_name="aiq_receipts_match_bunny",
+    sensor_name="received_payments_sensor",
+    group="payments",
+    description="Each Bunny payment received, posted to AIQ as a sales receipt into the bank account mapped for its "
+    "processor and currency (its fees to the fees account) exactly once, and allocated to the invoices it paid; "
+    "and the account credit Bunny applied to an invoice (CREDIT-<invoice id>), settling it in AIQ.",
+)
+
+# In the order a retry runs them: invoices first, so credit notes and payments find their invoices posted.
+DOCUMENT_ASSETS: tuple[DocumentAsset, ...] = (INVOICES, CREDIT_NOTES, PAYMENTS)

@@ -48,7 +48,7 @@ def document_asset(asset: DocumentAsset, *, batch_size: int, retry_delay: float)
         key=asset.key,
         partitions_def=asset.partitions,
         deps=[GL_MAPPING, TAX_CODES, PERIODS],
-        group_name="invoices",
+        group_name=asset.group,
         kinds={"accountsiq"},
         output_required=False,
         pool=STORE_POOL,
@@ -104,6 +104,7 @@ def post_partitions(
             kinds={name: KINDS[name] for name in asset.kinds},
             options=options,
             manual=is_manual(dict(context.run.tags)),
+            customer_rules=rules.customer_match,
         )
         for outcome in service.post_many(keys):
             outcomes.append(outcome)
@@ -133,6 +134,7 @@ def posting_settings(
         rounding_account=rules.rounding_account,
         bad_debt=rules.bad_debt(),
         post_zero_value=rules.post_zero_value,
+        payments=rules.payments(),
     )
 
 

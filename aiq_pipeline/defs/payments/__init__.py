@@ -1,0 +1,14 @@
+"""Posted payments: the asset (one partition per Bunny payment, `PAY-<id>`) and its sensor."""
+
+import dagster as dg
+
+from aiq_pipeline.defs.payments.sensor import received_payments_sensor
+from aiq_pipeline.defs.posting.documents import PAYMENTS
+from aiq_pipeline.defs.posting.factory import document_asset
+
+
+def definitions(*, batch_size: int, retry_delay: float, sensor_status: dg.DefaultSensorStatus) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[document_asset(PAYMENTS, batch_size=batch_size, retry_delay=retry_delay)],
+        sensors=[received_payments_sensor(sensor_status)],
+    )

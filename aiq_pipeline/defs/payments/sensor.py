@@ -1,0 +1,91 @@
+"""The payments sensor: a partition per Bunny payment received (`PAY-<id>`) and per invoice Bunny applied account
+credit to (`CREDIT-<id>`), once the invoices they settle are no longer being posted (see
+`service.payment_discovery`).
+
+STOPPED by default like the other sensors. Every tick it also runs again the payments that changed in Bunny since
+they were posted (a new application), those that waited for an invoice now posted, and those whose run died. It
+never touches the store.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import dagster as dg
+
+from aiq_pipeline.defs.posting.documents import PAYMENTS
+from aiq_pipeline.defs.posting.first_start import sync_start_date
+from aiq_pipeline.defs.posting.run_requests import batches, contiguous_groups, document_run_request
+from aiq_pipeline.defs.posting.sensing import rerun_requests
+from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
+from aiq_pipeline.defs.recovery import reap_dead_runs
+from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
+from aiq_pipeline.service.discovery import InvoicePartitions
+from aiq_pipeline.service.payment_discovery import PaymentCursor, discover_payments
+from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
+
+
+def _invoices_posted_since(invoices: InvoicePartitions) -> Callable[[DocumentException], bool]:
+    def ready(e: DocumentException) -> bool:
+        waited_for = [i.strip() for i in (e.detail("invoice_ids") or "").split(",") if i.strip()]
+        return e.reason_code == INVOICE_NOT_POSTED and bool(waited_for) and set(waited_for) <= invoices.posted
+
+    return ready
+
+
+def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=PAYMENTS.sensor_name,
+        asset_selection=[PAYMENTS.key],
+        minimum_interval_seconds=30,
+        default_status=default_status,
+        description="Adds a partition per Bunny payment received, and posts it as an AIQ receipt.",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
+    ) -> dg.SensorResult:
+        instance = context.instance
+        reap_dead_runs(instance)
+        cursor = PaymentCursor.parse(context.cursor)
+        invoices = invoice_partitions(instance)
+        since = cursor.watermark - timedelta(minutes=sync_settings.overlap_minutes) if cursor.watermark else None
+        with bunny.open() as client:
+            payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
+            credited = list(client.iter_invoice_refs(bunny.entity_id, updated_since=since))
+        known = instance.get_dynamic_partitions(PAYMENTS.partitions_name)
+        found = discover_payments(
+            payments,
+            known_keys=known,
+            invoices=invoices,
+            cursor=cursor,
+            start_date=sync_start_date(instance, sync_settings.start_date()),
+            credited=credited,
+        )
+        if found.rejected_keys:
+            context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
+        size = sync_settings.batch_size
+        runs = [
+            document_run_request(PAYMENTS.key, chunk, run_key=f"payment:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
+            for chunk in batches(found.new_keys, size)
+        ]
+        runs += [
+            document_run_request(
+                PAYMENTS.key, group, run_key=f"changed:{group[0]}-{group[-1]}:{found.cursor.watermark}"
+            )
+            for group in contiguous_groups(found.changed_keys, known, size)
+        ]
+        runs += rerun_requests(instance, PAYMENTS, batch_size=size, also_ready=_invoices_posted_since(invoices))
+        summary = (
+            f"{len(found.new_keys)} new payment(s), {len(found.changed_keys)} changed, {len(runs)} run(s), "
+            f"{found.waiting} waiting for their invoices"
+        )
+        context.log.info(summary)
+        return dg.SensorResult(
+            dynamic_partitions_requests=[PAYMENTS.partitions.build_add_request(found.new_keys)]
+            if found.new_keys
+            else [],
+            run_requests=runs,
+            cursor=found.cursor.serialize(),
+            skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
+        )
+
+    return _sensor

@@ -1,0 +1,123 @@
+"""Finding the Bunny payments to post: what the payments sensor (and `aiq-pipeline sync`) asks Bunny for.
+
+Like invoices, the cursor is a watermark on Bunny's `updatedAt`, read with an overlap. Only money received gets a
+partition (SUCCEEDED, or DISPUTED after it succeeded): a pending payment is picked up when Bunny shows it succeeded,
+a failed one never. The first-start rule holds: payments received before the sync start are not picked up.
+
+Account credit Bunny applied to an invoice (`credits`) gets a partition of its own in the same asset,
+`CREDIT-<invoice id>`, found from the invoices updated in the same window.
+
+A document is held back (in the cursor) while an invoice it settles is still being posted, so a burst does not
+fill the exceptions list with documents that would only wait. One that already has a partition and changes again
+in Bunny (a payment's leftover money applied to a later invoice, more credit applied) is run again: what AIQ
+already holds is found, and only what is new is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from aiq_pipeline.bunny.models import InvoiceRef, Payment
+from aiq_pipeline.service.discovery import InvoicePartitions, is_valid_partition_key, issued_in_scope
+from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
+from aiq_pipeline.sync.documents.payment import RECEIVED_STATES, applications
+from aiq_pipeline.sync.identity import account_credit_key, payment_key
+
+
+@dataclass(frozen=True)
+class PaymentCursor:
+    watermark: datetime | None = None
+    deferred: dict[str, list[str]] = field(default_factory=dict)  # partition key -> invoice ids still being posted
+
+    @classmethod
+    def parse(cls, raw: str | None) -> PaymentCursor:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        moment = data.get("watermark")
+        return cls(
+            watermark=datetime.fromisoformat(moment) if moment else None,
+            deferred={k: list(v) for k, v in (data.get("deferred") or {}).items()},
+        )
+
+    def serialize(self) -> str:
+        moment = self.watermark.isoformat() if self.watermark else None
+        return json.dumps({"watermark": moment, "deferred": self.deferred})
+
+
+@dataclass(frozen=True)
+class PaymentDiscovery:
+    new_keys: list[str]  # payments that get a partition now
+    changed_keys: list[str]  # payments with a partition that changed in Bunny since the last look: run again
+    cursor: PaymentCursor
+    rejected_keys: list[str]  # ids that cannot be partition keys (reported, never silently dropped)
+    skipped_before_start: int
+
+    @property
+    def waiting(self) -> int:
+        return len(self.cursor.deferred)
+
+
+def received_on(payment: Payment) -> date | None:
+    moment = payment.received_at or payment.completed_at or payment.created_at
+    return moment.date() if moment else None
+
+
+def discover_payments(
+    payments: Iterable[Payment],
+    *,
+    known_keys: Collection[str],
+    invoices: InvoicePartitions,
+    cursor: PaymentCursor,
+    start_date: date | None = None,
+    credited: Iterable[InvoiceRef] = (),
+) -> PaymentDiscovery:
+    """`credited`: invoices updated in the same window (those with account credit applied get a partition)."""
+    payments = sorted(payments, key=lambda p: (p.updated_at, p.id))
+    refs = sorted(credited, key=lambda r: (r.updated_at, r.id))
+    known = set(known_keys)
+    received = [p for p in payments if p.processing_state in RECEIVED_STATES]
+    in_scope = [p for p in received if issued_in_scope(received_on(p), start_date)]
+    found: dict[str, tuple[list[str], datetime]] = {
+        payment_key(p.id): (list(applications(p)), p.updated_at) for p in in_scope
+    }
+    for ref in refs:
+        if (ref.credits or 0) > 0 and ref.state in SYNCED_INVOICE_STATES and issued_in_scope(ref.issued_at, start_date):
+            found[account_credit_key(ref.id)] = ([ref.id], ref.updated_at)
+    candidates = dict(cursor.deferred) | {key: ids for key, (ids, _) in found.items() if key not in known}
+    new_keys, rejected, deferred = _ready(candidates, known, invoices)
+    changed = [
+        key
+        for key, (_, updated_at) in found.items()
+        if key in known and cursor.watermark is not None and updated_at > cursor.watermark
+    ]
+    moments = [*(p.updated_at for p in payments), *(r.updated_at for r in refs)]
+    watermark = max(filter(None, [cursor.watermark, *moments]), default=None)
+    return PaymentDiscovery(
+        new_keys=new_keys,
+        changed_keys=changed,
+        cursor=PaymentCursor(watermark=watermark, deferred=deferred),
+        rejected_keys=rejected,
+        skipped_before_start=len(received) - len(in_scope),
+    )
+
+
+def _ready(
+    candidates: dict[str, list[str]], known: set[str], invoices: InvoicePartitions
+) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    new_keys: list[str] = []
+    rejected: list[str] = []
+    deferred: dict[str, list[str]] = {}
+    for key, invoice_ids in candidates.items():
+        if key in known or key in new_keys:
+            continue
+        if not is_valid_partition_key(key):
+            rejected.append(key)
+        elif any(invoices.in_flight(invoice_id) for invoice_id in invoice_ids):
+            deferred[key] = invoice_ids
+        else:
+            new_keys.append(key)
+    return new_keys, rejected, deferred

@@ -1,0 +1,110 @@
+"""Bunny payments posted to AIQ through real HTTP against both emulators: receipts into the mapped bank account,
+allocated to the invoices they paid with the applied amounts; overpayments left on account; pending and failed
+payments never posted; an unmapped processor or an invoice not yet in AIQ as a clear exception."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from aiq_pipeline.defs.posting.documents import PAYMENTS
+from aiq_pipeline.defs.posting.status import document_exceptions
+from aiq_pipeline.sync.identity import customer_code, invoice_reference, payment_reference
+from aiq_pipeline_tests.payments.driving import (
+    Daemon,
+    aiq_by_reference,
+    aiq_customer_balances,
+    bunny_customer_balances,
+    bunny_post,
+    new_invoice,
+    statuses,
+    take_payment,
+)
+from aiq_pipeline_tests.pipeline.conftest import Stack
+
+CUSTOMER = customer_code("1")
+
+
+def _invoice_amount(stack: Stack, invoice_id: str) -> Decimal:
+    store = stack.emulators.bunny.store
+    return store.figures(store._invoice(invoice_id)).amount_due
+
+
+def test_a_full_payment_becomes_a_receipt_into_the_mapped_bank_allocated_to_its_invoice(stack: Stack) -> None:
+    daemon = Daemon(stack)
+    invoice = new_invoice(stack)
+    daemon.tick()
+    due = _invoice_amount(stack, invoice)
+    payment = take_payment(stack, "1", [invoice])
+    daemon.tick()
+
+    (receipt,) = aiq_by_reference(stack, payment_reference(payment["id"]))
+    assert receipt.type_code == "SR" and receipt.bank_account_code == "1200"
+    assert abs(receipt.control_amount) == due and receipt.outstanding_amount == 0
+    (posted_invoice,) = aiq_by_reference(stack, invoice_reference(invoice))
+    assert posted_invoice.outstanding_amount == 0
+    assert statuses(stack)[f"PAY-{payment['id']}"] is not None
+    assert aiq_customer_balances(stack).get(CUSTOMER, Decimal(0)) == 0
+    assert bunny_customer_balances(stack).get(CUSTOMER, Decimal(0)) == 0
+
+
+def test_partial_and_over_payments_leave_aiq_balances_equal_to_bunnys(stack: Stack) -> None:
+    daemon = Daemon(stack)
+    first, second = new_invoice(stack), new_invoice(stack)
+    daemon.tick()
+    due = _invoice_amount(stack, first)
+    take_payment(stack, "1", [first], amount=due - Decimal("10.00"))  # partly paid
+    over = take_payment(stack, "1", [second], amount=_invoice_amount(stack, second) + Decimal("25.50"))
+    daemon.tick()
+
+    (invoice,) = aiq_by_reference(stack, invoice_reference(first))
+    assert invoice.outstanding_amount == Decimal("10.00")
+    (receipt,) = aiq_by_reference(stack, payment_reference(over["id"]))
+    assert abs(receipt.outstanding_amount) == Decimal("25.50")  # the overpayment stays on account
+    assert aiq_customer_balances(stack)[CUSTOMER] == bunny_customer_balances(stack)[CUSTOMER] == Decimal("-15.50")
+
+
+def test_pending_payments_post_only_once_they_succeed_and_failed_ones_never(stack: Stack) -> None:
+    daemon = Daemon(stack)
+    paid, declined = new_invoice(stack), new_invoice(stack)
+    daemon.tick()
+    pending = take_payment(stack, "1", [paid], pending=True)
+    failing = take_payment(stack, "1", [declined], pending=True)
+    daemon.tick()
+    assert stack.instance.get_dynamic_partitions(PAYMENTS.partitions_name) == []
+
+    bunny_post(stack, f"/_emulator/payments/{pending['id']}/complete")
+    bunny_post(stack, f"/_emulator/payments/{failing['id']}/fail")
+    daemon.tick()
+    assert stack.instance.get_dynamic_partitions(PAYMENTS.partitions_name) == [f"PAY-{pending['id']}"]
+    assert len(aiq_by_reference(stack, payment_reference(pending["id"]))) == 1
+    assert aiq_by_reference(stack, payment_reference(failing["id"])) == []
+
+
+def test_an_unmapped_processor_is_a_clear_exception_and_nothing_is_written(stack: Stack) -> None:
+    daemon = Daemon(stack)
+    invoice = new_invoice(stack)
+    daemon.tick()
+    payment = take_payment(stack, "1", [invoice], processor="paypal")
+    daemon.tick()
+
+    (failure,) = document_exceptions(stack.instance, PAYMENTS)
+    assert failure.key == f"PAY-{payment['id']}" and failure.reason_code == "UNMAPPED_BANK_ACCOUNT"
+    assert "paypal" in failure.reason and "EUR" in failure.reason
+    assert "AIQ_PIPELINE_BANK_ACCOUNTS" in (failure.fix or "") and "paypal:EUR=" in (failure.fix or "")
+    assert aiq_by_reference(stack, payment_reference(payment["id"])) == []
+
+
+def test_a_payment_for_an_invoice_not_in_aiq_waits_then_posts_by_itself(stack: Stack) -> None:
+    daemon = Daemon(stack)
+    invoice = new_invoice(stack)
+    payment = take_payment(stack, "1", [invoice])
+    daemon.tick(PAYMENTS)  # the payment is seen before its invoice has a partition
+    (waiting,) = document_exceptions(stack.instance, PAYMENTS)
+    assert waiting.reason_code == "INVOICE_NOT_POSTED" and invoice in waiting.reason and waiting.retryable
+    assert aiq_by_reference(stack, payment_reference(payment["id"])) == []
+
+    daemon.tick()  # the invoice posts; the payment is run again by the next tick
+    daemon.tick(PAYMENTS)
+    assert document_exceptions(stack.instance, PAYMENTS) == []
+    (receipt,) = aiq_by_reference(stack, payment_reference(payment["id"]))
+    assert receipt.outstanding_amount == 0
