@@ -270,11 +270,14 @@ def demo_fixture() -> EmulatorFixture:
 
 
 def payments_demo_fixture() -> EmulatorFixture:
-    """The demo tenant plus what payments need: a bank account per currency, a processor clearing account and a
-    bank-charges account (issue 12). Kept apart from `demo_fixture`, whose chart docs/demo-tenant.md fixes.
+    """The demo tenant plus what payments need: a bank account per currency, a processor clearing account, a
+    bank-charges account and a customer-credits account (issue 12). Kept apart from `demo_fixture`, whose chart
+    docs/demo-tenant.md fixes.
 
     DEMO01 gains `1210` Bank GBP account (Bank, GBP), `1220` Bank USD account (Bank, USD), `1230` Card processor
-    clearing (Bank, EUR) and `6900` Bank charges (Posting); `1200` stays the EUR current account.
+    clearing (Bank, EUR), `6900` Bank charges (Posting: a payment's fees, debited by a sales credit journal) and
+    `2150` Customer credits (Posting: account credit applied to an invoice, debited by a sales credit journal);
+    `1200` stays the EUR current account.
     """
     demo = demo_fixture()
     first, *others = demo.entities
@@ -283,6 +286,7 @@ def payments_demo_fixture() -> EmulatorFixture:
         GLAccountFixture(code="1220", description="Bank USD account", account_type="Bank", currency_code="USD"),
         GLAccountFixture(code="1230", description="Card processor clearing", account_type="Bank"),
         GLAccountFixture(code="6900", description="Bank charges", account_type="Posting"),
+        GLAccountFixture(code="2150", description="Customer credits", account_type="Posting"),
     ]
     entity = EntityFixture.model_validate(first.model_dump() | {"gl_accounts": [*first.gl_accounts, *extra]})
     return EmulatorFixture(clients=demo.clients, entities=[entity, *others])

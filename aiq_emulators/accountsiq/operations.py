@@ -159,6 +159,7 @@ WRITE_OPERATIONS = frozenset(
         "PostPayAndAllocateSalesInvoice",
         "PostPayAndAllocateSalesInvoices",
         "PostSalesDebitJournalGetBackTransactionID",
+        "PostSalesCreditJournalGetBackTransactionID",
     }
 )
 UNAUTHENTICATED_OPERATIONS = frozenset({"TokenGet", "TokenRefresh"})
@@ -847,7 +848,7 @@ def CreateBatchSalesCreditNoteBulkGetBackTransactionIDs(call: Call, params: dict
 
 # GetTransaction's TransactionType (the WSDL's `Type` enum) for each two-letter code the emulator stores.
 TRANSACTION_TYPES = {"SI": "SalesBatchInvoice", "SN": "SalesBatchCreditNote", "SR": "SalesReceipt",
-                     "SD": "SalesDebitJournal"}  # fmt: skip
+                     "SD": "SalesDebitJournal", "SC": "SalesCreditJournal"}  # fmt: skip
 
 
 def _summary(call: Call, t: TransactionRecord) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Money on the customer's account: sales receipts, refunds (sales debit journals), pay-and-allocate, allocations.
+"""Money on the customer's account: sales receipts, refunds (sales debit journals), sales credit journals (fees,
+account credit), pay-and-allocate, allocations.
 
 Importing this module registers its handlers in `operations.HANDLERS` (operations.py imports it last).
 
@@ -16,7 +17,11 @@ Readings (README.md, "Unverified readings"; the vendor's wiki and WSDL are cited
   refunds", and the WSDL has no operation creating the `SP` Sales Payment (Refund) type. Line amounts are positive
   (JOURNAL_ENTRY_CANNOT_HAVE_NEGATIVE_AMOUNTS); the customer is debited with their total (+), each line credited
   (-). Its outstanding amount starts at +total and an allocation to a credit note or a receipt settles it.
-- Allocations pair a debit-side transaction (SI, SD) with a credit-side one (SN, SR) of the same customer: the A-Z
+- A sales credit journal (type `SC`, PostSalesCreditJournalGetBackTransactionID) is the mirror: same WSLedgerJournal,
+  same rules, the customer credited with the total (-) and each line debited (+); its outstanding amount starts at
+  -total (a credit, like a receipt's). The product posts a payment's processor fees (lines to a bank-charges
+  expense account) and account credit applied to an invoice (lines to a customer-credits account) so.
+- Allocations pair a debit-side transaction (SI, SD) with a credit-side one (SN, SR, SC) of the same customer: the A-Z
   list's allocatable columns read as sides ("Sales Invoice | Sales Credit Note", "Sales Payment (Refund) | Sales
   Receipt", "Sales Debit Journal | Sales Credit Journal"), with invoice and receipt paired as the payment page does.
 - PostPayAndAllocateSalesInvoice is atomic (the wiki: "if any of the steps fails, then everything is rolled
@@ -273,8 +278,18 @@ def _check_journal_line(call: Call, line: dict[str, Any], customer_currency: str
             raise AiqFailure(Code.JOURNAL_FOREIGN_BANK, f"A journal cannot post to foreign bank account {gl_code}.")
 
 
-def post_sales_debit_journal(call: Call, doc: dict[str, Any] | None) -> TransactionRecord:
-    """Validate and post one WSLedgerJournal as a sales debit journal (SD); the caller holds the state lock."""
+# How each journal operation posts: its type code, the sign of its lines (the customer's control line takes the
+# other), and the counter numbering it.
+JOURNAL_KINDS: dict[str, tuple[Any, int, str]] = {
+    "SD": ("SD", -1, "next_journal_number"),  # lines credited, the customer debited
+    "SC": ("SC", 1, "next_credit_journal_number"),  # lines debited, the customer credited
+}
+
+
+def post_ledger_journal(call: Call, doc: dict[str, Any] | None, type_code: str) -> TransactionRecord:
+    """Validate and post one WSLedgerJournal as a sales debit journal (SD) or sales credit journal (SC); the caller
+    holds the state lock. Both share the rules; only the sides (and the numbering) differ."""
+    kind, line_sign, counter = JOURNAL_KINDS[type_code]
     if doc is None:
         raise AiqFailure(Code.JOURNAL_NULL, "The journal is null.")
     entity = call.ledger
@@ -300,7 +315,7 @@ def post_sales_debit_journal(call: Call, doc: dict[str, Any] | None) -> Transact
             raise AiqFailure(Code.JOURNAL_NO_ROWS, "A journal line is null.")
         _check_journal_line(call, line, customer_currency)
     if call.state.options.unique_external_references and any(
-        t.type_code == "SD" and t.external_reference == reference for t in entity.transactions.values()
+        t.type_code == kind and t.external_reference == reference for t in entity.transactions.values()
     ):
         raise AiqFailure(Code.JOURNAL_REFERENCE_EXISTS, f"A journal with reference {reference} already exists.")
     rate: Decimal = doc["ExchangeRate"]
@@ -310,18 +325,23 @@ def post_sales_debit_journal(call: Call, doc: dict[str, Any] | None) -> Transact
         records.append(
             LineRecord(line_id=entity.take_id(), gl_account_code=account.code, description=line.get("Description"),
                        department_id=line.get("DepartmentID"), kind="Bank" if account.account_type == "Bank" else "Net",
-                       amount=-line["Amount"], bc_amount=-_to_base(call, line["Amount"], rate))
+                       amount=line_sign * line["Amount"], bc_amount=line_sign * _to_base(call, line["Amount"], rate))
         )  # fmt: skip
     total = -sum((r.amount for r in records), Decimal(0))
     total_bc = -sum((r.bc_amount for r in records), Decimal(0))
     control = LineRecord(line_id=entity.take_id(), gl_account_code=control_gl(entity, code), kind="Control",
                          description=records[0].description, amount=total, bc_amount=total_bc)  # fmt: skip
-    number = doc.get("JournalNumber") or f"SD{entity.next_journal_number:06d}"
-    entity.next_journal_number += 1
+    number = doc.get("JournalNumber") or f"{kind}{getattr(entity, counter):06d}"
+    setattr(entity, counter, getattr(entity, counter) + 1)
     bank = next((r.gl_account_code for r in records if r.kind == "Bank"), None)
-    return new_transaction(call, type_code="SD", number=number, customer_code=code, reference=reference,
+    return new_transaction(call, type_code=kind, number=number, customer_code=code, reference=reference,
                            description=control.description, when=doc["TransactionDate"], rate=rate,
                            lines=[control, *records], bank_account_code=bank)  # fmt: skip
+
+
+def post_sales_debit_journal(call: Call, doc: dict[str, Any] | None) -> TransactionRecord:
+    """Validate and post one WSLedgerJournal as a sales debit journal (SD); the caller holds the state lock."""
+    return post_ledger_journal(call, doc, "SD")
 
 
 @_operation
@@ -332,13 +352,30 @@ def PostSalesDebitJournalGetBackTransactionID(call: Call, params: dict[str, Any]
     return {"PostSalesDebitJournalGetBackTransactionIDResult": result, "transactionID": record.transaction_id}
 
 
+# ---------------------------------------------------------------- sales credit journals (fees, account credit)
+
+
+def post_sales_credit_journal(call: Call, doc: dict[str, Any] | None) -> TransactionRecord:
+    """Validate and post one WSLedgerJournal as a sales credit journal (SC): the mirror of a debit journal, the
+    customer credited (-total) and each line's GL account debited (+); the caller holds the state lock."""
+    return post_ledger_journal(call, doc, "SC")
+
+
+@_operation
+def PostSalesCreditJournalGetBackTransactionID(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    with call.state.writing():
+        record = post_sales_credit_journal(call, params.get("journal"))
+    result = {"Status": "Success", "ErrorCode": Code.SUCCESS, "HasExpired": False}
+    return {"PostSalesCreditJournalGetBackTransactionIDResult": result, "transactionID": record.transaction_id}
+
+
 # ---------------------------------------------------------------- allocation
 
 
 DEBIT_SIDE = frozenset({"SI", "SD"})
-CREDIT_SIDE = frozenset({"SN", "SR"})
+CREDIT_SIDE = frozenset({"SN", "SR", "SC"})
 # The A-Z list's rows read literally (only the pairs the emulator can hold) plus invoice/receipt (payment page).
-WIKI_TABLE_PAIRS = frozenset({frozenset({"SI", "SN"}), frozenset({"SI", "SR"})})
+WIKI_TABLE_PAIRS = frozenset({frozenset({"SI", "SN"}), frozenset({"SI", "SR"}), frozenset({"SD", "SC"})})
 
 
 def _pair_allowed(call: Call, first: TransactionRecord, second: TransactionRecord) -> bool:
@@ -364,7 +401,8 @@ def check_allocation(call: Call, first: TransactionRecord, second: TransactionRe
 
 @_operation
 def AllocateTransactions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """Allocate a debit (invoice, refund) and a credit (credit note, receipt) of one customer, in either order."""
+    """Allocate a debit (invoice, refund) and a credit (credit note, receipt, credit journal) of one customer, in
+    either order."""
     amount: Decimal = params["allocationAmount"]
     with call.state.writing():
         entity = call.ledger

@@ -103,8 +103,8 @@ class EmulatorOptions:
     # invoice or a refund +, a credit note or a receipt -) or "magnitude" (every amount positive; the type says
     # which side it is on).
     summary_amount_sign: Literal["signed", "magnitude"] = "signed"
-    # A sales debit journal line to a Bank account in a foreign currency: allowed when the bank's currency is the
-    # customer's ("customer_currency"), or refused whatever the currency ("refused"), with
+    # A sales debit or credit journal line to a Bank account in a foreign currency: allowed when the bank's currency
+    # is the customer's ("customer_currency"), or refused whatever the currency ("refused"), with
     # JOURNAL_ENTRY_CANNOT_POST_TO_FOREIGN_BANK_ACCOUNT. A base-currency bank is always allowed.
     journal_foreign_bank: Literal["customer_currency", "refused"] = "customer_currency"
     # GetChartOfAccounts' CurrencyCode of a Bank account: the base currency like every GL account ("base"; the wiki's
@@ -114,9 +114,9 @@ class EmulatorOptions:
     # AllocateTransactions with more than a side's outstanding amount (a fully allocated side answers
     # TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION whatever this says).
     over_allocation_error_code: str = "TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT"
-    # Which pairs allocate: "debit_credit" (any of SI, SD with any of SN, SR) or "wiki_table" (the A-Z list's rows
-    # read literally, plus invoice/receipt from the payment page: SI-SN and SI-SR; a refund SD allocates to nothing
-    # the product creates).
+    # Which pairs allocate: "debit_credit" (any of SI, SD with any of SN, SR, SC) or "wiki_table" (the A-Z list's
+    # rows read literally, plus invoice/receipt from the payment page: SI-SN, SI-SR and SD-SC; a refund SD then
+    # allocates only to a credit journal, and a credit journal SC not to an invoice).
     allocation_pairs: Literal["debit_credit", "wiki_table"] = "debit_credit"
     # GetAllocationsByTransactionId: one WSAllocationTransactionDTO for the transaction asked about with an entry per
     # allocation ("per_transaction"), or one DTO per counterpart whose entry points back ("per_counterpart").
@@ -229,8 +229,8 @@ class AllocationRecord(BaseModel):
     creation_date: datetime | None = None
 
 
-# Two-letter transaction types (the vendor's A-Z list): sales invoice, credit note, receipt, debit journal.
-TypeCode = Literal["SI", "SN", "SR", "SD"]
+# Two-letter transaction types (the vendor's A-Z list): sales invoice, credit note, receipt, debit and credit journal.
+TypeCode = Literal["SI", "SN", "SR", "SD", "SC"]
 
 
 class TransactionRecord(_Tracked):
@@ -277,7 +277,8 @@ class EntityData(BaseModel):
     next_invoice_number: int = 1
     next_credit_note_number: int = 1
     next_receipt_number: int = 1
-    next_journal_number: int = 1
+    next_journal_number: int = 1  # sales debit journals (SD)
+    next_credit_journal_number: int = 1  # sales credit journals (SC)
     next_row_version: int = 1
 
     def take_id(self) -> int:

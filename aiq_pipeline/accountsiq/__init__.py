@@ -17,6 +17,7 @@ from aiq_pipeline.accountsiq.errors import (
     AiqWriteOutcomeUnknown,
 )
 from aiq_pipeline.accountsiq.models import (
+    SALES_CREDIT_JOURNAL_TYPE,
     SALES_CREDIT_NOTE_TYPE,
     SALES_CREDIT_TYPES,
     SALES_DEBIT_JOURNAL_TYPE,
@@ -24,6 +25,7 @@ from aiq_pipeline.accountsiq.models import (
     SALES_INVOICE_TYPE,
     SALES_RECEIPT_TYPE,
     Allocation,
+    BankAccount,
     BatchLine,
     BatchSalesCreditNote,
     BatchSalesInvoice,
@@ -40,6 +42,7 @@ from aiq_pipeline.accountsiq.models import (
     PayAndAllocateOutcome,
     PayAndAllocateResult,
     Period,
+    SalesCreditJournal,
     SalesDebitJournal,
     SalesReceipt,
     SalesRefund,
@@ -57,6 +60,7 @@ from aiq_pipeline.accountsiq.regions import REGIONS, SERVICE_PATH, endpoint_url
 __all__ = [
     "DUPLICATE_REFERENCE_CODES",
     "REGIONS",
+    "SALES_CREDIT_JOURNAL_TYPE",
     "SALES_CREDIT_NOTE_TYPE",
     "SALES_CREDIT_TYPES",
     "SALES_DEBIT_JOURNAL_TYPE",
@@ -96,6 +100,7 @@ __all__ = [
     "PayAndAllocateOutcome",
     "PayAndAllocateResult",
     "Period",
+    "SalesCreditJournal",
     "SalesDebitJournal",
     "SalesReceipt",
     "SalesRefund",

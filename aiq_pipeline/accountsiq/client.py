@@ -81,6 +81,7 @@ from aiq_pipeline.accountsiq.models import (
     PayAndAllocateOutcome,
     PayAndAllocateResult,
     Period,
+    SalesCreditJournal,
     SalesDebitJournal,
     SalesReceipt,
     SalesRefund,
@@ -101,8 +102,8 @@ from aiq_pipeline.accountsiq.outcomes import (
 from aiq_pipeline.accountsiq.records import (
     add_batch_credit_note,
     add_batch_invoice,
+    add_ledger_journal,
     add_pay_and_allocate,
-    add_sales_debit_journal,
     add_sales_receipt,
     add_transactions_by_query,
     add_transactions_query,
@@ -559,7 +560,7 @@ class AccountsIQClient:
         """
         return self._create(
             "PostSalesDebitJournalGetBackTransactionID",
-            functools.partial(add_sales_debit_journal, name="journal", journal=journal),
+            functools.partial(add_ledger_journal, name="journal", journal=journal),
             journal.external_reference,
         )
 
@@ -568,6 +569,22 @@ class AccountsIQClient:
         one line credits the bank account. Allocate it to the refund credit note (or the receipt) afterwards.
         Errors as `post_sales_debit_journal_get_back_transaction_id`; look it up with types ("SD",)."""
         return self.post_sales_debit_journal_get_back_transaction_id(refund.as_journal())
+
+    # --- sales credit journals (processor fees, account credit) --------------------------------------------
+
+    def post_sales_credit_journal_get_back_transaction_id(self, journal: SalesCreditJournal) -> CreatedTransaction:
+        """Post one sales credit journal (type SC): the customer credited with the lines' total, each line's GL
+        account debited; returns its transaction id (`reference` None). Look it up with types ("SC",).
+
+        Errors as `post_sales_debit_journal_get_back_transaction_id`: AiqDuplicateReference for
+        JOURNAL_ENTRY_REFERENCE_ALREADY_EXISTS (when AIQ enforces unique references; look before writing),
+        AiqValidationError for any other refusal, AiqWriteOutcomeUnknown when the answer was lost.
+        """
+        return self._create(
+            "PostSalesCreditJournalGetBackTransactionID",
+            functools.partial(add_ledger_journal, name="journal", journal=journal),
+            journal.external_reference,
+        )
 
     # --- allocations ----------------------------------------------------------------------------------
 
@@ -581,7 +598,7 @@ class AccountsIQClient:
         reference: str | None = None,
     ) -> None:
         """Allocate `amount` between two transactions of one customer: a debit (invoice SI, refund SD) and a credit
-        (credit note SN, receipt SR), in either order.
+        (credit note SN, receipt SR, credit journal SC), in either order.
 
         A write like any other: never re-sent once it may have reached AIQ (`AiqWriteOutcomeUnknown`); throttling
         and token rejections are re-sent. AIQ has no key for allocations: after an unknown outcome, read

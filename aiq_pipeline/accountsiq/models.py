@@ -20,8 +20,9 @@ SALES_INVOICE_TYPE: Final = "SI"
 SALES_CREDIT_NOTE_TYPE: Final = "SN"
 SALES_RECEIPT_TYPE: Final = "SR"
 SALES_DEBIT_JOURNAL_TYPE: Final = "SD"  # how the product records a refund paid out (see SalesRefund)
+SALES_CREDIT_JOURNAL_TYPE: Final = "SC"  # processor fees and account credit (see SalesCreditJournal)
 SALES_DEBIT_TYPES: Final = frozenset({SALES_INVOICE_TYPE, SALES_DEBIT_JOURNAL_TYPE, "SP"})  # SP: sales payment
-SALES_CREDIT_TYPES: Final = frozenset({SALES_CREDIT_NOTE_TYPE, SALES_RECEIPT_TYPE, "SC"})  # SC: credit journal
+SALES_CREDIT_TYPES: Final = frozenset({SALES_CREDIT_NOTE_TYPE, SALES_RECEIPT_TYPE, SALES_CREDIT_JOURNAL_TYPE})
 
 
 def ledger_sign(transaction_type: str | None) -> int | None:
@@ -375,7 +376,8 @@ class PayAndAllocateOutcome:
 
 @dataclass(frozen=True)
 class JournalLine:
-    """A WSLedgerJournalLine: a GL account credited (sales debit journal) with a positive `amount`.
+    """A WSLedgerJournalLine: a GL account credited (sales debit journal) or debited (sales credit journal) with a
+    positive `amount`.
 
     `bank_exchange_rate` (the bank account's currency to base) is needed on a line to a Bank account and left
     None (nil) on any other line.
@@ -393,6 +395,22 @@ class SalesDebitJournal:
     """A WSLedgerJournal posted with PostSalesDebitJournalGetBackTransactionID (type SD): the customer is debited
     with the lines' total, each line's GL account credited. `exchange_rate` is the customer's currency to base;
     `journal_number` None lets AIQ number it."""
+
+    customer_code: str
+    transaction_date: date
+    external_reference: str
+    lines: tuple[JournalLine, ...]
+    exchange_rate: Decimal = Decimal(1)
+    journal_number: str | None = None
+
+
+@dataclass(frozen=True)
+class SalesCreditJournal:
+    """A WSLedgerJournal posted with PostSalesCreditJournalGetBackTransactionID (type SC), the mirror of
+    SalesDebitJournal: the customer is credited with the lines' total, each line's GL account debited (e.g. a
+    payment's processor fees against a bank-charges account, or account credit applied to an invoice against a
+    customer-credits account). `exchange_rate` is the customer's currency to base; `journal_number` None lets AIQ
+    number it. Its outstanding amount is the customer's credit until allocated (to an invoice, say)."""
 
     customer_code: str
     transaction_date: date

@@ -37,6 +37,7 @@ from aiq_pipeline.accountsiq.models import (
     PayAndAllocate,
     PayAndAllocateResult,
     Period,
+    SalesCreditJournal,
     SalesDebitJournal,
     SalesReceipt,
     TaxCode,
@@ -121,8 +122,9 @@ def add_pay_and_allocate(parent: ET.Element, name: str, query: PayAndAllocate) -
     add(record, "EnforceCreditLimit", query.enforce_credit_limit)
 
 
-def add_sales_debit_journal(parent: ET.Element, name: str, journal: SalesDebitJournal) -> None:
-    """WSLedgerJournal in WSDL order; BankExchangeRate is nil on a line that is not a bank line."""
+def add_ledger_journal(parent: ET.Element, name: str, journal: SalesDebitJournal | SalesCreditJournal) -> None:
+    """WSLedgerJournal in WSDL order (debit and credit journals share it); BankExchangeRate is nil on a line that is
+    not a bank line."""
     record = add_group(parent, name)
     add(record, "AccountCode", journal.customer_code)
     add(record, "ExchangeRate", journal.exchange_rate)
