@@ -52,9 +52,14 @@ setup: $(STAMP)
 lock: $(UV_STAMP)
 	$(UV) lock --python $(PYTHON)
 
+# Style, types and layers (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]); `make test` runs it first.
+# Every check runs, so one failure does not hide the next; the target fails if any did, naming them.
+LINT_CHECKS := "ruff check ." "ruff format --check ." "mypy" "lint-imports"
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	@failed=; for check in $(LINT_CHECKS); do \
+	  echo "== $$check"; $(BIN)/$$check || failed="$$failed [$$check]"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "*** lint failed:$$failed" >&2; exit 1; fi
 
 # The browser tests drive Debian's Chromium (nothing downloads its own browser). If it cannot be
 # installed, say so and go on: those tests then FAIL with the reason, they never skip.
@@ -66,9 +71,8 @@ browser-deps:
 	    || echo "*** could not install chromium: the browser tests (aiq_pipeline_tests/e2e) will fail ***" >&2; \
 	fi
 
-# The whole suite, slow tests included (CI runs exactly this).
-test: setup browser-deps
-	$(BIN)/ruff check .
+# The lint first, then the whole suite, slow tests included (CI runs exactly this).
+test: lint browser-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The quick loop while developing: everything but the slow end-to-end tests.
