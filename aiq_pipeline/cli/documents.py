@@ -5,17 +5,59 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from aiq_pipeline.cli.app import EXIT_CODES, main, open_instance, reports_setting_problems
 
+if TYPE_CHECKING:
+    from aiq_pipeline.store import Store
 
-@main.command(epilog=EXIT_CODES)
+
+class _Refused(click.ClickException):
+    """Nothing was done, and the message says why (exit code 2, as for wrong usage)."""
+
+    exit_code = 2
+
+
+def _open_store() -> Store:  # the store is imported here, lazily, to keep --help fast
+    from aiq_pipeline.settings import Settings
+    from aiq_pipeline.store import Store
+
+    settings = Settings.from_env(strict=False)
+    settings.require_dagster_home()  # the store's default place is in the instance directory
+    return Store(settings.store_location)
+
+
+def _who(by: str | None) -> str:
+    if by and by.strip():
+        return by.strip()
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container): say which uid it was
+        return f"uid {os.getuid()}"
+
+
+@main.group(invoke_without_command=True, epilog=EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@click.option("--dismissed", "show_dismissed", is_flag=True, help="The dismissed documents instead: who, when, why.")
+@click.pass_context
 @reports_setting_problems(strict=False)
-def exceptions(as_json: bool) -> None:
-    """List the documents that could not be posted, with the reason, the fix and the last attempt."""
+def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
+    """List the documents that could not be posted, with the reason, the fix and the last attempt.
+
+    Documents handled outside the product can be dismissed (`exceptions dismiss KEY... --reason ...`): they leave
+    this list, keep their history, and nothing posts them until `exceptions undismiss KEY...`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if show_dismissed:
+        _list_dismissed(as_json)
+        return
     from aiq_pipeline.defs.posting.status import list_exceptions
     from aiq_pipeline.defs.recovery import reap_dead_runs
 
@@ -39,6 +81,80 @@ def exceptions(as_json: bool) -> None:
         if e.fix:
             click.echo(f"    fix: {e.fix}")
     click.echo("Fix the cause, then: aiq-pipeline retry --all (or retry INVOICE_ID / CN-<id> / VOID-<id> ...)")
+    click.echo('Handled outside the product? aiq-pipeline exceptions dismiss KEY... --reason "..."')
+
+
+def _list_dismissed(as_json: bool) -> None:
+    from aiq_pipeline.store.dismissals import current_dismissals
+
+    found = current_dismissals(_open_store())
+    if as_json:
+        rows = [
+            {
+                "key": d.document_key,
+                "scope": d.scope,
+                "kind": d.kind,
+                "number": d.number,
+                "reason_code": d.reason_code,
+                "dismissed_by": d.actor,
+                "dismissed_at": d.recorded_at.isoformat() + "Z",
+                "reason": d.reason,
+                "via": d.via,
+            }
+            for d in found
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not found:
+        click.echo("No dismissed documents.")
+        return
+    click.echo(f"{len(found)} dismissed document(s) (handled outside the product, never posted until undismissed):")
+    for d in found:
+        number = f" {d.number}" if d.number else ""
+        click.echo(
+            f"- {d.document_key}{number} ({d.kind or 'document'}) [{d.reason_code or '?'}] dismissed by {d.actor} "
+            f"on {d.recorded_at:%Y-%m-%d %H:%M} UTC"
+        )
+        click.echo(f"    why: {d.reason}")
+    click.echo("Bring one back: aiq-pipeline exceptions undismiss KEY...")
+
+
+@exceptions.command(epilog=EXIT_CODES)
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why it is handled outside the product (kept in the audit trail).")
+@click.option("--by", default=None, help="Who dismisses it (default: your user name).")
+@reports_setting_problems(strict=False)
+def dismiss(keys: tuple[str, ...], reason: str, by: str | None) -> None:
+    """Take documents off the exceptions list: booked by hand, a test invoice. Nothing posts them (not the
+    sensors, `retry --all` or a backfill) until they are undismissed; who, when and why are kept."""
+    from aiq_pipeline.defs.dismissals.dismissal import DismissRefused
+    from aiq_pipeline.defs.dismissals.dismissal import dismiss as dismiss_documents
+
+    with open_instance() as instance:
+        try:
+            result = dismiss_documents(instance, _open_store(), keys, reason=reason, by=_who(by))
+        except DismissRefused as exc:
+            raise _Refused(str(exc)) from None
+    click.echo(result.render("dismissed"))
+    click.echo(f"Undo with: aiq-pipeline exceptions undismiss {' '.join(result.changed + result.unchanged)}")
+
+
+@exceptions.command(epilog=EXIT_CODES)
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--reason", default=None, help="Why it comes back (optional, kept in the audit trail).")
+@click.option("--by", default=None, help="Who brings it back (default: your user name).")
+@reports_setting_problems(strict=False)
+def undismiss(keys: tuple[str, ...], reason: str | None, by: str | None) -> None:
+    """Bring dismissed documents back onto the exceptions list (then `retry` posts them)."""
+    from aiq_pipeline.defs.dismissals.dismissal import DismissRefused
+    from aiq_pipeline.defs.dismissals.dismissal import undismiss as undismiss_documents
+
+    with open_instance() as instance:
+        try:
+            result = undismiss_documents(instance, _open_store(), keys, by=_who(by), reason=reason)
+        except DismissRefused as exc:
+            raise _Refused(str(exc)) from None
+    click.echo(result.render("undismissed"))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -48,16 +164,21 @@ def exceptions(as_json: bool) -> None:
 def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
     """Re-materialize failed invoices (INVOICE_ID) and credit notes (CN-<id>, VOID-<id>), invoices first."""
     from aiq_pipeline.defs.posting.status import list_exceptions
+    from aiq_pipeline.operations.sync import DocumentsDismissed
     from aiq_pipeline.operations.sync import retry as retry_documents
 
     if bool(invoice_ids) == retry_all:
         raise click.UsageError("give INVOICE_ID ... or --all (not both)")
     with open_instance() as instance:
+        # The exceptions list leaves dismissed documents out; a dismissed one named here is refused.
         ids = [e.key for e in list_exceptions(instance)] if retry_all else list(invoice_ids)
         if not ids:
             click.echo("Nothing to retry: the exceptions list is empty.")
             return
-        summary = retry_documents(instance, ids)
+        try:
+            summary = retry_documents(instance, ids)
+        except DocumentsDismissed as exc:
+            raise _Refused(str(exc)) from None
     click.echo(summary.render())
     sys.exit(summary.exit_code)
 

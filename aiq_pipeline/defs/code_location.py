@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import dagster as dg
 
-from aiq_pipeline.defs import accounts, credit_notes, invoices, ledger, reconciliation
+from aiq_pipeline.defs import accounts, alerts, credit_notes, dismissals, invoices, ledger, reconciliation
 from aiq_pipeline.defs.resources import (
     PostingRulesResource,
     Resource,
@@ -39,14 +39,20 @@ def build_definitions(resources: dict[str, Resource] | None = None, settings: Se
         invoices.definitions(**posting),
         credit_notes.definitions(**posting),
         reconciliation.definitions(schedule_status=default_schedule_status(settings.pair)),
+        alerts.definitions(settings),
+        dismissals.definitions(),
     )
     return dg.Definitions(
         assets=merged.assets,
         jobs=merged.jobs,
         schedules=merged.schedules,
         sensors=merged.sensors,
-        # Tests may leave the posting rules out: the defaults then apply.
-        resources={"posting_rules": PostingRulesResource(), **(resources or resources_from_settings(settings))},
+        # Tests may leave the posting rules and alert channels out: the defaults (no channel) then apply.
+        resources={
+            "posting_rules": PostingRulesResource(),
+            "alert_channels": alerts.alert_channels_resource(settings),
+            **(resources or resources_from_settings(settings)),
+        },
         # One process per run: cheap runs (~0.2 s instead of ~2 s) and one store writer per run.
         executor=dg.in_process_executor,
     )

@@ -10,11 +10,11 @@ import dagster as dg
 
 from aiq_pipeline.defs.accounts import SETUP_ASSETS
 from aiq_pipeline.defs.invoices.history import add_history_partitions
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES
 from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_run_ids
-from aiq_pipeline.defs.posting.status import invoice_partitions, list_exceptions
+from aiq_pipeline.defs.posting.status import DismissalMark, dismissal_marks, invoice_partitions, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags, reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.operations.reconcile import reconcile_after_sync
@@ -32,6 +32,28 @@ class StepFailed(Exception):
     def __init__(self, message: str, error: Any | None = None) -> None:
         super().__init__(message)
         self.error = error
+
+
+class DocumentsDismissed(Exception):
+    """A retry named documents a person dismissed: nothing is posted until they are undismissed."""
+
+    def __init__(self, marks: list[DismissalMark]) -> None:
+        self.marks = marks
+        keys = " ".join(m.key for m in marks)
+        super().__init__(
+            f"dismissed, not retried: {keys} (handled outside the product). To post them after all, bring them "
+            f"back first: aiq-pipeline exceptions undismiss {keys}"
+        )
+
+
+def dismissed(instance: dg.DagsterInstance, keys: list[str]) -> list[DismissalMark]:
+    """The marks of those of `keys` that are dismissed now."""
+    wanted = set(keys)
+    found = []
+    for asset in DOCUMENT_ASSETS:
+        mine = [k for k in instance.get_dynamic_partitions(asset.partitions_name) if k in wanted]
+        found += [m for m in dismissal_marks(instance, asset, mine).values() if m.dismissed]
+    return found
 
 
 class UnknownBunnyEntity(ProblemError):
@@ -143,12 +165,18 @@ def backfill(
     _check_bunny_entity(bunny)
     ids, new = add_history_partitions(instance, bunny, first, last)
     echo(f"{len(ids)} postable invoice(s) issued in the range; {len(new)} new partition(s)")
+    if left := {m.key for m in dismissed(instance, ids)}:
+        echo(f"{len(left)} dismissed invoice(s) left alone (undismiss them to post them): {', '.join(sorted(left))}")
+        ids = [i for i in ids if i not in left]
     if not ids:
         return SyncSummary()
     return post_in_process(instance, ids, trigger="backfill", defs=defs)
 
 
 def retry(instance: dg.DagsterInstance, keys: list[str], defs: dg.Definitions | None = None) -> SyncSummary:
-    """A person's retry of these documents (a document whose outcome was unknown is looked up once more first)."""
+    """A person's retry of these documents (a document whose outcome was unknown is looked up once more first).
+    Refused (DocumentsDismissed, nothing posted) when any of them is dismissed."""
+    if marks := dismissed(instance, keys):
+        raise DocumentsDismissed(marks)
     reap_dead_runs(instance)
     return post_in_process(instance, keys, trigger="retry", defs=defs)

@@ -34,7 +34,8 @@ def rerun_requests(
     """One run per contiguous group of failed documents that may pass now, each failure retried once.
 
     Always: INTERRUPTED (their run died) and BEING_POSTED once the holding run is no longer active. `also_ready`
-    adds a kind's own (e.g. a credit note whose invoice is now posted).
+    adds a kind's own (e.g. a credit note whose invoice is now posted). A dismissed document is never run again
+    (`document_exceptions` leaves it out) until a person undismisses it.
     """
     active = active_run_ids(instance)
     ready = [

@@ -4,6 +4,12 @@ The exceptions list is read from here (partition status plus the observation the
 document it could not post), so it is the same in the UI, the CLI and after a restart, and needs no access to the
 store. A FAILED partition whose last failed run logged no reason for it was interrupted (its run died or failed
 before finishing it): INTERRUPTED.
+
+Dismissed documents. A person may dismiss a failed document (handled outside the product); the store keeps the
+audit trail (`store.dismissals`) and the partition gets an observation saying so (`dismissal_observation`), which
+the UI shows in the partition's history. The newest such observation decides: a dismissed document leaves the
+exceptions list (`list_exceptions`), is listed by `list_exceptions(dismissed=True)`, and nothing posts it again
+(the sensors' re-runs, `retry --all` and backfills read this list) until it is undismissed.
 """
 
 from __future__ import annotations
@@ -71,20 +77,76 @@ def failed_keys(instance: dg.DagsterInstance, asset: DocumentAsset) -> list[str]
     return [k for k, s in partition_status(instance, asset).items() if s == dg.AssetPartitionStatus.FAILED]
 
 
-def latest_observations(
+# The metadata entry that makes an observation a dismissal mark (value: dismissed | undismissed), not a failure.
+DISMISSAL = "dismissal"
+DISMISSED = "dismissed"
+UNDISMISSED = "undismissed"
+
+
+@dataclass(frozen=True)
+class DismissalMark:
+    """The newest dismiss or undismiss of a document, as its partition's history shows it."""
+
+    key: str
+    dismissed: bool
+    by: str
+    reason: str
+    at: datetime
+
+
+def _is_mark(record: dg.EventLogRecord) -> bool:
+    observation = record.asset_observation
+    return observation is not None and DISMISSAL in observation.metadata
+
+
+def _observations(
     instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str]
-) -> dict[str, dg.EventLogRecord]:
-    """The newest failure observation of each key (keys never observed are absent)."""
-    latest: dict[str, dg.EventLogRecord] = {}
+) -> tuple[dict[str, dg.EventLogRecord], dict[str, dg.EventLogRecord]]:
+    """The newest failure observation and the newest dismissal mark of each key (absent when there is none)."""
+    failures: dict[str, dg.EventLogRecord] = {}
+    marks: dict[str, dg.EventLogRecord] = {}
     if not keys:
-        return latest
+        return failures, marks
     records = instance.fetch_observations(
         dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=list(keys)), limit=len(keys) * 20
     ).records
     for record in records:  # newest first
-        if record.partition_key and record.partition_key not in latest:
-            latest[record.partition_key] = record
-    return latest
+        newest = marks if _is_mark(record) else failures
+        if record.partition_key and record.partition_key not in newest:
+            newest[record.partition_key] = record
+    return failures, marks
+
+
+def latest_observations(
+    instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str]
+) -> dict[str, dg.EventLogRecord]:
+    """The newest failure observation of each key (keys never observed are absent)."""
+    return _observations(instance, asset, keys)[0]
+
+
+def _mark(record: dg.EventLogRecord) -> DismissalMark:
+    assert record.asset_observation is not None and record.partition_key is not None
+    meta = dict(record.asset_observation.metadata)
+    return DismissalMark(
+        key=record.partition_key,
+        dismissed=_value(meta, DISMISSAL) == DISMISSED,
+        by=str(_value(meta, "dismissed_by") or ""),
+        reason=str(_value(meta, "dismissal_reason") or ""),
+        at=datetime.fromtimestamp(record.timestamp, tz=UTC),
+    )
+
+
+def dismissal_observation(
+    asset: DocumentAsset, key: str, *, dismissed: bool, by: str, reason: str | None
+) -> dg.AssetObservation:
+    """What a partition's history shows of a dismiss (or undismiss); the exceptions list follows the newest one."""
+    verb = DISMISSED if dismissed else UNDISMISSED
+    return dg.AssetObservation(
+        asset_key=asset.key,
+        partition=key,
+        description=f"{verb.capitalize()} by {by}" + (f": {reason}" if reason else ""),
+        metadata={DISMISSAL: verb, "dismissed_by": by, "dismissal_reason": reason or ""},
+    )
 
 
 def _value(metadata: dict[str, Any], name: str) -> Any:
@@ -130,18 +192,38 @@ def _exception(key: str, record: dg.EventLogRecord | None, failed_run_id: str | 
     )
 
 
-def document_exceptions(instance: dg.DagsterInstance, asset: DocumentAsset) -> list[DocumentException]:
+def document_exceptions(
+    instance: dg.DagsterInstance, asset: DocumentAsset, *, dismissed: bool = False
+) -> list[DocumentException]:
+    """The asset's failed documents that are not dismissed (with `dismissed`: only those that are)."""
     failed = failed_keys(instance, asset)
-    latest = latest_observations(instance, asset, failed)
+    latest, marks = _observations(instance, asset, failed)
     out = []
     for key in failed:
+        if (key in marks and _mark(marks[key]).dismissed) != dismissed:
+            continue
         planned = instance.get_latest_planned_materialization_info(asset.key, key)
         out.append(_exception(key, latest.get(key), planned.run_id if planned else None))
     return out
 
 
+def dismissal_marks(
+    instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str]
+) -> dict[str, DismissalMark]:
+    """The newest dismiss or undismiss of each of `keys` (keys never dismissed are absent)."""
+    return {key: _mark(record) for key, record in _observations(instance, asset, keys)[1].items()}
+
+
+def dismissed_keys(instance: dg.DagsterInstance, asset: DocumentAsset) -> set[str]:
+    """The asset's failed documents that are dismissed: nothing posts them until they are undismissed."""
+    return {
+        key for key, mark in dismissal_marks(instance, asset, failed_keys(instance, asset)).items() if mark.dismissed
+    }
+
+
 def list_exceptions(
-    instance: dg.DagsterInstance, assets: Iterable[DocumentAsset] = DOCUMENT_ASSETS
+    instance: dg.DagsterInstance, assets: Iterable[DocumentAsset] = DOCUMENT_ASSETS, *, dismissed: bool = False
 ) -> list[DocumentException]:
-    """Every document that could not be posted, invoices first."""
-    return [e for asset in assets for e in document_exceptions(instance, asset)]
+    """Every document that could not be posted and is not dismissed, invoices first (with `dismissed`: the
+    dismissed ones instead)."""
+    return [e for asset in assets for e in document_exceptions(instance, asset, dismissed=dismissed)]
