@@ -1,18 +1,20 @@
 """Where one batch's time goes: outside systems, our own code, Dagster's bookkeeping.
 
     .venv/bin/python bench/profile_batch.py --invoices 50 [--no-state] [--top 25]
+    .venv/bin/python bench/profile_batch.py --invoices 50 --aiq-latency-ms 150 --bunny-latency-ms 50
 
 The emulators run in their own process (`aiq-pipeline emulate`), as the outside systems would, so the
 figures here are the run process's view. Three measurements on fresh invoices each:
 
-A. the poster alone (`InvoicePoster.post` per invoice, no Dagster): wall time per invoice, every HTTP round
-   trip timed and named (AIQ by SOAP action, Bunny by GraphQL operation), and a cProfile of this process
-   (our CPU: SOAP building and parsing, pydantic, httpx);
+A. the posting service alone (`PostingService.post_many`, no Dagster, journal in a DuckDB store): wall time per
+   invoice, every HTTP round trip timed and named (AIQ by SOAP action, Bunny by GraphQL operation), and a
+   cProfile of this process (our CPU: SOAP building and parsing, pydantic, httpx, the journal);
 B. Dagster's floor in process: the no-op asset of `noop_location.py` over as many partitions;
-C. the product's `posted_invoices` asset in process over as many partitions (poster + events + store).
+C. the product's posted-invoices asset in process over as many partitions (service + events + store).
 
-`--no-state` runs the emulators in memory, to see what their persistence costs. In-process runs log every
-event to stderr; the figures go to stdout (`2>/dev/null` to see only them).
+`--no-state` runs the emulators in memory, to see what their persistence costs; the latency options arm the
+emulators' latency faults (as `invoice_burst.py` does). In-process runs log every event to stderr; the figures
+go to stdout (`2>/dev/null` to see only them).
 """
 
 import argparse
@@ -32,24 +34,32 @@ import dagster as dg
 import httpx
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from aiq_emulators.runner import RunningEmulators
 from aiq_emulators.serving import free_port
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
-from aiq_pipeline.definitions import build_definitions
-from aiq_pipeline.defs.keys import POSTED_INVOICES
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME
+from aiq_pipeline.defs.code_location import build_definitions
+from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
-from aiq_pipeline.service.invoice_poster import InvoicePoster
+from aiq_pipeline.service.kinds import KINDS
+from aiq_pipeline.service.posting import PostingService
+from aiq_pipeline.store import Store
+from aiq_pipeline.store.journal import PostingJournal
+from aiq_pipeline.sync.documents.context import PostingSettings
+from aiq_pipeline.sync.identity import KIND_INVOICE
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from invoice_burst import (  # noqa: E402  (a sibling script, not a package)
+# Sibling modules of this script (bench/ is not a package).
+from harness import (  # noqa: E402
     AIQ_CLIENT,
     AIQ_ENTITY,
     BUNNY_CLIENT,
     BUNNY_ENTITY,
-    INSTANCE_CONFIG,
+    DEFAULT_ACCOUNTS,
     INVOICE_ITEMS,
+    LOCAL_INSTANCE,
+    arm_latency,
 )
 from noop_location import NOOP_ASSET, NOOP_PARTITIONS_NAME, noop_invoices  # noqa: E402
 
@@ -114,7 +124,7 @@ def _wait_ready(url: str, timeout: float = 30) -> None:
 
 def _release(bunny_url: str, count: int) -> list[str]:
     ids: list[str] = []
-    accounts = ["ACME", "SMITH-SONS", "NORDIC"]
+    accounts = list(DEFAULT_ACCOUNTS)
     for i, account in enumerate(accounts):
         n = count // len(accounts) + (1 if i < count % len(accounts) else 0)
         if n:
@@ -134,6 +144,8 @@ def main() -> int:
     parser.add_argument("--invoices", type=int, default=50)
     parser.add_argument("--no-state", action="store_true", help="emulators in memory (no persistence)")
     parser.add_argument("--top", type=int, default=20, help="cProfile rows to print")
+    parser.add_argument("--aiq-latency-ms", type=int, default=0, help="delay every AIQ SOAP call (emulator fault)")
+    parser.add_argument("--bunny-latency-ms", type=int, default=0, help="delay every Bunny request (emulator fault)")
     args = parser.parse_args()
     n = args.invoices
     tmp = Path(tempfile.mkdtemp(prefix="aiq-profile-"))
@@ -153,9 +165,17 @@ def main() -> int:
         aiq_url, bunny_url = f"http://127.0.0.1:{aiq_port}", f"http://127.0.0.1:{bunny_port}"
         _wait_ready(aiq_url)
         _wait_ready(bunny_url)
-        print(f"batch of {n} invoices; emulators {'in memory' if args.no_state else 'persisting state'}")
+        arm_latency(
+            RunningEmulators(accountsiq_url=aiq_url, bunny_url=bunny_url),
+            aiq_ms=args.aiq_latency_ms,
+            bunny_ms=args.bunny_latency_ms,
+        )
+        print(
+            f"batch of {n} invoices; emulators {'in memory' if args.no_state else 'persisting state'}; "
+            f"latency AIQ {args.aiq_latency_ms} ms, Bunny {args.bunny_latency_ms} ms"
+        )
 
-        # A. the poster alone
+        # A. the posting service alone
         ids = _release(bunny_url, n)
         profile = cProfile.Profile()
         with (
@@ -164,15 +184,26 @@ def main() -> int:
                 entity_id=AIQ_ENTITY, client_id=AIQ_CLIENT[0], client_secret=AIQ_CLIENT[1], base_url=aiq_url
             ) as aiq,
             BunnyClient(base_url=bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1]) as bunny,
+            Store(tmp / "service.duckdb").session() as session,
         ):
-            poster = InvoicePoster(aiq, bunny, bunny_entity_id=BUNNY_ENTITY, default_tax_code="V01")
+            service = PostingService(
+                aiq,
+                bunny,
+                PostingJournal(session, AIQ_ENTITY),
+                settings=PostingSettings(bunny_entity_id=BUNNY_ENTITY, default_tax_code="V01"),
+                owner="bench-profile-batch",
+                kinds={KIND_INVOICE: KINDS[KIND_INVOICE]},
+            )
             started = time.perf_counter()
             profile.enable()
-            outcomes = [poster.post(i) for i in ids]
+            outcomes = list(service.post_many(ids))
             profile.disable()
             elapsed = time.perf_counter() - started
         failed = [o for o in outcomes if not o.ok]
-        print(f"\nA. poster alone: {elapsed:.2f} s, {elapsed / n * 1000:.0f} ms per invoice ({len(failed)} failed)")
+        print(
+            f"\nA. posting service alone: {elapsed:.2f} s, {elapsed / n * 1000:.0f} ms per invoice "
+            f"({len(failed)} failed)"
+        )
         trips.report(n)
         waiting = sum(sum(v) for v in trips.times.values())
         print(f"  this process's own time (wall - waiting): {(elapsed - waiting) / n * 1000:.1f} ms per invoice")
@@ -184,7 +215,7 @@ def main() -> int:
         # B and C share one instance configured like the product's.
         home = tmp / "home"
         home.mkdir()
-        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
+        shutil.copyfile(LOCAL_INSTANCE, home / "dagster.yaml")
         with dg.DagsterInstance.from_config(str(home)) as instance:
             keys = [f"noop-{i:06d}" for i in range(n)]
             instance.add_dynamic_partitions(NOOP_PARTITIONS_NAME, keys)
@@ -200,7 +231,7 @@ def main() -> int:
             assert result.success
 
             ids = _release(bunny_url, n)
-            instance.add_dynamic_partitions(INVOICE_PARTITIONS_NAME, ids)
+            instance.add_dynamic_partitions(INVOICES.partitions_name, ids)
             resources = {
                 "accountsiq": AccountsIQResource(
                     base_url=aiq_url,
@@ -222,11 +253,13 @@ def main() -> int:
                 result = job.execute_in_process(
                     instance=instance,
                     tags=_range_tags(ids),
-                    asset_selection=[POSTED_INVOICES],
+                    asset_selection=[INVOICES.key],
                     raise_on_error=False,
                 )
             full = time.perf_counter() - started
-            print(f"C. posted_invoices in process: {full:.2f} s for {n} partitions, {full / n * 1000:.1f} ms each")
+            print(
+                f"C. posted-invoices asset in process: {full:.2f} s for {n} partitions, {full / n * 1000:.1f} ms each"
+            )
             print(f"   (success: {result.success}); minus the floor: {(full - floor) / n * 1000:.1f} ms per invoice")
             trips_c.report(n)
             out = io.StringIO()
