@@ -146,7 +146,7 @@ def filter_sort(
     store: TenantStore, items: list[Any], columns: Mapping[str, Column], filter_text: str | None, sort: str | None
 ) -> list[Any]:
     try:
-        predicate = compile_filter(filter_text, columns, store.today())
+        predicate = compile_filter(filter_text, columns, store.today(), store.options.filter_grammar)
     except MalformedFilter as exc:
         raise GraphQLError("Malformed filter") from exc
     rows = sorted((i for i in items if predicate is None or predicate(i)), key=_id_key)

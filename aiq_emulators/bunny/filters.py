@@ -289,11 +289,21 @@ def _align_dates(actual: Any, wanted: Any) -> tuple[Any, Any]:
     return actual, wanted
 
 
-def compile_filter(text: str | None, columns: Mapping[str, Column], today: dt.date) -> Predicate | None:
-    """A predicate for `text`, or None when there is no filter. Raises `MalformedFilter`."""
+def compile_filter(
+    text: str | None, columns: Mapping[str, Column], today: dt.date, grammar: str = "documented"
+) -> Predicate | None:
+    """A predicate for `text`, or None when there is no filter. Raises `MalformedFilter`.
+
+    `grammar` is the `filter_grammar` option: under "single_equals" only one `field = 'value'` clause parses.
+    """
     if text is None or not text.strip():
         return None
+    if grammar == "single_equals" and not _SINGLE_EQUALS.fullmatch(text):
+        raise MalformedFilter(text)
     return _Parser(text, columns, today).parse()
+
+
+_SINGLE_EQUALS = re.compile(r"""\s*[A-Za-z][A-Za-z0-9_]*\s*=\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*""")
 
 
 def sort_key(sort: str | None, columns: Mapping[str, Column]) -> tuple[Column, bool] | None:

@@ -156,6 +156,9 @@ class EmulatorOptions(_Model):
     zero_invoice_state: Literal["paid", "normal"] = "paid"
     # Payment.amount: what the customer paid (the processor's fees are in `fees`), or what reached the bank.
     payment_amount: Literal["gross", "net_of_fees"] = "gross"
+    # The `filter:` language: the documented grammar (api-notes §3.2: `=`, `in [..]`, dates, `and`/`or`...), or one
+    # `field = 'value'` clause only (Bunny's agent skills report `>=`, `AND`, `OR` give `Malformed filter`).
+    filter_grammar: Literal["documented", "single_equals"] = "documented"
 
 
 class Entity(_Stamped):
