@@ -1,21 +1,57 @@
-"""`aiq-pipeline doctor`: the settings checked against the live services, and where the sync starts."""
+"""`aiq-pipeline doctor`: the settings checked against the live services, and where the sync starts.
+
+`doctor --probe` then reads both tenants (nothing is written) and settles each reading of AIQ and Bunny nobody
+could verify from here: a table of what the tenant shows, the evidence, the setting in use and whether it agrees
+(`aiq_pipeline.service.probe`).
+"""
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import click
 
 from aiq_pipeline.cli.app import main
 from aiq_pipeline.service.doctor import diagnose
+from aiq_pipeline.service.probe import READING_CONTRADICTS_EXIT_CODE, run_probe
+from aiq_pipeline.service.probe.bunny_invoices import DEFAULT_INVOICES
 from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE
-from aiq_pipeline.settings import read_settings
+from aiq_pipeline.settings import Settings, read_settings
+
+EPILOG = (
+    f"Exit codes: 0 every check is ok (and, with --probe, no reading contradicts a setting); "
+    f"{SETTINGS_PROBLEM_EXIT_CODE} a setting or a service failed (the probe does not run); "
+    f"{READING_CONTRADICTS_EXIT_CODE} with --probe: a reading of the tenant contradicts the setting in use "
+    "(a FIX line names the variable to set, and to what)."
+)
 
 
-@main.command(epilog=f"Exit codes: 0 every check is ok; {SETTINGS_PROBLEM_EXIT_CODE} a setting or a service failed.")
-def doctor() -> None:
-    """Check the settings against the live services, as Bunny's Save does; exit code 4 on any problem."""
+@main.command(epilog=EPILOG)
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="After the settings checks pass, read both tenants (read-only) and report which reading of each "
+    "unverified behaviour they follow, and whether the settings agree.",
+)
+@click.option(
+    "--invoices",
+    type=click.IntRange(1, 5000),
+    default=None,
+    metavar="N",
+    help=f"With --probe: judge Bunny's money on the entity's last N released invoices (default {DEFAULT_INVOICES}).",
+)
+def doctor(probe: bool, invoices: int | None) -> None:
+    """Check the settings against the live services, as Bunny's Save does; exit code 4 on any problem.
+
+    With --probe, also settle the tenant's readings (exit code 5 when one contradicts a setting).
+    """
+    if invoices is not None and not probe:
+        raise click.UsageError("--invoices goes with --probe")
     reading = read_settings()
     report = diagnose(reading)
     for line in report.lines():
@@ -23,8 +59,40 @@ def doctor() -> None:
     if reading.settings is not None and reading.settings.dagster_home is not None:
         click.echo(_first_start_line(reading.settings.pair.sync_start_date))
     if not report.ok:
+        if probe:
+            click.echo("probe not run: fix the settings above first")
         sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
     click.echo("All settings check out.")
+    if probe and reading.settings is not None:
+        _probe(reading.settings, invoices or DEFAULT_INVOICES)
+
+
+def _probe(settings: Settings, invoices: int) -> None:
+    with _clients_quiet():
+        report = run_probe(settings, invoices=invoices)
+    click.echo("")
+    for line in report.table(shutil.get_terminal_size((160, 24)).columns):
+        click.echo(line)
+    click.echo("")
+    for line in report.fix_lines():
+        click.echo(line)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(READING_CONTRADICTS_EXIT_CODE)
+
+
+@contextmanager
+def _clients_quiet() -> Iterator[None]:
+    """The probe reports what the clients would only log (a refused filter, the fallback): no notice besides."""
+    loggers = [logging.getLogger(name) for name in ("aiq_pipeline.bunny", "aiq_pipeline.accountsiq")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _first_start_line(configured: date | None) -> str:
