@@ -14,6 +14,7 @@ from aiq_pipeline.accountsiq.models import (
     BatchSalesInvoice,
     CreatedTransaction,
     JournalLine,
+    SalesCreditJournal,
     SalesDebitJournal,
     SalesReceipt,
 )
@@ -96,9 +97,7 @@ def sales_debit_journal(doc: PlannedDocument) -> SalesDebitJournal:
     )
 
 
-def sales_credit_journal(doc: PlannedDocument) -> Any:
-    from aiq_pipeline.accountsiq.models import SalesCreditJournal  # type: ignore[attr-defined]  # landing now
-
+def sales_credit_journal(doc: PlannedDocument) -> SalesCreditJournal:
     return SalesCreditJournal(
         customer_code=doc.customer_code,
         transaction_date=doc.date,
@@ -121,7 +120,7 @@ def create(aiq: AccountsIQClient, doc: PlannedDocument) -> CreatedTransaction:
         case AiqTarget.SALES_DEBIT_JOURNAL:
             return aiq.post_sales_debit_journal_get_back_transaction_id(sales_debit_journal(doc))
         case AiqTarget.SALES_CREDIT_JOURNAL:
-            return aiq.post_sales_credit_journal_get_back_transaction_id(sales_credit_journal(doc))  # type: ignore[attr-defined,no-any-return]
+            return aiq.post_sales_credit_journal_get_back_transaction_id(sales_credit_journal(doc))
 
 
 _TARGET_NAMES = {

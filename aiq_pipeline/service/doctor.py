@@ -25,6 +25,7 @@ from aiq_pipeline.accountsiq.errors import (
 from aiq_pipeline.accountsiq.outcomes import ENTITY_CODES
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyConfigurationError, BunnyError
+from aiq_pipeline.service.doctor_accounts import check_rule_accounts
 from aiq_pipeline.service.problems import (
     TOKEN_OPERATIONS,
     Problem,
@@ -35,7 +36,7 @@ from aiq_pipeline.service.problems import (
     check_line,
     setting_problem,
 )
-from aiq_pipeline.settings import AiqConnection, BunnyConnection, SettingsReading
+from aiq_pipeline.settings import AiqConnection, BunnyConnection, PostingRules, SettingsReading
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ CHECK_ATTEMPTS = 2
 
 
 def check_accountsiq(
-    settings: AiqConnection, report: Report, client_factory: Callable[..., AccountsIQClient] = AccountsIQClient
+    settings: AiqConnection,
+    report: Report,
+    client_factory: Callable[..., AccountsIQClient] = AccountsIQClient,
+    rules: PostingRules | None = None,
 ) -> None:
     where = settings.base_url or settings.region
     address = settings.address_variable  # the client prefers the base URL when both are set
@@ -149,6 +153,8 @@ def check_accountsiq(
                 f"available: {', '.join(sorted(codes)) or 'none'}. Pick one under Setup > Codes Maintenance > Taxes.",
                 "AIQ_DEFAULT_TAX_CODE",
             )
+        if rules is not None:
+            check_rule_accounts(client, rules, entity.base_currency, report.add)
 
 
 def check_bunny(
@@ -199,7 +205,8 @@ def diagnose(
             f"{pair.closed_period_policy}, sensors {pair.sensor_default} on a fresh instance",
         )
     if reading.aiq is not None:
-        check_accountsiq(reading.aiq, report, aiq_factory)
+        rules = reading.settings.pair.rules if reading.settings is not None else None
+        check_accountsiq(reading.aiq, report, aiq_factory, rules)
     if reading.bunny is not None:
         check_bunny(reading.bunny, report, bunny_factory)
     return report

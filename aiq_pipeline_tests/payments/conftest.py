@@ -22,10 +22,12 @@ from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
 # stripe in EUR to the EUR current account, in GBP and USD to their own banks; "paypal" is left unmapped on purpose.
 BANKS = {"stripe:EUR": "1200", "stripe:GBP": "1210", "stripe:USD": "1220", "manual:*": "1230"}
 FEES_ACCOUNT = "6900"
+ACCOUNT_CREDIT_ACCOUNT = "8000"  # a finance team would use a customer-credits account; the demo chart has Sundry
 
 
 def payment_rules(**overrides: object) -> PostingRulesResource:
-    return PostingRulesResource(**({"bank_accounts": BANKS, "fees_account": FEES_ACCOUNT} | overrides))
+    rules = {"bank_accounts": BANKS, "fees_account": FEES_ACCOUNT, "account_credit_account": ACCOUNT_CREDIT_ACCOUNT}
+    return PostingRulesResource(**(rules | overrides))
 
 
 # Only what these tests create posts: the sample tenant's invoices are history, issued before today.

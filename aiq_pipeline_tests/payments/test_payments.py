@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
+import pytest
+
 from aiq_pipeline.defs.posting.documents import PAYMENTS
 from aiq_pipeline.defs.posting.status import document_exceptions
-from aiq_pipeline.sync.identity import customer_code, invoice_reference, payment_reference
+from aiq_pipeline.sync.identity import (
+    account_credit_reference,
+    customer_code,
+    fee_reference,
+    invoice_reference,
+    payment_reference,
+)
+from aiq_pipeline_tests.payments.conftest import FEES_ACCOUNT
 from aiq_pipeline_tests.payments.driving import (
     Daemon,
     aiq_by_reference,
@@ -108,3 +118,48 @@ def test_a_payment_for_an_invoice_not_in_aiq_waits_then_posts_by_itself(stack: S
     assert document_exceptions(stack.instance, PAYMENTS) == []
     (receipt,) = aiq_by_reference(stack, payment_reference(payment["id"]))
     assert receipt.outstanding_amount == 0
+
+
+def aiq_options(stack: Stack, **values: object) -> None:
+    answer = httpx.post(f"{stack.emulators.accountsiq_url}/_emulator/options", json=values, timeout=30)
+    assert answer.status_code < 300, answer.text
+
+
+@pytest.mark.parametrize("pairs", ["debit_credit", "wiki_table"])
+def test_fees_post_to_the_fees_account_and_the_bank_gets_the_rest(stack: Stack, pairs: str) -> None:
+    aiq_options(stack, allocation_pairs=pairs)
+    daemon = Daemon(stack)
+    invoice = new_invoice(stack)
+    daemon.tick()
+    due = _invoice_amount(stack, invoice)
+    payment = take_payment(stack, "1", [invoice], fees=Decimal("2.90"))
+    daemon.tick()
+
+    assert document_exceptions(stack.instance, PAYMENTS) == []
+    (receipt,) = aiq_by_reference(stack, payment_reference(payment["id"]))
+    (fee,) = aiq_by_reference(stack, fee_reference(payment["id"]))
+    assert abs(receipt.control_amount) == due - Decimal("2.90") and receipt.bank_account_code == "1200"
+    assert fee.type_code == "SC" and abs(fee.control_amount) == Decimal("2.90")
+    assert {line.gl_account_code for line in fee.lines if line.kind != "Control"} == {FEES_ACCOUNT}
+    (posted_invoice,) = aiq_by_reference(stack, invoice_reference(invoice))
+    # AIQ pairs a credit journal with an invoice under one reading only; the balance is right under both.
+    assert posted_invoice.outstanding_amount == (0 if pairs == "debit_credit" else Decimal("2.90"))
+    assert aiq_customer_balances(stack).get(CUSTOMER, Decimal(0)) == 0
+
+
+def test_account_credit_applied_to_an_invoice_settles_it_in_aiq(stack: Stack) -> None:
+    daemon = Daemon(stack)
+    invoice = new_invoice(stack)
+    bunny_post(stack, f"/_emulator/invoices/{invoice}/credits", {"amount": "15.00"})
+    daemon.tick()
+    daemon.tick()  # the credit's partition waits for the invoice's run, then posts
+
+    (journal,) = aiq_by_reference(stack, account_credit_reference(invoice))
+    assert journal.type_code == "SC" and abs(journal.control_amount) == Decimal("15.00")
+    (posted_invoice,) = aiq_by_reference(stack, invoice_reference(invoice))
+    assert posted_invoice.outstanding_amount == _invoice_amount(stack, invoice)
+    bunny_post(stack, f"/_emulator/invoices/{invoice}/credits", {"amount": "5.00"})  # more credit, later
+    daemon.tick()
+    (more,) = aiq_by_reference(stack, account_credit_reference(invoice) + "-2")
+    assert abs(more.control_amount) == Decimal("5.00")
+    assert aiq_customer_balances(stack)[CUSTOMER] == bunny_customer_balances(stack)[CUSTOMER]
