@@ -9,8 +9,8 @@ import pytest
 
 from aiq_pipeline.store import Store
 from aiq_pipeline_tests.alerts.receivers import SmtpServer, Webhook, smtp_server, webhook
-from aiq_pipeline_tests.pipeline.conftest import stack  # noqa: F401
-from aiq_pipeline_tests.postgres.conftest import pg_database, pg_url  # noqa: F401
+from aiq_pipeline_tests.dismiss.conftest import stack  # noqa: F401  # both profiles: SQLite/DuckDB, PostgreSQL
+from aiq_pipeline_tests.postgres.conftest import pg_database, pg_url, production_home  # noqa: F401
 
 
 @pytest.fixture
