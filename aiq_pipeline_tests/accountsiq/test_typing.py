@@ -37,3 +37,8 @@ def test_every_type_ignore_carries_a_reason() -> None:
             if not match[1] or not (reason_here or reason_above):
                 unexplained.append(f"{path.name}:{number}: {line.strip()}")
     assert not unexplained, "a `# type: ignore` needs an error code and a reason beside it:\n" + "\n".join(unexplained)
+
+
+def test_every_exported_name_is_importable() -> None:
+    missing = [name for name in aiq_pipeline.accountsiq.__all__ if not hasattr(aiq_pipeline.accountsiq, name)]
+    assert missing == [], f"__all__ names what the package does not define: {missing}"

@@ -262,3 +262,51 @@ def test_zeep_payments_end_to_end(zeep_service) -> None:
         "GBP",
         "USD",
     ]
+
+
+def test_zeep_sales_credit_journal_end_to_end(zeep_service) -> None:
+    """A sales credit journal (fees) as a strict WSDL client sends it, read back and allocated to an invoice."""
+    service = zeep_service
+    token = service.TokenGet(clientId=CLIENT_ID, clientSecret=CLIENT_SECRET)
+    header = {"AiqSoapHeader": {"Entity": "DEMO01", "AccessToken": token.Result.AccessToken}}
+    line = {"GLAccountCode": "4000", "TaxCode": "V01", "Description": "Subscription", "NetAmount": Decimal("100.00"),
+            "TaxRate": 0.23, "TaxAmount": Decimal("23.00")}  # fmt: skip
+    invoice = {"CustomerCode": "EXISTING-001", "InvoiceDate": datetime(2026, 7, 1), "ExternalReference": "Z-INV",
+               "Description": "Invoice", "Lines": {"BatchSalesInvoiceLine": [line]},
+               "ExchangeRate": Decimal(1)}  # fmt: skip
+    created = service.CreateBatchSalesInvoiceGetBackTransactionID(inv=invoice, _soapheaders=header)
+    journal = {
+        "AccountCode": "EXISTING-001",
+        "ExchangeRate": Decimal(1),
+        "ExternalReference": "Z-FEES",
+        "TransactionDate": datetime(2026, 7, 3),
+        "Lines": {
+            "WSLedgerJournalLine": [
+                {"GLAccountCode": "8000", "Description": "Fees", "Amount": Decimal("3.00"), "BankExchangeRate": None}
+            ]
+        },
+    }
+    fees = service.PostSalesCreditJournalGetBackTransactionID(journal=journal, _soapheaders=header)
+    assert fees.PostSalesCreditJournalGetBackTransactionIDResult.Status == "Success" and fees.transactionID > 0
+    query = {"ExternalReference": "Z-FEES", "FromDate": datetime(2000, 1, 1), "ToDate": datetime(2100, 1, 1),
+             "TypesFilter": {"string": ["SC"]}}  # fmt: skip
+    [row] = service.GetTransactionsByExternalReference(query=query, _soapheaders=header).Result.WSTransactionSummary
+    assert (row.TransactionID, row.TransactionType, row.ControlAmount) == (fees.transactionID, "SC", Decimal("-3.00"))
+    read = service.GetTransaction(transactionID=fees.transactionID, _soapheaders=header)
+    assert read.Result.TransactionType == "SalesCreditJournal"
+    allocated = service.AllocateTransactions(
+        transactionID_1=created.transactionID,
+        transactionID_2=fees.transactionID,
+        allocationReference="Z-ALLOC",
+        allocationAmount=Decimal("3.00"),
+        allocationDate=datetime(2026, 7, 3),
+        _soapheaders=header,
+    )
+    assert allocated.Status == "Success"
+    refused = service.PostSalesCreditJournalGetBackTransactionID(
+        journal=journal | {"ExternalReference": None}, _soapheaders=header
+    )
+    assert (refused.PostSalesCreditJournalGetBackTransactionIDResult.ErrorCode, refused.transactionID) == (
+        "JOURNAL_ENTRY_MUST_HAVE_A_REFERENCE",
+        -1,
+    )

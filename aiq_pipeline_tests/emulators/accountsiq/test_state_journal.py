@@ -14,7 +14,16 @@ from aiq_emulators.accountsiq.state import (
     CustomerRecord,
     EmulatorState,
 )
-from aiq_pipeline.accountsiq import AccountsIQClient, BatchLine, BatchSalesInvoice, SalesReceipt, SalesRefund
+from aiq_pipeline.accountsiq import (
+    SALES_CREDIT_JOURNAL_TYPE,
+    AccountsIQClient,
+    BatchLine,
+    BatchSalesInvoice,
+    JournalLine,
+    SalesCreditJournal,
+    SalesReceipt,
+    SalesRefund,
+)
 
 
 def _post(client: AccountsIQClient, reference: str) -> int:
@@ -168,4 +177,51 @@ def test_receipts_refunds_and_allocations_survive_a_restart(tmp_path: Path) -> N
         client = _client(url)
         [allocation] = client.get_allocations_by_transaction_id(refund)
         assert (allocation.other_transaction_id, allocation.amount) == (receipt, Decimal("50.00"))
+        client.close()
+
+
+def test_credit_journals_and_their_allocations_survive_a_restart(tmp_path: Path) -> None:
+    fixture = payments_demo_fixture()
+
+    def fees(reference: str, amount: str) -> SalesCreditJournal:
+        line = JournalLine(gl_account_code="6900", description="Fees", amount=Decimal(amount), bank_exchange_rate=None)
+        return SalesCreditJournal(
+            customer_code="EXISTING-001",
+            transaction_date=date(2026, 7, 2),
+            external_reference=reference,
+            lines=(line,),
+            exchange_rate=Decimal(1),
+        )
+
+    with start_emulator(state_dir=tmp_path, fixture=fixture) as (url, handle):
+        client = _client(url)
+        invoice = _post(client, "INV-1")  # 60.27
+        allocated = client.post_sales_credit_journal_get_back_transaction_id(fees("FEES-1", "2.27")).transaction_id
+        client.allocate_transactions(invoice, allocated, amount=Decimal("2.27"), allocation_date=date(2026, 7, 2))
+        on_account = client.post_sales_credit_journal_get_back_transaction_id(fees("FEES-2", "1.00")).transaction_id
+        before = handle.state.data.model_dump()
+        client.close()
+    restarted = EmulatorState(state_dir=tmp_path, fixture=fixture)
+    assert restarted.data.model_dump() == before
+    entity = restarted.data.entities["DEMO01"]
+    assert [
+        (entity.transactions[i].type_code, entity.transactions[i].internal_number) for i in (allocated, on_account)
+    ] == [
+        ("SC", "SC000001"),
+        ("SC", "SC000002"),
+    ]
+    assert (entity.transactions[invoice].outstanding_amount, entity.transactions[on_account].outstanding_amount) == (
+        Decimal("58.00"),
+        Decimal("-1.00"),
+    )
+    assert entity.next_credit_journal_number == 3 and entity.next_journal_number == 1
+    with start_emulator(state_dir=tmp_path, fixture=fixture) as (url, _):
+        client = _client(url)
+        [found] = client.get_transactions_by_external_reference("FEES-2", types=(SALES_CREDIT_JOURNAL_TYPE,))
+        assert (found.transaction_id, found.signed_outstanding_amount) == (on_account, Decimal("-1.00"))
+        [allocation] = client.get_allocations_by_transaction_id(allocated)
+        assert (allocation.other_transaction_id, allocation.amount) == (invoice, Decimal("2.27"))
+        # The numbering goes on after the restart.
+        third = client.post_sales_credit_journal_get_back_transaction_id(fees("FEES-3", "1.00"))
+        assert client.get_transaction(third.transaction_id).internal_number == "SC000003"
         client.close()
