@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import dagster as dg
 
-from aiq_pipeline.defs import accounts, alerts, credit_notes, dismissals, invoices, ledger, reconciliation
+from aiq_pipeline.defs import accounts, alerts, credit_notes, dismissals, invoices, ledger, payments, reconciliation
 from aiq_pipeline.defs.resources import (
     PostingRulesResource,
     Resource,
@@ -38,6 +38,7 @@ def build_definitions(resources: dict[str, Resource] | None = None, settings: Se
         accounts.defs,
         invoices.definitions(**posting),
         credit_notes.definitions(**posting),
+        payments.definitions(**posting),
         reconciliation.definitions(schedule_status=default_schedule_status(settings.pair)),
         alerts.definitions(settings),
         dismissals.definitions(),

@@ -10,7 +10,7 @@ import dagster as dg
 
 from aiq_pipeline.defs.accounts import SETUP_ASSETS
 from aiq_pipeline.defs.invoices.history import add_history_partitions
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES
+from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_run_ids
@@ -21,7 +21,9 @@ from aiq_pipeline.operations.reconcile import reconcile_after_sync
 from aiq_pipeline.operations.runs import QUIET, SyncSummary, initialized, load_definitions, post_in_process
 from aiq_pipeline.service.discovery import CreditCursor, Cursor, discover_credit_notes, discover_released_invoices
 from aiq_pipeline.service.outcome import Reason
+from aiq_pipeline.service.payment_discovery import PaymentCursor, discover_payments
 from aiq_pipeline.service.problems import ProblemError, bunny_entity_unknown_problem
+from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
 
 Echo = Callable[[str], None]
 
@@ -124,9 +126,29 @@ def _new_credit_notes(instance: dg.DagsterInstance, bunny: BunnyResource, start:
     return found.new_keys
 
 
+def _new_payments(instance: dg.DagsterInstance, bunny: Any, start: date) -> list[str]:
+    """Payments received from `start` without a partition, and those that waited for an invoice posted since."""
+    with bunny.open() as client:
+        payments = list(client.iter_payments(bunny.entity_id))
+        credited = list(client.iter_invoice_refs(bunny.entity_id, updated_since=None))
+    invoices = invoice_partitions(instance)
+    found = discover_payments(
+        payments,
+        known_keys=instance.get_dynamic_partitions(PAYMENTS.partitions_name),
+        invoices=invoices,
+        cursor=PaymentCursor(),
+        start_date=start,
+        credited=credited,
+    )
+    waited = [
+        e.key for e in list_exceptions(instance) if e.kind in PAYMENTS.kinds and e.reason_code == INVOICE_NOT_POSTED
+    ]
+    return [*found.new_keys, *waited]
+
+
 def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definitions | None = None) -> SyncSummary:
     """Dead runs cleared -> ledger snapshot, financial accounts, GL mapping -> new and interrupted invoices posted ->
-    new credit notes and voids posted -> the months touched reconciled."""
+    new credit notes and voids posted -> payments received posted -> the months touched reconciled."""
     defs = load_definitions(defs)
     if reaped := reap_dead_runs(instance):
         echo(f"{len(reaped)} run(s) whose process is gone marked failed; their documents are posted now")
@@ -148,6 +170,12 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
         echo(f"{len(notes)} new credit note(s) and void(s) to post")
         instance.add_dynamic_partitions(CREDIT_NOTES.partitions_name, notes)
         summary.add(post_in_process(instance, notes, trigger="sync", defs=defs))
+    payments = _new_payments(instance, bunny, start)
+    if payments:
+        echo(f"{len(payments)} payment(s) to post")
+        known = set(instance.get_dynamic_partitions(PAYMENTS.partitions_name))
+        instance.add_dynamic_partitions(PAYMENTS.partitions_name, [k for k in payments if k not in known])
+        summary.add(post_in_process(instance, payments, trigger="sync", defs=defs))
     summary.failed = list_exceptions(instance)  # earlier exceptions are still exceptions: show them too
     months = reconcile_after_sync(instance, defs, [*summary.posted, *summary.already_posted], echo)
     summary.reconciliation_failed = [m.description for m in months if not m.passed]

@@ -26,17 +26,30 @@ SNAPSHOT = {
         "bunny/gl_mapping": ("accounts", None),
         "aiq/posted_invoices": ("invoices", "bunny_invoices"),
         "aiq/posted_credit_notes": ("invoices", "bunny_credit_notes"),
+        "aiq/posted_payments": ("payments", "bunny_payments"),
         "aiq/monthly_reconciliation": ("reconciliation", "monthly"),
     },
     "checks": {
         ("bunny/gl_mapping", "every_charge_posts_to_a_posting_account"),
         ("aiq/posted_invoices", "aiq_totals_match_bunny"),
         ("aiq/posted_credit_notes", "aiq_credit_totals_match_bunny"),
+        ("aiq/posted_payments", "aiq_receipts_match_bunny"),
         ("aiq/monthly_reconciliation", "bunny_aiq_month_matches"),
     },
-    "sensors": {"released_invoices_sensor", "released_credit_notes_sensor"},
+    "sensors": {
+        "released_invoices_sensor",
+        "released_credit_notes_sensor",
+        "received_payments_sensor",
+        "exception_alerts_sensor",
+    },
     "schedules": {"nightly_ledger_refresh", "daily_reconciliation"},
-    "jobs": {"refresh_ledger_and_mapping", "add_invoice_history", "reconcile_months"},
+    "jobs": {
+        "refresh_ledger_and_mapping",
+        "add_invoice_history",
+        "reconcile_months",
+        "dismiss_exceptions",
+        "undismiss_exceptions",
+    },
 }
 
 
@@ -77,7 +90,10 @@ def test_sensors_and_schedule_are_stopped_unless_the_demo_asks(monkeypatch):
         assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     monkeypatch.setenv("AIQ_PIPELINE_SENSOR_DEFAULT", "running")
     running = build_definitions()
-    assert {s.default_status for s in running.sensors or []} == {dg.DefaultSensorStatus.RUNNING}
+    # The document sensors follow the setting; the alerts sensor runs once alert channels are set, not before.
+    documents = [s for s in running.sensors or [] if s.name != "exception_alerts_sensor"]
+    assert len(documents) == 3
+    assert {s.default_status for s in documents} == {dg.DefaultSensorStatus.RUNNING}
     assert {s.default_status for s in running.schedules or [] if s.name == "daily_reconciliation"} == {
         dg.DefaultScheduleStatus.RUNNING
     }
