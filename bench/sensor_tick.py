@@ -13,7 +13,7 @@ database, dropped afterwards), the Bunny emulator serving the new invoices:
    only from its cursor's watermark (minus the overlap), so in steady state it never pages through them;
    what it reads of them is the instance's partition list and statuses, and those are real.
 2. `--new` invoices are released in Bunny after the watermark the sensor's cursor holds.
-3. evaluate: the sensor function alone, built with `dg.build_sensor_context(instance=..., cursor=...,
+3. evaluate: the sensor function alone, built with `dg.build_sensor_context(instance_ref=..., cursor=...,
    definitions=..., resources=...)` and `evaluate_tick`, twice (the first builds the instance's partition status cache).
 4. daemon tick: one `execute_sensor_iteration` of Dagster's sensor daemon against the code location served
    by a gRPC code server, with that cursor in the sensor's state: evaluation over gRPC, then adding the
@@ -140,8 +140,10 @@ def evaluate(
     """Evaluate the sensor `times` times (nothing is applied); with `profile_top`, cProfile the last one."""
     seconds, added, runs, profiled = [], 0, 0, None
     for i in range(times):
+        # By instance ref, as the code server builds it (so the run requests resolve against the partitions the
+        # same evaluation adds).
         context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, definitions=defs, resources=dict(defs.resources or {})
+            instance_ref=instance.get_ref(), cursor=cursor, definitions=defs, resources=dict(defs.resources or {})
         )
         profile = cProfile.Profile() if profile_top and i == times - 1 else None
         with profile or nullcontext():
