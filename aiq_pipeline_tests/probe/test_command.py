@@ -58,6 +58,7 @@ def test_through_the_console_script_quietly_with_exit_code_five(fresh: Tenants) 
     )
     assert done.returncode == 5, done.stdout + done.stderr
     assert done.stderr == ""
+    assert "Warning" not in done.stdout and "dagster.yaml" not in done.stdout  # no library notice either
     rows = parse_table(done.stdout)
     assert rows["Bunny filter grammar"]["tenant shows"] == "single_equals"
     assert rows["Bunny taxRate units"]["verdict"] == "contradicts"
