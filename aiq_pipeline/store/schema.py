@@ -94,6 +94,53 @@ SNAPSHOT_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("aiq_gross", "DECIMAL(18,2)"),
         ("detail", "VARCHAR"),
     ),
+    # The money of the same run, once payments sync: one `bank_day` row per day, bank account, currency and kind
+    # (receipts | refunds), one `difference` row per payment or refund that differs. Read the latest per month.
+    "bank_reconciliation": (
+        ("month", "VARCHAR NOT NULL"),
+        ("bunny_entity_id", "VARCHAR"),
+        ("row_type", "VARCHAR NOT NULL"),
+        ("passed", "BOOLEAN"),
+        ("kind", "VARCHAR"),
+        ("day", "DATE"),
+        ("bank_account", "VARCHAR"),
+        ("currency", "VARCHAR"),
+        ("problem", "VARCHAR"),
+        ("external_reference", "VARCHAR"),
+        ("bunny_id", "VARCHAR"),
+        ("processor", "VARCHAR"),
+        ("bunny_day", "DATE"),
+        ("aiq_day", "DATE"),
+        ("bunny_bank", "VARCHAR"),
+        ("aiq_bank", "VARCHAR"),
+        ("aiq_transaction_ids", "VARCHAR"),
+        ("bunny_count", "INTEGER"),
+        ("aiq_count", "INTEGER"),
+        ("other_count", "INTEGER"),
+        ("bunny_amount", "DECIMAL(18,2)"),
+        ("aiq_amount", "DECIMAL(18,2)"),
+        ("other_amount", "DECIMAL(18,2)"),
+        ("detail", "VARCHAR"),
+    ),
+    # Each customer's AIQ balance against Bunny's amount due, as at `as_of` (the month in progress only): one row per
+    # customer compared, `passed` false where it differs or is on one side only.
+    "customer_balance_reconciliation": (
+        ("month", "VARCHAR NOT NULL"),
+        ("bunny_entity_id", "VARCHAR"),
+        ("as_of", "DATE"),
+        ("passed", "BOOLEAN"),
+        ("customer_code", "VARCHAR"),
+        ("currency", "VARCHAR"),
+        ("problem", "VARCHAR"),
+        ("bunny_amount_due", "DECIMAL(18,2)"),
+        ("aiq_balance", "DECIMAL(18,2)"),
+        ("aiq_outstanding", "DECIMAL(18,2)"),
+        ("aiq_other_outstanding", "DECIMAL(18,2)"),
+        ("bunny_accounts", "VARCHAR"),
+        ("invoices", "INTEGER"),
+        ("payments", "INTEGER"),
+        ("detail", "VARCHAR"),
+    ),
 }
 
 JOURNAL_DDL = """CREATE TABLE IF NOT EXISTS posting_journal (
