@@ -112,3 +112,25 @@ def test_without_alert_urls_the_sensor_is_stopped_and_sends_nothing(stack: Stack
     assert defs.get_sensor_def(SENSOR).default_status == dg.DefaultSensorStatus.STOPPED
     assert "no alert channel is configured" in alerts_tick(defs, stack)
     assert stack.store.query("SELECT * FROM alert_messages") == []
+
+
+def test_posting_runs_in_flight_hold_the_digest() -> None:
+    from dagster._core.test_utils import create_run_for_test
+
+    from aiq_pipeline.defs.alerts.sensor import posting_in_flight
+    from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES
+
+    with dg.instance_for_test() as instance:
+        assert not posting_in_flight(instance, DOCUMENT_ASSETS)
+        other = create_run_for_test(
+            instance, status=dg.DagsterRunStatus.STARTED, asset_selection=frozenset({dg.AssetKey(["aiq", "periods"])})
+        )
+        done = create_run_for_test(
+            instance, status=dg.DagsterRunStatus.FAILURE, asset_selection=frozenset({INVOICES.key})
+        )
+        assert other and done and not posting_in_flight(instance, DOCUMENT_ASSETS)
+        create_run_for_test(
+            instance, status=dg.DagsterRunStatus.STARTING, asset_selection=frozenset({CREDIT_NOTES.key})
+        )
+        assert posting_in_flight(instance, DOCUMENT_ASSETS)
+        assert not posting_in_flight(instance, [INVOICES])

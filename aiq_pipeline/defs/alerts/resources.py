@@ -9,12 +9,13 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from aiq_pipeline.defs.resources import Resource
 from aiq_pipeline.settings import Settings
 
 ALERT_URLS_VARIABLE = "AIQ_PIPELINE_ALERT_URLS"
 
 
-class AlertChannelsResource(dg.ConfigurableResource):
+class AlertChannelsResource(Resource):
     """AIQ_PIPELINE_ALERT_URLS and AIQ_PIPELINE_UI_URL."""
 
     urls: str = Field(default="", repr=False, description="Apprise URLs, separated by spaces or commas (secret)")

@@ -12,7 +12,7 @@ import dagster as dg
 
 from aiq_pipeline.defs.alerts.resources import AlertChannelsResource
 from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
-from aiq_pipeline.defs.posting.sensing import active_run_ids
+from aiq_pipeline.defs.posting.sensing import active_runs
 from aiq_pipeline.defs.posting.status import DocumentException, dismissed_keys, document_exceptions, partition_status
 from aiq_pipeline.defs.resources import StoreResource
 from aiq_pipeline.service.alerts import (
@@ -74,15 +74,7 @@ def read_documents(
 def posting_in_flight(instance: dg.DagsterInstance, assets: Sequence[DocumentAsset]) -> bool:
     """Whether a run that may post documents of `assets` is queued or running (its failures are still coming)."""
     keys = {a.key for a in assets}
-    active = active_run_ids(instance)
-    for run_id in active:
-        run = instance.get_run_by_id(run_id)
-        if run is None:
-            continue
-        selection = run.asset_selection
-        if selection is None or keys & set(selection):
-            return True
-    return False
+    return any(run.asset_selection is None or keys & run.asset_selection for run in active_runs(instance))
 
 
 def exception_alerts_sensor(

@@ -20,8 +20,13 @@ _ACTIVE = [
 ]
 
 
+def active_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Runs queued, starting or running."""
+    return list(instance.get_runs(dg.RunsFilter(statuses=_ACTIVE)))
+
+
 def active_run_ids(instance: dg.DagsterInstance) -> set[str]:
-    return {run.run_id for run in instance.get_runs(dg.RunsFilter(statuses=_ACTIVE))}
+    return {run.run_id for run in active_runs(instance)}
 
 
 def rerun_requests(
