@@ -38,6 +38,8 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from aiq_pipeline.sync.balance_reconciliation import BalanceReconciliation
+from aiq_pipeline.sync.bank_reconciliation import BankReconciliation
 from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES
 from aiq_pipeline.sync.identity import (
     CREDIT_NOTE_PREFIX,
@@ -144,18 +146,34 @@ class PeriodReconciliation:
     matched_documents: int
     other_aiq_documents: int  # AIQ sales documents not posted by this sync (no BUNNY- reference)
     optional_absent: int = 0  # Bunny documents before the sync start date that AIQ does not hold
+    # The money (sync.bank_reconciliation, sync.balance_reconciliation); None: not compared, `money_note` says why.
+    bank: BankReconciliation | None = None  # receipts and refunds per day and bank account
+    balances: BalanceReconciliation | None = None  # each customer's balance (only in the month in progress)
+    money_note: str | None = None
+
+    @property
+    def documents_passed(self) -> bool:
+        return not self.differences and all(row.matches for row in self.totals)
 
     @property
     def passed(self) -> bool:
-        return not self.differences and all(row.matches for row in self.totals)
+        return (
+            self.documents_passed
+            and (self.bank is None or self.bank.passed)
+            and (self.balances is None or self.balances.passed)
+        )
 
     def describe(self) -> str:
-        if self.passed:
-            return f"{self.month}: Bunny and AIQ agree ({self.matched_documents} document(s) matched)"
-        wrong_totals = [f"{r.kind} {r.currency}" for r in self.totals if not r.matches]
-        parts = [f"{self.month}: {len(self.differences)} document(s) differ"]
-        if wrong_totals:
-            parts.append("totals differ for " + ", ".join(wrong_totals))
+        if self.documents_passed:
+            parts = [f"{self.month}: Bunny and AIQ agree ({self.matched_documents} document(s) matched)"]
+        else:
+            wrong_totals = [f"{r.kind} {r.currency}" for r in self.totals if not r.matches]
+            parts = [f"{self.month}: {len(self.differences)} document(s) differ"]
+            if wrong_totals:
+                parts.append("totals differ for " + ", ".join(wrong_totals))
+        parts += [part.describe() for part in (self.bank, self.balances) if part is not None]
+        if self.money_note:
+            parts.append(self.money_note)
         return "; ".join(parts)
 
 
