@@ -75,7 +75,8 @@ DEFAULT_CLAIM_LEASE_SECONDS = 600
 STORE_FILE_NAME = "aiq_pipeline.duckdb"
 DEFAULT_PAIR_NAME = "default"
 DEFAULT_ROUNDING_TOLERANCE = Decimal("0.02")
-CUSTOMER_MATCH_RULES: tuple[str, ...] = ("code", "vat", "email")
+MatchRule = Literal["code", "vat", "email"]
+CUSTOMER_MATCH_RULES: tuple[MatchRule, ...] = ("code", "vat", "email")
 
 # -- the types every setting is checked against (the models below use the same ones) ----------------
 

@@ -1,3 +1,4 @@
 from aiq_pipeline.cli import main
 
-main()
+if __name__ == "__main__":  # `python -m aiq_pipeline.cli`; importing this module runs nothing
+    main()

@@ -189,7 +189,7 @@ class PostingRulesResource(Resource):
     bad_debt_tax: str = Field(default="relief", pattern="^(relief|none)$")
     bad_debt_tax_code: str | None = None
     post_zero_value: bool = False
-    customer_match: list[str] = Field(default_factory=lambda: list(CUSTOMER_MATCH_RULES))
+    customer_match: list[str] = Field(default_factory=lambda: [str(rule) for rule in CUSTOMER_MATCH_RULES])
     bank_accounts: dict[str, str] = Field(default_factory=dict, description="processor:CURRENCY -> AIQ bank account")
     fees_account: str | None = None
     account_credit_account: str | None = None

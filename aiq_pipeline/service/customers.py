@@ -4,13 +4,17 @@ else is running, and kept current (name, address, e-mail, VAT number, country) o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import AiqValidationError, AiqWriteOutcomeUnknown
 from aiq_pipeline.accountsiq.models import Customer
+from aiq_pipeline.service.processes import is_dead, this_process
+from aiq_pipeline.store.journal import ClaimLost, FoundBy, PlannedWrite, PostingJournal, WriteState
 from aiq_pipeline.sync.customer import (
     AmbiguousCustomer,
     CustomerMatch,
@@ -19,6 +23,7 @@ from aiq_pipeline.sync.customer import (
     match_customer,
     new_customer,
 )
+from aiq_pipeline.sync.documents.plan import PostingPlan
 from aiq_pipeline.sync.inputs import BunnyAccount
 
 # What AIQ answers when another writer created or changed the customer between our look and our write.
@@ -75,6 +80,10 @@ class CustomerDirectory:
             return found
         return CustomerResolution(found, customers.get(found.code))
 
+    def get(self, code: str) -> Customer | None:
+        """AIQ's customer under `code`, as listed this batch (or written since)."""
+        return self._customers().get(code.strip().upper())
+
     def remember(self, customer: Customer) -> None:
         if customer.code:
             self._customers()[customer.code.strip().upper()] = customer
@@ -104,3 +113,54 @@ def update_customer(aiq: AccountsIQClient, existing: Customer, changes: dict[str
         break
     updated = aiq.get_customer(existing.code or "")
     return updated or existing
+
+
+class CustomerWrites:
+    """The AIQ customer a plan needs, created unless AIQ has it or brought up to date, each write under the
+    customer's own claim and journaled like any write (so two runs never create it twice)."""
+
+    def __init__(
+        self,
+        aiq: AccountsIQClient,
+        journal: PostingJournal,
+        directory: CustomerDirectory,
+        *,
+        owner: str,
+        lease: timedelta,
+    ) -> None:
+        self.aiq, self.journal, self.directory, self.owner, self.lease = aiq, journal, directory, owner, lease
+
+    def ensure(self, plan: PostingPlan, resolution: CustomerResolution | None) -> bool:
+        """True when this run created the plan's customer."""
+        existing = self.directory.get(plan.customer_code) or (resolution.existing if resolution else None)
+        if plan.customer is None or (existing is not None and (existing.code or "").upper() != plan.customer_code):
+            return False  # nothing known to write, or the document posts to another customer (a mirrored credit)
+        if existing is not None:
+            changes = changed_fields(existing, plan.customer)
+            if changes:
+                self._write(plan.customer_code, changes, lambda: update_customer(self.aiq, existing, changes))
+            return False
+        desired = plan.customer
+        self._write(plan.customer_code, None, lambda: ensure_customer(self.aiq, plan.customer_code, desired))
+        return True
+
+    def _write(self, code: str, changes: dict[str, str | None] | None, write: Callable[[], Customer]) -> None:
+        key = f"CUSTOMER:{code}"
+        holder = self.journal.claim(key, self.owner, process=this_process(), lease=self.lease, is_dead=is_dead)
+        if holder is not None:
+            raise ClaimLost(f"AIQ customer {code} is being written by run {holder.owner}")
+        what = "update " + ", ".join(sorted(changes)) if changes else "create"
+        # Each distinct update is its own journal row (an update never repeats once recorded); a create is one row.
+        digest = hashlib.sha256(repr(sorted((changes or {}).items())).encode()).hexdigest()[:12]
+        reference = key if changes is None else f"{key}:{digest}"
+        planned = PlannedWrite(reference, key, "customer", "CUSTOMER", summary=f"customer {code}: {what}")
+        try:
+            entry = self.journal.entry(reference)
+            if entry is not None and entry.state == WriteState.POSTED:
+                return
+            self.journal.begin_write(planned, self.owner)
+            customer = write()
+            self.journal.record_posted(planned, customer.account_id, found_by=FoundBy.ANSWER)
+        finally:
+            self.journal.release(key, self.owner)
+        self.directory.remember(customer)

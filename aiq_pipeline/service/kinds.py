@@ -7,8 +7,9 @@ exceptions list then work for it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -38,18 +39,20 @@ from aiq_pipeline.sync.identity import (
     void_key,
     void_reference,
 )
-from aiq_pipeline.sync.inputs import BunnyAccount
+from aiq_pipeline.sync.inputs import BunnyAccount, BunnyInvoice
 
 S = TypeVar("S")
 
 
 @dataclass(frozen=True)
 class Related:
-    """An AIQ document a plan needs to know about: its reference, type, and the partition key that posts it."""
+    """An AIQ document a plan needs to know about: its reference, type, the partition key that posts it, and the
+    Bunny date it is dated from (None: not known here; it is then looked up on its own, not with the batch)."""
 
     reference: str
     target: AiqTarget
     claim_key: str
+    around: date | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,29 @@ class BunnyDocuments:
         self.bunny = bunny
         self.entity_id = entity_id
         self._invoices: dict[str, Invoice | None] = {}
-        self._notes: dict[str, CreditNote] | None = None
+        self._notes: dict[str, CreditNote | None] = {}
         self._payments: dict[str, Payment | None] = {}
+
+    # A batch's documents are read in bulk first (one request per page of ids); a miss is read on its own.
+
+    def prefetch_invoices(self, ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._invoices]
+        if wanted:
+            found = self.bunny.get_invoices(wanted)
+            self._invoices |= {i: found.get(i) for i in wanted}
+
+    def prefetch_credit_notes(self, ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._notes]
+        if wanted:
+            found = self.bunny.get_credit_notes(wanted)
+            self._notes |= {i: found.get(i) for i in wanted}
+            self.prefetch_invoices(n.credited_invoice_id for n in found.values() if n.credited_invoice_id)
+
+    def prefetch_payments(self, ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._payments]
+        if wanted:
+            found = self.bunny.get_payments(wanted)
+            self._payments |= {i: found.get(i) for i in wanted}
 
     def invoice(self, invoice_id: str) -> Invoice | None:
         if invoice_id not in self._invoices:
@@ -82,11 +106,10 @@ class BunnyDocuments:
         return self._invoices[invoice_id]
 
     def credit_note(self, credit_note_id: str) -> CreditNoteSource | None:
-        # Bunny's client reads credit notes as a list: read it once per batch, and again on a miss (a new one).
-        if self._notes is None or credit_note_id not in self._notes:
-            self._notes = {n.id: n for n in self.bunny.iter_credit_notes(self.entity_id)}
-        note = self._notes.get(credit_note_id)
-        if note is None:
+        if credit_note_id not in self._notes:
+            self._notes[credit_note_id] = self.bunny.get_credit_note(credit_note_id)
+        note = self._notes[credit_note_id]
+        if note is None or (note.entity_id is not None and note.entity_id != self.entity_id):
             return None
         invoice = self.invoice(note.credited_invoice_id) if note.credited_invoice_id else None
         if invoice is None or (note.kind or "").upper() != REFUND:
@@ -104,6 +127,7 @@ class BunnyDocuments:
 @dataclass(frozen=True)
 class DocumentKind(Generic[S]):
     name: str
+    prefetch: Callable[[BunnyDocuments, list[str]], None]  # its Bunny query for a whole batch
     fetch: Callable[[BunnyDocuments, str], S | None]  # its Bunny query
     plan: Callable[[S, PlanContext], Decision]  # its planner (pure)
     facts: Callable[[S], Facts]
@@ -138,25 +162,39 @@ def _note_facts(source: CreditNoteSource) -> Facts:
     )
 
 
+def _issued(invoice: BunnyInvoice) -> date:
+    return invoice.issued_at or invoice.updated_at.date()
+
+
+def _invoice_related(invoice: BunnyInvoice) -> Related:
+    return Related(invoice_reference(invoice.id), AiqTarget.SALES_INVOICE, invoice.id, _issued(invoice))
+
+
 def _note_related(source: CreditNoteSource) -> tuple[Related, ...]:
-    own = Related(credit_note_reference(source.note.id), AiqTarget.SALES_CREDIT_NOTE, credit_note_key(source.note.id))
-    invoice_id = source.note.credited_invoice_id
-    if not invoice_id:
-        return (own,)
-    return own, Related(invoice_reference(invoice_id), AiqTarget.SALES_INVOICE, invoice_id)
+    note = source.note
+    own = Related(credit_note_reference(note.id), AiqTarget.SALES_CREDIT_NOTE, credit_note_key(note.id), note.issued_at)
+    if source.invoice is not None:
+        return own, _invoice_related(source.invoice)
+    if note.credited_invoice_id:
+        return own, Related(
+            invoice_reference(note.credited_invoice_id), AiqTarget.SALES_INVOICE, note.credited_invoice_id
+        )
+    return (own,)
 
 
 INVOICE: DocumentKind[Invoice] = DocumentKind(
     name=KIND_INVOICE,
+    prefetch=BunnyDocuments.prefetch_invoices,
     fetch=lambda docs, invoice_id: docs.invoice(invoice_id),
     plan=plan_invoice,
     facts=lambda invoice: _invoice_facts(invoice, invoice_reference(invoice.id)),
-    related=lambda invoice: (Related(invoice_reference(invoice.id), AiqTarget.SALES_INVOICE, invoice.id),),
+    related=lambda invoice: (_invoice_related(invoice),),
     currency=lambda invoice: invoice.currency_code,
 )
 
 CREDIT_NOTE: DocumentKind[CreditNoteSource] = DocumentKind(
     name=KIND_CREDIT_NOTE,
+    prefetch=BunnyDocuments.prefetch_credit_notes,
     fetch=lambda docs, note_id: docs.credit_note(note_id),
     plan=plan_credit_note,
     facts=_note_facts,
@@ -166,12 +204,16 @@ CREDIT_NOTE: DocumentKind[CreditNoteSource] = DocumentKind(
 
 VOID: DocumentKind[Invoice] = DocumentKind(
     name=KIND_VOID,
+    prefetch=BunnyDocuments.prefetch_invoices,
     fetch=lambda docs, invoice_id: docs.invoice(invoice_id),
     plan=plan_void_reversal,
     facts=lambda invoice: _invoice_facts(invoice, void_reference(invoice.id)),
     related=lambda invoice: (
-        Related(void_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, void_key(invoice.id)),
-        Related(invoice_reference(invoice.id), AiqTarget.SALES_INVOICE, invoice.id),
+        # A void is dated on the day of the void (Bunny's updatedAt of the voided invoice).
+        Related(
+            void_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, void_key(invoice.id), invoice.updated_at.date()
+        ),
+        _invoice_related(invoice),
     ),
     currency=lambda invoice: invoice.currency_code,
 )
@@ -192,13 +234,16 @@ def _payment_facts(payment: Payment) -> Facts:
 
 
 def _payment_related(payment: Payment) -> tuple[Related, ...]:
-    own = Related(payment_reference(payment.id), AiqTarget.SALES_RECEIPT, payment_key(payment.id))
+    received = payment.received_at or payment.completed_at or payment.created_at or payment.updated_at
+    own = Related(payment_reference(payment.id), AiqTarget.SALES_RECEIPT, payment_key(payment.id), received.date())
+    # The invoices a payment settles are in the journal once posted: their dates are not read for a payment.
     invoices = tuple(Related(invoice_reference(i), AiqTarget.SALES_INVOICE, i) for i in applications(payment))
     return (own, *invoices)
 
 
 PAYMENT: DocumentKind[Payment] = DocumentKind(
     name=KIND_PAYMENT,
+    prefetch=BunnyDocuments.prefetch_payments,
     fetch=lambda docs, payment_id: docs.payment(payment_id),
     plan=plan_payment,
     facts=_payment_facts,
@@ -209,12 +254,14 @@ PAYMENT: DocumentKind[Payment] = DocumentKind(
 
 def _credit_related(invoice: Invoice) -> tuple[Related, ...]:
     key = account_credit_key(invoice.id)
-    own, *later = (Related(r, AiqTarget.SALES_CREDIT_JOURNAL, key) for r in part_references(invoice.id))
-    return own, Related(invoice_reference(invoice.id), AiqTarget.SALES_INVOICE, invoice.id), *later
+    parts = (Related(r, AiqTarget.SALES_CREDIT_JOURNAL, key, _issued(invoice)) for r in part_references(invoice.id))
+    own, *later = parts
+    return own, _invoice_related(invoice), *later
 
 
 ACCOUNT_CREDIT: DocumentKind[Invoice] = DocumentKind(
     name=KIND_ACCOUNT_CREDIT,
+    prefetch=BunnyDocuments.prefetch_invoices,
     fetch=lambda docs, invoice_id: docs.invoice(invoice_id),
     plan=plan_account_credit,
     facts=lambda invoice: replace(

@@ -170,10 +170,12 @@ def test_a_reference_aiq_says_exists_resolves_to_the_existing_document(bench: Be
     invoice_id = bench.invoice()
     posted_by_hand = bench.service("run-hand").post(invoice_id)
     reference = posted_by_hand.external_reference or ""
-    # Forget what the journal knows (a document booked by hand, or by an older release), hide it from the look-up,
-    # and make AIQ enforce unique references: the create is refused and the document is then found, not re-sent.
+    # Forget what the journal knows (a document booked by hand, or by an older release), hide it from the look-ups
+    # (the batch listing fails, the look-up by reference lags), and make AIQ enforce unique references: the create
+    # is refused and the document is then found, not re-sent.
     bench.store.query("DELETE FROM posting_journal")
     bench.emulators.accountsiq.set_options(unique_external_references=True, lookup_lag_seconds=1.5)
+    bench.emulators.accountsiq.faults.add({"kind": "http_500", "operations": ["GetTransactionsBy"]})
     outcome = bench.service("run-2", deadline=5).post(invoice_id)
     assert outcome.ok, outcome
     assert bench.aiq_count(reference) == 1
@@ -208,9 +210,14 @@ def test_a_claim_held_by_a_process_that_is_gone_is_taken_over(bench: Bench) -> N
 
 
 def test_a_failed_look_up_is_an_error_and_writes_nothing(bench: Bench) -> None:
-    # The reading where AIQ answers a look-up that matches nothing with Failure + TRANSACTION_NOT_FOUND.
+    # The reading where AIQ answers a look-up that matches nothing with Failure + TRANSACTION_NOT_FOUND: the batch
+    # listing (GetTransactionsBy) answers rows, so the invoice posts, once.
     bench.emulators.accountsiq.set_options(empty_lookup_answer="transaction_not_found")
-    invoice_id = bench.invoice()
-    outcome = bench.service().post(invoice_id)
+    first = bench.invoice()
+    _posted_once(bench, bench.service().post(first))
+    # Without the listing (it fails), the one-by-one look-up's Failure is an error, and nothing is written.
+    bench.emulators.accountsiq.faults.add({"kind": "http_500", "operations": ["GetTransactionsBy"]})
+    second = bench.invoice()
+    outcome = bench.service().post(second)
     assert outcome.status == Status.FAILED and outcome.reason_code == "TRANSACTION_NOT_FOUND"
-    assert bench.aiq_count(f"BUNNY-INV-{invoice_id}") == 0
+    assert bench.aiq_count(f"BUNNY-INV-{second}") == 0

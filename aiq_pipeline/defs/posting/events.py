@@ -21,7 +21,11 @@ def money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _identity(o: Outcome) -> dict[str, object]:
+# Plain values Dagster shows as they are (money as exact text: a float would round it).
+Meta = dict[str, str | int | bool | None]
+
+
+def _identity(o: Outcome) -> Meta:
     return {
         "outcome": str(o.status),
         "kind": str(o.kind),
@@ -40,7 +44,7 @@ def _identity(o: Outcome) -> dict[str, object]:
 FLAG_DETAILS = frozenset({"posting_date_moved"})
 
 
-def _details(details: Mapping[str, str]) -> dict[str, object]:
+def _details(details: Mapping[str, str]) -> Meta:
     return {name: value == "true" if name in FLAG_DETAILS else value for name, value in details.items()}
 
 
@@ -66,7 +70,7 @@ def materialization(asset: DocumentAsset, o: Outcome) -> dg.AssetMaterialization
 
 
 def failure_observation(asset: DocumentAsset, o: Outcome) -> dg.AssetObservation:
-    meta = _identity(o) | {
+    meta: Meta = _identity(o) | {
         "outcome": str(Status.FAILED),
         "reason_code": str(o.reason_code or "ERROR"),
         "reason": o.reason or "",

@@ -1,7 +1,7 @@
 """The one way to build a document asset: a run posts a range of partitions through the posting service, and each
 partition still ends on its own (MATERIALIZED, or FAILED with its reason)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +13,7 @@ from aiq_pipeline.defs.pools import STORE_POOL
 from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.events import batch_failure, failure_observation, materialization, totals_check
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
+from aiq_pipeline.defs.posting.status import dismissal_marks
 from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import (
     AccountsIQResource,
@@ -82,7 +83,7 @@ def post_partitions(
     rules: PostingRulesResource,
 ) -> Iterator[Event]:
     mark_run_process(context)
-    keys = context.partition_keys
+    keys = _not_dismissed(context, asset, context.partition_keys)
     outcomes: list[Outcome] = []
     try:
         settings = posting_settings(accountsiq, bunny, sync, rules)
@@ -118,6 +119,19 @@ def post_partitions(
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise batch_failure(asset, len(outcomes), failed)
+
+
+def _not_dismissed(context: dg.AssetExecutionContext, asset: DocumentAsset, keys: Sequence[str]) -> list[str]:
+    """A dismissed document is never posted, not even from the UI, until it is undismissed."""
+    marks = dismissal_marks(context.instance, asset, keys)
+    dismissed = [key for key in keys if key in marks and marks[key].dismissed]
+    if dismissed:
+        context.log.warning(
+            "dismissed (handled outside the product), not posted: %s; undismiss them first "
+            "(aiq-pipeline exceptions undismiss KEY...)",
+            " ".join(dismissed),
+        )
+    return [key for key in keys if key not in dismissed]
 
 
 def posting_settings(

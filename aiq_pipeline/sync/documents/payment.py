@@ -69,6 +69,10 @@ def plan_payment(payment: BunnyPayment, ctx: PlanContext) -> Decision:
         )
     if state not in RECEIVED_STATES:
         raise PreflightFailed([_problem(ProblemCode.NOT_POSTABLE, f"{label} is {state or 'in no state'}.")])
+    entity = ctx.settings.bunny_entity_id
+    if payment.entity_id is not None and payment.entity_id != entity:
+        message = f"{label} belongs to Bunny entity {payment.entity_id}, not {entity}, which this sync posts."
+        raise PreflightFailed([_problem(ProblemCode.WRONG_ENTITY, message, "Nothing to post here.")])
     applied = applications(payment)
     waiting = [invoice_id for invoice_id in applied if invoice_reference(invoice_id) not in ctx.posted]
     if waiting:

@@ -1,0 +1,167 @@
+"""A document's outcome in words: what Bunny says of it, what AIQ holds, and, when it did not post, why and what to
+do. Every kind's outcomes are written here the same way."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from aiq_pipeline.accountsiq.errors import AiqError, AiqThrottledError, AiqTransportError
+from aiq_pipeline.bunny.errors import BunnyError
+from aiq_pipeline.service import aiq_documents
+from aiq_pipeline.service.kinds import Facts
+from aiq_pipeline.service.outcome import Outcome, Reason, Status
+from aiq_pipeline.service.writes import OutcomeUnknown
+from aiq_pipeline.store.database import utcnow
+from aiq_pipeline.store.journal import ClaimLost, OutcomeRecord, PostingJournal
+from aiq_pipeline.sync.documents.plan import PostingPlan
+from aiq_pipeline.sync.money import to_cents
+from aiq_pipeline.sync.problems import PreflightFailed
+from aiq_pipeline.sync.reconciliation import PostedTotals
+
+TRANSIENT_FIX = "Nothing to fix in the data: retry later (the sync retries automatically a few times)."
+
+
+def with_facts(base: Outcome, facts: Facts) -> Outcome:
+    return replace(
+        base,
+        number=facts.number,
+        customer_code=facts.customer_code,
+        external_reference=facts.external_reference,
+        currency=facts.currency,
+        net=facts.net,
+        tax=facts.tax,
+        gross=facts.gross,
+    )
+
+
+def verified(base: Outcome, transaction_id: int, posted: PostedTotals, *, sent: Decimal | None = None) -> Outcome:
+    """`base` with AIQ's totals and whether they equal Bunny's (or, when Bunny gives none, what was sent) to the
+    cent."""
+    differences = [
+        f"{name}: Bunny {to_cents(bunny)}, AIQ {aiq}"
+        for name, bunny, aiq in (
+            ("net", base.net, posted.net),
+            ("tax", base.tax, posted.tax),
+            ("gross", base.gross, posted.gross),
+        )
+        if bunny is not None and to_cents(bunny) != aiq
+    ]
+    if base.gross is None and sent is not None and to_cents(sent) != posted.gross:
+        differences.append(f"gross: sent {to_cents(sent)}, AIQ {posted.gross}")
+    return replace(
+        base,
+        transaction_id=transaction_id,
+        aiq_gross=posted.gross,
+        totals_match=not differences,
+        differences=tuple(differences),
+    )
+
+
+def existing_outcome(checked: Outcome) -> Outcome:
+    return replace(checked, status=Status.ALREADY_POSTED)
+
+
+def plan_details(plan: PostingPlan) -> dict[str, str]:
+    main = plan.main
+    details = {
+        "posting_date": main.date.isoformat(),
+        "bunny_issue_date": plan.bunny_issue_date.isoformat() if plan.bunny_issue_date else "",
+        "posting_date_moved": str(plan.posting_date_moved).lower(),
+        "exchange_rate": str(main.exchange_rate),
+        "exchange_rate_source": plan.exchange_rate_source,
+    }
+    if len(plan.documents) > 1:
+        details["aiq_documents"] = ", ".join(d.reference for d in plan.documents)
+    return details
+
+
+def unknown(base: Outcome, exc: OutcomeUnknown, journal: PostingJournal) -> Outcome:
+    """OUTCOME_UNKNOWN: recorded in the journal, never written again by an automatic run."""
+    sent = exc.entry.sent_at if exc.entry else None
+    when = sent.strftime("%Y-%m-%d %H:%M:%S UTC") if sent else "earlier"
+    what = exc.write.summary or exc.write.reference
+    detail = (
+        f"AIQ did not confirm the {what}, sent {when}, and it is not in AIQ after looking for "
+        f"{int(exc.looked_for.total_seconds())} s."
+    )
+    journal.record_unknown(exc.write, detail)
+    fix = (
+        f"Look in AIQ for a {aiq_documents.target_name(exc.write.target)} with External Reference "
+        f"{exc.write.reference}. Then retry it (aiq-pipeline retry {base.key}): the retry looks once more and "
+        "records it if AIQ holds it, else posts it. Automatic retries never post it again."
+    )
+    return replace(base, reason_code=Reason.OUTCOME_UNKNOWN, reason=detail, fix=fix, retryable=False)
+
+
+def failure(base: Outcome, exc: ClaimLost | BunnyError | AiqError) -> Outcome:
+    """The outcome for an error that stopped this document (what the Bunny document says is kept)."""
+    if isinstance(exc, ClaimLost):
+        return replace(
+            base,
+            reason_code=Reason.BEING_POSTED,
+            reason=f"{exc}; this run stopped before writing.",
+            fix="Nothing to do: the run that took it over posts it.",
+            retryable=True,
+        )
+    if isinstance(exc, BunnyError):
+        if exc.retryable:
+            return _transient(base, exc, "Bunny")
+        return replace(
+            base,
+            reason_code=Reason.BUNNY_ERROR,
+            reason=f"Bunny refused a read: {exc}",
+            fix="Check the Bunny API client's scopes and the BUNNY_* settings (aiq-pipeline doctor).",
+        )
+    if isinstance(exc, AiqThrottledError | AiqTransportError):
+        return _transient(base, exc, "AccountsIQ")
+    return replace(
+        base,
+        reason_code=exc.code or Reason.AIQ_ERROR,
+        reason=f"AccountsIQ refused: {exc}",
+        fix="Check the AIQ settings with `aiq-pipeline doctor`, then retry.",
+    )
+
+
+def _transient(base: Outcome, exc: Exception, where: str) -> Outcome:
+    return replace(
+        base,
+        reason_code=Reason.TRANSIENT,
+        reason=f"{where} did not answer properly ({exc}).",
+        fix=TRANSIENT_FIX,
+        retryable=True,
+    )
+
+
+def preflight(base: Outcome, exc: PreflightFailed) -> Outcome:
+    return replace(
+        base,
+        reason_code=str(exc.problems[0].code),
+        reason=" ".join(p.message for p in exc.problems),
+        fix=" ".join(dict.fromkeys(p.fix for p in exc.problems)),
+    )
+
+
+def record(outcome: Outcome, run_id: str) -> OutcomeRecord:
+    posted = outcome.status in (Status.POSTED, Status.ALREADY_POSTED)
+    return OutcomeRecord(
+        claim_key=outcome.key,
+        kind=outcome.kind,
+        outcome=str(outcome.status),
+        source_id=outcome.source_id,
+        number=outcome.number,
+        customer_code=outcome.customer_code,
+        external_reference=outcome.external_reference,
+        aiq_transaction_id=outcome.transaction_id,
+        currency=outcome.currency,
+        net=outcome.net,
+        tax=outcome.tax,
+        gross=outcome.gross,
+        aiq_gross=outcome.aiq_gross,
+        reason_code=outcome.reason_code,
+        reason=outcome.reason,
+        fix=outcome.fix,
+        retryable=outcome.retryable if outcome.status == Status.FAILED else None,
+        posted_at=utcnow() if posted else None,
+        run_id=run_id,
+    )

@@ -1,0 +1,219 @@
+"""Writing documents to AIQ exactly once, many at a time.
+
+Each document's journal row moves to `sending` before the request that carries it leaves, and AIQ's id is recorded
+the moment AIQ returns it. Documents AIQ takes in bulk (invoices, credit notes, receipts) go in bulk calls of up to
+`chunk` documents, several calls at once (`concurrency`); each item's answer is that document's alone (its
+neighbours still post). A lost answer (a timeout, a dropped connection, "reference already exists", a bulk answer
+that does not add up) is resolved by looking for each document until the deadline, never by writing again on a
+guess; a document still not found becomes OUTCOME_UNKNOWN for a person. Automatic runs never write a document whose
+earlier outcome is unknown; a person's retry (`manual`) looks once more, then writes.
+
+The journal is only touched from the calling thread: the worker threads only carry the HTTP calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiq_pipeline.accountsiq import AccountsIQClient
+from aiq_pipeline.accountsiq.errors import (
+    AiqDuplicateReference,
+    AiqError,
+    AiqThrottledError,
+    AiqTransportError,
+    AiqValidationError,
+    AiqWriteOutcomeUnknown,
+)
+from aiq_pipeline.accountsiq.models import BulkItemOutcome
+from aiq_pipeline.service import aiq_documents
+from aiq_pipeline.service.lookups import Lookups
+from aiq_pipeline.store.journal import ClaimLost, FoundBy, JournalEntry, PlannedWrite, PostingJournal, WriteState
+from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument
+
+
+class OutcomeUnknown(Exception):
+    """AIQ did not confirm a write and does not show the document after looking until the deadline."""
+
+    def __init__(self, write: PlannedWrite, entry: JournalEntry | None, looked_for: timedelta) -> None:
+        super().__init__(write.reference)
+        self.write, self.entry, self.looked_for = write, entry, looked_for
+
+
+WriteFailure = OutcomeUnknown | ClaimLost | AiqError
+Written = int | WriteFailure  # AIQ's transaction id, or why the document was not written
+
+
+@dataclass(frozen=True)
+class Item:
+    doc: PlannedDocument
+    write: PlannedWrite
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    deadline: timedelta  # how long to keep looking after an unknown outcome
+    first_pause: float  # seconds between look-ups while resolving one; doubles up to 15
+    chunk: int = 100  # documents per bulk call
+    concurrency: int = 4  # bulk calls at once
+
+
+BULK: dict[AiqTarget, Callable[[AccountsIQClient, list[PlannedDocument]], list[BulkItemOutcome]]] = {
+    AiqTarget.SALES_INVOICE: lambda aiq, docs: aiq.create_batch_sales_invoice_bulk_get_back_transaction_ids(
+        [aiq_documents.batch_invoice(d) for d in docs]
+    ),
+    AiqTarget.SALES_CREDIT_NOTE: lambda aiq, docs: aiq.create_batch_sales_credit_note_bulk_get_back_transaction_ids(
+        [aiq_documents.batch_credit_note(d) for d in docs]
+    ),
+    AiqTarget.SALES_RECEIPT: lambda aiq, docs: aiq.post_sales_receipts([aiq_documents.sales_receipt(d) for d in docs]),
+}
+
+
+class Writer:
+    def __init__(
+        self,
+        aiq: AccountsIQClient,
+        journal: PostingJournal,
+        lookups: Lookups,
+        *,
+        owner: str,
+        options: WriterOptions,
+        manual: bool,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.aiq, self.journal, self.lookups = aiq, journal, lookups
+        self.owner, self.options, self.manual = owner, options, manual
+        self._clock, self._sleep = clock, sleep
+
+    # -- many documents ----------------------------------------------------------------------------------
+
+    def write_all(self, items: Sequence[Item]) -> dict[str, Written]:
+        """AIQ's id (or why not) for each document, writing only those AIQ is known not to hold."""
+        results: dict[str, Written] = {}
+        pending: list[Item] = []
+        for item in items:
+            try:
+                found = self._held(item)
+            except (OutcomeUnknown, AiqError) as exc:
+                results[item.write.reference] = exc
+                continue
+            if found is not None:
+                results[item.write.reference] = found
+            else:
+                pending.append(item)
+        results |= self._send_all(pending)
+        return results
+
+    def _held(self, item: Item) -> int | None:
+        """AIQ's id when AIQ holds the document (looking until the deadline if an earlier write is in doubt)."""
+        entry = self.journal.entry(item.write.reference)
+        if entry is not None and entry.state == WriteState.POSTED and entry.aiq_id is not None:
+            return entry.aiq_id
+        if entry is not None and entry.state in (WriteState.SENDING, WriteState.UNKNOWN):
+            found = self.look_until(item.write, since=entry.sent_at, found_by=FoundBy.LOOKUP)
+            if found is not None:
+                return found
+            if not self.manual:
+                raise OutcomeUnknown(item.write, entry, self.options.deadline)
+            return None  # a person's retry: it looked once more, and AIQ does not hold it; write it
+        existing = self.lookups.find(item.write.reference, item.write.target)
+        if existing:
+            self.journal.record_posted(item.write, existing[0].transaction_id, found_by=FoundBy.LOOKUP)
+            return existing[0].transaction_id
+        return None
+
+    def _send_all(self, items: list[Item]) -> dict[str, Written]:
+        results: dict[str, Written] = {}
+        chunks: list[list[tuple[Item, JournalEntry]]] = []
+        for target in dict.fromkeys(i.doc.target for i in items):
+            started = [s for i in items if i.doc.target == target if (s := self._begin(i, results)) is not None]
+            if target in BULK:
+                size = self.options.chunk
+                chunks += [started[n : n + size] for n in range(0, len(started), size)]
+            else:
+                for item, entry in started:
+                    results[item.write.reference] = self._send_one(item, entry)
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            calls = [(chunk, pool.submit(_bulk_call, self.aiq, chunk)) for chunk in chunks]
+            for chunk, call in calls:
+                results |= self._bulk_results(chunk, call)
+        self.lookups.forget(i.write.reference for i in items)
+        return results
+
+    def _begin(self, item: Item, results: dict[str, Written]) -> tuple[Item, JournalEntry] | None:
+        try:
+            return item, self.journal.begin_write(item.write, self.owner)
+        except ClaimLost as exc:
+            results[item.write.reference] = exc
+            return None
+
+    def _bulk_results(
+        self, chunk: list[tuple[Item, JournalEntry]], call: Future[list[BulkItemOutcome]]
+    ) -> dict[str, Written]:
+        try:
+            answers = call.result()
+        except AiqWriteOutcomeUnknown:
+            return {item.write.reference: self._resolve(item, entry, FoundBy.LOOKUP) for item, entry in chunk}
+        except (AiqValidationError, AiqThrottledError, AiqTransportError) as exc:
+            for item, _ in chunk:  # AIQ answered for the whole call (or nothing left): nothing was written
+                self.journal.record_rejected(item.write, str(exc))
+            return {item.write.reference: exc for item, _ in chunk}
+        return {
+            item.write.reference: self._item_result(item, entry, answer)
+            for (item, entry), answer in zip(chunk, answers, strict=True)
+        }
+
+    def _item_result(self, item: Item, entry: JournalEntry, answer: BulkItemOutcome) -> Written:
+        if answer.created is not None:
+            self.journal.record_posted(item.write, answer.created.transaction_id, found_by=FoundBy.ANSWER)
+            return answer.created.transaction_id
+        error = answer.error
+        if isinstance(error, AiqDuplicateReference):
+            return self._resolve(item, entry, FoundBy.DUPLICATE)
+        if isinstance(error, AiqWriteOutcomeUnknown) or error is None:
+            return self._resolve(item, entry, FoundBy.LOOKUP)
+        self.journal.record_rejected(item.write, str(error))
+        return error
+
+    # -- one document ------------------------------------------------------------------------------------
+
+    def _send_one(self, item: Item, entry: JournalEntry) -> Written:
+        try:
+            created = aiq_documents.create(self.aiq, item.doc)
+        except AiqDuplicateReference:
+            return self._resolve(item, entry, FoundBy.DUPLICATE)
+        except AiqWriteOutcomeUnknown:
+            return self._resolve(item, entry, FoundBy.LOOKUP)
+        except (AiqValidationError, AiqThrottledError, AiqTransportError) as exc:
+            self.journal.record_rejected(item.write, str(exc))  # AIQ answered (or nothing left): nothing was written
+            return exc
+        self.journal.record_posted(item.write, created.transaction_id, found_by=FoundBy.ANSWER)
+        return created.transaction_id
+
+    def _resolve(self, item: Item, entry: JournalEntry, found_by: FoundBy) -> Written:
+        found = self.look_until(item.write, since=entry.sent_at, found_by=found_by)
+        return found if found is not None else OutcomeUnknown(item.write, entry, self.options.deadline)
+
+    def look_until(self, write: PlannedWrite, *, since: datetime | None, found_by: FoundBy) -> int | None:
+        """Look for `write` in AIQ until the deadline (counted from when it was sent); record it when found."""
+        start = since or self._clock()
+        deadline = start + self.options.deadline
+        pause = self.options.first_pause
+        while True:
+            found = self.lookups.fresh(write.reference, write.target)
+            now = self._clock()
+            if found:
+                self.journal.record_posted(write, found[0].transaction_id, found_by=found_by, lookup_lag=now - start)
+                return found[0].transaction_id
+            if now >= deadline:
+                return None
+            self._sleep(max(0.0, min(pause, (deadline - now).total_seconds())))
+            pause = min(pause * 2, 15.0)
+
+
+def _bulk_call(aiq: AccountsIQClient, chunk: list[tuple[Item, JournalEntry]]) -> list[BulkItemOutcome]:
+    docs = [item.doc for item, _ in chunk]
+    return BULK[docs[0].target](aiq, docs)
