@@ -1,0 +1,71 @@
+"""A batch posts in bulk (issue 13), exactly once: AIQ round trips stay a small fixed number per batch, a document
+AIQ refuses inside a bulk call is that document's exception while its neighbours post, a bulk call whose answer is
+lost is resolved by looking for every document (none written twice), and throttling slows a batch down without
+failing it. Real HTTP against both emulators."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from aiq_pipeline.service.outcome import Status
+from aiq_pipeline.store.journal import FoundBy
+from aiq_pipeline.sync.identity import invoice_reference
+from aiq_pipeline_tests.journal.conftest import Bench
+
+BULK_INVOICES = "CreateBatchSalesInvoiceBulkGetBackTransactionIDs"
+
+
+def _invoices(bench: Bench, count: int, **spec: object) -> list[str]:
+    return list(bench.emulators.bunny.create_invoices(dict(spec), count=count, release=True))
+
+
+def _aiq_references(bench: Bench) -> Counter[str]:
+    transactions = bench.emulators.accountsiq.state.data.entities["DEMO01"].transactions.values()
+    return Counter(t.external_reference for t in transactions)
+
+
+def test_a_batch_of_existing_customers_costs_a_few_aiq_calls_not_a_few_per_invoice(bench: Bench) -> None:
+    assert all(o.status == Status.POSTED for o in bench.service("warm-up").post_many(_invoices(bench, 3)))
+    batch = _invoices(bench, 120)
+    service = bench.service("run-batch")
+    outcomes = service.post_many(batch)
+    assert [o.status for o in outcomes] == [Status.POSTED] * len(batch)
+    print(f"AIQ calls: {service.aiq.request_count}, Bunny requests: {service.bunny.request_count} for {len(batch)}")
+    assert service.aiq.request_count / len(batch) <= 0.2
+    assert service.bunny.request_count / len(batch) <= 0.05
+    assert all(_aiq_references(bench)[invoice_reference(i)] == 1 for i in batch)
+
+
+def test_a_document_aiq_refuses_inside_a_bulk_call_fails_alone(bench: Bench) -> None:
+    services = _invoices(bench, 3, items=[{"charge": "PRO-SERVICES", "quantity": 1, "price": "100.00"}])
+    plain = _invoices(bench, 3)
+    service = bench.service()
+    assert service.reference is not None  # the ledger as planned ...
+    with bench.emulators.accountsiq.state.writing() as data:  # ... then the account is closed in AIQ
+        accounts = data.entities["DEMO01"].gl_accounts
+        accounts["4010"] = accounts["4010"].model_copy(update={"is_active": False})
+    outcomes = {o.key: o for o in service.post_many([*services, *plain])}
+    assert {outcomes[k].status for k in plain} == {Status.POSTED}
+    for key in services:
+        assert outcomes[key].status == Status.FAILED and outcomes[key].reason_code
+        assert "AccountsIQ refused" in (outcomes[key].reason or "")
+        assert _aiq_references(bench)[invoice_reference(key)] == 0
+
+
+def test_a_bulk_call_whose_answer_is_lost_is_resolved_by_looking_never_by_sending_again(bench: Bench) -> None:
+    bench.emulators.accountsiq.faults.add({"kind": "drop_after_commit", "operations": [BULK_INVOICES], "count": 1})
+    batch = _invoices(bench, 5)
+    outcomes = bench.service().post_many(batch)
+    assert [o.status for o in outcomes] == [Status.POSTED] * 5
+    for key in batch:
+        assert _aiq_references(bench)[invoice_reference(key)] == 1
+        entry = bench.journal_entry(invoice_reference(key))
+        assert entry is not None and entry.found_by == FoundBy.LOOKUP
+
+
+def test_throttling_mid_batch_slows_it_down_without_failing_it(bench: Bench) -> None:
+    bench.emulators.accountsiq.faults.add({"kind": "throttle", "operations": [BULK_INVOICES], "count": 2})
+    batch = _invoices(bench, 5)
+    outcomes = bench.service().post_many(batch)
+    assert [o.status for o in outcomes] == [Status.POSTED] * 5
+    assert all(_aiq_references(bench)[invoice_reference(k)] == 1 for k in batch)
