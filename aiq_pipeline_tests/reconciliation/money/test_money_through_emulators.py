@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import dagster as dg
+
 from aiq_pipeline.accountsiq import AccountsIQClient, SalesReceipt
+from aiq_pipeline.defs.reconciliation.assets import MONTHLY_RECONCILIATION, RECONCILIATION_CHECK
 from aiq_pipeline.defs.resources import AccountsIQResource
 from aiq_pipeline.operations.reconcile import MonthOutcome, reconcile_after_sync, reconcile_months_in_process
 from aiq_pipeline.operations.runs import EXIT_RECONCILIATION_DIFFERS, SyncSummary
@@ -148,6 +151,20 @@ def test_a_receipt_bunny_never_took_is_listed_per_bank_day_per_customer_and_by_s
         "BALANCE_DIFFERS",
     )
     assert (customer["bunny_amount_due"], customer["aiq_balance"]) == (Decimal("0.00"), Decimal("-99.99"))
+
+    # The check's own metadata lists them too, as typed tables.
+    key = dg.AssetCheckKey(MONTHLY_RECONCILIATION, RECONCILIATION_CHECK)
+    record = stack.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    assert record.evaluation is not None and not record.evaluation.passed
+    metadata = record.evaluation.metadata
+    listed, customers = metadata["payment_differences"], metadata["customer_balances"]
+    assert isinstance(listed, dg.TableMetadataValue) and isinstance(customers, dg.TableMetadataValue)
+    assert [(r.data["external_reference"], r.data["aiq_amount"]) for r in listed.records] == [
+        ("BUNNY-PAY-999", "99.99")
+    ]
+    assert [
+        (r.data["customer_code"], r.data["bunny_amount_due"], r.data["aiq_balance"]) for r in customers.records
+    ] == [(CUSTOMER, "0.00", "-99.99")]
 
     printed: list[str] = []
     months = reconcile_after_sync(stack.instance, stack.defs, echo=printed.append)
