@@ -71,6 +71,7 @@ DEFAULT_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 500
 DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS = 15.0
 DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS = 120
+DEFAULT_CONCURRENCY = 4
 DEFAULT_CLAIM_LEASE_SECONDS = 600
 STORE_FILE_NAME = "aiq_pipeline.duckdb"
 DEFAULT_PAIR_NAME = "default"
@@ -183,6 +184,7 @@ SensorDefault = Annotated[Literal["RUNNING", "STOPPED"], BeforeValidator(_upper)
 RetryDelaySeconds = Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]
 UnknownOutcomeDeadlineSeconds = Annotated[int, Field(ge=1, le=3600)]
 ClaimLeaseSeconds = Annotated[int, Field(ge=30, le=86400)]
+Concurrency = Annotated[int, Field(ge=1, le=16)]
 DagsterHome = Annotated[Path, AfterValidator(_absolute_directory)]
 ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
 AccountCode = Annotated[str, BeforeValidator(_account_code)]
@@ -265,6 +267,7 @@ VARIABLES: dict[str, Variable] = {
         Variable("AIQ_PIPELINE_SENSOR_DEFAULT", f"{SENSOR_RUNNING} or {SENSOR_STOPPED}"),
         Variable("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", "a number of seconds from 0 to 3600"),
         Variable("AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE", "a whole number of seconds from 1 to 3600"),
+        Variable("AIQ_PIPELINE_CONCURRENCY", "a whole number from 1 to 16 (AIQ calls a run makes at once)"),
         Variable("AIQ_PIPELINE_CLAIM_LEASE", "a whole number of seconds from 30 to 86400"),
         Variable(
             "AIQ_PIPELINE_TAX_MAPPING",
@@ -330,6 +333,7 @@ _TYPES: dict[str, Any] = {
     "AIQ_PIPELINE_SENSOR_DEFAULT": SensorDefault,
     "AIQ_PIPELINE_TRANSIENT_RETRY_DELAY": RetryDelaySeconds,
     "AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE": UnknownOutcomeDeadlineSeconds,
+    "AIQ_PIPELINE_CONCURRENCY": Concurrency,
     "AIQ_PIPELINE_CLAIM_LEASE": ClaimLeaseSeconds,
     "AIQ_PIPELINE_TAX_MAPPING": ReadableFile,
     "AIQ_PIPELINE_AIQ_TAX_RATE_UNITS": RateUnits,
@@ -481,6 +485,7 @@ class Settings(BaseModel):
     claim_lease_seconds: ClaimLeaseSeconds = Field(
         default=DEFAULT_CLAIM_LEASE_SECONDS, description="AIQ_PIPELINE_CLAIM_LEASE"
     )
+    concurrency: Concurrency = Field(default=DEFAULT_CONCURRENCY, description="AIQ_PIPELINE_CONCURRENCY")
     dagster_home: DagsterHome | None = Field(default=None, description="DAGSTER_HOME")
     ui_url: HttpAddress | None = Field(default=None, description="AIQ_PIPELINE_UI_URL: where alerts link to")
 
@@ -545,6 +550,7 @@ class _Environment(BaseSettings):
     AIQ_PIPELINE_SENSOR_DEFAULT: str | None = None
     AIQ_PIPELINE_TRANSIENT_RETRY_DELAY: str | None = None
     AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE: str | None = None
+    AIQ_PIPELINE_CONCURRENCY: str | None = None
     AIQ_PIPELINE_CLAIM_LEASE: str | None = None
     AIQ_PIPELINE_TAX_MAPPING: str | None = None
     AIQ_PIPELINE_AIQ_TAX_RATE_UNITS: str | None = None
@@ -625,6 +631,7 @@ def read_settings() -> SettingsReading:
             "AIQ_PIPELINE_UNKNOWN_OUTCOME_DEADLINE", DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS
         ),
         claim_lease_seconds=values.get("AIQ_PIPELINE_CLAIM_LEASE", DEFAULT_CLAIM_LEASE_SECONDS),
+        concurrency=values.get("AIQ_PIPELINE_CONCURRENCY", DEFAULT_CONCURRENCY),
         dagster_home=home,
         ui_url=values.get("AIQ_PIPELINE_UI_URL"),
     )

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Sequence
@@ -99,6 +100,7 @@ from aiq_pipeline.accountsiq.outcomes import (
     error_for,
     is_token_failure,
 )
+from aiq_pipeline.accountsiq.pacing import Pacer
 from aiq_pipeline.accountsiq.records import (
     add_batch_credit_note,
     add_batch_invoice,
@@ -222,6 +224,8 @@ class AccountsIQClient:
         self.backoff_max = backoff_max
         self.request_count = 0
         self._sleep: Callable[[float], None] = time.sleep
+        self.pacer = Pacer(first=backoff_base, ceiling=backoff_max)
+        self._token_lock = threading.Lock()  # bulk calls run on several threads: one token exchange at a time
         # Large unpaged lists (chart of accounts, customers) arrive in one body: no size cap, a long read.
         self._http = httpx.Client(
             transport=transport,
@@ -917,13 +921,15 @@ class AccountsIQClient:
         """
 
         def attempt() -> ET.Element:
-            if self._access_token is None:
-                self._token_get()
+            with self._token_lock:
+                if self._access_token is None:
+                    self._token_get()
             try:
                 return self._checked(operation, build, write=write, failure=failure, accept_failure=accept_failure)
             except _TokenRejected:
                 log.info("AIQ %s: access token rejected; renewing it and repeating the call once", operation)
-                self._renew_token()
+                with self._token_lock:
+                    self._renew_token()
             try:
                 return self._checked(operation, build, write=write, failure=failure, accept_failure=accept_failure)
             except _TokenRejected:
@@ -971,9 +977,12 @@ class AccountsIQClient:
         accept_failure: Callable[[ET.Element | None], bool] | None,
     ) -> ET.Element:
         """One authenticated exchange; raises the mapped error unless the result is Success/Created."""
+        self.pacer.wait()
         response = self._exchange(operation, build, header=True, write=write)
         result = soap.child(response, f"{operation}Result")
         status = soap.read_status(result)
+        if status.code not in THROTTLE_CODES:
+            self.pacer.answered()
         if status.ok:
             if status.has_expired:
                 self._access_token = None  # answered, but renew before the next call
@@ -981,6 +990,8 @@ class AccountsIQClient:
         if is_token_failure(status):
             raise _TokenRejected
         error = error_for(status, operation, failure=failure)
+        if isinstance(error, AiqThrottledError):
+            self.pacer.throttled()
         # Bulk calls report per-item failures under an overall Failure: hand those back to the caller.
         call_level = isinstance(error, (AiqThrottledError, AiqAuthenticationError))
         if accept_failure is not None and not call_level and accept_failure(result):

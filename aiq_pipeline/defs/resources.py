@@ -30,6 +30,7 @@ from aiq_pipeline.settings import (
     CUSTOMER_MATCH_RULES,
     DEFAULT_BATCH_SIZE,
     DEFAULT_CLAIM_LEASE_SECONDS,
+    DEFAULT_CONCURRENCY,
     DEFAULT_ROUNDING_TOLERANCE,
     DEFAULT_TRANSIENT_RETRY_DELAY_SECONDS,
     DEFAULT_UNKNOWN_OUTCOME_DEADLINE_SECONDS,
@@ -168,6 +169,7 @@ class SyncSettings(Resource):
         le=86400,
         description="How long a claim on a document holds before another runner may take it over",
     )
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=16, description="AIQ calls a run makes at once")
 
     def start_date(self) -> date | None:
         return date.fromisoformat(self.sync_start_date) if self.sync_start_date else None
@@ -298,6 +300,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Resource]:
             transient_retry_delay_seconds=settings.transient_retry_delay_seconds,
             unknown_outcome_deadline_seconds=settings.unknown_outcome_deadline_seconds,
             claim_lease_seconds=settings.claim_lease_seconds,
+            concurrency=settings.concurrency,
         ),
         "posting_rules": _rules_resource(pair.rules),
     }

@@ -66,6 +66,8 @@ def test_a_bulk_call_whose_answer_is_lost_is_resolved_by_looking_never_by_sendin
 def test_throttling_mid_batch_slows_it_down_without_failing_it(bench: Bench) -> None:
     bench.emulators.accountsiq.faults.add({"kind": "throttle", "operations": [BULK_INVOICES], "count": 2})
     batch = _invoices(bench, 5)
-    outcomes = bench.service().post_many(batch)
+    service = bench.service()
+    outcomes = service.post_many(batch)
     assert [o.status for o in outcomes] == [Status.POSTED] * 5
     assert all(_aiq_references(bench)[invoice_reference(k)] == 1 for k in batch)
+    assert service.aiq.pacer.throttled_calls == 2  # every later call waited (a pause that answers wear away)

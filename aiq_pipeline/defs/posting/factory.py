@@ -94,6 +94,7 @@ def post_partitions(
         unknown_outcome_deadline=timedelta(seconds=sync.unknown_outcome_deadline_seconds),
         claim_lease=timedelta(seconds=sync.claim_lease_seconds),
         aiq_tax_rate_units=rules.aiq_tax_rate_units,
+        concurrency=sync.concurrency,
     )
     with accountsiq.open() as aiq, bunny.open() as bunny_client, store.store().session() as session:
         service = PostingService(
