@@ -130,6 +130,17 @@ class CustomerWrites:
     ) -> None:
         self.aiq, self.journal, self.directory, self.owner, self.lease = aiq, journal, directory, owner, lease
 
+    def intent(self, plan: PostingPlan, resolution: CustomerResolution | None) -> str:
+        """What `ensure` would do, in words: create, update: <fields>, existing, or matched by <rule>."""
+        existing = self.directory.get(plan.customer_code) or (resolution.existing if resolution else None)
+        if plan.customer is None or existing is None:
+            return "create" if plan.customer is not None else "existing"
+        changes = changed_fields(existing, plan.customer)
+        if changes:
+            return "update: " + ", ".join(sorted(changes))
+        how = resolution.match.how if resolution else "existing"
+        return "existing" if how == "existing" else f"matched by {how}"
+
     def ensure(self, plan: PostingPlan, resolution: CustomerResolution | None) -> bool:
         """True when this run created the plan's customer."""
         existing = self.directory.get(plan.customer_code) or (resolution.existing if resolution else None)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.errors import AiqError
+from aiq_pipeline.accountsiq.models import TransactionSummary
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.errors import BunnyError
 from aiq_pipeline.service import aiq_documents
@@ -72,6 +73,18 @@ class PostingOptions:
     aiq_tax_rate_units: str = "percent"  # how AIQ lists its tax codes' rates (UNVERIFIED: percent or fraction)
     bulk_chunk: int = 100  # documents per AIQ bulk call
     concurrency: int = 4  # AIQ bulk calls at once
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What posting a document would do now, with nothing written: the plan (the exact AIQ documents), what AIQ
+    already holds of it, and what would happen to its AIQ customer. `outcome` says skipped, waiting or failed (with
+    the problem and its fix) when nothing would post."""
+
+    outcome: Outcome
+    plan: PostingPlan | None = None
+    already_in_aiq: tuple[str, ...] = ()  # references AIQ holds already (not written again)
+    customer: str = ""  # create | update: <fields> | existing | matched by <rule> | ""
 
 
 @dataclass
@@ -131,6 +144,7 @@ class PostingService:
         self.allocator = Allocator(aiq, journal, self.lookups, owner=owner, clock=clock)
         self.customer_writes = CustomerWrites(aiq, journal, self.customers, owner=owner, lease=options.claim_lease)
         self._reference: ReferenceData | None = None
+        self._dry_run = False
 
     @property
     def reference(self) -> ReferenceData:
@@ -166,7 +180,30 @@ class PostingService:
         self.journal.record_outcomes([record(outcomes[c.base.key], self.owner) for c in claimed])
         return [outcomes[key] for key in keys]
 
-    def _claim(self, key: str) -> _Claimed | Outcome:
+    def preview_many(self, keys: Iterable[str]) -> list[Preview]:
+        """What posting each key would do now, planned by the same planners, writing nothing to AIQ or the journal.
+        A write whose outcome is in doubt is looked for once (not until the deadline)."""
+        self._dry_run = True
+        keys = list(dict.fromkeys(keys))
+        parsed = [self._parse(key) for key in keys]
+        claimed = [p for p in parsed if isinstance(p, _Claimed)]
+        self._read_batch(claimed)
+        previews = []
+        for p in parsed:
+            if isinstance(p, Outcome):
+                previews.append(Preview(p))
+                continue
+            prepared = self._guarded(p.base, lambda p=p: self._prepare(p))  # type: ignore[misc]  # binds p now
+            previews.append(self._preview(prepared) if isinstance(prepared, _Ready) else Preview(prepared))
+        return previews
+
+    def _preview(self, r: _Ready) -> Preview:
+        held = tuple(d.reference for d in r.plan.documents if d.reference in r.posted)
+        status = Status.ALREADY_POSTED if len(held) == len(r.plan.documents) else Status.POSTED
+        outcome = replace(r.base, status=status, details=plan_details(r.plan))
+        return Preview(outcome, r.plan, held, self.customer_writes.intent(r.plan, r.customer))
+
+    def _parse(self, key: str) -> _Claimed | Outcome:
         try:
             kind_name, source_id = parse_key(key)
             kind = self.kinds[kind_name]
@@ -179,12 +216,18 @@ class PostingService:
                 reason_code=Reason.BAD_KEY,
                 reason=f"{key!r} is not a partition key of this asset (kinds: {expected}).",
             )
-        base = Outcome(key, kind.name, Status.FAILED, source_id=source_id)
+        return _Claimed(kind, Outcome(key, kind.name, Status.FAILED, source_id=source_id))
+
+    def _claim(self, key: str) -> _Claimed | Outcome:
+        parsed = self._parse(key)
+        if isinstance(parsed, Outcome):
+            return parsed
+        base = parsed.base
         holder = self.journal.claim(
             key, self.owner, process=this_process(), lease=self.options.claim_lease, is_dead=is_dead
         )
         if holder is None:
-            return _Claimed(kind, base)
+            return parsed
         since = holder.claimed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if holder.claimed_at else "a moment ago"
         return replace(
             base,
@@ -330,6 +373,9 @@ class PostingService:
             document = aiq_documents.posted_lines(entry.document)
             return PostedDocument(related.reference, entry.aiq_id, entry.gross or ZERO, document=document)
         write = PlannedWrite(related.reference, related.claim_key, "document", str(related.target))
+        if self._dry_run:
+            found = self.lookups.find(related.reference, related.target)
+            return _found(related.reference, found[0]) if found else None
         if entry is not None and entry.state in (WriteState.SENDING, WriteState.UNKNOWN):
             found_id = self.writer.look_until(write, since=entry.sent_at, found_by=FoundBy.LOOKUP)
             if found_id is None and not self.manual:
@@ -345,10 +391,7 @@ class PostingService:
         self.journal.record_posted(
             replace(write, currency=first.currency_code, gross=gross), first.transaction_id, found_by=FoundBy.LOOKUP
         )
-        outstanding = abs(first.outstanding_amount) if first.outstanding_amount is not None else None
-        return PostedDocument(
-            related.reference, first.transaction_id, gross, outstanding, customer_code=first.account_code
-        )
+        return _found(related.reference, first)
 
     # -- writing the batch -----------------------------------------------------------------------------------
 
@@ -418,6 +461,12 @@ class PostingService:
         else:
             totals = totals_from_transaction(self.aiq.get_transaction(transaction_id))
         return verified(base, transaction_id, totals, sent=sent)
+
+
+def _found(reference: str, summary: TransactionSummary) -> PostedDocument:
+    outstanding = abs(summary.outstanding_amount) if summary.outstanding_amount is not None else None
+    gross = abs(to_cents(summary.control_amount))
+    return PostedDocument(reference, summary.transaction_id, gross, outstanding, customer_code=summary.account_code)
 
 
 def _customer_details(r: _Ready) -> dict[str, str]:

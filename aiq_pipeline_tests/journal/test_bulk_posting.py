@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from aiq_pipeline.service.aiq_documents import planned_write
 from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.store.journal import FoundBy
 from aiq_pipeline.sync.identity import invoice_reference
@@ -71,3 +72,23 @@ def test_throttling_mid_batch_slows_it_down_without_failing_it(bench: Bench) -> 
     assert [o.status for o in outcomes] == [Status.POSTED] * 5
     assert all(_aiq_references(bench)[invoice_reference(k)] == 1 for k in batch)
     assert service.aiq.pacer.throttled_calls == 2  # every later call waited (a pause that answers wear away)
+
+
+def test_a_preview_is_what_is_then_posted_field_by_field_and_writes_nothing(bench: Bench) -> None:
+    batch = _invoices(bench, 3)
+    before = dict(bench.emulators.accountsiq.state.data.entities["DEMO01"].transactions)
+    previews = bench.service("run-preview").preview_many(batch)
+    assert dict(bench.emulators.accountsiq.state.data.entities["DEMO01"].transactions) == before
+    assert all(bench.journal_entry(invoice_reference(k)) is None for k in batch)
+    assert [p.outcome.status for p in previews] == [Status.POSTED] * 3  # would post
+    assert {p.customer for p in previews} <= {"create", "existing"}
+    bench.service("run-post").post_many(batch)
+    for preview in previews:
+        assert preview.plan is not None
+        for doc in preview.plan.documents:
+            entry = bench.journal_entry(doc.reference)
+            assert entry is not None and entry.document is not None
+            sent = planned_write(doc, claim_key=preview.outcome.key, kind=preview.outcome.kind)
+            assert entry.document == sent.document  # the exact document, field by field
+    again = bench.service("run-preview-2").preview_many(batch)
+    assert [p.outcome.status for p in again] == [Status.ALREADY_POSTED] * 3
