@@ -21,7 +21,7 @@ from aiq_pipeline.accountsiq.errors import (
     AiqValidationError,
     AiqWriteOutcomeUnknown,
 )
-from aiq_pipeline.service.lookups import Lookups
+from aiq_pipeline.service.lookups import Lookups, one
 from aiq_pipeline.store.journal import FoundBy, PlannedWrite, PostingJournal, WriteState
 from aiq_pipeline.sync.documents.context import PostedDocument
 from aiq_pipeline.sync.documents.plan import PlannedAllocation
@@ -88,16 +88,16 @@ class Allocator:
         return min(outstanding, missing)
 
     def _outstanding(self, allocation: PlannedAllocation) -> Decimal | None:
-        source = self.lookups.fresh(allocation.source, allocation.source_type)
-        target = self.lookups.fresh(allocation.target, allocation.target_type)
-        if not source or not target:
+        source = one(allocation.source, self.lookups.fresh(allocation.source, allocation.source_type))
+        target = one(allocation.target, self.lookups.fresh(allocation.target, allocation.target_type))
+        if source is None or target is None:
             # AIQ's look-up may show a new document only after a while (unverified): allocate on a later attempt.
             missing = allocation.target if source else allocation.source
             raise AiqTransportError(
                 f"AIQ does not show {missing} by its reference yet, so what is outstanding is unknown",
                 operation="GetTransactionsByExternalReference",
             )
-        amounts = [found[0].outstanding_amount for found in (source, target)]
+        amounts = [found.outstanding_amount for found in (source, target)]
         if any(a is None for a in amounts):
             return None
         return to_cents(min(abs(a) for a in amounts if a is not None))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.models import TransactionSummary
@@ -20,6 +21,23 @@ from aiq_pipeline.sync.documents.plan import AiqTarget
 
 MARGIN = timedelta(days=7)  # either side of a document's expected AIQ date
 GAP = timedelta(days=14)  # dates further apart than this are listed separately (a listing returns every document)
+
+
+class DuplicateInAiq(Exception):
+    """AIQ holds more than one live document with one of our references: exactly once was broken somewhere (by
+    hand, or by AIQ), and only a person can say which to keep."""
+
+    def __init__(self, reference: str, found: list[TransactionSummary]) -> None:
+        self.reference = reference
+        self.transaction_ids = [t.transaction_id for t in found]
+        super().__init__(f"AIQ holds {len(found)} documents with reference {reference}")
+
+
+def one(reference: str, found: list[TransactionSummary]) -> TransactionSummary | None:
+    """The one document AIQ holds under `reference` (None: none); more than one raises DuplicateInAiq."""
+    if len(found) > 1:
+        raise DuplicateInAiq(reference, found)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -88,3 +106,17 @@ def _clusters(items: list[Wanted]) -> list[list[Wanted]]:
         else:
             clusters.append([item])
     return clusters
+
+
+LAG_FACTOR = 3  # the deadline is three times the slowest look-up seen lately ...
+DEADLINE_CEILING = timedelta(hours=1)  # ... within [the configured deadline, an hour]
+
+
+def following_lag(configured: timedelta, lags: Iterable[Decimal]) -> timedelta:
+    """How long to look for a document whose write is in doubt: the configured deadline, longer when AIQ's look-up
+    has lately taken longer to show new documents (the 95th percentile of the measured lags, times three)."""
+    ordered = sorted(float(lag) for lag in lags)
+    if not ordered:
+        return configured
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return min(max(configured, timedelta(seconds=LAG_FACTOR * p95)), max(configured, DEADLINE_CEILING))

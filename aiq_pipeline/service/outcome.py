@@ -28,6 +28,7 @@ class Reason(StrEnum):
     AIQ_ERROR = "AIQ_ERROR"
     AIQ_VALIDATION = "AIQ_VALIDATION"
     ALLOCATION_FAILED = "ALLOCATION_FAILED"
+    DUPLICATE_IN_AIQ = "DUPLICATE_IN_AIQ"  # AIQ holds two live documents with one of our references
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,10 @@ from aiq_pipeline.service import aiq_documents
 from aiq_pipeline.service.allocations import Allocator
 from aiq_pipeline.service.customers import CustomerDirectory, CustomerResolution, CustomerWrites
 from aiq_pipeline.service.kinds import KINDS, BunnyDocuments, DocumentKind, Related
-from aiq_pipeline.service.lookups import Lookups, Wanted
+from aiq_pipeline.service.lookups import DuplicateInAiq, Lookups, Wanted, following_lag, one
 from aiq_pipeline.service.outcome import Outcome, Reason, Status
 from aiq_pipeline.service.posting_outcomes import (
+    duplicate,
     existing_outcome,
     failure,
     plan_details,
@@ -105,6 +106,7 @@ class _Ready:
     created_customer: bool = False
     failed: Exception | None = None
     notes: list[str] = field(default_factory=list)
+    lag_seconds: float | None = None  # how long AIQ's look-up took to show it (at most), when measured
 
 
 class PostingService:
@@ -132,8 +134,9 @@ class PostingService:
         self.documents = BunnyDocuments(bunny, settings.bunny_entity_id)
         self.customers = CustomerDirectory(aiq, customer_rules)
         self.lookups = Lookups(aiq)
+        self.deadline = following_lag(options.unknown_outcome_deadline, journal.recent_lookup_lags())
         writer_options = WriterOptions(
-            deadline=options.unknown_outcome_deadline,
+            deadline=self.deadline,
             first_pause=options.first_lookup_pause,
             chunk=options.bulk_chunk,
             concurrency=options.concurrency,
@@ -145,6 +148,7 @@ class PostingService:
         self.customer_writes = CustomerWrites(aiq, journal, self.customers, owner=owner, lease=options.claim_lease)
         self._reference: ReferenceData | None = None
         self._dry_run = False
+        self._sent_at = clock()
 
     @property
     def reference(self) -> ReferenceData:
@@ -259,6 +263,8 @@ class PostingService:
             return step()
         except OutcomeUnknown as exc:
             return unknown(base, exc, self.journal)
+        except DuplicateInAiq as exc:
+            return duplicate(base, exc)
         except (ClaimLost, BunnyError, AiqError) as exc:  # anything else (the store failing) stops the batch
             return failure(base, exc)
 
@@ -374,19 +380,18 @@ class PostingService:
             return PostedDocument(related.reference, entry.aiq_id, entry.gross or ZERO, document=document)
         write = PlannedWrite(related.reference, related.claim_key, "document", str(related.target))
         if self._dry_run:
-            found = self.lookups.find(related.reference, related.target)
-            return _found(related.reference, found[0]) if found else None
+            seen = one(related.reference, self.lookups.find(related.reference, related.target))
+            return _found(related.reference, seen) if seen else None
         if entry is not None and entry.state in (WriteState.SENDING, WriteState.UNKNOWN):
             found_id = self.writer.look_until(write, since=entry.sent_at, found_by=FoundBy.LOOKUP)
             if found_id is None and not self.manual:
                 write = replace(write, summary=entry.sent_summary)
-                raise OutcomeUnknown(write, entry, self.options.unknown_outcome_deadline)
+                raise OutcomeUnknown(write, entry, self.deadline)
             if found_id is None:
                 return None  # a person's retry looked once more: AIQ does not hold it
-        found = self.lookups.find(related.reference, related.target)
-        if not found:
+        first = one(related.reference, self.lookups.find(related.reference, related.target))
+        if first is None:
             return None
-        first = found[0]
         gross = abs(to_cents(first.control_amount))
         self.journal.record_posted(
             replace(write, currency=first.currency_code, gross=gross), first.transaction_id, found_by=FoundBy.LOOKUP
@@ -409,6 +414,7 @@ class PostingService:
             for doc in r.plan.documents
             if doc.reference not in r.posted
         ]
+        self._sent_at = self._clock()
         written = self.writer.write_all([item for _, item in items])
         for r, item in items:
             result = written[item.doc.reference]
@@ -425,6 +431,17 @@ class PostingService:
         posted = [Wanted(r.plan.main.reference, r.plan.main.target, r.plan.main.date) for r in ready if not r.failed]
         with contextlib.suppress(AiqError):  # without it, each is read back by its id
             self.lookups.prefetch(posted)
+        self._measure_lag(ready)
+
+    def _measure_lag(self, ready: list[_Ready]) -> None:
+        """For each document written now and shown by the listing: how long AIQ took to show it, at most (the
+        journal keeps it; the deadline for unknown outcomes follows it; the UI plots it)."""
+        lag = self._clock() - self._sent_at
+        for r in ready:
+            main = r.plan.main
+            if r.wrote and r.failed is None and self.lookups.find(main.reference, main.target):
+                self.journal.record_lookup_lag(main.reference, lag)
+                r.lag_seconds = round(lag.total_seconds(), 3)
 
     # -- finishing one document ------------------------------------------------------------------------------
 
@@ -470,6 +487,7 @@ def _found(reference: str, summary: TransactionSummary) -> PostedDocument:
 
 
 def _customer_details(r: _Ready) -> dict[str, str]:
+    details = {} if r.lag_seconds is None else {"aiq_lookup_lag_seconds": str(r.lag_seconds)}
     if r.customer is None:
-        return {}
-    return {"customer_match": "created" if r.created_customer else r.customer.match.how}
+        return details
+    return details | {"customer_match": "created" if r.created_customer else r.customer.match.how}

@@ -10,6 +10,7 @@ from aiq_pipeline.accountsiq.errors import AiqError, AiqThrottledError, AiqTrans
 from aiq_pipeline.bunny.errors import BunnyError
 from aiq_pipeline.service import aiq_documents
 from aiq_pipeline.service.kinds import Facts
+from aiq_pipeline.service.lookups import DuplicateInAiq
 from aiq_pipeline.service.outcome import Outcome, Reason, Status
 from aiq_pipeline.service.writes import OutcomeUnknown
 from aiq_pipeline.store.database import utcnow
@@ -92,6 +93,21 @@ def unknown(base: Outcome, exc: OutcomeUnknown, journal: PostingJournal) -> Outc
         "records it if AIQ holds it, else posts it. Automatic retries never post it again."
     )
     return replace(base, reason_code=Reason.OUTCOME_UNKNOWN, reason=detail, fix=fix, retryable=False)
+
+
+def duplicate(base: Outcome, exc: DuplicateInAiq) -> Outcome:
+    """A contradiction of exactly once, seen while posting: an exception for a person, never retried by itself."""
+    ids = ", ".join(str(i) for i in exc.transaction_ids)
+    return replace(
+        base,
+        reason_code=Reason.DUPLICATE_IN_AIQ,
+        reason=f"AIQ holds {len(exc.transaction_ids)} documents with External Reference {exc.reference} "
+        f"(transaction ids {ids}); there must be one.",
+        fix="In AIQ, reverse all but one of them with a credit note (keep the one the posting journal names, if "
+        "any: aiq-pipeline journal --document " + exc.reference + "), then retry this document.",
+        duplicates=len(exc.transaction_ids) - 1,
+        retryable=False,
+    )
 
 
 def failure(base: Outcome, exc: ClaimLost | BunnyError | AiqError) -> Outcome:

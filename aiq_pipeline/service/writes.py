@@ -29,7 +29,7 @@ from aiq_pipeline.accountsiq.errors import (
 )
 from aiq_pipeline.accountsiq.models import BulkItemOutcome
 from aiq_pipeline.service import aiq_documents
-from aiq_pipeline.service.lookups import Lookups
+from aiq_pipeline.service.lookups import DuplicateInAiq, Lookups, one
 from aiq_pipeline.store.journal import ClaimLost, FoundBy, JournalEntry, PlannedWrite, PostingJournal, WriteState
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument
 
@@ -42,7 +42,7 @@ class OutcomeUnknown(Exception):
         self.write, self.entry, self.looked_for = write, entry, looked_for
 
 
-WriteFailure = OutcomeUnknown | ClaimLost | AiqError
+WriteFailure = OutcomeUnknown | DuplicateInAiq | ClaimLost | AiqError
 Written = int | WriteFailure  # AIQ's transaction id, or why the document was not written
 
 
@@ -97,7 +97,7 @@ class Writer:
         for item in items:
             try:
                 found = self._held(item)
-            except (OutcomeUnknown, AiqError) as exc:
+            except (OutcomeUnknown, DuplicateInAiq, AiqError) as exc:
                 results[item.write.reference] = exc
                 continue
             if found is not None:
@@ -119,10 +119,10 @@ class Writer:
             if not self.manual:
                 raise OutcomeUnknown(item.write, entry, self.options.deadline)
             return None  # a person's retry: it looked once more, and AIQ does not hold it; write it
-        existing = self.lookups.find(item.write.reference, item.write.target)
-        if existing:
-            self.journal.record_posted(item.write, existing[0].transaction_id, found_by=FoundBy.LOOKUP)
-            return existing[0].transaction_id
+        existing = one(item.write.reference, self.lookups.find(item.write.reference, item.write.target))
+        if existing is not None:
+            self.journal.record_posted(item.write, existing.transaction_id, found_by=FoundBy.LOOKUP)
+            return existing.transaction_id
         return None
 
     def _send_all(self, items: list[Item]) -> dict[str, Written]:
@@ -203,11 +203,11 @@ class Writer:
         deadline = start + self.options.deadline
         pause = self.options.first_pause
         while True:
-            found = self.lookups.fresh(write.reference, write.target)
+            found = one(write.reference, self.lookups.fresh(write.reference, write.target))
             now = self._clock()
-            if found:
-                self.journal.record_posted(write, found[0].transaction_id, found_by=found_by, lookup_lag=now - start)
-                return found[0].transaction_id
+            if found is not None:
+                self.journal.record_posted(write, found.transaction_id, found_by=found_by, lookup_lag=now - start)
+                return found.transaction_id
             if now >= deadline:
                 return None
             self._sleep(max(0.0, min(pause, (deadline - now).total_seconds())))

@@ -275,6 +275,25 @@ class PostingJournal:
                 [aiq_id, str(found_by), now, lag, self.entity_id, write.reference],
             )
 
+    def record_lookup_lag(self, reference: str, lag: timedelta) -> None:
+        """How long after it was sent AIQ's look-up first showed a posted document (kept once, the first look)."""
+        seconds = Decimal(str(round(max(lag.total_seconds(), 0.0), 3)))
+        with self.session.transaction() as conn:
+            conn.execute(
+                "UPDATE posting_journal SET lookup_lag_seconds = ? "
+                "WHERE entity_id = ? AND reference = ? AND lookup_lag_seconds IS NULL",
+                [seconds, self.entity_id, reference],
+            )
+
+    def recent_lookup_lags(self, limit: int = 200) -> list[Decimal]:
+        """The newest measured look-up lags (seconds), newest first."""
+        rows = self.session.query(
+            "SELECT lookup_lag_seconds FROM posting_journal WHERE entity_id = ? AND lookup_lag_seconds IS NOT NULL "
+            "ORDER BY recorded_at DESC LIMIT ?",
+            [self.entity_id, limit],
+        )
+        return [Decimal(row["lookup_lag_seconds"]) for row in rows]
+
     def record_rejected(self, write: PlannedWrite, error: str) -> None:
         """AIQ answered and wrote nothing: the write may be sent again later."""
         self._set_state(write, WriteState.REJECTED, error)

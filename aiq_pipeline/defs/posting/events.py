@@ -22,7 +22,7 @@ def money(value: Decimal | None) -> str:
 
 
 # Plain values Dagster shows as they are (money as exact text: a float would round it).
-Meta = dict[str, str | int | bool | None]
+Meta = dict[str, str | int | float | bool | None]
 
 
 def _identity(o: Outcome) -> Meta:
@@ -40,12 +40,20 @@ def _identity(o: Outcome) -> Meta:
     }
 
 
-# Details that are yes/no: recorded as booleans, so the UI shows and filters them as such.
+# Details that are yes/no: recorded as booleans, so the UI shows and filters them as such; and numbers, which the
+# UI plots over time (AIQ's look-up lag, issue 15).
 FLAG_DETAILS = frozenset({"posting_date_moved"})
+NUMBER_DETAILS = frozenset({"aiq_lookup_lag_seconds"})
+
+
+def _detail(name: str, value: str) -> str | bool | float:
+    if name in FLAG_DETAILS:
+        return value == "true"
+    return float(value) if name in NUMBER_DETAILS else value
 
 
 def _details(details: Mapping[str, str]) -> Meta:
-    return {name: value == "true" if name in FLAG_DETAILS else value for name, value in details.items()}
+    return {name: _detail(name, value) for name, value in details.items()}
 
 
 def materialization(asset: DocumentAsset, o: Outcome) -> dg.AssetMaterialization:
