@@ -10,9 +10,10 @@ different, explained reasons.
     fixtures = write_demo_fixtures(Path(".demo/fixtures"), customers=300, invoices=3000, seed=7)
     running_emulators(accountsiq_fixture=fixtures.accountsiq, bunny_fixture=fixtures.bunny)
 
-Where things are: vocabulary.py (dates, currencies, prices, countries), customers.py, invoices.py (lines,
-states, the planted failures), assembly.py (ids, numbers, both fixtures), summary.py (what a sync should do),
-files.py (writing them).
+Where things are: vocabulary.py (dates, currencies, prices, countries, processors and the demo's bank mapping),
+customers.py, invoices.py (lines, states, the planted failures), payments.py (paid in full, in part, refunded,
+overpaid, fees, pending, failed, account credit, one processor unmapped on purpose), assembly.py (ids, numbers,
+both fixtures), summary.py (what a sync should do), files.py (writing them).
 
 Choices worth knowing:
 
@@ -25,6 +26,9 @@ Choices worth knowing:
 - Tax follows the customer: Irish customers 23 % (V01; hotels 13.5 % V02 on services; charities EX; a few
   lines without a code fall back to the sync's default V01), other EU customers reverse charge (V00), UK and
   US customers zero-rated exports (V00). Item tax is written out, equal to net x rate rounded half-up.
+- Payments are played through the Bunny emulator's own rules on a clock set to each moment, all in open AIQ
+  periods and by AS_OF; the demo's settings (AIQ_PIPELINE_BANK_ACCOUNTS etc., aiq_emulators.demo) map every
+  processor but "paypal", whose payments are the demo's UNMAPPED_BANK_ACCOUNT exceptions.
 - The same seed gives byte-identical files; nothing depends on the clock or on hash order.
 """
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from aiq_emulators.accountsiq.fixtures import CustomerFixture, EmulatorFixture, demo_fixture
+from aiq_emulators.accountsiq.fixtures import CustomerFixture, EmulatorFixture, payments_demo_fixture
 from aiq_emulators.bunny.models import Entity, Invoice, Tenant
 from aiq_emulators.bunny.sample_tenant import sample_tenant
 from aiq_emulators.demo_tenant.customers import CustomerMaker, Customers
 from aiq_emulators.demo_tenant.invoices import Draft, InvoiceMaker
+from aiq_emulators.demo_tenant.payments import PaymentMaker
 from aiq_emulators.demo_tenant.summary import summarise
 from aiq_emulators.demo_tenant.vocabulary import EUR, FX_TO_EUR, MIN_CUSTOMERS, MIN_INVOICES
 from aiq_pipeline.sync.identity import customer_code
@@ -48,8 +49,10 @@ def build_demo_tenant(*, customers: int = 300, invoices: int = 3000, seed: int =
     tenant.invoices = bunny_invoices
     tenant.credit_notes = []
     tenant.tokens = []
+    # Drawn after everything the invoices draw, so the payments leave the invoices' own draws as they were.
+    story = PaymentMaker(rng, tenant, drafts).play()
     accountsiq = _accountsiq_fixture(drawn)
-    summary = summarise(seed, tenant, bunny_invoices, drafts, accountsiq)
+    summary = summarise(seed, tenant, drafts, accountsiq, story)
     return DemoTenant(accountsiq=accountsiq, bunny=tenant, summary=summary)
 
 
@@ -111,9 +114,10 @@ def _invoice(index: int, draft: Draft, number: str | None, rng: random.Random) -
 
 
 def _accountsiq_fixture(drawn: Customers) -> EmulatorFixture:
-    """The sample ledger with its existing customers plus a few more, and the customers an earlier (manual)
-    import already created for Bunny accounts; one of those in the wrong currency."""
-    aiq = demo_fixture()
+    """The sample ledger (with the bank, bank-charges and customer-credits accounts payments need) with its existing
+    customers plus a few more, and the customers an earlier (manual) import already created for Bunny accounts; one
+    of those in the wrong currency."""
+    aiq = payments_demo_fixture()
     demo01 = aiq.entities[0]
     extra = [
         CustomerFixture(code="EXISTING-004", name="Liffey Print Works Ltd", email="accounts@liffeyprint.example"),

@@ -44,3 +44,10 @@ def _aiq_json(fixture: EmulatorFixture) -> dict[str, Any]:
 
 def _write(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_aiq_fixture(path: Path, fixture: EmulatorFixture) -> Path:
+    """An AccountsIQ fixture file (with the emulator-only client secret in clear), e.g. the sample ledger's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write(path, _aiq_json(fixture))
+    return path

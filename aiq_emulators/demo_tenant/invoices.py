@@ -126,7 +126,12 @@ class InvoiceMaker:
         return [self._subscription(customer, day)]
 
     def _goodwill_credit(self, customer: Customer, day: dt.date) -> list[InvoiceItem]:
+        """A goodwill credit whose tax was keyed with the wrong sign: net -20.00, tax +4.60. The sync nets a credit
+        line against the charges on its account and tax code, but no AIQ line carries a net and a tax of opposite
+        signs."""
         goodwill = self._item(customer, SUB_MONTHLY, 1, money("-20.00"), "Goodwill credit (service outage)")
+        assert goodwill.tax_amount is not None
+        goodwill.tax_amount = abs(goodwill.tax_amount)
         return [self._subscription(customer, day), goodwill]
 
     # -- states ---------------------------------------------------------------------------------------------

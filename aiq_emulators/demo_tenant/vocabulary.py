@@ -13,6 +13,9 @@ AS_OF = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC)
 FIRST_ISSUE_DAY = dt.date(2026, 6, 1)
 LAST_ISSUE_DAY = AS_OF.date()
 CLOSED_PERIOD_DAYS = (dt.date(2026, 5, 15), dt.date(2026, 5, 28))  # AIQ's sales ledger is closed before June
+# The demo tenant is history: the sync starts at its first month (the closed-period invoices included), not on the
+# day the demo is first switched on (AIQ_PIPELINE_SYNC_START_DATE; without it the first-start rule skips it all).
+SYNC_START_DATE = dt.date(2026, 5, 1)
 
 MIN_CUSTOMERS = 20
 MIN_INVOICES = 60
@@ -32,7 +35,44 @@ FAILURE_REASONS = {
     UNKNOWN_TAX_CODE: "a line carries tax code V99, which AIQ does not know",
     CLOSED_PERIOD: "issued in May 2026, a period whose AIQ sales ledger is closed",
     CURRENCY_MISMATCH: "the account's AIQ customer BNY-<id> already exists in GBP, the invoice is in EUR",
-    NEGATIVE_LINE: "a goodwill credit line with a negative amount; AIQ batch invoice lines must not be negative",
+    NEGATIVE_LINE: "a goodwill credit line of net -20.00 whose tax was keyed as +4.60: no AIQ line carries a net and "
+    "a tax of opposite signs (a credit line of the right sign is netted against the charges and posts)",
+}
+
+# Payments (issue 12). Processors per currency, with the payment type Bunny shows and a weight; "paypal" is the
+# processor left unmapped on purpose (its payments fail as UNMAPPED_BANK_ACCOUNT until it is mapped).
+STRIPE, GOCARDLESS, MANUAL, PAYPAL = "stripe", "gocardless", "manual", "paypal"
+UNMAPPED_PROCESSOR = PAYPAL
+PAYMENT_TYPES = {STRIPE: "card", GOCARDLESS: "direct_debit", MANUAL: "wire_transfer", PAYPAL: "paypal"}
+PROCESSORS = {
+    EUR: ((STRIPE, 60), (GOCARDLESS, 25), (MANUAL, 15)),
+    GBP: ((STRIPE, 60), (GOCARDLESS, 25), (MANUAL, 15)),
+    USD: ((STRIPE, 75), (MANUAL, 25)),
+}
+# The demo's AIQ_PIPELINE_BANK_ACCOUNTS: every processor and currency above, paypal left out on purpose. AIQ's banks
+# (aiq_emulators.accountsiq.fixtures.payments_demo_fixture): 1200 EUR current account, 1210 GBP, 1220 USD, 1230 the
+# card processor's EUR clearing account.
+BANK_ACCOUNTS = {
+    "stripe:EUR": "1230",
+    "stripe:GBP": "1210",
+    "stripe:USD": "1220",
+    "gocardless:EUR": "1200",
+    "gocardless:GBP": "1210",
+    "manual:EUR": "1200",
+    "manual:GBP": "1210",
+    "manual:USD": "1220",
+}
+BANK_ACCOUNTS_SETTING = ",".join(f"{key}={account}" for key, account in BANK_ACCOUNTS.items())
+FEES_ACCOUNT = "6900"  # Bank charges: the processors' fees
+ACCOUNT_CREDIT_ACCOUNT = "2150"  # Customer credits: account credit applied to invoices
+# The card processor's fee on the payments that carry one: a share of the amount plus a fixed part.
+CARD_FEES = {EUR: ("0.015", "0.25"), GBP: ("0.015", "0.20"), USD: ("0.029", "0.30")}
+# Reason codes of the payment exceptions the demo plants, with what a finance person would be told.
+UNMAPPED_BANK_ACCOUNT = "UNMAPPED_BANK_ACCOUNT"
+INVOICE_NOT_POSTED = "INVOICE_NOT_POSTED"
+PAYMENT_EXCEPTIONS = {
+    UNMAPPED_BANK_ACCOUNT: f"paid through {PAYPAL}, a processor AIQ_PIPELINE_BANK_ACCOUNTS leaves unmapped on purpose",
+    INVOICE_NOT_POSTED: "paid an invoice planted to fail (NOT_POSTING_ACCOUNT): the payment waits for it",
 }
 
 # Prices per currency: plan price per seat, services day rate, price per API call.
