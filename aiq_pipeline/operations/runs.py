@@ -16,10 +16,10 @@ import dagster as dg
 from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG, contiguous_groups, range_tags
-from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
+from aiq_pipeline.defs.posting.status import DocumentException, document_exceptions, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags
 from aiq_pipeline.defs.resources import Resource, SyncSettings
-from aiq_pipeline.service.outcome import Status
+from aiq_pipeline.service.outcome import Reason, Status
 from aiq_pipeline.sync.identity import parse_key
 
 # Exit codes of `sync`, `retry` and `backfill` (the README documents them; 4 is a settings or connection problem).
@@ -27,7 +27,8 @@ EXIT_OK = 0
 EXIT_DOCUMENTS_FAILED = 1
 EXIT_RECONCILIATION_DIFFERS = 3
 # The run's events all reach the instance (the UI); the terminal gets only what the command prints.
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The command prints its own summary (every failure with its reason): Dagster's console says nothing.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 _R = TypeVar("_R", bound="Resource")
 
@@ -40,16 +41,18 @@ class SyncSummary:
     failed: list[DocumentException] = field(default_factory=list)
     runs: int = 0
     reconciliation_failed: list[str] = field(default_factory=list)  # month descriptions
+    stopped: list[str] = field(default_factory=list)  # documents a run stopped before reaching, with why
 
     def add(self, other: SyncSummary) -> None:
         self.posted += other.posted
         self.already_posted += other.already_posted
         self.skipped += other.skipped
         self.runs += other.runs
+        self.stopped += other.stopped
 
     @property
     def exit_code(self) -> int:
-        if self.failed:
+        if self.failed or self.stopped:
             return EXIT_DOCUMENTS_FAILED
         return EXIT_RECONCILIATION_DIFFERS if self.reconciliation_failed else EXIT_OK
 
@@ -61,6 +64,9 @@ class SyncSummary:
             f"failed: {len(self.failed)}",
         ]
         lines += [f"  - {e.key} [{e.reason_code}] {e.reason}" for e in self.failed]
+        if self.stopped:
+            lines.append(f"not reached: {len(self.stopped)}")
+            lines += [f"  - {line}" for line in self.stopped]
         lines.append(f"({self.runs} run(s))")
         return "\n".join(lines)
 
@@ -135,8 +141,30 @@ def post_in_process(
             continue
         order = instance.get_dynamic_partitions(asset.partitions_name)
         for group in contiguous_groups(mine, order, batch_size):
-            _collect(summary, execute(defs, instance, asset.key, group, trigger))
+            result = execute(defs, instance, asset.key, group, trigger)
+            _collect(summary, result)
             summary.runs += 1
+            if not result.success:
+                summary.stopped += _not_reached(instance, asset, group, summary, result)
     wanted = set(keys)
     summary.failed = [e for e in list_exceptions(instance) if e.key in wanted]
     return summary
+
+
+def _not_reached(
+    instance: dg.DagsterInstance,
+    asset: DocumentAsset,
+    group: Sequence[str],
+    summary: SyncSummary,
+    result: dg.ExecuteInProcessResult,
+) -> list[str]:
+    """Documents a failed run never gave an outcome (its step stopped on an error of its own), with that error."""
+    done = {*summary.posted, *summary.already_posted, *summary.skipped}
+    said = document_exceptions(instance, asset)
+    done |= {e.key for e in said if e.run_id == result.run_id and e.reason_code != Reason.INTERRUPTED}
+    failure = next((e for e in result.all_events if e.is_step_failure), None)
+    error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+    while error is not None and error.cause is not None:  # "Exceeded max_retries": the step's own error is inside
+        error = error.cause
+    why = error.message.strip().splitlines()[0] if error and error.message else "the run failed"
+    return [f"{key}: the run stopped before posting it ({why})" for key in group if key not in done]
