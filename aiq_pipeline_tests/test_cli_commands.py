@@ -63,7 +63,7 @@ def test_exceptions_prints_only_the_answer(tmp_path: Path) -> None:
     done = _run("exceptions", env=_environment(DAGSTER_HOME=str(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no BetaWarning, no "No dagster instance configuration file" notice
-    assert done.stdout == "No exceptions: every invoice picked up so far is posted.\n"
+    assert done.stdout == "No exceptions: every document picked up so far is posted.\n"
 
 
 def test_a_wrong_setting_is_one_line_and_exit_code_four(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ import click
 from aiq_pipeline.cli.app import EXIT_CODES, main, open_instance, reports_setting_problems
 
 if TYPE_CHECKING:
+    from aiq_pipeline.defs.posting.status import DocumentException
     from aiq_pipeline.store import Store
 
 
@@ -68,11 +70,9 @@ def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
         click.echo(json.dumps([e.as_json() for e in found], indent=2))
         return
     if not found:
-        click.echo("No exceptions: every invoice picked up so far is posted.")
+        click.echo("No exceptions: every document picked up so far is posted.")
         return
-    invoices = sum(1 for e in found if e.kind == "invoice")
-    credits = f" and {len(found) - invoices} credit note(s)/void(s)" if invoices < len(found) else ""
-    click.echo(f"{invoices} invoice(s){credits} could not be posted:")
+    click.echo(f"{_counted(found)} could not be posted:")
     for e in found:
         when = e.last_attempt_at.strftime("%Y-%m-%d %H:%M UTC") if e.last_attempt_at else "never"
         number = f" {e.number}" if e.number else ""
@@ -80,8 +80,27 @@ def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
         click.echo(f"    {e.reason}")
         if e.fix:
             click.echo(f"    fix: {e.fix}")
-    click.echo("Fix the cause, then: aiq-pipeline retry --all (or retry INVOICE_ID / CN-<id> / VOID-<id> ...)")
+    click.echo(
+        "Fix the cause, then: aiq-pipeline retry --all (or retry KEY..., e.g. 1007 CN-12 VOID-7 PAY-31 CREDIT-9)"
+    )
     click.echo('Handled outside the product? aiq-pipeline exceptions dismiss KEY... --reason "..."')
+
+
+_NOUNS = {
+    "invoice": "invoice(s)",
+    "credit_note": "credit note(s)",
+    "void": "void(s)",
+    "payment": "payment(s)",
+    "account_credit": "account credit(s)",
+}
+
+
+def _counted(found: list[DocumentException]) -> str:
+    """ "3 invoice(s), 1 payment(s)": how many of each kind, in the order posting runs them."""
+    counts = Counter(e.kind for e in found)
+    return ", ".join(
+        f"{counts[kind]} {_NOUNS.get(kind, kind)}" for kind in dict.fromkeys([*_NOUNS, *counts]) if counts.get(kind)
+    )
 
 
 def _list_dismissed(as_json: bool) -> None:
@@ -186,13 +205,30 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
 @main.command(epilog=EXIT_CODES)
 @click.option("--from", "from_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First issue date.")
 @click.option("--to", "to_date", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last issue date.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Post nothing and add no partition: plan the range's invoices as posting would, and print the counts and "
+    "totals per month and currency, and every invoice that would fail and why (exit code 1 if any would).",
+)
 @reports_setting_problems(strict=True)
-def backfill(from_date: datetime, to_date: datetime) -> None:
-    """Bring in older invoices on purpose: every postable invoice issued in the range, posted once each."""
+def backfill(from_date: datetime, to_date: datetime, dry_run: bool) -> None:
+    """Bring in older invoices on purpose: every postable invoice issued in the range, posted once each.
+
+    Invoices only: credit notes, voids and payments are posted by the sensors and `sync` from the sync start date
+    (`aiq-pipeline preflight --since DATE` plans all of them without posting).
+    """
     from aiq_pipeline.operations.sync import backfill as backfill_range
 
     if to_date < from_date:
         raise click.UsageError("--to is before --from")
+    if dry_run:
+        from aiq_pipeline.operations.dry_run import backfill_dry_run
+
+        with open_instance() as instance:
+            planned = backfill_dry_run(instance, from_date.date(), to_date.date(), echo=click.echo)
+        click.echo("\n".join(["", *planned.lines()]))
+        sys.exit(planned.exit_code)
     with open_instance() as instance:
         # Invoices already posted are found and left alone: a range that overlaps posts nothing twice.
         summary = backfill_range(instance, from_date.date(), to_date.date(), echo=click.echo)
