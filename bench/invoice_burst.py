@@ -466,18 +466,20 @@ def print_pipeline(result: PipelineResult, show_runs: bool) -> None:
 
 def print_summary(pipelines: list[PipelineResult], floor: PhaseResult | None, batch: int) -> None:
     print(f"\n== summary (batch size {batch})")
-    print("  phase                      wall s  inv/s  in-run ms/inv  queue+launch s  tick s  AIQ/inv  Bunny/inv  dup")
+    names = [p.phase.name for p in pipelines] + ([floor.name] if floor else [])
+    w = max(len(name) for name in names)
+    print(f"  {'phase':<{w}} wall s  inv/s  in-run ms/inv  queue+launch s  tick s  AIQ/inv  Bunny/inv  dup")
     for p in pipelines:
         ph = p.phase
         print(
-            f"  {ph.name:<26} {_fmt(ph.elapsed, ''):>6}  {_fmt(ph.rate, '', 2):>5}  "
+            f"  {ph.name:<{w}} {_fmt(ph.elapsed, ''):>6}  {_fmt(ph.rate, '', 2):>5}  "
             f"{_fmt(_ms(ph.in_run_per_invoice), '', 0):>13}  "
             f"{_fmt(ph.queued_median, ''):>14}  {_fmt(ph.tick_seconds, '', 2):>6}  "
             f"{p.counters.aiq_total / p.n:>7.2f}  {p.counters.bunny_requests / p.n:>9.2f}  {p.duplicates:>3}"
         )
     if floor is not None:
         print(
-            f"  {floor.name:<26} {_fmt(floor.elapsed, ''):>6}  {_fmt(floor.rate, '', 2):>5}  "
+            f"  {floor.name:<{w}} {_fmt(floor.elapsed, ''):>6}  {_fmt(floor.rate, '', 2):>5}  "
             f"{_fmt(_ms(floor.in_run_per_invoice), '', 0):>13}  "
             f"{_fmt(floor.queued_median, ''):>14}  {_fmt(floor.tick_seconds, '', 2):>6}"
         )
