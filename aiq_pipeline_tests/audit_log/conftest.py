@@ -1,0 +1,121 @@
+"""The audit log's fixtures: the store on DuckDB or PostgreSQL, and a journal written the way posting writes it (claim,
+`sending`, AIQ's id, the outcome) at moments the test chooses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from aiq_pipeline.store import Session, Store
+from aiq_pipeline.store.journal import FoundBy, OutcomeRecord, PlannedWrite, PostingJournal
+from aiq_pipeline_tests.postgres.conftest import pg_database, pg_url  # noqa: F401
+
+BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "duckdb":
+        return Store(tmp_path / "aiq.duckdb")
+    return Store(request.getfixturevalue("pg_url"))
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 1, 5, 9, 0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, moment: datetime) -> Clock:
+        self.now = moment
+        return self
+
+
+@dataclass
+class Writer:
+    """Writes the journal as a posting run does, one document at a time, at the clock's moments."""
+
+    store: Store
+    clock: Clock = field(default_factory=Clock)
+
+    def journal(self, session: Session, entity: str) -> PostingJournal:
+        return PostingJournal(session, entity, clock=self.clock)
+
+    def write(
+        self,
+        entity: str,
+        key: str,
+        reference: str,
+        *,
+        run: str,
+        aiq_id: int | None,
+        kind: str = "invoice",
+        target: str = "SI",
+        gross: Decimal | None = None,
+        found_by: FoundBy = FoundBy.ANSWER,
+        error: str | None = None,
+    ) -> None:
+        """One AIQ write of `key`: sent by `run`, then posted as `aiq_id` (or refused with `error`)."""
+        with self.store.session() as session:
+            journal = self.journal(session, entity)
+            assert (
+                journal.claim(key, run, process="h/1/1", lease=timedelta(minutes=5), is_dead=lambda _p: False) is None
+            )
+            planned = PlannedWrite(reference, key, kind, target, currency="EUR", gross=gross)
+            journal.begin_write(planned, run)
+            if error is not None:
+                journal.record_rejected(planned, error)
+            elif aiq_id is not None:
+                journal.record_posted(planned, aiq_id, found_by=found_by)
+            journal.release(key, run)
+
+    def outcome(self, entity: str, record: OutcomeRecord) -> None:
+        with self.store.session() as session:
+            self.journal(session, entity).record_outcomes([record])
+
+    def posted(
+        self,
+        entity: str,
+        key: str,
+        *,
+        run: str,
+        aiq_id: int,
+        number: str,
+        gross: Decimal,
+        kind: str = "invoice",
+        target: str = "SI",
+    ) -> str:
+        """A document posted by `run`: its write and its outcome. Returns its reference."""
+        reference = f"BUNNY-{key}"
+        self.write(entity, key, reference, run=run, aiq_id=aiq_id, kind=kind, target=target, gross=gross)
+        self.outcome(
+            entity,
+            OutcomeRecord(
+                key,
+                kind,
+                "posted",
+                source_id=key.removeprefix("CN-"),
+                number=number,
+                customer_code="C001",
+                external_reference=reference,
+                aiq_transaction_id=aiq_id,
+                currency="EUR",
+                net=gross,
+                tax=Decimal("0.00"),
+                gross=gross,
+                aiq_gross=gross,
+                posted_at=self.clock(),
+                run_id=run,
+            ),
+        )
+        return reference
+
+
+@pytest.fixture
+def writer(store: Store) -> Writer:
+    return Writer(store)
