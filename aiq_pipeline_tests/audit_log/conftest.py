@@ -1,18 +1,34 @@
-"""The audit log's fixtures: the store on DuckDB or PostgreSQL, and a journal written the way posting writes it (claim,
-`sending`, AIQ's id, the outcome) at moments the test chooses."""
+"""The audit log's fixtures, each on DuckDB or PostgreSQL: the store, a journal written the way posting writes it
+(claim, `sending`, AIQ's id, the outcome) at moments the test chooses, the posting bench (both emulators and the
+posting service) with the command's environment, and the whole pipeline stack (the Dagster instance too)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from aiq_emulators.runner import running_emulators
+from aiq_pipeline.defs.code_location import build_definitions
+from aiq_pipeline.defs.resources import StoreResource
 from aiq_pipeline.store import Session, Store
 from aiq_pipeline.store.journal import FoundBy, OutcomeRecord, PlannedWrite, PostingJournal
-from aiq_pipeline_tests.postgres.conftest import pg_database, pg_url  # noqa: F401
+from aiq_pipeline_tests.journal.conftest import Bench
+from aiq_pipeline_tests.pipeline.conftest import (
+    AIQ_CLIENT,
+    AIQ_ENTITY,
+    BUNNY_CLIENT,
+    BUNNY_ENTITY,
+    Stack,
+    make_resources,
+)
+from aiq_pipeline_tests.postgres.conftest import open_instance, pg_database, pg_url, production_home  # noqa: F401
 
 BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -119,3 +135,48 @@ class Writer:
 @pytest.fixture
 def writer(store: Store) -> Writer:
     return Writer(store)
+
+
+@pytest.fixture
+def bench(store: Store, tmp_path: Path) -> Iterator[Bench]:
+    """Both emulators over real HTTP and the posting service, writing to the store on either backend."""
+    with running_emulators(state_dir=tmp_path / "emulators") as emulators, ExitStack() as contexts:
+        yield Bench(emulators, store, contexts)
+
+
+@pytest.fixture
+def cli_env(bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of `aiq-pipeline`, pointing at the bench's store and emulators (one pair)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {
+        "DAGSTER_HOME": str(home),
+        "AIQ_PIPELINE_STORE": bench.store.location,
+        "AIQ_BASE_URL": bench.emulators.accountsiq_url,
+        "AIQ_ENTITY_ID": AIQ_ENTITY,
+        "AIQ_CLIENT_ID": AIQ_CLIENT[0],
+        "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
+        "AIQ_DEFAULT_TAX_CODE": "V01",
+        "BUNNY_BASE_URL": bench.emulators.bunny_url,
+        "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
+        "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
+        "BUNNY_ENTITY_ID": BUNNY_ENTITY,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(params=BACKENDS)
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """The pipeline stack with the Dagster instance and the store on SQLite and DuckDB, or both on PostgreSQL."""
+    with ExitStack() as cleanup:
+        emulators = cleanup.enter_context(running_emulators(state_dir=tmp_path / "emulators"))
+        if request.param == "duckdb":
+            instance = cleanup.enter_context(dg.instance_for_test())
+            location = str(tmp_path / "store.duckdb")
+        else:
+            instance = cleanup.enter_context(open_instance(request.getfixturevalue("production_home")))
+            location = str(request.getfixturevalue("pg_url"))
+        resources = make_resources(emulators, tmp_path / "unused.duckdb")
+        resources["store"] = StoreResource(location=location)
+        yield Stack(emulators, build_definitions(resources), instance, Store(location), tmp_path)
