@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +31,33 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from aiq_emulators.accountsiq.fixtures import payments_demo_fixture
+from aiq_emulators.bunny.store import TenantStore
 from aiq_emulators.demo_tenant import write_demo_fixtures
+from aiq_emulators.demo_tenant.files import write_aiq_fixture
+from aiq_emulators.demo_tenant.vocabulary import (
+    ACCOUNT_CREDIT_ACCOUNT,
+    BANK_ACCOUNTS,
+    BANK_ACCOUNTS_SETTING,
+    FEES_ACCOUNT,
+    ISO,
+    SYNC_START_DATE,
+    UNMAPPED_PROCESSOR,
+)
 from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_emulators.serving import LOOPBACK, free_port
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
 from aiq_pipeline.defs.accounts import SETUP_ASSETS
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.documents import INVOICES, PAYMENTS, DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
-from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
+from aiq_pipeline.defs.resources import (
+    AccountsIQResource,
+    BunnyResource,
+    PostingRulesResource,
+    StoreResource,
+    SyncSettings,
+)
+from aiq_pipeline.sync.identity import payment_key
 
 Echo = Callable[[str], None]
 
@@ -99,13 +118,17 @@ class DemoLayout:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where the sync stands: Bunny's released invoices against the invoice asset's partitions."""
+    """Where the sync stands: Bunny's released invoices against the invoice asset's partitions, and the payments'
+    partitions (a payment gets one once the invoices it paid are no longer being posted)."""
 
     released: int
     known: int
     posted: int
     failed: int
     active_runs: int
+    payments_known: int = 0
+    payments_posted: int = 0
+    payments_failed: int = 0
 
     @property
     def caught_up(self) -> bool:
@@ -116,10 +139,17 @@ class Progress:
             and (self.active_runs == 0)
         )
 
+    @property
+    def payments_settled(self) -> bool:
+        """Every payment picked up so far is posted or failed, and nothing runs."""
+        done = self.payments_posted + self.payments_failed
+        return self.payments_known > 0 and done == self.payments_known and self.active_runs == 0
+
     def render(self) -> str:
         return (
-            f"{self.posted} posted, {self.failed} failed, {self.known} picked up of {self.released} released; "
-            f"{self.active_runs} run(s) queued or running"
+            f"invoices: {self.posted} posted, {self.failed} failed, {self.known} picked up of {self.released} "
+            f"released; payments: {self.payments_posted} posted, {self.payments_failed} failed of "
+            f"{self.payments_known} picked up; {self.active_runs} run(s) queued or running"
         )
 
 
@@ -146,6 +176,10 @@ def _summary_text(summary: Any) -> str:
         return str(summary)
     customers, invoices = summary.get("customers", {}), summary.get("invoices", {})
     expected, reasons = summary.get("expected_sync", {}), summary.get("failures_by_reason", {})
+    payments = summary.get("payments", {})
+    paid = payments.get("expected_sync", {})
+    cases = ", ".join(f"{k} {v}" for k, v in payments.get("cases", {}).items() if v)
+    held = ", ".join(f"{k} x{v}" for k, v in payments.get("exceptions_by_reason", {}).items())
     return "\n".join(
         [
             f"  {customers.get('bunny', '?')} Bunny customers, {invoices.get('total', '?')} invoices "
@@ -153,6 +187,8 @@ def _summary_text(summary: Any) -> str:
             f"  expected: {expected.get('picked_up', '?')} picked up, {expected.get('posted', '?')} posted, "
             f"{expected.get('failed', '?')} failed",
             f"  planted failures: {', '.join(f'{k} x{v}' for k, v in reasons.items()) or 'none'}",
+            f"  {payments.get('total', '?')} payments ({cases}); expected: {paid.get('picked_up', '?')} picked up, "
+            f"{paid.get('posted', '?')} posted, {paid.get('failed', '?')} held ({held or 'none'})",
         ]
     )
 
@@ -235,6 +271,8 @@ class DemoStack:
         if self._generated_tenant is not None:
             customers, invoices = self._generated_tenant
             aiq_fixture, bunny_fixture = demo_fixtures(layout.fixtures, customers, invoices, self.echo)
+        else:  # the sample tenant's ledger, with the bank accounts the demo's settings map
+            aiq_fixture = write_aiq_fixture(layout.fixtures / "accountsiq-sample.json", payments_demo_fixture())
 
         ui_port, aiq_port, bunny_port = self._ports
         self.emulators = self._stack.enter_context(
@@ -265,23 +303,13 @@ class DemoStack:
 
     def _environment(self) -> dict[str, str]:
         assert self.emulators is not None and self.emulators.accountsiq_url and self.emulators.bunny_url
-        env = {
-            "AIQ_BASE_URL": self.emulators.accountsiq_url,
-            "AIQ_ENTITY_ID": AIQ_ENTITY,
-            "AIQ_CLIENT_ID": AIQ_CLIENT[0],
-            "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
-            "AIQ_DEFAULT_TAX_CODE": AIQ_TAX_CODE,
-            "BUNNY_BASE_URL": self.emulators.bunny_url,
-            "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
-            "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
-            "BUNNY_ENTITY_ID": BUNNY_ENTITY,
-            "AIQ_PIPELINE_STORE": str(self.layout.store),
-            "DAGSTER_HOME": str(self.layout.dagster_home),
-            "AIQ_PIPELINE_SENSOR_DEFAULT": "RUNNING",
-        }
-        if self._batch_size is not None:
-            env["AIQ_PIPELINE_BATCH_SIZE"] = str(self._batch_size)
-        return env
+        return demo_environment(
+            self.emulators.accountsiq_url,
+            self.emulators.bunny_url,
+            store=self.layout.store,
+            dagster_home=self.layout.dagster_home,
+            batch_size=self._batch_size,
+        )
 
     def _write_env_file(self) -> None:
         path = self.layout.env_file
@@ -291,6 +319,7 @@ class DemoStack:
     def resources(self) -> dict[str, dg.ConfigurableResource]:
         """The same settings the code location reads from `self.env`, as explicit resources."""
         env = self.env
+        start = env["AIQ_PIPELINE_SYNC_START_DATE"]
         return {
             "accountsiq": AccountsIQResource(
                 base_url=env["AIQ_BASE_URL"],
@@ -306,7 +335,14 @@ class DemoStack:
                 entity_id=env["BUNNY_ENTITY_ID"],
             ),
             "store": StoreResource(location=env["AIQ_PIPELINE_STORE"]),
-            "sync_settings": SyncSettings(**({"batch_size": self._batch_size} if self._batch_size else {})),
+            "sync_settings": SyncSettings(sync_start_date=start)
+            if self._batch_size is None
+            else SyncSettings(sync_start_date=start, batch_size=self._batch_size),
+            "posting_rules": PostingRulesResource(
+                bank_accounts=dict(BANK_ACCOUNTS),
+                fees_account=env["AIQ_PIPELINE_FEES_ACCOUNT"],
+                account_credit_account=env["AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT"],
+            ),
         }
 
     def release_interrupted_runs(self) -> None:
@@ -381,8 +417,11 @@ class DemoStack:
         if process is not None and process.poll() is None:
             # SIGINT to `dagster dev` alone: it is its Ctrl-C, and it then shuts its webserver, daemon and
             # code servers down in order. Escalate to the whole group only if that hangs.
-            steps = ((process.pid, signal.SIGINT, grace), (-process.pid, signal.SIGTERM, 10.0))
-            steps += ((-process.pid, signal.SIGKILL, 5.0),)
+            steps: tuple[tuple[int, signal.Signals, float], ...] = (
+                (process.pid, signal.SIGINT, grace),
+                (-process.pid, signal.SIGTERM, 10.0),
+                (-process.pid, signal.SIGKILL, 5.0),
+            )
             for target, sig, wait in steps:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(target, sig)
@@ -407,18 +446,41 @@ class DemoStack:
                 1 for i in store.tenant.invoices if i.entity_id == BUNNY_ENTITY and i.state in POSTABLE_INVOICE_STATES
             )
 
+    def _statuses(self, asset: DocumentAsset) -> tuple[int, int, int]:
+        """(partitions, materialized, failed) of a document asset."""
+        assert self.instance is not None
+        keys = self.instance.get_dynamic_partitions(asset.partitions_name)
+        status = (self.instance.get_status_by_partition(asset.key, keys, asset.partitions) or {}) if keys else {}
+        values = list(status.values())
+        return (
+            len(keys),
+            values.count(dg.AssetPartitionStatus.MATERIALIZED),
+            values.count(dg.AssetPartitionStatus.FAILED),
+        )
+
+    def received_payments(self) -> int:
+        """Payments of the synced entity that Bunny shows received (what the payments sensor should pick up)."""
+        assert self.emulators is not None
+        store = self.emulators.bunny.store
+        with store.lock:
+            return sum(
+                1 for p in store.tenant.payments if p.entity_id == BUNNY_ENTITY and p.processing_state == "SUCCEEDED"
+            )
+
     def progress(self) -> Progress:
         assert self.instance is not None
-        keys = self.instance.get_dynamic_partitions(INVOICES.partitions_name)
-        status = (self.instance.get_status_by_partition(INVOICES.key, keys, INVOICES.partitions) or {}) if keys else {}
-        values = list(status.values())
+        known, posted, failed = self._statuses(INVOICES)
+        payments_known, payments_posted, payments_failed = self._statuses(PAYMENTS)
         active = self.instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES))
         return Progress(
             released=self.released_invoices(),
-            known=len(keys),
-            posted=values.count(dg.AssetPartitionStatus.MATERIALIZED),
-            failed=values.count(dg.AssetPartitionStatus.FAILED),
+            known=known,
+            posted=posted,
+            failed=failed,
             active_runs=active,
+            payments_known=payments_known,
+            payments_posted=payments_posted,
+            payments_failed=payments_failed,
         )
 
     def alive(self) -> bool:
@@ -476,6 +538,22 @@ class DemoStack:
             )
         return (charge.id, account.id) if charge and account else None
 
+    def unmapped_payments(self) -> dict[str, list[str]]:
+        """Currency -> ids of the synced entity's received payments through the processor left unmapped."""
+        assert self.emulators is not None
+        return unmapped_payments(self.emulators.bunny.store)
+
+    def pending_payments(self) -> list[str]:
+        """Ids of the synced entity's payments still pending in Bunny."""
+        assert self.emulators is not None
+        store = self.emulators.bunny.store
+        with store.lock:
+            return [
+                p.id
+                for p in store.tenant.payments
+                if p.entity_id == BUNNY_ENTITY and p.processing_state in ("PENDING", "PROCESSING")
+            ]
+
     def fix_broken_charge(self) -> None:
         ids = self.broken_charge_fix()
         if ids is None:
@@ -493,6 +571,58 @@ FIX_CHARGE_MUTATION = (
     "mutation($id: ID!, $a: PriceListChargeAttributes!) { priceListChargeUpdate(id: $id, attributes: $a) "
     "{ errors priceListCharge { id code } } }"
 )
+
+
+def demo_environment(
+    accountsiq_url: str, bunny_url: str, *, store: Path, dagster_home: Path, batch_size: int | None = None
+) -> dict[str, str]:
+    """The demo's settings, as the code location, the CLI (`demo.env`) and the demo's tests read them.
+
+    The demo tenant is history (issued from May 2026), so AIQ_PIPELINE_SYNC_START_DATE brings it in: without it
+    the first-start rule would pick up only documents issued from the day the demo is first switched on. The bank
+    mapping covers every processor and currency the demo tenant's payments use except paypal, left unmapped on
+    purpose (its payments are UNMAPPED_BANK_ACCOUNT exceptions until it is mapped)."""
+    env = {
+        "AIQ_BASE_URL": accountsiq_url,
+        "AIQ_ENTITY_ID": AIQ_ENTITY,
+        "AIQ_CLIENT_ID": AIQ_CLIENT[0],
+        "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
+        "AIQ_DEFAULT_TAX_CODE": AIQ_TAX_CODE,
+        "BUNNY_BASE_URL": bunny_url,
+        "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
+        "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
+        "BUNNY_ENTITY_ID": BUNNY_ENTITY,
+        "AIQ_PIPELINE_STORE": str(store),
+        "DAGSTER_HOME": str(dagster_home),
+        "AIQ_PIPELINE_SENSOR_DEFAULT": "RUNNING",
+        "AIQ_PIPELINE_SYNC_START_DATE": SYNC_START_DATE.isoformat(),
+        "AIQ_PIPELINE_BANK_ACCOUNTS": BANK_ACCOUNTS_SETTING,
+        "AIQ_PIPELINE_FEES_ACCOUNT": FEES_ACCOUNT,
+        "AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT": ACCOUNT_CREDIT_ACCOUNT,
+    }
+    if batch_size is not None:
+        env["AIQ_PIPELINE_BATCH_SIZE"] = str(batch_size)
+    return env
+
+
+def unmapped_payments(store: TenantStore) -> dict[str, list[str]]:
+    """Currency -> ids of the synced entity's received payments through the processor left unmapped on purpose."""
+    found: dict[str, list[str]] = {}
+    with store.lock:
+        received = (p for p in store.tenant.payments if p.processing_state == "SUCCEEDED")
+        for p in received:
+            if p.entity_id == BUNNY_ENTITY and p.payment_processor == UNMAPPED_PROCESSOR:
+                found.setdefault(ISO.get(p.currency_id, p.currency_id), []).append(p.id)
+    return found
+
+
+def unmapped_fix(currencies: Iterable[str]) -> str:
+    """The walkthrough's fix, to add to AIQ_PIPELINE_BANK_ACCOUNTS: the unmapped processor mapped, per currency, to
+    the bank account that takes bank transfers in that currency (the EUR current account for any other)."""
+    return ",".join(
+        f"{UNMAPPED_PROCESSOR}:{currency}={BANK_ACCOUNTS.get(f'manual:{currency}', BANK_ACCOUNTS['manual:EUR'])}"
+        for currency in sorted(currencies)
+    )
 
 
 # -- the foreground demo -------------------------------------------------------------------------
@@ -523,13 +653,14 @@ def walkthrough(stack: DemoStack) -> str:
     lines = [
         f"Dagster UI: {stack.ui_url}",
         f"  Lineage: {stack.ui_url}/asset-groups   Invoices: {stack.ui_url}/assets/aiq/posted_invoices?view=partitions",
-        "  The released-invoices sensor is on: it picks up Bunny's released invoices every 30 s and posts",
-        "  them in batches; posted partitions turn green, the ones that cannot be posted turn red.",
+        f"  Payments: {stack.ui_url}/assets/aiq/posted_payments?view=partitions",
+        "  The sensors are on: every 30 s they pick up Bunny's released invoices, credit notes and payments",
+        "  and post them in batches; posted partitions turn green, the ones that cannot be posted turn red.",
         "",
         "In another terminal, in this folder:",
         f"  set -a; . {env_file}; set +a",
         "",
-        "  # the invoices that could not be posted, with the reason and the fix",
+        "  # the documents that could not be posted, with the reason and the fix",
         f"  {cli} exceptions",
         "",
         "  # release 20 new invoices in Bunny: the sensor posts them within about 30 s",
@@ -553,9 +684,10 @@ def walkthrough(stack: DemoStack) -> str:
             f"  curl -s {bunny}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\",
             f"    -d '{mutation}'",
         ]
+    lines += _payment_lines(stack, cli)
     lines += [
         "",
-        "  # post the failed invoices again (or in the UI: posted_invoices > Materialize > Failed and missing)",
+        "  # post the failed documents again (or in the UI: posted_invoices > Materialize > Failed and missing)",
         f"  {cli} retry --all",
         "",
         f"Dagster's own log: {_shown(stack.layout.log)}.   Ctrl-C stops everything; state stays in "
@@ -564,10 +696,40 @@ def walkthrough(stack: DemoStack) -> str:
     return "\n".join(lines)
 
 
+def _payment_lines(stack: DemoStack, cli: str) -> list[str]:
+    """The walkthrough's payments: the unmapped processor's fix, and a pending payment going through."""
+    assert stack.emulators is not None
+    bunny = stack.emulators.bunny_url
+    unmapped, pending = stack.unmapped_payments(), stack.pending_payments()
+    if not unmapped and not pending:
+        return []
+    lines = [
+        "",
+        "  # payments: the payments sensor posts Bunny's payments as AIQ receipts into the bank mapped for their",
+        "  # processor (AIQ_PIPELINE_BANK_ACCOUNTS), once their invoices are posted.",
+    ]
+    if unmapped:
+        mapping = unmapped_fix(unmapped)
+        keys = " ".join(payment_key(i) for ids in unmapped.values() for i in ids)
+        lines += [
+            f"  # {UNMAPPED_PROCESSOR} is left unmapped on purpose: its payments are UNMAPPED_BANK_ACCOUNT exceptions.",
+            "  # Map it (in this shell: the CLI reads it from the environment) and post them again:",
+            f'  export AIQ_PIPELINE_BANK_ACCOUNTS="$AIQ_PIPELINE_BANK_ACCOUNTS,{mapping}"',
+            f"  {cli} retry {keys}",
+        ]
+    if pending:
+        lines += [
+            "  # a pending card payment goes through in Bunny: the payments sensor posts it within about 30 s",
+            f"  curl -s -X POST {bunny}/_emulator/payments/{pending[0]}/complete",
+        ]
+    return lines
+
+
 def _watch(stack: DemoStack, started: float, stop: threading.Event, echo: Echo) -> None:
-    """Report progress (at most every 30 s) until the sensor has caught up; the times are the demo's
-    measurements of how long the first posting and the whole backlog take."""
+    """Report progress (at most every 30 s) until the sensors have caught up, invoices first, then payments; the
+    times are the demo's measurements of how long the first posting and the whole backlog take."""
     first_posted = False
+    invoices_done = False
     last_said = 0.0
     already = stack.progress().posted  # posted by earlier sessions of a resumed demo
     while not stop.wait(5.0):
@@ -577,8 +739,18 @@ def _watch(stack: DemoStack, started: float, stop: threading.Event, echo: Echo) 
             echo(f"(progress not readable just now: {error})")
             continue
         elapsed = time.monotonic() - started
-        if progress.caught_up:
-            echo(f"[{elapsed:5.0f}s] the sensor has caught up: {progress.posted} posted, {progress.failed} failed.")
+        if progress.caught_up and not invoices_done:
+            invoices_done = True
+            echo(f"[{elapsed:5.0f}s] the invoices have caught up: {progress.posted} posted, {progress.failed} failed.")
+            last_said = elapsed
+        if invoices_done and (
+            stack.received_payments() == 0
+            or (progress.payments_settled and progress.payments_known >= stack.received_payments())
+        ):
+            echo(
+                f"[{elapsed:5.0f}s] the payments have caught up: {progress.payments_posted} posted, "
+                f"{progress.payments_failed} failed."
+            )
             echo("Run `aiq-pipeline exceptions` (see above) for the reasons; new releases are picked up as they come.")
             return
         if progress.posted > already and not first_posted:
