@@ -20,9 +20,10 @@ from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from aiq_emulators.demo import PROJECT_DIR, DemoStack
-from aiq_pipeline.defs.exceptions import list_exceptions
-from aiq_pipeline.defs.keys import POSTED_INVOICES
-from aiq_pipeline.defs.partitions import INVOICE_PARTITIONS_NAME, bunny_invoices
+from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.status import list_exceptions
+
+POSTED_INVOICES, INVOICE_PARTITIONS_NAME, bunny_invoices = INVOICES.key, INVOICES.partitions_name, INVOICES.partitions
 
 expect = playwright_api.expect
 
