@@ -1,9 +1,11 @@
 """Runs whose process is gone are marked failed and their pool slots freed, so nothing after them waits for ever.
 
 A run records its process in a tag (`aiq_pipeline/process`, host/pid/start): the CLI sets it on the runs it executes
-itself, and every asset that holds a store slot sets it when it starts (runs the daemon launched). A run still
-STARTING or STARTED whose process ran on this host and is gone is dead: it is reported failed (its unfinished
-partitions become FAILED, listed as INTERRUPTED) and its slots are freed. Slots still held by runs that already
+itself, and every asset that holds a store slot sets it when it starts (runs the daemon launched). A run not yet
+finished (created but not started, starting, started) whose process ran on this host and is gone is dead: it is
+reported failed (its unfinished partitions become FAILED, listed as INTERRUPTED) and its slots are freed. A run the
+CLI created carries the tag from the start, so one whose process died before the run started is found too (left
+NOT_STARTED, its partitions would stay IN_PROGRESS: neither posted nor listed). Slots still held by runs that already
 ended are freed too. On other hosts, Dagster's run monitoring does the same (deploy/dagster.production.yaml), and
 the posting journal's claims expire with their lease.
 
@@ -18,7 +20,12 @@ import dagster as dg
 from aiq_pipeline.service.processes import is_dead, this_process
 
 PROCESS_TAG = "aiq_pipeline/process"
-_ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+_ACTIVE = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 _ENDED = frozenset({dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED})
 
 
