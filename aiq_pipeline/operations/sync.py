@@ -14,7 +14,13 @@ from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, I
 from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_run_ids
-from aiq_pipeline.defs.posting.status import DismissalMark, dismissal_marks, invoice_partitions, list_exceptions
+from aiq_pipeline.defs.posting.status import (
+    DismissalMark,
+    dismissal_marks,
+    invoice_partitions,
+    list_exceptions,
+    partition_status,
+)
 from aiq_pipeline.defs.recovery import process_tags, reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.operations.reconcile import reconcile_after_sync
@@ -86,14 +92,18 @@ def _check_bunny_entity(bunny: BunnyResource) -> None:
 
 
 def _rerun_keys(instance: dg.DagsterInstance) -> list[str]:
-    """Documents whose failure has passed: their run died, or the run that held them finished."""
+    """Documents whose failure has passed (their run died, or the run that held them finished), and documents no run
+    ever took up: a `sync` killed in its first batch never created the runs of the later ones, whose partitions it
+    had already added (not new any more, not failed either, they would otherwise never be posted)."""
     active = active_run_ids(instance)
-    return [
+    passed = [
         e.key
         for e in list_exceptions(instance)
         if e.reason_code == Reason.INTERRUPTED
         or (e.reason_code == Reason.BEING_POSTED and e.detail("held_by_run") not in active)
     ]
+    untouched = [key for asset in DOCUMENT_ASSETS for key, s in partition_status(instance, asset).items() if s is None]
+    return [*passed, *untouched]
 
 
 def _new_invoices(instance: dg.DagsterInstance, bunny: BunnyResource, sync: SyncSettings, start: date) -> list[str]:
