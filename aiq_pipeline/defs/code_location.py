@@ -6,7 +6,17 @@ from typing import TypedDict
 
 import dagster as dg
 
-from aiq_pipeline.defs import accounts, alerts, credit_notes, dismissals, invoices, ledger, payments, reconciliation
+from aiq_pipeline.defs import (
+    accounts,
+    alerts,
+    credit_notes,
+    dismissals,
+    invoices,
+    journal,
+    ledger,
+    payments,
+    reconciliation,
+)
 from aiq_pipeline.defs.resources import (
     PostingRulesResource,
     Resource,
@@ -42,6 +52,7 @@ def build_definitions(resources: dict[str, Resource] | None = None, settings: Se
         reconciliation.definitions(schedule_status=default_schedule_status(settings.pair)),
         alerts.definitions(settings),
         dismissals.definitions(),
+        journal.definitions(sensor_status=posting["sensor_status"]),
     )
     return dg.Definitions(
         assets=merged.assets,

@@ -132,6 +132,56 @@ class Writer:
         return reference
 
 
+BIG = Decimal("1234567890123456.78")  # 18 digits: exact only as Decimal
+
+
+def history(writer: Writer) -> dict[str, str]:
+    """Three days of posting in DEMO01 and one document in OTHER: what each test filters."""
+    clock = writer.clock
+    refs = {}
+    clock.at(datetime(2026, 1, 5, 9, 0))
+    refs["8"] = writer.posted("DEMO01", "8", run="run-a", aiq_id=501, number="INV-1007", gross=BIG)
+    clock.at(datetime(2026, 1, 5, 9, 1))
+    writer.write("DEMO01", "CUSTOMER:C001", "CUSTOMER:C001", run="run-a", aiq_id=77, kind="customer", target="CUSTOMER")
+    clock.at(datetime(2026, 1, 9, 14, 0))  # a credit note posted, then allocated to invoice 8
+    refs["CN-3"] = writer.posted(
+        "DEMO01",
+        "CN-3",
+        run="run-b",
+        aiq_id=502,
+        number="CN-0003",
+        gross=Decimal("10.10"),
+        kind="credit_note",
+        target="SN",
+    )
+    clock.at(datetime(2026, 1, 9, 14, 1))
+    writer.write("DEMO01", "CN-3", "ALLOC-CN-3-8", run="run-b", aiq_id=0, kind="allocation", target="ALLOCATION")
+    clock.at(datetime(2026, 1, 9, 15, 0))  # invoice 9 fails: AIQ refuses it
+    writer.write("DEMO01", "9", "BUNNY-9", run="run-b", aiq_id=None, error="period closed")
+    writer.outcome(
+        "DEMO01",
+        OutcomeRecord("9", "invoice", "failed", source_id="9", number="INV-1008", reason_code="CLOSED_PERIOD",
+                      reason="The period is closed.", fix="Open it.", run_id="run-b"),
+    )  # fmt: skip
+    clock.at(datetime(2026, 1, 12, 8, 0))  # ... and posts once the period is open, in another run
+    writer.write("DEMO01", "9", "BUNNY-9", run="run-c", aiq_id=503)
+    writer.outcome(
+        "DEMO01",
+        OutcomeRecord("9", "invoice", "posted", source_id="9", number="INV-1008", external_reference="BUNNY-9",
+                      aiq_transaction_id=503, gross=Decimal("0.10"), posted_at=clock(), run_id="run-c"),
+    )  # fmt: skip
+    clock.at(datetime(2026, 2, 1, 0, 0))  # a later run finds invoice 8 already posted and writes nothing
+    writer.outcome(
+        "DEMO01",
+        OutcomeRecord("8", "invoice", "already_posted", source_id="8", number="INV-1007",
+                      external_reference=refs["8"], aiq_transaction_id=501, gross=BIG, posted_at=clock(),
+                      run_id="run-d"),
+    )  # fmt: skip
+    clock.at(datetime(2026, 1, 10, 10, 0))
+    refs["OTHER:8"] = writer.posted("OTHER", "8", run="run-x", aiq_id=900, number="INV-1007", gross=Decimal("5.00"))
+    return refs
+
+
 @pytest.fixture
 def writer(store: Store) -> Writer:
     return Writer(store)

@@ -28,6 +28,7 @@ SNAPSHOT = {
         "aiq/posted_credit_notes": ("invoices", "bunny_credit_notes"),
         "aiq/posted_payments": ("payments", "bunny_payments"),
         "aiq/monthly_reconciliation": ("reconciliation", "monthly"),
+        "aiq/posting_journal": ("journal", None),
     },
     "checks": {
         ("bunny/gl_mapping", "every_charge_posts_to_a_posting_account"),
@@ -41,6 +42,7 @@ SNAPSHOT = {
         "released_credit_notes_sensor",
         "received_payments_sensor",
         "exception_alerts_sensor",
+        "posting_journal_sensor",
     },
     "schedules": {"nightly_ledger_refresh", "daily_reconciliation"},
     "jobs": {
@@ -49,6 +51,7 @@ SNAPSHOT = {
         "reconcile_months",
         "dismiss_exceptions",
         "undismiss_exceptions",
+        "refresh_posting_journal",
     },
 }
 
@@ -90,9 +93,9 @@ def test_sensors_and_schedule_are_stopped_unless_the_demo_asks(monkeypatch):
         assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     monkeypatch.setenv("AIQ_PIPELINE_SENSOR_DEFAULT", "running")
     running = build_definitions()
-    # The document sensors follow the setting; the alerts sensor runs once alert channels are set, not before.
+    # The document sensors (and the journal's) follow the setting; the alerts sensor runs once alert channels are set.
     documents = [s for s in running.sensors or [] if s.name != "exception_alerts_sensor"]
-    assert len(documents) == 3
+    assert len(documents) == 4
     assert {s.default_status for s in documents} == {dg.DefaultSensorStatus.RUNNING}
     assert {s.default_status for s in running.schedules or [] if s.name == "daily_reconciliation"} == {
         dg.DefaultScheduleStatus.RUNNING
