@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from aiq_emulators.accountsiq import payments as _payments  # noqa: F401  registers the handlers of money (receipts...)
 from aiq_emulators.accountsiq.contract import WSDL_PATH, service_schema
 from aiq_emulators.accountsiq.fault_injection import CallStats, FaultPlan
 from aiq_emulators.accountsiq.fixtures import EmulatorFixture, load_fixture

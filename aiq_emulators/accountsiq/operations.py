@@ -1054,7 +1054,3 @@ def handle(state: EmulatorState, operation: str, header: dict[str, Any] | None, 
             return HANDLERS[operation](call, params)
     except AiqFailure as failure:
         return failure_response(operation, failure)
-
-
-# Handlers of the customer's money (receipts, pay-and-allocate) live in payments.py; importing it registers them.
-from aiq_emulators.accountsiq import payments as _payments  # noqa: E402, F401
