@@ -288,7 +288,11 @@ def aiq_entities_of(pairs: Sequence[PairSettings], bunny_entities: Sequence[str]
             known = sorted(f"{p.bunny.entity_id} (AIQ {p.aiq.entity_id})" for p in pairs if p.bunny and p.aiq)
             raise UnknownBunnyEntity(
                 f"no configured pair syncs Bunny entity {bunny_entity}: "
-                + (f"the pairs sync {', '.join(known)}" if known else "no pair has its AIQ and Bunny settings")
+                + (
+                    f"the pairs sync {', '.join(known)}"
+                    if known
+                    else "set BUNNY_ENTITY_ID and AIQ_ENTITY_ID (with the other AIQ_* and BUNNY_* settings) first"
+                )
             )
         found += matched
     return tuple(dict.fromkeys(found))

@@ -182,5 +182,5 @@ def test_a_bunny_entity_names_its_pairs_aiq_entity() -> None:
     assert aiq_entities_of(pairs, ["1", "2", "1"]) == ("DEMO01", "DEMO02")
     with pytest.raises(UnknownBunnyEntity, match=r"Bunny entity 3: the pairs sync 1 \(AIQ DEMO01\), 2 \(AIQ DEMO02\)"):
         aiq_entities_of(pairs, ["3"])
-    with pytest.raises(UnknownBunnyEntity, match="no pair has its AIQ and Bunny settings"):
+    with pytest.raises(UnknownBunnyEntity, match="set BUNNY_ENTITY_ID and AIQ_ENTITY_ID"):
         aiq_entities_of([PairSettings()], ["1"])

@@ -5,14 +5,18 @@ that posted it, the refused one with its reason; filters by pair, day and docume
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from aiq_pipeline.cli import main
 from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.sync.identity import invoice_reference
-from aiq_pipeline_tests.audit_log.conftest import Bench
+from aiq_pipeline_tests.audit_log.conftest import Bench, Writer, history
 from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY
 
 
@@ -138,3 +142,24 @@ def test_an_empty_journal_says_so(store, cli_env: None) -> None:  # type: ignore
     result = journal()
     assert (result.exit_code, result.output) == (0, "The journal is empty.\n")
     assert exported() == []
+
+
+def test_the_console_script_prints_only_what_was_asked(writer: Writer, tmp_path: Path) -> None:
+    history(writer)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "DAGSTER_HOME": str(home), "AIQ_PIPELINE_STORE": writer.store.location}
+    command = Path(sys.executable).parent / "aiq-pipeline"
+    done = subprocess.run(
+        [str(command), "journal", "--json", "--document", "INV-1007"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [(r["entity_id"], r["key"], r["gross"]) for r in json.loads(done.stdout)] == [
+        ("DEMO01", "8", "1234567890123456.78"),
+        ("OTHER", "8", "5.00"),
+    ]
+    table = subprocess.run([str(command), "journal", "--entity", "OTHER"], env=env, capture_output=True, text=True)
+    assert (table.returncode, table.stderr) == (0, "")
+    row = "2026-01-10 10:00:00  OTHER  8  invoice  INV-1007  posted  5.00 EUR  900  BUNNY-8  run-x"
+    assert table.stdout.splitlines()[1].split() == row.split()
