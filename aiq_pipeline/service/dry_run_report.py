@@ -185,6 +185,9 @@ def _title(planned: Planned) -> str:
     return f"{planned.key}{number} ({kind_name(outcome.kind)}): {verdict.value}{code}"
 
 
+SOURCES = {"default": "default account", "bad_debt": "bad debt", "account_credit": "account credit"}  # else as is
+
+
 def _document_lines(doc: PlannedDocument, held: bool, rate_source: str) -> list[str]:
     where = f"period {doc.period_name or '?'} (financial year {doc.financial_year})"
     due = f", due {doc.due_date.isoformat()}" if doc.due_date else ""
@@ -198,9 +201,11 @@ def _document_lines(doc: PlannedDocument, held: bool, rate_source: str) -> list[
     if doc.description:
         lines.append(f"    description: {doc.description}")
     for line in doc.lines:
-        tax = f"tax {line.tax_code or '-'} at {percent(line.tax_rate)}"
+        source = f" ({SOURCES.get(line.gl_source, line.gl_source)})" if line.gl_source not in ("charge", "") else ""
+        tax = f"tax {line.tax_code} at {percent(line.tax_rate)}" if line.tax_code else "no tax"
         lines.append(
-            f"    - GL {line.gl_account_code}  {tax}  net {line.net_amount}  tax {line.tax_amount}  {line.description}"
+            f"    - GL {line.gl_account_code}{source}  {tax}  net {line.net_amount}  tax {line.tax_amount}  "
+            f"{line.description}"
         )
     lines.append(f"    total: net {doc.net}, tax {doc.tax}, gross {doc.gross} {doc.currency_code}")
     return lines
