@@ -208,8 +208,12 @@ def load_fixture(path: Path) -> EmulatorFixture:
 def demo_fixture() -> EmulatorFixture:
     """The AccountsIQ side of docs/demo-tenant.md, exactly."""
 
-    def gl(code: str, description: str, kind: GLAccountType, **flags: bool) -> GLAccountFixture:
-        return GLAccountFixture(code=code, description=description, account_type=kind, **flags)
+    def gl(
+        code: str, description: str, kind: GLAccountType, *, is_active: bool = True, is_departmental: bool = False
+    ) -> GLAccountFixture:
+        return GLAccountFixture(
+            code=code, description=description, account_type=kind, is_active=is_active, is_departmental=is_departmental
+        )
 
     demo01 = EntityFixture(
         entity_id="DEMO01",

@@ -196,7 +196,7 @@ def success(value: Any = None, status: str = "Success") -> dict[str, Any]:
 
 def failure_response(operation: str, failure: AiqFailure) -> dict[str, Any]:
     """The response value for a failed call, shaped by the operation's response type."""
-    response_type = service_schema().elements[f"{operation}Response"].type
+    response_type: Any = service_schema().elements[f"{operation}Response"].type  # always complex
     children = list(response_type.content.iter_elements())
     result_el = children[0]
     result: dict[str, Any] = {"Status": failure.status, "ErrorCode": failure.code, "ErrorMessage": failure.message}
@@ -732,7 +732,7 @@ def _post(call: Call, doc: dict[str, Any], kind: _Kind) -> TransactionRecord:
     control_bc = -sum((ln.bc_amount for ln in lines), Decimal(0))  # balances the rounded base amounts
     lines.insert(
         0,
-        LineRecord(line_id=entity.take_id(), gl_account_code=customer.model_extra.get("ControlGLAccountCode")
+        LineRecord(line_id=entity.take_id(), gl_account_code=(customer.model_extra or {}).get("ControlGLAccountCode")
                    or entity.debtors_control_gl, kind="Control", amount=control, bc_amount=control_bc,
                    description=doc.get("Description")),
     )  # fmt: skip

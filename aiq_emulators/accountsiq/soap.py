@@ -54,7 +54,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _simple_kind(xsd_type: XsdType) -> str:
+def _simple_kind(xsd_type: Any) -> str:  # an XsdType; xmlschema's own types do not follow base types
     """The builtin type a (possibly restricted) simple type is made of: 'int', 'decimal', 'string', ..."""
     t = xsd_type
     while t is not None and t.local_name not in _KNOWN_SIMPLE:
@@ -63,7 +63,7 @@ def _simple_kind(xsd_type: XsdType) -> str:
 
 
 @functools.cache
-def _children(xsd_type: XsdType) -> tuple[XsdElement, ...]:
+def _children(xsd_type: Any) -> tuple[XsdElement, ...]:  # an XsdType with complex content
     return tuple(xsd_type.content.iter_elements()) if xsd_type.has_complex_content() else ()
 
 

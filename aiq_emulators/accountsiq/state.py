@@ -134,7 +134,8 @@ def validated_options(values: dict[str, Any]) -> EmulatorOptions:
     if unknown:
         raise ValueError(f"unknown options {sorted(unknown)}")
     options = _OPTIONS.validate_python(values)
-    codes = service_schema().types["VisorExceptionCodes"].enumeration
+    enumeration: Any = service_schema().types["VisorExceptionCodes"]  # a simple type: xmlschema types it as either
+    codes = list(enumeration.enumeration or ())
     for code in (options.closed_period_error_code, options.over_allocation_error_code):
         if code not in codes:
             raise ValueError(f"{code} is not a VisorExceptionCodes value")

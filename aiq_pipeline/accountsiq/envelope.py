@@ -16,10 +16,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-# defusedxml ships no type information and types-defusedxml is not a dependency of the project; the two calls
-# used here are wrapped below with the types the standard library's ElementTree gives them.
-import defusedxml  # type: ignore[import-untyped]  # no stubs, see above
-import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]  # no stubs, see above
+import defusedxml
+import defusedxml.ElementTree as SafeET
 
 from aiq_pipeline.accountsiq.errors import AiqTransportError
 
