@@ -185,7 +185,11 @@ def _title(planned: Planned) -> str:
     return f"{planned.key}{number} ({kind_name(outcome.kind)}): {verdict.value}{code}"
 
 
-SOURCES = {"default": "default account", "bad_debt": "bad debt", "account_credit": "account credit"}  # else as is
+SOURCES = {
+    "default": "default revenue account",
+    "bad_debt": "bad debt",
+    "account_credit": "account credit",
+}  # else as is
 
 
 def _document_lines(doc: PlannedDocument, held: bool, rate_source: str) -> list[str]:
