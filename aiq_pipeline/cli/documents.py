@@ -181,13 +181,14 @@ def undismiss(keys: tuple[str, ...], reason: str | None, by: str | None) -> None
 @click.option("--all", "retry_all", is_flag=True, help="Retry everything on the exceptions list.")
 @reports_setting_problems(strict=True)
 def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
-    """Re-materialize failed invoices (INVOICE_ID) and credit notes (CN-<id>, VOID-<id>), invoices first."""
+    """A person's retry of documents (invoice id, CN-<id>, VOID-<id>, PAY-<id>, CREDIT-<id>), invoices first; a
+    document whose write outcome is unknown is looked for in AIQ once more before anything is sent."""
     from aiq_pipeline.defs.posting.status import list_exceptions
     from aiq_pipeline.operations.sync import DocumentsDismissed
     from aiq_pipeline.operations.sync import retry as retry_documents
 
     if bool(invoice_ids) == retry_all:
-        raise click.UsageError("give INVOICE_ID ... or --all (not both)")
+        raise click.UsageError("give KEY ... or --all (not both)")
     with open_instance() as instance:
         # The exceptions list leaves dismissed documents out; a dismissed one named here is refused.
         ids = [e.key for e in list_exceptions(instance)] if retry_all else list(invoice_ids)

@@ -10,7 +10,7 @@ reconciled too: `service.money_reconciliation`, whose results are written to `ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -30,7 +30,13 @@ from aiq_pipeline.service.money_reconciliation import (
     reconcile_customer_balances,
 )
 from aiq_pipeline.store import Store
-from aiq_pipeline.sync.identity import KIND_CREDIT_NOTE, credit_note_reference, invoice_reference, parse_key
+from aiq_pipeline.sync.identity import (
+    KIND_CREDIT_NOTE,
+    credit_note_reference,
+    document_reference,
+    invoice_reference,
+    parse_key,
+)
 from aiq_pipeline.sync.period_reconciliation import (
     CREDIT_NOTE_TYPE,
     INVOICE_TYPE,
@@ -65,12 +71,14 @@ def reconcile_month(
     sync_start: date | None = None,
     money: MoneySettings | None = None,
     today: date | None = None,
+    dismissed: Collection[str] = (),
 ) -> PeriodReconciliation:
     """Read the month from both systems (clients already open) and reconcile it.
 
     With `money` (and a bank account mapped in it) the money is reconciled too: receipts and refunds per day and
     bank account, and, when the month is the one in progress (`today` in it), every customer's balance as at the
-    month's last day. Without it, documents only.
+    month's last day. Without it, documents only. `dismissed`: partition keys of documents a person dismissed as
+    handled outside the product; AIQ lacking them is named, not a difference.
     """
     first, last = month_bounds(month)
     with_money = money is not None and money.payments_synced
@@ -93,6 +101,7 @@ def reconcile_month(
         aiq_transactions=transactions,
         sync_start=sync_start,
         period_starts=period_starts,
+        handled_outside=[r for key in dismissed if (r := document_reference(key)) is not None],
     )
     if money is None:
         return result

@@ -150,3 +150,19 @@ def parse_key(key: str) -> tuple[str, str]:
     if not key:
         raise ValueError("an empty partition key names no Bunny document")
     return KIND_INVOICE, key
+
+
+def document_reference(key: str) -> str | None:
+    """The AIQ reference of the main document a partition key posts (None: not a document key)."""
+    try:
+        kind, source_id = parse_key(key)
+    except ValueError:
+        return None
+    by_kind = {
+        KIND_INVOICE: invoice_reference,
+        KIND_CREDIT_NOTE: credit_note_reference,
+        KIND_VOID: void_reference,
+        KIND_PAYMENT: payment_reference,
+        KIND_ACCOUNT_CREDIT: account_credit_reference,
+    }
+    return by_kind[kind](source_id)

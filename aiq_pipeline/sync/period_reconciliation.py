@@ -146,6 +146,7 @@ class PeriodReconciliation:
     matched_documents: int
     other_aiq_documents: int  # AIQ sales documents not posted by this sync (no BUNNY- reference)
     optional_absent: int = 0  # Bunny documents before the sync start date that AIQ does not hold
+    handled_outside: tuple[str, ...] = ()  # dismissed documents AIQ does not hold under our reference
     # The money (sync.bank_reconciliation, sync.balance_reconciliation); None: not compared, `money_note` says why.
     bank: BankReconciliation | None = None  # receipts and refunds per day and bank account
     balances: BalanceReconciliation | None = None  # each customer's balance (only in the month in progress)
@@ -171,6 +172,8 @@ class PeriodReconciliation:
             parts = [f"{self.month}: {len(self.differences)} document(s) differ"]
             if wrong_totals:
                 parts.append("totals differ for " + ", ".join(wrong_totals))
+        if self.handled_outside:
+            parts.append(f"{len(self.handled_outside)} handled outside the product (dismissed)")
         parts += [part.describe() for part in (self.bank, self.balances) if part is not None]
         if self.money_note:
             parts.append(self.money_note)
@@ -230,6 +233,8 @@ class _Builder:
     aiq_totals: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
     matched: int = 0
     optional_absent: int = 0
+    handled_outside: frozenset[str] = frozenset()  # references of documents a person dismissed (upper case)
+    dismissed_absent: list[str] = field(default_factory=list)
 
     def take(self, reference: str) -> list[AiqTransactionSummary]:
         return self.aiq_by_reference.pop(reference.upper(), [])
@@ -270,7 +275,9 @@ class _Builder:
         """A document AIQ must (required) or may (optional) hold exactly once, equal to Bunny's."""
         self.count_aiq(bucket, found)
         if not found:
-            if expected.required:
+            if expected.required and expected.reference.upper() in self.handled_outside:
+                self.dismissed_absent.append(expected.reference)  # a person said it is handled outside
+            elif expected.required:
                 self.count_bunny(bucket, expected.amounts)
                 self.differ(Problem.MISSING_IN_AIQ, expected, expected.reference, found, "AIQ has no such document")
             else:
@@ -430,6 +437,7 @@ class _Builder:
             matched_documents=self.matched,
             other_aiq_documents=other_aiq_documents,
             optional_absent=self.optional_absent,
+            handled_outside=tuple(sorted(self.dismissed_absent)),
         )
 
 
@@ -501,6 +509,7 @@ def reconcile_period(
     aiq_transactions: Iterable[AiqTransactionSummary],
     sync_start: date | None = None,
     period_starts: Iterable[date] = (),
+    handled_outside: Iterable[str] = (),
 ) -> PeriodReconciliation:
     """Compare the month's Bunny documents with the month's AIQ SI/SN documents, document by document.
 
@@ -513,6 +522,7 @@ def reconcile_period(
     posted_on = _posted_on_period_starts(transactions, frozenset(period_starts))
     ours, other = _month_documents(transactions, first, last)
     builder = _Builder(entity_id, first.strftime("%Y-%m"), first, last, ours)
+    builder.handled_outside = frozenset(r.upper() for r in handled_outside)
     for invoice in sorted(invoices, key=lambda i: i.id):
         if _in(_ledger_day(posted_on, invoice_reference(invoice.id), invoice.issued_at), first, last):
             builder.check_invoice(invoice, required=not _optional(invoice.issued_at, sync_start))

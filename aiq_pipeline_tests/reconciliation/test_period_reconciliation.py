@@ -134,6 +134,14 @@ def test_invoice_missing_in_aiq_is_named_and_totals_differ() -> None:
     assert not result.passed and "1 document(s) differ" in result.describe()
 
 
+def test_a_dismissed_document_aiq_lacks_is_named_handled_outside_not_a_difference() -> None:
+    invoices = [Invoice("1", number="INV-1"), Invoice("2")]
+    result = run(invoices=invoices, aiq=[posted(11, "BUNNY-INV-1", "100", "23")], handled_outside=["BUNNY-INV-2"])
+    assert result.differences == () and result.passed
+    assert result.handled_outside == ("BUNNY-INV-2",)
+    assert "1 handled outside the product (dismissed)" in result.describe()
+
+
 def test_extra_aiq_document_with_our_reference_is_not_in_bunny() -> None:
     result = run(
         invoices=[Invoice("1")],

@@ -64,6 +64,7 @@ from aiq_pipeline.service.reconciliation import (
     totals_rows,
     write_reconciliation,
 )
+from aiq_pipeline.store.dismissals import dismissed_keys
 from aiq_pipeline.sync.period_reconciliation import PeriodReconciliation
 
 MONTHLY_RECONCILIATION = dg.AssetKey(["aiq", "monthly_reconciliation"])
@@ -257,6 +258,7 @@ def monthly_reconciliation(
             sync_start=sync_settings.start_date(),
             money=money,
             today=datetime.now(UTC).date(),
+            dismissed=dismissed_keys(store.store()),
         )
     snapshot_id, written = write_reconciliation(store.store(), accountsiq.entity_id, result)
     context.log.info(result.describe())
