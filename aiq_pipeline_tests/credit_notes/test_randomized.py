@@ -24,6 +24,7 @@ from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.sync import retry
 from aiq_pipeline.store import Store
+from aiq_pipeline_tests.aiq_writes import CREDIT_NOTE_CREATES, INVOICE_CREATES
 from aiq_pipeline_tests.credit_notes.driving import (
     Daemon,
     aiq_balances,
@@ -35,8 +36,8 @@ from aiq_pipeline_tests.pipeline.conftest import HISTORY_START, Stack, make_reso
 
 pytestmark = pytest.mark.slow
 
-CREDIT_WRITES = ["CreateBatchSalesCreditNoteGetBackTransactionID", "AllocateTransactions"]
-INVOICE_WRITES = ["CreateBatchSalesInvoiceGetBackTransactionID", "UpdateCustomer"]
+CREDIT_WRITES = [*CREDIT_NOTE_CREATES, "AllocateTransactions"]
+INVOICE_WRITES = [*INVOICE_CREATES, "UpdateCustomer"]
 
 operations = st.one_of(
     st.tuples(st.just("invoice"), st.sampled_from(["1", "2"])),

@@ -15,6 +15,7 @@ from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import failed_keys, list_exceptions
 from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline.operations.sync import retry
+from aiq_pipeline_tests.aiq_writes import CREDIT_NOTE_CREATES
 from aiq_pipeline_tests.credit_notes.driving import (
     Daemon,
     aiq_balances,
@@ -197,7 +198,7 @@ def test_exactly_once_when_aiq_commits_and_drops_the_answer(stack):
     stack.emulators.accountsiq.faults.add(
         {
             "kind": "drop_after_commit",
-            "operations": ["CreateBatchSalesCreditNoteGetBackTransactionID", "AllocateTransactions"],
+            "operations": [*CREDIT_NOTE_CREATES, "AllocateTransactions"],
         }
     )
     daemon.tick_credits()

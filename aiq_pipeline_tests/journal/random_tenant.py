@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from aiq_pipeline_tests.aiq_writes import CREATES
+
 SEED_VARIABLE = "AIQ_PIPELINE_TEST_SEED"
 DOCUMENTS_VARIABLE = "AIQ_PIPELINE_TEST_DOCUMENTS"
 PLANTED_TAX_CODE = "V88"  # not in the AIQ tenant: UNKNOWN_TAX_CODE, a data problem for a person
 
-CREATES = ["CreateBatchSalesInvoiceGetBackTransactionID", "CreateBatchSalesCreditNoteGetBackTransactionID"]
 WRITES = [*CREATES, "AllocateTransactions", "UpdateCustomer"]
 ACCOUNTS = ["1", "2", "3", "4"]  # the sample tenant's entity-1 accounts (3 bills in GBP)
 

@@ -12,6 +12,7 @@ from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import failed_keys
 from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.runs import post_in_process
+from aiq_pipeline_tests.aiq_writes import INVOICE_CREATES
 from aiq_pipeline_tests.pipeline.conftest import HISTORY_START, Stack, make_resources
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, apply_tick, sensor_tick, statuses
 
@@ -21,12 +22,11 @@ pytestmark = pytest.mark.slow
 # this deadline, then lists it as OUTCOME_UNKNOWN for a person's retry. Seconds here instead of production's minutes.
 LOOK_FOR_SECONDS = 2
 
-AIQ_WRITE = "CreateBatchSalesInvoiceGetBackTransactionID"
 
 FAULTS = {
     "aiq_commit_then_drop": (
         "aiq",
-        {"kind": "drop_after_commit", "operations": [AIQ_WRITE], "fraction": 0.5, "seed": 1},
+        {"kind": "drop_after_commit", "operations": INVOICE_CREATES, "fraction": 0.5, "seed": 1},
     ),
     "aiq_http_500": ("aiq", {"kind": "http_500", "fraction": 0.25, "seed": 2}),
     "aiq_throttling": ("aiq", {"kind": "throttle", "fraction": 0.25, "seed": 3}),

@@ -151,7 +151,10 @@ def _failed_step_error(error: Exception) -> dg.ExecuteInProcessResult:
     def refuses() -> None:
         raise error
 
-    return dg.materialize([refuses], raise_on_error=False)
+    # An instance of the test's own: left to materialize(), the ephemeral instance may be collected while
+    # the run still refers to it weakly ("Attempted to resolve undefined DagsterInstance weakref").
+    with dg.DagsterInstance.ephemeral() as instance:
+        return dg.materialize([refuses], raise_on_error=False, instance=instance)
 
 
 def _step_failure_info(result: dg.ExecuteInProcessResult):  # type: ignore[no-untyped-def]  # dagster's type
