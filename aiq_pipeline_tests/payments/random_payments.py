@@ -50,7 +50,6 @@ from aiq_pipeline.service.outcome import Reason
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.identity import (
     ACCOUNT_CREDIT_PREFIX,
-    INVOICE_PREFIX,
     account_credit_reference,
     credit_note_key,
     credit_note_reference,
@@ -643,9 +642,6 @@ class Audit:
     inconsistent: list[str] = field(default_factory=list)  # a document's outstanding not its gross less allocations
     outstanding: list[str] = field(default_factory=list)  # an invoice's AIQ outstanding not what Bunny implies
     receipts: list[str] = field(default_factory=list)  # receipts AIQ lacks or holds without money received in Bunny
-    # KNOWN_ISSUE_ACCOUNT_CREDIT: the invoice's outstanding amount is off by exactly its account credit journal(s),
-    # posted and never allocated to it (kept apart from `outstanding` so the test can name the known product bug)
-    credit_never_allocated: list[str] = field(default_factory=list)
     receipts_by_bank: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # bank -> (AIQ, Bunny)
     refunds_by_bank: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # reported, not asserted
     allocations: int = 0
@@ -801,20 +797,7 @@ def _audit_invoices(
             f"{t.external_reference}: AIQ outstanding {t.outstanding_amount}, expected {expected} "
             f"(Bunny amount due {due[t.external_reference]})"
         )
-        credit = ACCOUNT_CREDIT_PREFIX + t.external_reference.removeprefix(INVOICE_PREFIX)
-        never_allocated = sum(
-            (
-                abs(c.outstanding_amount)
-                for c in transactions
-                if c.type_code == "SC" and _base_reference(c.external_reference) == credit
-                if not allocated[c.transaction_id]
-            ),
-            ZERO,
-        )
-        if pairs == "debit_credit" and never_allocated and abs(t.outstanding_amount) - expected == never_allocated:
-            result.credit_never_allocated.append(f"{said}: {credit} ({never_allocated}) never allocated to it")
-        else:
-            result.outstanding.append(said)
+        result.outstanding.append(said)
 
 
 def exceptions_summary(exceptions: list[DocumentException]) -> str:

@@ -48,7 +48,7 @@ def plan_account_credit(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
     credits = to_cents(invoice.credits or ZERO)
     posted_parts = [ctx.posted[r] for r in part_references(invoice.id) if r in ctx.posted]
     missing = credits - money_sum(part.gross for part in posted_parts)
-    if credits <= 0 or missing == 0:
+    if credits <= 0 or (missing == 0 and not posted_parts):
         return Skip("No account credit left to post on this invoice.", code=NOTHING_TO_POST)
     posted_invoice = ctx.holds(invoice_reference(invoice.id))
     if posted_invoice is None:
@@ -60,28 +60,48 @@ def plan_account_credit(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
         )
     if missing < 0:
         raise PreflightFailed([_shrunk(label, credits, posted_parts)])
-    if len(posted_parts) >= MAX_PARTS:
+    if missing > 0 and len(posted_parts) >= MAX_PARTS:
         raise PreflightFailed([_too_many(label, credits, posted_parts)])
-    reference = part_references(invoice.id)[len(posted_parts)]
-    document = _journal(invoice, ctx, posted_invoice, reference, missing, label)
+    # The parts AIQ holds are planned again (they are not written twice) so that their allocations run too: a part
+    # written while AIQ's look-ups lagged may never have been allocated. One that cannot be planned any more (its
+    # period closed since) is left as it is.
+    held = [d for part in posted_parts if (d := _replanned(invoice, ctx, posted_invoice, part, label)) is not None]
+    new = (
+        [_journal(invoice, ctx, posted_invoice, part_references(invoice.id)[len(posted_parts)], missing, label)]
+        if missing > 0
+        else []
+    )
+    documents = (*new, *held)
+    if not documents:
+        return Skip("No account credit left to post on this invoice.", code=NOTHING_TO_POST)
     return PostingPlan(
         kind=KIND_ACCOUNT_CREDIT,
         source_id=invoice.id,
-        customer_code=document.customer_code,
+        customer_code=documents[0].customer_code,
         customer=None,
-        documents=(document,),
-        allocations=(
+        documents=documents,
+        allocations=tuple(
             PlannedAllocation(
-                reference,
+                d.reference,
                 posted_invoice.reference,
-                document.date,
-                amount=missing,
+                d.date,
+                amount=d.gross,
                 source_type=AiqTarget.SALES_CREDIT_JOURNAL,
-            ),
+            )
+            for d in documents
         ),
         bunny_issue_date=invoice.issued_at,
-        notes=(f"{missing} of account credit settles the invoice",),
+        notes=(f"{missing} of account credit settles the invoice",) if missing > 0 else (),
     )
+
+
+def _replanned(
+    invoice: BunnyInvoice, ctx: PlanContext, posted_invoice: PostedDocument, part: PostedDocument, label: str
+) -> PlannedDocument | None:
+    try:
+        return _journal(invoice, ctx, posted_invoice, part.reference, part.gross, label)
+    except PreflightFailed:
+        return None
 
 
 def _journal(
