@@ -315,8 +315,8 @@ def test_a_run_without_a_secret_fails_naming_it_the_way_the_cli_does(clean_env: 
     def needs_bunny(bunny: BunnyResource) -> None:
         raise AssertionError("must not run")
 
-    with pytest.raises(Exception) as raised:
-        dg.materialize([needs_bunny], resources={"bunny": bunny})
+    with dg.DagsterInstance.ephemeral() as instance, pytest.raises(Exception) as raised:
+        dg.materialize([needs_bunny], resources={"bunny": bunny}, instance=instance)
     lines = [p.line() for p in describe_problems(raised.value)]
     assert len(lines) == 1
     assert lines[0].startswith("FAIL settings [BUNNY_")

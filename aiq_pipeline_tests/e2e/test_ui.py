@@ -136,7 +136,7 @@ def test_a_failed_invoice_shows_its_reason(demo, page):
     exceptions = {e.reason_code: e for e in list_exceptions(demo.instance)}
     legacy = exceptions["NOT_POSTING_ACCOUNT"]
 
-    page.goto(f"{demo.ui_url}/assets/aiq/posted_invoices?view=partitions&partition={legacy.invoice_id}")
+    page.goto(f"{demo.ui_url}/assets/aiq/posted_invoices?view=partitions&partition={legacy.key}")
     expect(page.get_by_text(re.compile(r"Run \w+ failed, and did not materialize this asset"))).to_be_visible()
     page.get_by_role("button", name=re.compile("View all historical events")).click()
     dialog = page.get_by_role("dialog")
@@ -153,13 +153,13 @@ def test_a_failed_invoice_shows_its_reason(demo, page):
 
     # The failed run's own page names the invoice and the reason too.
     page.get_by_role("button", name="View logs").click()
-    expect(page.get_by_text(re.compile(rf"{legacy.invoice_id} \[NOT_POSTING_ACCOUNT\]")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"{legacy.key} \[NOT_POSTING_ACCOUNT\]")).first).to_be_visible()
     _shot(page, "05-failed-run")
 
 
 def test_failed_and_missing_rerun_from_the_ui_clears_the_fixed_exception(demo, page):
     everything = list_exceptions(demo.instance)
-    before = {e.invoice_id: e.reason_code for e in everything if e.kind == "invoice"}
+    before = {e.key: e.reason_code for e in everything if e.kind == "invoice"}
     fixed = next(i for i, code in before.items() if code == "NOT_POSTING_ACCOUNT")
     still_broken = {i for i in before if i != fixed}
 
@@ -185,7 +185,7 @@ def test_failed_and_missing_rerun_from_the_ui_clears_the_fixed_exception(demo, p
     statuses = _statuses(demo.instance)
     assert statuses[fixed] == dg.AssetPartitionStatus.MATERIALIZED
     assert {k for k, s in statuses.items() if s == dg.AssetPartitionStatus.FAILED} == still_broken
-    assert {e.invoice_id for e in list_exceptions(demo.instance) if e.kind == "invoice"} == still_broken
+    assert {e.key for e in list_exceptions(demo.instance) if e.kind == "invoice"} == still_broken
     # ... and it was the UI's backfill that posted it.
     event = demo.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=POSTED_INVOICES, asset_partitions=[fixed]), limit=1
