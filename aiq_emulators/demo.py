@@ -140,6 +140,11 @@ class Progress:
         )
 
     @property
+    def invoices_settled(self) -> bool:
+        """Every released invoice has a partition, posted or failed (payment runs may still be queued)."""
+        return self.released > 0 and self.known >= self.released and self.posted + self.failed == self.known
+
+    @property
     def payments_settled(self) -> bool:
         """Every payment picked up so far is posted or failed, and nothing runs."""
         done = self.payments_posted + self.payments_failed
@@ -739,7 +744,7 @@ def _watch(stack: DemoStack, started: float, stop: threading.Event, echo: Echo) 
             echo(f"(progress not readable just now: {error})")
             continue
         elapsed = time.monotonic() - started
-        if progress.caught_up and not invoices_done:
+        if progress.invoices_settled and not invoices_done:
             invoices_done = True
             echo(f"[{elapsed:5.0f}s] the invoices have caught up: {progress.posted} posted, {progress.failed} failed.")
             last_said = elapsed
