@@ -22,6 +22,8 @@ UV     := $(TOOLS)/bin/uv
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 UV_SYNC_FLAGS := $(if $(CI),--locked,)
 PYTEST_ARGS ?=
+# test processes: auto = one per core (most tests wait on emulators and Dagster processes); 0 = one process
+PYTEST_WORKERS ?= auto
 DEMO_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 
@@ -72,12 +74,13 @@ browser-deps:
 	fi
 
 # The lint first, then the whole suite, slow tests included (CI runs exactly this).
+# Idle workers take tests queued for busy ones (--dist worksteal): the few long tests do not pile up at the end.
 test: lint browser-deps
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The quick loop while developing: everything but the slow end-to-end tests.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 # Both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME (.demo/), the UI and the daemon.
 # `make demo DEMO_ARGS=--fresh` starts over.

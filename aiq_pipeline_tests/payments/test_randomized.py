@@ -22,11 +22,13 @@ in-doubt) exceptions retried. Then:
 - each invoice's AIQ outstanding amount is Bunny's amount due (under wiki_table, plus the fees and account credit AIQ
   will not allocate to an invoice).
 
-The default run is one seed per allocation reading (a fresh seed each time); the slow variant runs longer sequences.
+The default run is one seed per allocation reading (a fresh seed each time); the slow variant runs 60 steps.
 Replaying: the test prints its seed; AIQ_PIPELINE_PAYMENTS_SEED=<seed> runs that seed (with the same test id, which
 names the allocation reading), AIQ_PIPELINE_PAYMENTS_STEPS=<n> sets the number of steps.
 
-Two product bugs found on the way are reproduced at the end of this file as strict xfails (see their reasons).
+Found on the way and reproduced at the end of this file: account credit never allocated after a lagging look-up
+(fixed; now a plain test), and a person's retry during a look-up lag longer than the unknown-outcome deadline
+writing a second invoice (a strict xfail: the limit of deciding by look-up, see its reason).
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def test_random_payments_leave_aiq_and_bunny_agreeing(
 def test_long_random_payments_leave_aiq_and_bunny_agreeing(
     tmp_path: Path, request: pytest.FixtureRequest, pairs: str
 ) -> None:
-    _scenario(tmp_path, request, pairs, steps=100)
+    _scenario(tmp_path, request, pairs, steps=60)
 
 
 @pytest.mark.slow
