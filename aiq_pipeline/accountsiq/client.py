@@ -259,11 +259,7 @@ class AccountsIQClient:
         return [entity_from_xml(item) for item in soap.children(soap.child(result, "Result"), "WSEntity")]
 
     def get_company_information(self) -> CompanyInformation:
-        response = self._call("GetCompanyInformation", _no_params, write=False)
-        found = soap.child(self._result(response, "GetCompanyInformation"), "Result")
-        if found is None:
-            raise AiqTransportError("AIQ returned no company information", operation="GetCompanyInformation")
-        return company_from_xml(found)
+        return company_from_xml(self._single("GetCompanyInformation", "company information"))
 
     def get_chart_of_accounts(self) -> list[GLAccount]:
         result = self._result(self._call("GetChartOfAccounts", _no_params, write=False), "GetChartOfAccounts")
@@ -352,11 +348,14 @@ class AccountsIQClient:
         return [customer_from_xml(item) for item in soap.children(soap.child(result, "Result"), "Customer")]
 
     def get_new_customer_from_defaults(self) -> Customer:
-        response = self._call("GetNewCustomerFromDefaults", _no_params, write=False)
-        found = soap.child(self._result(response, "GetNewCustomerFromDefaults"), "Result")
+        return customer_from_xml(self._single("GetNewCustomerFromDefaults", "customer template"))
+
+    def _single(self, operation: str, what: str) -> ET.Element:
+        """The one `Result` record of a read without parameters; AIQ answering without it is a transport error."""
+        found = soap.child(self._result(self._call(operation, _no_params, write=False), operation), "Result")
         if found is None:
-            raise AiqTransportError("AIQ returned no customer template", operation="GetNewCustomerFromDefaults")
-        return customer_from_xml(found)
+            raise AiqTransportError(f"AIQ returned no {what}", operation=operation)
+        return found
 
     def update_customer(self, customer: Customer, *, create: bool) -> bool:
         """Insert (create=True) or update a customer; returns AIQ's boolean Result.

@@ -43,7 +43,7 @@ from aiq_pipeline.sync.documents.context import PaymentAccounts
 from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES
 from aiq_pipeline.sync.documents.payment import RECEIVED_STATES
 from aiq_pipeline.sync.identity import PAYMENT_PREFIX, REFUND_PREFIX, payment_reference, refund_reference
-from aiq_pipeline.sync.inputs import BunnyPayment
+from aiq_pipeline.sync.inputs import AiqTransactionRow, BunnyPayment
 from aiq_pipeline.sync.money import ZERO, money_sum, to_cents
 
 RECEIPT_TYPE = "SR"
@@ -87,23 +87,9 @@ class BunnyRefundNote(Protocol):
     def amount(self) -> Decimal: ...
 
 
-class AiqMoneyTransaction(Protocol):
-    """A GetTransactionsBy row with the bank account of a receipt or refund (TransactionBankGLAccountNumber)."""
+class AiqMoneyTransaction(AiqTransactionRow, Protocol):
+    """A look-up row with the bank account of a receipt or refund (TransactionBankGLAccountNumber)."""
 
-    @property
-    def transaction_id(self) -> int: ...
-    @property
-    def transaction_type(self) -> str | None: ...
-    @property
-    def transaction_date(self) -> date | None: ...
-    @property
-    def account_code(self) -> str | None: ...
-    @property
-    def external_reference(self) -> str | None: ...
-    @property
-    def currency_code(self) -> str | None: ...
-    @property
-    def control_amount(self) -> Decimal: ...
     @property
     def bank_account_code(self) -> str | None: ...
 

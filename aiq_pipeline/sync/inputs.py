@@ -304,8 +304,8 @@ class AiqTransactionLine(Protocol):
     def amount(self) -> Decimal: ...
 
 
-class AiqTransactionSummary(Protocol):
-    """A GetTransactionsBy / GetTransactionsByExternalReference row: the control (gross) amount and GL lines."""
+class AiqTransactionRow(Protocol):
+    """What every GetTransactionsBy / GetTransactionsByExternalReference row carries: the control (gross) amount."""
 
     @property
     def transaction_id(self) -> int: ...
@@ -321,6 +321,11 @@ class AiqTransactionSummary(Protocol):
     def currency_code(self) -> str | None: ...
     @property
     def control_amount(self) -> Decimal: ...
+
+
+class AiqTransactionSummary(AiqTransactionRow, Protocol):
+    """A look-up row with its GL lines."""
+
     @property
     def lines(self) -> Sequence[AiqTransactionLine]: ...
 

@@ -12,8 +12,7 @@ import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import CREDIT_NOTES
 from aiq_pipeline.defs.posting.first_start import sync_start_date
-from aiq_pipeline.defs.posting.run_requests import batches, document_run_request
-from aiq_pipeline.defs.posting.sensing import rerun_requests
+from aiq_pipeline.defs.posting.sensing import document_sensor, new_document_runs, rerun_requests, sensor_result
 from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
 from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
@@ -22,10 +21,8 @@ from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
 
 
 def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
-    @dg.sensor(
-        name=CREDIT_NOTES.sensor_name,
-        asset_selection=[CREDIT_NOTES.key],
-        minimum_interval_seconds=30,
+    @document_sensor(
+        CREDIT_NOTES,
         default_status=default_status,
         description="Adds a partition per issued Bunny credit note and per voided posted invoice, and posts them.",
     )
@@ -56,22 +53,13 @@ def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.S
         def invoice_posted_since(e: DocumentException) -> bool:
             return e.reason_code == INVOICE_NOT_POSTED and e.detail("credited_invoice_id") in invoices.posted
 
-        runs = [
-            document_run_request(CREDIT_NOTES.key, chunk, run_key=f"credit:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
-            for chunk in batches(found.new_keys, sync_settings.batch_size)
-        ]
+        runs = new_document_runs(CREDIT_NOTES, found.new_keys, batch_size=sync_settings.batch_size, tag="credit")
         runs += rerun_requests(
             instance, CREDIT_NOTES, batch_size=sync_settings.batch_size, also_ready=invoice_posted_since
         )
         summary = f"{len(found.new_keys)} new credit note/void key(s), {len(runs)} run(s), {found.waiting} waiting"
-        context.log.info(summary)
-        return dg.SensorResult(
-            dynamic_partitions_requests=[CREDIT_NOTES.partitions.build_add_request(found.new_keys)]
-            if found.new_keys
-            else [],
-            run_requests=runs,
-            cursor=found.cursor.serialize(),
-            skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
+        return sensor_result(
+            context, CREDIT_NOTES, new_keys=found.new_keys, runs=runs, cursor=found.cursor.serialize(), summary=summary
         )
 
     return _sensor

@@ -11,18 +11,15 @@ import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
-from aiq_pipeline.defs.posting.run_requests import batches, document_run_request
-from aiq_pipeline.defs.posting.sensing import rerun_requests
+from aiq_pipeline.defs.posting.sensing import document_sensor, new_document_runs, rerun_requests, sensor_result
 from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import Cursor, discover_released_invoices
 
 
 def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
-    @dg.sensor(
-        name=INVOICES.sensor_name,
-        asset_selection=[INVOICES.key],
-        minimum_interval_seconds=30,
+    @document_sensor(
+        INVOICES,
         default_status=default_status,
         description="Adds a partition per newly released Bunny invoice of the configured entity and posts them in "
         "batches; runs again the invoices whose run died.",
@@ -48,23 +45,13 @@ def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
             )
         if found.rejected_keys:
             context.log.error("invoice ids that cannot be partition keys, not synced: %s", found.rejected_keys)
-        runs = [
-            document_run_request(INVOICES.key, chunk, run_key=f"post:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
-            for chunk in batches(found.new_invoice_ids, sync_settings.batch_size)
-        ]
+        runs = new_document_runs(INVOICES, found.new_invoice_ids, batch_size=sync_settings.batch_size, tag="post")
         runs += rerun_requests(instance, INVOICES, batch_size=sync_settings.batch_size)
         summary = (
             f"{len(found.new_invoice_ids)} new invoice(s), {len(runs)} run(s); syncing invoices issued from {start}"
             f" ({found.skipped_before_start} earlier left alone); {len(reaped)} dead run(s) marked failed"
         )
-        context.log.info(summary)
-        return dg.SensorResult(
-            dynamic_partitions_requests=[INVOICES.partitions.build_add_request(found.new_invoice_ids)]
-            if found.new_invoice_ids
-            else [],
-            run_requests=runs,
-            cursor=found.cursor.serialize(),
-            skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
-        )
+        new, moved = found.new_invoice_ids, found.cursor.serialize()
+        return sensor_result(context, INVOICES, new_keys=new, runs=runs, cursor=moved, summary=summary)
 
     return _sensor

@@ -14,8 +14,8 @@ import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import PAYMENTS
 from aiq_pipeline.defs.posting.first_start import sync_start_date
-from aiq_pipeline.defs.posting.run_requests import batches, contiguous_groups, document_run_request
-from aiq_pipeline.defs.posting.sensing import rerun_requests
+from aiq_pipeline.defs.posting.run_requests import contiguous_groups, document_run_request
+from aiq_pipeline.defs.posting.sensing import document_sensor, new_document_runs, rerun_requests, sensor_result
 from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
 from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
@@ -33,10 +33,8 @@ def _invoices_posted_since(invoices: InvoicePartitions) -> Callable[[DocumentExc
 
 
 def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
-    @dg.sensor(
-        name=PAYMENTS.sensor_name,
-        asset_selection=[PAYMENTS.key],
-        minimum_interval_seconds=30,
+    @document_sensor(
+        PAYMENTS,
         default_status=default_status,
         description="Adds a partition per Bunny payment received, and posts it as an AIQ receipt.",
     )
@@ -63,10 +61,7 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
         size = sync_settings.batch_size
-        runs = [
-            document_run_request(PAYMENTS.key, chunk, run_key=f"payment:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
-            for chunk in batches(found.new_keys, size)
-        ]
+        runs = new_document_runs(PAYMENTS, found.new_keys, batch_size=size, tag="payment")
         runs += [
             document_run_request(
                 PAYMENTS.key, group, run_key=f"changed:{group[0]}-{group[-1]}:{found.cursor.watermark}"
@@ -78,14 +73,8 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
             f"{len(found.new_keys)} new payment(s), {len(found.changed_keys)} changed, {len(runs)} run(s), "
             f"{found.waiting} waiting for their invoices"
         )
-        context.log.info(summary)
-        return dg.SensorResult(
-            dynamic_partitions_requests=[PAYMENTS.partitions.build_add_request(found.new_keys)]
-            if found.new_keys
-            else [],
-            run_requests=runs,
-            cursor=found.cursor.serialize(),
-            skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
+        return sensor_result(
+            context, PAYMENTS, new_keys=found.new_keys, runs=runs, cursor=found.cursor.serialize(), summary=summary
         )
 
     return _sensor

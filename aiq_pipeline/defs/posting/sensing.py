@@ -1,14 +1,15 @@
-"""What every document sensor does besides finding new documents: run again, once, the documents whose failure has
-passed (their run died, the run holding them finished, the invoice they waited for is posted)."""
+"""What every document sensor does besides finding new documents: its definition, the runs of the new documents, run
+again, once, the documents whose failure has passed (their run died, the run holding them finished, the invoice they
+waited for is posted), and the tick's result."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import DocumentAsset
-from aiq_pipeline.defs.posting.run_requests import contiguous_groups, document_run_request
+from aiq_pipeline.defs.posting.run_requests import batches, contiguous_groups, document_run_request
 from aiq_pipeline.defs.posting.status import DocumentException, document_exceptions
 from aiq_pipeline.service.outcome import Reason
 
@@ -18,6 +19,46 @@ _ACTIVE = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+def document_sensor(
+    asset: DocumentAsset, *, description: str, default_status: dg.DefaultSensorStatus
+) -> Callable[[Callable[..., dg.SensorResult]], dg.SensorDefinition]:
+    """The decorator of a document kind's sensor: its name, its asset, every 30 s."""
+    return dg.sensor(
+        name=asset.sensor_name,
+        asset_selection=[asset.key],
+        minimum_interval_seconds=30,
+        default_status=default_status,
+        description=description,
+    )
+
+
+def new_document_runs(asset: DocumentAsset, keys: Sequence[str], *, batch_size: int, tag: str) -> list[dg.RunRequest]:
+    """One run per batch of new partitions (`tag` names the kind in the run key)."""
+    return [
+        document_run_request(asset.key, chunk, run_key=f"{tag}:{chunk[0]}-{chunk[-1]}:{len(chunk)}")
+        for chunk in batches(keys, batch_size)
+    ]
+
+
+def sensor_result(
+    context: dg.SensorEvaluationContext,
+    asset: DocumentAsset,
+    *,
+    new_keys: Sequence[str],
+    runs: list[dg.RunRequest],
+    cursor: str,
+    summary: str,
+) -> dg.SensorResult:
+    """The tick's result: the new partitions added, the runs requested, the cursor moved; logged in one line."""
+    context.log.info(summary)
+    return dg.SensorResult(
+        dynamic_partitions_requests=[asset.partitions.build_add_request(list(new_keys))] if new_keys else [],
+        run_requests=runs,
+        cursor=cursor,
+        skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
+    )
 
 
 def active_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
