@@ -45,10 +45,10 @@ from aiq_pipeline_tests.payments.driving import AIQ_ENTITY
 from aiq_pipeline_tests.payments.random_payments import (
     AIQ_TIMEOUT,
     BAD_DEBT_ACCOUNT,
+    SENSORS,
     AiqReadings,
     Customer,
     Log,
-    SENSORS,
     RandomStack,
     Scenario,
     bunny_control,
