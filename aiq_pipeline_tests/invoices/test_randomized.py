@@ -24,11 +24,13 @@ from __future__ import annotations
 import os
 import random
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from aiq_pipeline.defs.posting.status import list_exceptions
+from aiq_pipeline.defs.resources import PostingRulesResource
 from aiq_pipeline_tests.invoices.random_invoices import (
     CONSOLIDATION_READINGS,
     SEED_VARIABLE,
@@ -37,7 +39,9 @@ from aiq_pipeline_tests.invoices.random_invoices import (
     audit,
     invoices_stack,
 )
+from aiq_pipeline_tests.payments.driving import AIQ_ENTITY
 from aiq_pipeline_tests.payments.random_payments import Log, draw_readings, exceptions_summary, fresh_seed
+from aiq_pipeline_tests.pipeline.conftest import Stack
 
 
 def _seed() -> int:
@@ -77,6 +81,26 @@ def _scenario(tmp_path: Path, request: pytest.FixtureRequest, steps: int) -> Non
         )
         assert result.bunny, f"seed {seed}: nothing to compare"
         assert not result.problems(), f"seed {seed}: {result.problems()}\n{log.tail()}"
+        _a_cent_off_in_aiq_fails_the_audit(stack, env.resources["posting_rules"])
+
+
+def _a_cent_off_in_aiq_fails_the_audit(stack: Stack, rules: PostingRulesResource) -> None:
+    """The audit can fail: one net line of one posted invoice a cent off in AIQ is a difference it names."""
+    with stack.emulators.accountsiq.state.writing() as data:
+        invoice = next(
+            t
+            for t in data.entities[AIQ_ENTITY].transactions.values()
+            if t.type_code == "SI" and t.external_reference.startswith("BUNNY-")
+        )
+        line = next(line for line in invoice.lines if line.kind == "Net")
+        line.amount -= Decimal("0.01")
+    try:
+        assert audit(stack, rules).problems(), f"a cent off on {invoice.external_reference} went unnoticed"
+    finally:
+        with stack.emulators.accountsiq.state.writing() as data:
+            for t in data.entities[AIQ_ENTITY].transactions.values():
+                if t.transaction_id == invoice.transaction_id:
+                    next(x for x in t.lines if x.line_id == line.line_id).amount += Decimal("0.01")
 
 
 def test_random_invoices_leave_aiq_equal_to_bunny_per_customer_period_and_tax_code(
