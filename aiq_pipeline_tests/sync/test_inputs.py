@@ -19,8 +19,13 @@ from aiq_pipeline_tests.sync.builders import ACCOUNT, CHARGES, CHART, PERIODS, T
 
 
 def protocol_members(proto: type) -> set[str]:
-    members = set(getattr(proto, "__annotations__", {}))
-    members |= {name for name, value in vars(proto).items() if isinstance(value, property)}
+    """What `proto` declares, with what the protocols it extends declare."""
+    members: set[str] = set()
+    for cls in proto.__mro__:
+        if cls is object or cls.__module__ != inputs.__name__:
+            continue
+        members |= set(vars(cls).get("__annotations__", {}))
+        members |= {name for name, value in vars(cls).items() if isinstance(value, property)}
     return members
 
 
@@ -84,6 +89,10 @@ CASES = [
     (inputs.BunnyPaymentApplication, _application()),
     (inputs.BunnyPayment, _payment()),
     (inputs.AiqTransactionLine, _transaction_detail()),
+    (
+        inputs.AiqTransactionRow,
+        aiq.TransactionSummary(1, "BNY-1", "SI", "BUNNY-INV-1", Decimal(1), "EUR", date(2026, 6, 1)),
+    ),
     (
         inputs.AiqTransactionSummary,
         aiq.TransactionSummary(1, "BNY-1", "SI", "BUNNY-INV-1", Decimal(1), "EUR", date(2026, 6, 1)),
