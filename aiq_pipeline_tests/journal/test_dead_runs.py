@@ -23,7 +23,11 @@ from dagster._core.test_utils import freeze_time
 from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.recovery import PROCESS_TAG
-from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY, HISTORY_START
+from aiq_pipeline_tests.pipeline.conftest import (
+    AIQ_ENTITY,
+    HISTORY_START,
+    connection_env,
+)
 from aiq_pipeline_tests.postgres.daemon import code_server, drain_queue, remote_sensor, sensor_tick
 
 pytestmark = pytest.mark.slow
@@ -82,15 +86,7 @@ def tenant(tmp_path: Path) -> Iterator[Tenant]:
         env = {
             **os.environ,
             "DAGSTER_HOME": str(home),
-            "AIQ_BASE_URL": str(emulators.accountsiq_url),
-            "AIQ_ENTITY_ID": AIQ_ENTITY,
-            "AIQ_CLIENT_ID": AIQ_CLIENT[0],
-            "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
-            "AIQ_DEFAULT_TAX_CODE": "V01",
-            "BUNNY_BASE_URL": str(emulators.bunny_url),
-            "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
-            "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
-            "BUNNY_ENTITY_ID": BUNNY_ENTITY,
+            **connection_env(emulators),
             "AIQ_PIPELINE_STORE": str(tmp_path / "store.duckdb"),
             "AIQ_PIPELINE_SYNC_START_DATE": HISTORY_START,
             "AIQ_PIPELINE_BATCH_SIZE": "100",

@@ -24,7 +24,7 @@ import pytest
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline_tests.journal.runner_pool import ROOT
-from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY
+from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, connection_env
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +43,7 @@ def test_a_sync_killed_in_its_first_batch_leaves_no_later_batch_behind(tmp_path:
         env = {
             **os.environ,
             "DAGSTER_HOME": str(home),
-            "AIQ_BASE_URL": str(emulators.accountsiq_url),
-            "AIQ_ENTITY_ID": AIQ_ENTITY,
-            "AIQ_CLIENT_ID": AIQ_CLIENT[0],
-            "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
-            "AIQ_DEFAULT_TAX_CODE": "V01",
-            "BUNNY_BASE_URL": str(emulators.bunny_url),
-            "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
-            "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
-            "BUNNY_ENTITY_ID": BUNNY_ENTITY,
+            **connection_env(emulators),
             "AIQ_PIPELINE_STORE": str(tmp_path / "store.duckdb"),
             "AIQ_PIPELINE_SYNC_START_DATE": issued.isoformat(),  # type: ignore[union-attr]  # these invoices only
             "AIQ_PIPELINE_BATCH_SIZE": str(BATCH),

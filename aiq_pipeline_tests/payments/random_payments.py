@@ -37,14 +37,12 @@ from typing import Any
 
 import dagster as dg
 import httpx
-from pydantic import Field
 
 from aiq_emulators.runner import running_emulators
-from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES, PAYMENTS
 from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
-from aiq_pipeline.defs.resources import AccountsIQResource, SyncSettings
+from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.sync import retry
 from aiq_pipeline.service.outcome import Reason
 from aiq_pipeline.store import Store
@@ -61,6 +59,7 @@ from aiq_pipeline.sync.identity import (
     refund_reference,
     void_reference,
 )
+from aiq_pipeline_tests.journal.runner_process import TimedAccountsIQResource
 from aiq_pipeline_tests.payments.conftest import BANKS, START, aiq_fixture_json, payment_rules
 from aiq_pipeline_tests.payments.driving import AIQ_ENTITY, Daemon, aiq_customer_balances, bunny_customer_balances
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
@@ -189,24 +188,6 @@ def draw_readings(rng: random.Random) -> AiqReadings:
 
 
 # -- the stack ----------------------------------------------------------------------------------------------------
-
-
-class TimedAccountsIQResource(AccountsIQResource):
-    """The product's AccountsIQ resource with a client timeout a slow commit can outlast (test-only)."""
-
-    timeout_seconds: float = Field(default=30.0, gt=0)
-
-    @contextmanager
-    def open(self) -> Iterator[AccountsIQClient]:
-        with AccountsIQClient(
-            entity_id=self.entity_id,
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            base_url=self.base_url or None,
-            backoff_base=self.backoff_seconds,
-            timeout=self.timeout_seconds,
-        ) as client:
-            yield client
 
 
 def definitions(stack_resources: dict[str, Any], banks: dict[str, str]) -> dg.Definitions:

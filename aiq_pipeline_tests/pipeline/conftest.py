@@ -22,6 +22,21 @@ BUNNY_ENTITY = "1"
 BUNNY_CLIENT = ("demo-bunny-client", "demo-bunny-secret")
 
 
+def connection_env(emulators: RunningEmulators) -> dict[str, str]:
+    """The product's AIQ and Bunny settings pointing at running emulators (for a command line run as a process)."""
+    return {
+        "AIQ_BASE_URL": str(emulators.accountsiq_url),
+        "AIQ_ENTITY_ID": AIQ_ENTITY,
+        "AIQ_CLIENT_ID": AIQ_CLIENT[0],
+        "AIQ_CLIENT_SECRET": AIQ_CLIENT[1],
+        "AIQ_DEFAULT_TAX_CODE": "V01",
+        "BUNNY_BASE_URL": str(emulators.bunny_url),
+        "BUNNY_CLIENT_ID": BUNNY_CLIENT[0],
+        "BUNNY_CLIENT_SECRET": BUNNY_CLIENT[1],
+        "BUNNY_ENTITY_ID": BUNNY_ENTITY,
+    }
+
+
 @dataclass
 class Stack:
     emulators: RunningEmulators
