@@ -1,5 +1,6 @@
 """Renderers for Dagster metadata: the tables a finance person reads in the UI.
 
+- `table_column(name, sql_type)`: one column of a DDL as Dagster's typed column.
 - `column_schema(table)`: a store table's columns as Dagster's `dagster/column_schema`, read from the DDL in
   `store.schema`, so an asset shows exactly the columns its snapshot table has (and their SQL types).
 - `table_preview(rows, schema)`: rows as a Dagster table (`MetadataValue.table`) with typed columns. A Dagster
@@ -44,21 +45,22 @@ _NOTES = {
 }
 
 
-def _column(name: str, sql_type: str) -> dg.TableColumn:
+def table_column(name: str, sql_type: str, notes: Mapping[str, str] = _NOTES) -> dg.TableColumn:
+    """A column declared `name sql_type` in DDL, as Dagster's typed column (described by `notes`, where it says)."""
     base = sql_type.removesuffix(" NOT NULL")
     decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", base)
     kind = f"decimal({decimal[1]},{decimal[2]})" if decimal else _SQL_TYPES.get(base, base.lower())
     return dg.TableColumn(
         name,
         kind,
-        description=_NOTES.get(name),
+        description=notes.get(name),
         constraints=dg.TableColumnConstraints(nullable=not sql_type.endswith("NOT NULL")),
     )
 
 
 def column_schema(table: str) -> dg.TableSchema:
     """The columns of the store's snapshot table `table`, in order, typed as the DDL declares them."""
-    return dg.TableSchema(columns=[_column(n, t) for n, t in (*_SNAPSHOT_KEY_COLUMNS, *SNAPSHOT_TABLES[table])])
+    return dg.TableSchema(columns=[table_column(n, t) for n, t in (*_SNAPSHOT_KEY_COLUMNS, *SNAPSHOT_TABLES[table])])
 
 
 def pick(schema: dg.TableSchema, names: Sequence[str], *added: dg.TableColumn) -> dg.TableSchema:

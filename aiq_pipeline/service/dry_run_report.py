@@ -18,7 +18,7 @@ from aiq_pipeline.service.dry_run import Planned
 from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.sync.documents.plan import PlannedAllocation, PlannedDocument, PlannedLine
 from aiq_pipeline.sync.identity import KIND_ACCOUNT_CREDIT, KIND_CREDIT_NOTE, KIND_INVOICE, KIND_PAYMENT, KIND_VOID
-from aiq_pipeline.sync.money import ZERO
+from aiq_pipeline.sync.money import Totals
 
 # Exit codes of the dry runs (preview, preflight, backfill --dry-run); 2 is wrong usage, 4 a settings problem.
 EXIT_NOTHING_FAILS = 0
@@ -257,20 +257,6 @@ def preview_lines(planned: Planned) -> list[str]:
 # -- many documents ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Money:
-    documents: int = 0
-    net: Decimal = ZERO
-    tax: Decimal = ZERO
-    gross: Decimal = ZERO
-
-    def add(self, doc: PlannedDocument) -> None:
-        self.documents += 1
-        self.net += doc.net
-        self.tax += doc.tax
-        self.gross += doc.gross
-
-
 @dataclass(frozen=True)
 class Problem:
     """A document that would not post: why and what to do."""
@@ -302,7 +288,7 @@ class DryRunSummary:
     counts: Counter[tuple[str, Would]] = field(default_factory=Counter)  # (kind, outcome)
     codes: Counter[str] = field(default_factory=Counter)  # problem code -> documents
     problems: list[Problem] = field(default_factory=list)
-    money: dict[tuple[str, str, str], Money] = field(default_factory=dict)  # (YYYY-MM, currency, AIQ type)
+    money: dict[tuple[str, str, str], Totals] = field(default_factory=dict)  # (YYYY-MM, currency, AIQ type)
     customers_created: set[str] = field(default_factory=set)
     customers_updated: set[str] = field(default_factory=set)
     assumed: int = 0  # documents planned against invoices this dry run would post first
@@ -321,7 +307,7 @@ class DryRunSummary:
             )
         documents = to_post(planned)
         for doc in documents:
-            self.money.setdefault((doc.date.strftime("%Y-%m"), doc.currency_code, str(doc.target)), Money()).add(doc)
+            self.money.setdefault((doc.date.strftime("%Y-%m"), doc.currency_code, str(doc.target)), Totals()).add(doc)
         plan = planned.preview.plan
         if documents and plan is not None:
             action = planned.preview.customer
@@ -342,15 +328,15 @@ class DryRunSummary:
     def exit_code(self) -> int:
         return EXIT_SOMETHING_FAILS if self.problems else EXIT_NOTHING_FAILS
 
-    def money_rows(self) -> list[tuple[str, str, str, Money]]:
+    def money_rows(self) -> list[tuple[str, str, str, Totals]]:
         return [(month, currency, target, m) for (month, currency, target), m in sorted(self.money.items())]
 
-    def totals_by_currency(self) -> dict[tuple[str, str], Money]:
+    def totals_by_currency(self) -> dict[tuple[str, str], Totals]:
         """(currency, AIQ type) -> the whole range's money."""
-        out: dict[tuple[str, str], Money] = {}
+        out: dict[tuple[str, str], Totals] = {}
         for (_, currency, target), m in sorted(self.money.items()):
-            total = out.setdefault((currency, target), Money())
-            total.documents += m.documents
+            total = out.setdefault((currency, target), Totals())
+            total.count += m.count
             total.net += m.net
             total.tax += m.tax
             total.gross += m.gross
@@ -428,7 +414,7 @@ class DryRunSummary:
                     "currency": currency,
                     "type": target,
                     "type_name": target_name(target),
-                    "documents": m.documents,
+                    "documents": m.count,
                     "net": str(m.net),
                     "tax": str(m.tax),
                     "gross": str(m.gross),
@@ -442,6 +428,6 @@ class DryRunSummary:
         }
 
 
-def _money_row(month: str, currency: str, target: str, m: Money) -> str:
+def _money_row(month: str, currency: str, target: str, m: Totals) -> str:
     kind = f"{target} {target_name(target)}"
-    return f"  {month:<8} {currency:<4} {kind:<30} {m.documents:>6} {m.net:>16} {m.tax:>14} {m.gross:>16}"
+    return f"  {month:<8} {currency:<4} {kind:<30} {m.count:>6} {m.net:>16} {m.tax:>14} {m.gross:>16}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -34,3 +36,30 @@ def is_cents(value: Decimal) -> bool:
 def money_sum(values: Iterable[Decimal | int | str]) -> Decimal:
     """Exact sum of amounts, returned in cents (an empty sum is 0.00)."""
     return to_cents(sum((to_decimal(v) for v in values), ZERO))
+
+
+class HasAmounts(Protocol):
+    """Anything with a net, tax and gross amount (a planned document, a reconciled one)."""
+
+    @property
+    def net(self) -> Decimal: ...
+    @property
+    def tax(self) -> Decimal: ...
+    @property
+    def gross(self) -> Decimal: ...
+
+
+@dataclass
+class Totals:
+    """A running count and sum of documents' amounts."""
+
+    count: int = 0
+    net: Decimal = ZERO
+    tax: Decimal = ZERO
+    gross: Decimal = ZERO
+
+    def add(self, amounts: HasAmounts) -> None:
+        self.count += 1
+        self.net += amounts.net
+        self.tax += amounts.tax
+        self.gross += amounts.gross

@@ -50,7 +50,7 @@ from aiq_pipeline.sync.identity import (
     void_reference,
 )
 from aiq_pipeline.sync.inputs import AiqTransactionSummary, BunnyCreditNote, BunnyInvoice
-from aiq_pipeline.sync.money import ZERO, to_cents
+from aiq_pipeline.sync.money import Totals, to_cents
 from aiq_pipeline.sync.reconciliation import totals_from_summary
 
 INVOICE_TYPE = "SI"
@@ -105,20 +105,6 @@ class DocumentDifference:
     def __str__(self) -> str:
         who = f"Bunny {self.kind.replace('_', ' ')} {self.bunny_number or self.bunny_id}" if self.bunny_id else "AIQ"
         return f"{self.external_reference} [{self.problem}] {who}: {self.detail}"
-
-
-@dataclass
-class Totals:
-    count: int = 0
-    net: Decimal = ZERO
-    tax: Decimal = ZERO
-    gross: Decimal = ZERO
-
-    def add(self, amounts: Amounts) -> None:
-        self.count += 1
-        self.net += amounts.net
-        self.tax += amounts.tax
-        self.gross += amounts.gross
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from aiq_pipeline.sync.money import Totals
 from aiq_pipeline.sync.period_reconciliation import (
     PeriodReconciliation,
     Problem,
-    Totals,
     month_bounds,
     reconcile_period,
 )

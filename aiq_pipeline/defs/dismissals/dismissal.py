@@ -11,8 +11,9 @@ The command line (`aiq-pipeline exceptions dismiss` / `undismiss`) and the UI's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dagster as dg
 
@@ -87,24 +88,9 @@ def dismiss(
         for key in wanted:
             asset, e = listed.get(key) or marked[key]
             if (asset.partitions_name, key) not in in_store:
-                entries.append(
-                    DismissalEntry(
-                        scope=asset.partitions_name,
-                        document_key=key,
-                        action=DismissalAction.DISMISSED,
-                        reason=reason,
-                        actor=by,
-                        via=via,
-                        kind=e.kind,
-                        number=e.number,
-                        reason_code=e.reason_code,
-                    )
-                )
+                entries.append(_entry(asset.partitions_name, key, DismissalAction.DISMISSED, e, reason, by, via))
         log.record(entries)
-    for key in wanted:
-        if key in listed:
-            asset, _ = listed[key]
-            instance.report_runless_asset_event(dismissal_observation(asset, key, dismissed=True, by=by, reason=reason))
+    _mark(instance, listed, wanted, dismissed=True, by=by, reason=reason)
     return DismissResult(changed=[k for k in wanted if k in listed], unchanged=[k for k in wanted if k not in listed])
 
 
@@ -135,28 +121,58 @@ def undismiss(
             raise DismissRefused(
                 f"not dismissed, nothing undismissed: {' '.join(unknown)} (see `aiq-pipeline exceptions --dismissed`)"
             )
-        entries = []
-        for key in wanted:
-            if key not in in_store:
-                continue
-            d = in_store[key]
-            entries.append(
-                DismissalEntry(
-                    scope=d.scope,
-                    document_key=key,
-                    action=DismissalAction.UNDISMISSED,
-                    reason=(reason or "").strip() or None,
-                    actor=by,
-                    via=via,
-                    kind=d.kind,
-                    number=d.number,
-                    reason_code=d.reason_code,
-                )
-            )
-        log.record(entries)
-    for key in wanted:
-        if key in marked:
-            asset, _ = marked[key]
-            mark = dismissal_observation(asset, key, dismissed=False, by=by, reason=reason)
-            instance.report_runless_asset_event(mark)
+        why = (reason or "").strip() or None
+        log.record(
+            [
+                _entry(in_store[k].scope, k, DismissalAction.UNDISMISSED, in_store[k], why, by, via)
+                for k in wanted
+                if k in in_store
+            ]
+        )
+    _mark(instance, marked, wanted, dismissed=False, by=by, reason=reason)
     return DismissResult(changed=wanted)
+
+
+class _Described(Protocol):
+    """What the audit trail copies from the document: an exception, or its dismissal."""
+
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def number(self) -> str | None: ...
+    @property
+    def reason_code(self) -> str | None: ...
+
+
+def _entry(
+    scope: str, key: str, action: DismissalAction, of: _Described, reason: str | None, by: str, via: str
+) -> DismissalEntry:
+    return DismissalEntry(
+        scope=scope,
+        document_key=key,
+        action=action,
+        reason=reason,
+        actor=by,
+        via=via,
+        kind=of.kind,
+        number=of.number,
+        reason_code=of.reason_code,
+    )
+
+
+def _mark(
+    instance: dg.DagsterInstance,
+    found: Mapping[str, tuple[DocumentAsset, DocumentException]],
+    wanted: Iterable[str],
+    *,
+    dismissed: bool,
+    by: str,
+    reason: str | None,
+) -> None:
+    """Each document's partition history shows the change (only documents on the list they leave or join)."""
+    for key in wanted:
+        if key in found:
+            asset, _ = found[key]
+            instance.report_runless_asset_event(
+                dismissal_observation(asset, key, dismissed=dismissed, by=by, reason=reason)
+            )

@@ -25,7 +25,7 @@ from typing import Any
 
 import dagster as dg
 
-from aiq_pipeline.defs.metadata import table_preview
+from aiq_pipeline.defs.metadata import table_column, table_preview
 from aiq_pipeline.defs.pools import STORE_POOL
 from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
@@ -44,7 +44,6 @@ REFRESH_JOB = "refresh_posting_journal"
 SENSOR_NAME = "posting_journal_sensor"
 PREVIEW_ROWS = 50  # documents and writes shown; the command exports everything
 
-_TYPES = {"VARCHAR": "string", "BOOLEAN": "bool", "INTEGER": "int", "BIGINT": "int", "DATE": "date"}
 _DDL_COLUMN = re.compile(r"(\w+) (VARCHAR|BIGINT|INTEGER|BOOLEAN|DATE|TIMESTAMP|DECIMAL\(\d+,\s*\d+\))( NOT NULL)?")
 _NOTES = {
     "entity_id": "The AIQ entity (the pair's ledger) written to.",
@@ -106,27 +105,15 @@ DOCUMENT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _column(name: str, sql_type: str) -> dg.TableColumn:
-    base = sql_type.removesuffix(" NOT NULL")
-    decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", base)
-    kind = f"decimal({decimal[1]},{decimal[2]})" if decimal else _TYPES.get(base, base.lower())
-    return dg.TableColumn(
-        name,
-        kind,
-        description=_NOTES.get(name),
-        constraints=dg.TableColumnConstraints(nullable=not sql_type.endswith("NOT NULL")),
-    )
-
-
 def journal_columns() -> tuple[tuple[str, str], ...]:
     """(name, SQL type) of every column of `posting_journal`, in order, read from its DDL."""
     body = JOURNAL_DDL.split("(", 1)[1]
     return tuple((m[1], m[2] + (m[3] or "")) for m in _DDL_COLUMN.finditer(body))
 
 
-JOURNAL_SCHEMA = dg.TableSchema(columns=[_column(n, t) for n, t in journal_columns()])
+JOURNAL_SCHEMA = dg.TableSchema(columns=[table_column(n, t, _NOTES) for n, t in journal_columns()])
 WRITES_SCHEMA = dg.TableSchema(columns=[c for name in WRITE_COLUMNS for c in JOURNAL_SCHEMA.columns if c.name == name])
-DOCUMENTS_SCHEMA = dg.TableSchema(columns=[_column(n, t) for n, t in DOCUMENT_COLUMNS])
+DOCUMENTS_SCHEMA = dg.TableSchema(columns=[table_column(n, t, _NOTES) for n, t in DOCUMENT_COLUMNS])
 
 
 def _counts_metadata(by_outcome: dict[str, int], by_state: dict[str, int]) -> dict[str, int]:
