@@ -391,6 +391,16 @@ class AiqConnection(BaseModel):
         """The variable that decides the address: the base URL wins when both are set (as in the client)."""
         return "AIQ_BASE_URL" if self.base_url else "AIQ_REGION"
 
+    def client_arguments(self) -> dict[str, Any]:
+        """The AIQ client's connection arguments. The secret is revealed here: pass them straight to the client."""
+        return {
+            "entity_id": self.entity_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.get_secret_value(),
+            "region": self.region,
+            "base_url": self.base_url,
+        }
+
 
 class BunnyConnection(BaseModel):
     """Where and as whom to reach one Bunny tenant, and which of its entities is synced."""
@@ -401,6 +411,15 @@ class BunnyConnection(BaseModel):
     client_id: Text = Field(description="BUNNY_CLIENT_ID")
     client_secret: Secret = Field(description="BUNNY_CLIENT_SECRET")
     entity_id: Text = Field(description="BUNNY_ENTITY_ID")
+
+    def client_arguments(self) -> dict[str, Any]:
+        """The Bunny client's connection arguments (the entity is the caller's). The secret is revealed here: pass
+        them straight to the client."""
+        return {
+            "base_url": self.base_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.get_secret_value(),
+        }
 
 
 class PostingRules(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TypeVar
 
 import dagster as dg
@@ -19,7 +19,7 @@ import dagster as dg
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.defs.invoices.history import invoices_issued_between
 from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, INVOICES
-from aiq_pipeline.defs.posting.factory import posting_settings
+from aiq_pipeline.defs.posting.factory import posting_options, posting_settings
 from aiq_pipeline.defs.posting.status import dismissal_marks
 from aiq_pipeline.defs.resources import (
     AccountsIQResource,
@@ -40,7 +40,6 @@ from aiq_pipeline.service.discovery import (
 from aiq_pipeline.service.dry_run import DryRun, DryRunJournal, Planned
 from aiq_pipeline.service.dry_run_report import DryRunSummary
 from aiq_pipeline.service.payment_discovery import PaymentCursor, discover_payments
-from aiq_pipeline.service.posting import PostingOptions
 from aiq_pipeline.service.problems import bunny_entity_unknown_problem
 from aiq_pipeline.sync.documents.context import PostingSettings
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
@@ -110,12 +109,7 @@ def open_dry_run(instance: dg.DagsterInstance, defs: dg.Definitions | None = Non
         settings = posting_settings(accountsiq, bunny, sync, rules)
     except TaxMappingError as exc:  # every document is refused with the file's problem, as posting does
         settings = exc
-    options = PostingOptions(
-        unknown_outcome_deadline=timedelta(seconds=sync.unknown_outcome_deadline_seconds),
-        claim_lease=timedelta(seconds=sync.claim_lease_seconds),
-        aiq_tax_rate_units=rules.aiq_tax_rate_units,
-        concurrency=sync.concurrency,
-    )
+    options = posting_options(sync, rules)
     with accountsiq.open() as aiq, bunny.open() as client, store.store().session() as session:
         if client.get_entity(bunny.entity_id) is None:
             raise UnknownBunnyEntity(bunny_entity_unknown_problem(bunny.entity_id))

@@ -82,14 +82,7 @@ def check_accountsiq(
     where = settings.base_url or settings.region
     address = settings.address_variable  # the client prefers the base URL when both are set
     try:
-        client = client_factory(
-            entity_id=settings.entity_id,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret.get_secret_value(),
-            region=settings.region,
-            base_url=settings.base_url,
-            max_attempts=CHECK_ATTEMPTS,
-        )
+        client = client_factory(**settings.client_arguments(), max_attempts=CHECK_ATTEMPTS)
     except AiqConfigurationError as exc:
         report.add("AIQ region", False, str(exc), address)
         return
@@ -160,11 +153,7 @@ def check_accountsiq(
 def check_bunny(
     settings: BunnyConnection, report: Report, client_factory: Callable[..., BunnyClient] = BunnyClient
 ) -> None:
-    with client_factory(
-        base_url=settings.base_url,
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value(),
-    ) as client:
+    with client_factory(**settings.client_arguments()) as client:
         try:
             scopes = client.current_scopes()
         except BunnyConfigurationError as exc:

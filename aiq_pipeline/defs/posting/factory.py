@@ -90,12 +90,7 @@ def post_partitions(
     except TaxMappingError as exc:  # every document would post at unknown rates: each says why, nothing is sent
         yield from _refused(context, asset, keys, exc)
         return
-    options = PostingOptions(
-        unknown_outcome_deadline=timedelta(seconds=sync.unknown_outcome_deadline_seconds),
-        claim_lease=timedelta(seconds=sync.claim_lease_seconds),
-        aiq_tax_rate_units=rules.aiq_tax_rate_units,
-        concurrency=sync.concurrency,
-    )
+    options = posting_options(sync, rules)
     with accountsiq.open() as aiq, bunny.open() as bunny_client, store.store().session() as session:
         service = PostingService(
             aiq,
@@ -150,6 +145,16 @@ def posting_settings(
         bad_debt=rules.bad_debt(),
         post_zero_value=rules.post_zero_value,
         payments=rules.payments(),
+    )
+
+
+def posting_options(sync: SyncSettings, rules: PostingRulesResource) -> PostingOptions:
+    """How the posting service writes, from the resources."""
+    return PostingOptions(
+        unknown_outcome_deadline=timedelta(seconds=sync.unknown_outcome_deadline_seconds),
+        claim_lease=timedelta(seconds=sync.claim_lease_seconds),
+        aiq_tax_rate_units=rules.aiq_tax_rate_units,
+        concurrency=sync.concurrency,
     )
 
 

@@ -68,12 +68,7 @@ def _bunny(
     now: datetime,
     factory: Callable[..., BunnyClient],
 ) -> tuple[list[Invoice], list[Finding]]:
-    with factory(
-        base_url=connection.base_url,
-        client_id=connection.client_id,
-        client_secret=connection.client_secret.get_secret_value(),
-        max_attempts=CHECK_ATTEMPTS,
-    ) as client:
+    with factory(**connection.client_arguments(), max_attempts=CHECK_ATTEMPTS) as client:
         try:
             read = last_released_invoices(client, connection.entity_id, count, now=now)
         except BunnyError as exc:
@@ -97,14 +92,7 @@ def _aiq(
     factory: Callable[..., AccountsIQClient],
 ) -> list[Finding]:
     names = dict(AIQ_READINGS)
-    with factory(
-        entity_id=connection.entity_id,
-        client_id=connection.client_id,
-        client_secret=connection.client_secret.get_secret_value(),
-        region=connection.region,
-        base_url=connection.base_url,
-        max_attempts=CHECK_ATTEMPTS,
-    ) as client:
+    with factory(**connection.client_arguments(), max_attempts=CHECK_ATTEMPTS) as client:
         findings: list[Finding] = []
 
         def attempt(reading: str, check: Callable[[], Finding]) -> None:
