@@ -159,6 +159,9 @@ class EmulatorOptions(_Model):
     # The `filter:` language: the documented grammar (api-notes §3.2: `=`, `in [..]`, dates, `and`/`or`...), or one
     # `field = 'value'` clause only (Bunny's agent skills report `>=`, `AND`, `OR` give `Malformed filter`).
     filter_grammar: Literal["documented", "single_equals"] = "documented"
+    # `number` in a `filter:` on invoices and credit notes: accepted like any string field, or an unknown field
+    # (`Malformed filter`). No source shows Bunny filtering on `number` (api-notes E5 only lists it as needed).
+    number_filter: Literal["accepted", "refused"] = "accepted"
 
 
 class Entity(_Stamped):

@@ -24,6 +24,7 @@ from aiq_pipeline.bunny.models import (
     Invoice,
     InvoiceItem,
     InvoiceRef,
+    NumberedDocument,
     Payment,
     PaymentApplication,
     PriceListCharge,
@@ -182,6 +183,26 @@ def invoice_item(node: Node) -> InvoiceItem:
         kind=node.get("kind"),
         proration_rate=optional_money(node.get("prorationRate")),
         credited_item_id=_ref_id(node.get("creditedItem")),
+    )
+
+
+def numbered_invoice(node: Node) -> NumberedDocument:
+    """An `InvoiceNumbers` node (`entity { id }`)."""
+    return NumberedDocument(
+        id=_id(node.get("id")),
+        number=str(node.get("number") or ""),
+        state=node["state"],
+        entity_id=_ref_id(node.get("entity")),
+    )
+
+
+def numbered_credit_note(node: Node) -> NumberedDocument:
+    """A `CreditNoteNumbers` node (`entityId`)."""
+    return NumberedDocument(
+        id=_id(node.get("id")),
+        number=str(node.get("number") or ""),
+        state=node["state"],
+        entity_id=_optional_id(node.get("entityId")),
     )
 
 

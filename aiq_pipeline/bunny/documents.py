@@ -34,6 +34,8 @@ CURRENT_USER = _document("current_user", "CurrentUser", "currentUser")
 ENTITY = _document("entity", "Entity", "entity")
 CURRENCIES = _document("currencies", "Currencies", "currencies")
 INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
+INVOICE_NUMBERS = _document("invoice_numbers", "InvoiceNumbers", "invoices")
+CREDIT_NOTE_NUMBERS = _document("credit_note_numbers", "CreditNoteNumbers", "creditNotes")
 INVOICE = _document("invoice", "Invoice", "invoice", fragments=("invoice_fields", "payment_application_fields"))
 INVOICES = _document("invoices", "Invoices", "invoices", fragments=("invoice_fields", "payment_application_fields"))
 CREDIT_NOTES = _document("credit_notes", "CreditNotes", "creditNotes", fragments=("credit_note_fields",))
@@ -67,6 +69,8 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     ENTITY,
     CURRENCIES,
     INVOICE_REFS,
+    INVOICE_NUMBERS,
+    CREDIT_NOTE_NUMBERS,
     INVOICE,
     INVOICES,
     CREDIT_NOTES,

@@ -134,6 +134,16 @@ class Invoice:
 
 
 @dataclass(frozen=True)
+class NumberedDocument:
+    """An invoice or credit note as its number names it: the id, the number, its state and entity."""
+
+    id: str
+    number: str
+    state: str
+    entity_id: str | None = None
+
+
+@dataclass(frozen=True)
 class InvoiceRef:
     """The little the sensor needs to know about an invoice."""
 
