@@ -13,7 +13,11 @@ import click
 from aiq_pipeline.cli.app import EXIT_CODES, main, open_instance, reports_setting_problems
 
 if TYPE_CHECKING:
+    import dagster as dg
+
+    from aiq_pipeline.defs.dismissals.dismissal import DismissResult
     from aiq_pipeline.defs.posting.status import DocumentException
+    from aiq_pipeline.service.document_numbers import Named
     from aiq_pipeline.store import Store
 
 
@@ -30,6 +34,60 @@ def _open_store() -> Store:  # the store is imported here, lazily, to keep --hel
     settings = Settings.from_env(strict=False)
     settings.require_dagster_home()  # the store's default place is in the instance directory
     return Store(settings.store_location)
+
+
+def name_documents(instance: dg.DagsterInstance, arguments: tuple[str, ...] | list[str]) -> list[Named]:
+    """What each argument names (a key or a number, `service.document_numbers`): the partitions of the instance, the
+    numbers the store recorded, then Bunny when it is configured. Raises `DocumentNamesRefused` (nothing done)."""
+    from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS
+    from aiq_pipeline.service.document_numbers import bunny_numbers, resolve
+    from aiq_pipeline.settings import Settings
+    from aiq_pipeline.store import Store
+
+    settings = Settings.from_env(strict=False)
+    pair = settings.pair
+    partitions = {key for asset in DOCUMENT_ASSETS for key in instance.get_dynamic_partitions(asset.partitions_name)}
+    with bunny_numbers(pair.bunny) as bunny:
+        return resolve(
+            arguments,
+            partitions=partitions,
+            store=Store(settings.store_location),
+            aiq_entity_id=pair.aiq.entity_id if pair.aiq else None,
+            bunny=bunny,
+        )
+
+
+def _named_or_refused(instance: dg.DagsterInstance, arguments: tuple[str, ...]) -> list[Named]:
+    from aiq_pipeline.service.document_numbers import DocumentNamesRefused
+
+    try:
+        return name_documents(instance, arguments)
+    except DocumentNamesRefused as exc:
+        raise _Refused("nothing done: " + "; ".join(p.message for p in exc.problems)) from None
+
+
+def _rendered(result: DismissResult, verb: str, named: list[Named]) -> str:
+    """`dismissed: 8 (INV-1007), CN-1 (CN-0001)`: each document by its key and, when known, its number."""
+    label = {n.key: n.label for n in named}
+    lines = []
+    if result.changed:
+        lines.append(f"{verb}: {', '.join(label.get(k, k) for k in result.changed)}")
+    if result.unchanged:
+        lines.append(f"already {verb}: {', '.join(label.get(k, k) for k in result.unchanged)}")
+    return "\n".join(lines)
+
+
+def _nor_numbered(named: list[Named]) -> str:
+    """For arguments taken as keys of no known document: they are no document's number either."""
+    unmatched = [n.argument for n in named if n.argument == n.key and not n.partition]
+    if not unmatched:
+        return ""
+    return f" No invoice or credit note is numbered {', '.join(unmatched)} either."
+
+
+def _asked(named: Named) -> str:
+    """The argument as given, and the key it named when that differs."""
+    return named.argument if named.argument == named.key else f"{named.argument} (key {named.key})"
 
 
 def _who(by: str | None) -> str:
@@ -52,8 +110,9 @@ def _who(by: str | None) -> str:
 def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
     """List the documents that could not be posted, with the reason, the fix and the last attempt.
 
-    Documents handled outside the product can be dismissed (`exceptions dismiss KEY... --reason ...`): they leave
-    this list, keep their history, and nothing posts them until `exceptions undismiss KEY...`.
+    Documents handled outside the product can be dismissed (`exceptions dismiss DOCUMENT... --reason ...`, each
+    by its key or its number): they leave this list, keep their history, and nothing posts them until
+    `exceptions undismiss DOCUMENT...`.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -81,9 +140,10 @@ def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
         if e.fix:
             click.echo(f"    fix: {e.fix}")
     click.echo(
-        "Fix the cause, then: aiq-pipeline retry --all (or retry KEY..., e.g. 1007 CN-12 VOID-7 PAY-31 CREDIT-9)"
+        "Fix the cause, then: aiq-pipeline retry --all (or retry DOCUMENT..., by key or number, e.g. 8 INV-1007 "
+        "CN-12 VOID-7 PAY-31 CREDIT-9)"
     )
-    click.echo('Handled outside the product? aiq-pipeline exceptions dismiss KEY... --reason "..."')
+    click.echo('Handled outside the product? aiq-pipeline exceptions dismiss DOCUMENT... --reason "..."')
 
 
 _NOUNS = {
@@ -135,63 +195,93 @@ def _list_dismissed(as_json: bool) -> None:
             f"on {d.recorded_at:%Y-%m-%d %H:%M} UTC"
         )
         click.echo(f"    why: {d.reason}")
-    click.echo("Bring one back: aiq-pipeline exceptions undismiss KEY...")
+    click.echo("Bring one back: aiq-pipeline exceptions undismiss DOCUMENT... (its key or its number)")
 
 
 @exceptions.command(epilog=EXIT_CODES)
-@click.argument("keys", nargs=-1, required=True)
+@click.argument("keys", nargs=-1, required=True, metavar="DOCUMENT...")
 @click.option("--reason", required=True, help="Why it is handled outside the product (kept in the audit trail).")
 @click.option("--by", default=None, help="Who dismisses it (default: your user name).")
 @reports_setting_problems(strict=False)
 def dismiss(keys: tuple[str, ...], reason: str, by: str | None) -> None:
     """Take documents off the exceptions list: booked by hand, a test invoice. Nothing posts them (not the
-    sensors, `retry --all` or a backfill) until they are undismissed; who, when and why are kept."""
+    sensors, `retry --all` or a backfill) until they are undismissed; who, when and why are kept.
+
+    Name each document by its key (the Bunny id: 8, CN-<credit note id>, VOID-<invoice id>, PAY-<payment id>,
+    CREDIT-<invoice id>) or by its number (INV-1007, a credit note's number, VOID-<invoice number>,
+    CREDIT-<invoice number>), mixed freely. Payments have no number: name them PAY-<payment id>. An argument
+    that is both a document's key and another document's number is refused: write key:ARG or number:ARG.
+    """
     from aiq_pipeline.defs.dismissals.dismissal import DismissRefused
     from aiq_pipeline.defs.dismissals.dismissal import dismiss as dismiss_documents
 
     with open_instance() as instance:
+        named = _named_or_refused(instance, keys)
         try:
-            result = dismiss_documents(instance, _open_store(), keys, reason=reason, by=_who(by))
+            result = dismiss_documents(instance, _open_store(), [n.key for n in named], reason=reason, by=_who(by))
         except DismissRefused as exc:
-            raise _Refused(str(exc)) from None
-    click.echo(result.render("dismissed"))
+            raise _Refused(f"{exc}{_nor_numbered(named)}") from None
+    click.echo(_rendered(result, "dismissed", named))
     click.echo(f"Undo with: aiq-pipeline exceptions undismiss {' '.join(result.changed + result.unchanged)}")
 
 
 @exceptions.command(epilog=EXIT_CODES)
-@click.argument("keys", nargs=-1, required=True)
+@click.argument("keys", nargs=-1, required=True, metavar="DOCUMENT...")
 @click.option("--reason", default=None, help="Why it comes back (optional, kept in the audit trail).")
 @click.option("--by", default=None, help="Who brings it back (default: your user name).")
 @reports_setting_problems(strict=False)
 def undismiss(keys: tuple[str, ...], reason: str | None, by: str | None) -> None:
-    """Bring dismissed documents back onto the exceptions list (then `retry` posts them)."""
+    """Bring dismissed documents back onto the exceptions list (then `retry` posts them).
+
+    Name each document by its key or by its number, mixed freely, as for `exceptions dismiss`; key:ARG or
+    number:ARG says which reading is meant where an argument could be both.
+    """
     from aiq_pipeline.defs.dismissals.dismissal import DismissRefused
     from aiq_pipeline.defs.dismissals.dismissal import undismiss as undismiss_documents
 
     with open_instance() as instance:
+        named = _named_or_refused(instance, keys)
         try:
-            result = undismiss_documents(instance, _open_store(), keys, by=_who(by), reason=reason)
+            result = undismiss_documents(instance, _open_store(), [n.key for n in named], by=_who(by), reason=reason)
         except DismissRefused as exc:
-            raise _Refused(str(exc)) from None
-    click.echo(result.render("undismissed"))
+            raise _Refused(f"{exc}{_nor_numbered(named)}") from None
+    click.echo(_rendered(result, "undismissed", named))
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("invoice_ids", nargs=-1)
+@click.argument("invoice_ids", nargs=-1, metavar="[DOCUMENT]...")
 @click.option("--all", "retry_all", is_flag=True, help="Retry everything on the exceptions list.")
 @reports_setting_problems(strict=True)
 def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
-    """A person's retry of documents (invoice id, CN-<id>, VOID-<id>, PAY-<id>, CREDIT-<id>), invoices first; a
-    document whose write outcome is unknown is looked for in AIQ once more before anything is sent."""
+    """A person's retry of documents, invoices first; a document whose write outcome is unknown is looked for in
+    AIQ once more before anything is sent.
+
+    Name each document by its key (the Bunny id: 8, CN-<credit note id>, VOID-<invoice id>, PAY-<payment id>,
+    CREDIT-<invoice id>) or by its number (INV-1007, a credit note's number, VOID-<invoice number>,
+    CREDIT-<invoice number>), mixed freely. Payments have no number: name them PAY-<payment id>. An argument
+    that is both a document's key and another document's number is refused: write key:ARG or number:ARG.
+    Only documents the pipeline has picked up (with a partition) can be retried.
+    """
     from aiq_pipeline.defs.posting.status import list_exceptions
     from aiq_pipeline.operations.sync import DocumentsDismissed
     from aiq_pipeline.operations.sync import retry as retry_documents
 
     if bool(invoice_ids) == retry_all:
-        raise click.UsageError("give KEY ... or --all (not both)")
+        raise click.UsageError("give DOCUMENT ... or --all (not both)")
     with open_instance() as instance:
         # The exceptions list leaves dismissed documents out; a dismissed one named here is refused.
-        ids = [e.key for e in list_exceptions(instance)] if retry_all else list(invoice_ids)
+        if retry_all:
+            ids = [e.key for e in list_exceptions(instance)]
+        else:
+            named = _named_or_refused(instance, invoice_ids)
+            if unknown := [n for n in named if not n.partition]:
+                raise _Refused(
+                    "nothing retried: never picked up by the pipeline (no partition): "
+                    f"{', '.join(_asked(n) for n in unknown)} (retry posts documents the sensors, `sync` or "
+                    f"`backfill` have picked up; see `aiq-pipeline exceptions`).{_nor_numbered(unknown)}"
+                )
+            ids = [n.key for n in named]
+            click.echo(f"retrying: {', '.join(n.label for n in named)}")
         if not ids:
             click.echo("Nothing to retry: the exceptions list is empty.")
             return

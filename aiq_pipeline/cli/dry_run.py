@@ -28,22 +28,6 @@ UNKNOWN_DOCUMENT_EXIT_CODE = 2
 KEY_FORMS = "an invoice id, CN-<credit note id>, VOID-<invoice id>, PAY-<payment id> or CREDIT-<invoice id>"
 
 
-def _bad_keys(keys: tuple[str, ...]) -> list[str]:
-    from aiq_pipeline.service.discovery import is_valid_partition_key
-    from aiq_pipeline.sync.identity import parse_key
-
-    bad = []
-    for key in keys:
-        try:
-            parse_key(key)
-        except ValueError:
-            bad.append(key)
-            continue
-        if not is_valid_partition_key(key):
-            bad.append(key)
-    return bad
-
-
 @main.command(epilog=PREVIEW_EPILOG)
 @click.argument("documents", nargs=-1, required=True, metavar="DOCUMENT...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (a list, one entry per document).")
@@ -51,26 +35,43 @@ def _bad_keys(keys: tuple[str, ...]) -> list[str]:
 def preview(documents: tuple[str, ...], as_json: bool) -> None:
     """Show exactly what posting each DOCUMENT would send to AIQ now, writing nothing.
 
-    DOCUMENT is an invoice id, CN-<credit note id>, VOID-<invoice id>, PAY-<payment id> or CREDIT-<invoice id>.
+    DOCUMENT is a key (the Bunny id: an invoice id, CN-<credit note id>, VOID-<invoice id>, PAY-<payment id>,
+    CREDIT-<invoice id>) or a number (INV-1007, a credit note's number, VOID-<invoice number>,
+    CREDIT-<invoice number>), mixed freely. Payments have no number: name them PAY-<payment id>. An argument
+    that is both a document's key and another document's number is refused: write key:ARG or number:ARG.
+
     For each: the AIQ customer (created, matched or existing), every AIQ document with its type, reference, date and
     period, currency and rate, lines (GL account, tax code, net, rate, tax) and totals, the allocations; or why it
     would not post and the fix. Planned by the same planners as posting, with today's mappings and settings; a credit
     note or payment of an invoice named too is planned as if that invoice were posted first.
     """
+    from aiq_pipeline.cli.documents import name_documents
     from aiq_pipeline.operations.dry_run import preview as preview_documents
+    from aiq_pipeline.service.document_numbers import DocumentNamesRefused
     from aiq_pipeline.service.dry_run_report import preview_json, preview_lines, would
     from aiq_pipeline.sync.problems import ProblemCode
 
-    keys = tuple(dict.fromkeys(d.strip() for d in documents if d.strip()))
-    if bad := _bad_keys(keys):
-        raise click.UsageError(f"not a document: {', '.join(repr(k) for k in bad)} (give {KEY_FORMS})")
+    arguments = tuple(dict.fromkeys(d.strip() for d in documents if d.strip()))
     with open_instance() as instance:
-        planned = preview_documents(instance, keys)
+        try:
+            named = name_documents(instance, arguments)
+        except DocumentNamesRefused as exc:
+            for problem in exc.problems:
+                if problem.ambiguous:
+                    click.echo(f"Error: {problem.message}", err=True)
+                else:
+                    why = problem.message.removeprefix(f"{problem.argument}: ")
+                    click.echo(f"Error: not a document: {problem.argument!r}: {why}", err=True)
+            click.echo(f"Nothing previewed. Give {KEY_FORMS}, or a document's number.", err=True)
+            sys.exit(UNKNOWN_DOCUMENT_EXIT_CODE)
+        planned = preview_documents(instance, [n.key for n in named])
     unknown = [p for p in planned if p.preview.outcome.reason_code == ProblemCode.NOT_FOUND]
     if unknown:
+        bare = {n.key for n in named if n.argument == n.key}  # not key:ARG: it was looked for as a number too
         for p in unknown:
-            click.echo(f"Error: unknown document {p.key}: {p.preview.outcome.reason}", err=True)
-        click.echo(f"Nothing previewed. Give {KEY_FORMS}.", err=True)
+            nor = f" Nor is any invoice or credit note numbered {p.key}." if p.key in bare else ""
+            click.echo(f"Error: unknown document {p.key}: {p.preview.outcome.reason}{nor}", err=True)
+        click.echo(f"Nothing previewed. Give {KEY_FORMS}, or a document's number.", err=True)
         sys.exit(UNKNOWN_DOCUMENT_EXIT_CODE)
     if as_json:
         click.echo(json.dumps([preview_json(p) for p in planned], indent=2))
