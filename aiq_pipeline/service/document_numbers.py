@@ -112,11 +112,7 @@ def bunny_numbers(connection: BunnyConnection | None) -> Iterator[BunnyNumbers |
     if connection is None:
         yield None
         return
-    with BunnyClient(
-        base_url=connection.base_url,
-        client_id=connection.client_id,
-        client_secret=connection.client_secret.get_secret_value(),
-    ) as client:
+    with BunnyClient(**connection.client_arguments()) as client:
         yield BunnyNumbers(client, connection.entity_id)
 
 
