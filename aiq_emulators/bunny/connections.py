@@ -33,7 +33,7 @@ _STAMPS = {"createdAt": _col("datetime", "created_at"), "updatedAt": _col("datet
 
 
 def invoice_columns(store: TenantStore) -> dict[str, Column]:
-    """Invoice filter columns; `state`, `amount` and `subtotal` read what GraphQL shows under the options."""
+    """Invoice filter columns; `state`, `amount`, `subtotal` and `credits` read what GraphQL shows under the options."""
     return {
         "id": _col("id", "id"),
         "number": _col("str", "number"),
@@ -46,6 +46,7 @@ def invoice_columns(store: TenantStore) -> dict[str, Column]:
         "paidAt": _col("datetime", "paid_at"),
         "amount": Column("num", lambda invoice: store.figures(invoice).amount),
         "subtotal": Column("num", lambda invoice: store.figures(invoice).subtotal),
+        "credits": Column("num", lambda invoice: store.figures(invoice).credits),  # UNVERIFIED as a filter field
         "poNumber": _col("str", "po_number"),
         **_STAMPS,
     }
