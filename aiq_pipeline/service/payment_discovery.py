@@ -5,12 +5,15 @@ partition (SUCCEEDED, or DISPUTED after it succeeded): a pending payment is pick
 a failed one never. The first-start rule holds: payments received before the sync start are not picked up.
 
 Account credit Bunny applied to an invoice (`credits`) gets a partition of its own in the same asset,
-`CREDIT-<invoice id>`, found from the invoices updated in the same window.
+`CREDIT-<invoice id>`, found from the invoices with credit applied updated in the same window (the sensor asks Bunny
+for those only, `bunny.credited`, not for every invoice changed in the window).
 
 A document is held back (in the cursor) while an invoice it settles is still being posted, so a burst does not
 fill the exceptions list with documents that would only wait. One that already has a partition and changes again
 in Bunny (a payment's leftover money applied to a later invoice, more credit applied) is run again: what AIQ
-already holds is found, and only what is new is written.
+already holds is found, and only what is new is written. "Changed" is judged against the `updatedAt` last seen of
+that document, kept in the cursor for the documents inside the overlap, not against the watermark: a change whose
+`updatedAt` lags behind the watermark (within the overlap) is still a change.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from aiq_pipeline.bunny.models import InvoiceRef, Payment
 from aiq_pipeline.service.discovery import InvoicePartitions, is_valid_partition_key, issued_in_scope
@@ -31,6 +34,9 @@ from aiq_pipeline.sync.identity import account_credit_key, payment_key
 class PaymentCursor:
     watermark: datetime | None = None
     deferred: dict[str, list[str]] = field(default_factory=dict)  # partition key -> invoice ids still being posted
+    # partition key -> the `updatedAt` last seen, for the documents the next look reads again (inside the overlap);
+    # None in a cursor written before it was kept (then a change is an `updatedAt` past the watermark)
+    seen: dict[str, datetime] | None = None
 
     @classmethod
     def parse(cls, raw: str | None) -> PaymentCursor:
@@ -38,14 +44,27 @@ class PaymentCursor:
             return cls()
         data = json.loads(raw)
         moment = data.get("watermark")
+        seen = data.get("seen")
         return cls(
             watermark=datetime.fromisoformat(moment) if moment else None,
             deferred={k: list(v) for k, v in (data.get("deferred") or {}).items()},
+            seen=None if seen is None else {k: datetime.fromisoformat(v) for k, v in seen.items()},
         )
 
     def serialize(self) -> str:
         moment = self.watermark.isoformat() if self.watermark else None
-        return json.dumps({"watermark": moment, "deferred": self.deferred})
+        seen = {k: v.isoformat() for k, v in (self.seen or {}).items()}
+        return json.dumps({"watermark": moment, "deferred": self.deferred, "seen": seen})
+
+    def changed(self, key: str, updated_at: datetime) -> bool:
+        """Whether a document that already has a partition changed since this cursor's look."""
+        if self.watermark is None:
+            return False  # the first look: nothing was seen before it
+        if self.seen is None:
+            return updated_at > self.watermark
+        last = self.seen.get(key)
+        # Not seen inside the overlap: it was older than the last look's window, and is now inside this one.
+        return last is None or updated_at > last
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,7 @@ class PaymentDiscovery:
     cursor: PaymentCursor
     rejected_keys: list[str]  # ids that cannot be partition keys (reported, never silently dropped)
     skipped_before_start: int
+    changed_at: dict[str, datetime] = field(default_factory=dict)  # changed key -> its `updatedAt` now
 
     @property
     def waiting(self) -> int:
@@ -74,8 +94,10 @@ def discover_payments(
     cursor: PaymentCursor,
     start_date: date | None = None,
     credited: Iterable[InvoiceRef] = (),
+    overlap: timedelta = timedelta(0),
 ) -> PaymentDiscovery:
-    """`credited`: invoices updated in the same window (those with account credit applied get a partition)."""
+    """`credited`: invoices updated in the same window (those with account credit applied get a partition);
+    `overlap`: how far behind the watermark the next look reads again (what `seen` keeps)."""
     payments = sorted(payments, key=lambda p: (p.updated_at, p.id))
     refs = sorted(credited, key=lambda r: (r.updated_at, r.id))
     known = set(known_keys)
@@ -89,19 +111,16 @@ def discover_payments(
             found[account_credit_key(ref.id)] = ([ref.id], ref.updated_at)
     candidates = dict(cursor.deferred) | {key: ids for key, (ids, _) in found.items() if key not in known}
     new_keys, rejected, deferred = _ready(candidates, known, invoices)
-    changed = [
-        key
-        for key, (_, updated_at) in found.items()
-        if key in known and cursor.watermark is not None and updated_at > cursor.watermark
-    ]
+    changed = {key: at for key, (_, at) in found.items() if key in known and cursor.changed(key, at)}
     moments = [*(p.updated_at for p in payments), *(r.updated_at for r in refs)]
     watermark = max(filter(None, [cursor.watermark, *moments]), default=None)
     return PaymentDiscovery(
         new_keys=new_keys,
-        changed_keys=changed,
-        cursor=PaymentCursor(watermark=watermark, deferred=deferred),
+        changed_keys=list(changed),
+        cursor=PaymentCursor(watermark=watermark, deferred=deferred, seen=_seen(cursor, found, watermark, overlap)),
         rejected_keys=rejected,
         skipped_before_start=len(received) - len(in_scope),
+        changed_at=changed,
     )
 
 
@@ -121,3 +140,15 @@ def _ready(
         else:
             new_keys.append(key)
     return new_keys, rejected, deferred
+
+
+def _seen(
+    cursor: PaymentCursor, found: dict[str, tuple[list[str], datetime]], watermark: datetime | None, overlap: timedelta
+) -> dict[str, datetime]:
+    """The `updatedAt` last seen of every document the next look reads again (at or after watermark - overlap)."""
+    if watermark is None:
+        return {}
+    seen = dict(cursor.seen or {})
+    for key, (_, updated_at) in found.items():
+        seen[key] = max(updated_at, seen.get(key, updated_at))
+    return {key: moment for key, moment in seen.items() if moment >= watermark - overlap}

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from aiq_pipeline.bunny.credited import iter_credited_invoice_refs
 from aiq_pipeline.defs.posting.documents import PAYMENTS
 from aiq_pipeline.defs.posting.first_start import sync_start_date
 from aiq_pipeline.defs.posting.run_requests import contiguous_groups, document_run_request
@@ -45,10 +46,11 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
         reap_dead_runs(instance)
         cursor = PaymentCursor.parse(context.cursor)
         invoices = invoice_partitions(instance)
-        since = cursor.watermark - timedelta(minutes=sync_settings.overlap_minutes) if cursor.watermark else None
+        overlap = timedelta(minutes=sync_settings.overlap_minutes)
+        since = cursor.watermark - overlap if cursor.watermark else None
         with bunny.open() as client:
             payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
-            credited = list(client.iter_invoice_refs(bunny.entity_id, updated_since=since))
+            credited = list(iter_credited_invoice_refs(client, bunny.entity_id, updated_since=since))
         known = instance.get_dynamic_partitions(PAYMENTS.partitions_name)
         found = discover_payments(
             payments,
@@ -57,14 +59,19 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
             cursor=cursor,
             start_date=sync_start_date(instance, sync_settings.start_date()),
             credited=credited,
+            overlap=overlap,
         )
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
         size = sync_settings.batch_size
         runs = new_document_runs(PAYMENTS, found.new_keys, batch_size=size, tag="payment")
+        # The run key names the change (the group's latest `updatedAt`), not the watermark: a change whose
+        # `updatedAt` lags behind the watermark leaves the watermark where it was, and must still get its run.
         runs += [
             document_run_request(
-                PAYMENTS.key, group, run_key=f"changed:{group[0]}-{group[-1]}:{found.cursor.watermark}"
+                PAYMENTS.key,
+                group,
+                run_key=f"changed:{group[0]}-{group[-1]}:{max(found.changed_at[k] for k in group).isoformat()}",
             )
             for group in contiguous_groups(found.changed_keys, known, size)
         ]
