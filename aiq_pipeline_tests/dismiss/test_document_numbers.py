@@ -119,6 +119,9 @@ def test_preview_by_number_equals_preview_by_key(stack: Stack, monkeypatch: pyte
     assert json.loads(by_number.stdout) == json.loads(by_key.stdout)
     assert [p["key"] for p in json.loads(by_number.stdout)] == ["8", "CN-1"]
     assert cli("preview", "INV-1007").stdout == cli("preview", "8").stdout
+    voided = cli("preview", "VOID-INV-1003", "--json")  # the reversal of voided invoice 4, by the invoice's number
+    assert [p["key"] for p in json.loads(voided.stdout)] == ["VOID-4"]
+    assert json.loads(voided.stdout) == json.loads(cli("preview", "VOID-4", "--json").stdout)
     assert "8 INV-1007 (invoice): would fail" in cli("preview", "number:INV-1007").stdout
 
     # Under the reading where Bunny refuses `number` in a filter the client falls back: the same answer.
