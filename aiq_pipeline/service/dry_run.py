@@ -81,6 +81,10 @@ class DryRunJournal(PostingJournal):
         planned = self._planned.get(reference)
         return planned if planned is not None else super().entry(reference)
 
+    def entries_by_reference(self, references: Sequence[str]) -> dict[str, JournalEntry]:
+        planned = {r: self._planned[r] for r in references if r in self._planned}
+        return super().entries_by_reference([r for r in references if r not in planned]) | planned
+
     def is_planned(self, reference: str) -> bool:
         """True when `reference` is a document this dry run would post first (not one AIQ holds)."""
         return reference in self._planned

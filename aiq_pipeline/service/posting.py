@@ -51,7 +51,7 @@ from aiq_pipeline.service.processes import is_dead, this_process
 from aiq_pipeline.service.reference_data import ReferenceData
 from aiq_pipeline.service.writes import Item, OutcomeUnknown, Writer, WriterOptions
 from aiq_pipeline.store.database import utcnow
-from aiq_pipeline.store.journal import ClaimLost, FoundBy, PlannedWrite, PostingJournal, WriteState
+from aiq_pipeline.store.journal import ClaimHolder, ClaimLost, FoundBy, PlannedWrite, PostingJournal, WriteState
 from aiq_pipeline.sync.customer import AmbiguousCustomer, ambiguous_problem
 from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument, PostingSettings
 from aiq_pipeline.sync.documents.dating import posting_day
@@ -170,8 +170,7 @@ class PostingService:
         keys = list(dict.fromkeys(keys))
         outcomes: dict[str, Outcome] = {}
         claimed: list[_Claimed] = []
-        for key in keys:
-            taken = self._claim(key)
+        for key, taken in self._claim_all(keys).items():
             if isinstance(taken, Outcome):
                 outcomes[key] = taken
             else:
@@ -179,8 +178,7 @@ class PostingService:
         try:
             outcomes |= self._post_claimed(claimed)
         finally:
-            for c in claimed:
-                self.journal.release(c.base.key, self.owner)
+            self.journal.release_many([c.base.key for c in claimed], self.owner)
         self.journal.record_outcomes([record(outcomes[c.base.key], self.owner) for c in claimed])
         return [outcomes[key] for key in keys]
 
@@ -222,25 +220,14 @@ class PostingService:
             )
         return _Claimed(kind, Outcome(key, kind.name, Status.FAILED, source_id=source_id))
 
-    def _claim(self, key: str) -> _Claimed | Outcome:
-        parsed = self._parse(key)
-        if isinstance(parsed, Outcome):
-            return parsed
-        base = parsed.base
-        holder = self.journal.claim(
-            key, self.owner, process=this_process(), lease=self.options.claim_lease, is_dead=is_dead
+    def _claim_all(self, keys: list[str]) -> dict[str, _Claimed | Outcome]:
+        """Each key claimed for this run (in one go), or the outcome saying why not."""
+        parsed = {key: self._parse(key) for key in keys}
+        wanted = [key for key, p in parsed.items() if isinstance(p, _Claimed)]
+        holders = self.journal.claim_many(
+            wanted, self.owner, process=this_process(), lease=self.options.claim_lease, is_dead=is_dead
         )
-        if holder is None:
-            return parsed
-        since = holder.claimed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if holder.claimed_at else "a moment ago"
-        return replace(
-            base,
-            reason_code=Reason.BEING_POSTED,
-            retryable=True,
-            reason=f"Being posted by run {holder.owner} (since {since}); this run wrote nothing.",
-            fix="Nothing to do: it is picked up again once that run finishes.",
-            details={"held_by_run": holder.owner},
-        )
+        return {key: _held_by(p, holders[key]) if isinstance(p, _Claimed) else p for key, p in parsed.items()}
 
     def _post_claimed(self, claimed: list[_Claimed]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
@@ -491,3 +478,18 @@ def _customer_details(r: _Ready) -> dict[str, str]:
     if r.customer is None:
         return details
     return details | {"customer_match": "created" if r.created_customer else r.customer.match.how}
+
+
+def _held_by(claimed: _Claimed, holder: ClaimHolder | None) -> _Claimed | Outcome:
+    """The claim is this run's (None), or the outcome of a document another run is posting."""
+    if holder is None:
+        return claimed
+    since = holder.claimed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if holder.claimed_at else "a moment ago"
+    return replace(
+        claimed.base,
+        reason_code=Reason.BEING_POSTED,
+        retryable=True,
+        reason=f"Being posted by run {holder.owner} (since {since}); this run wrote nothing.",
+        fix="Nothing to do: it is picked up again once that run finishes.",
+        details={"held_by_run": holder.owner},
+    )

@@ -30,7 +30,15 @@ from aiq_pipeline.accountsiq.errors import (
 from aiq_pipeline.accountsiq.models import BulkItemOutcome
 from aiq_pipeline.service import aiq_documents
 from aiq_pipeline.service.lookups import DuplicateInAiq, Lookups, one
-from aiq_pipeline.store.journal import ClaimLost, FoundBy, JournalEntry, PlannedWrite, PostingJournal, WriteState
+from aiq_pipeline.store.journal import (
+    ClaimLost,
+    FoundBy,
+    JournalEntry,
+    PlannedWrite,
+    Posted,
+    PostingJournal,
+    WriteState,
+)
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument
 
 
@@ -94,9 +102,10 @@ class Writer:
         """AIQ's id (or why not) for each document, writing only those AIQ is known not to hold."""
         results: dict[str, Written] = {}
         pending: list[Item] = []
+        known = self.journal.entries_by_reference([item.write.reference for item in items])
         for item in items:
             try:
-                found = self._held(item)
+                found = self._held(item, known.get(item.write.reference))
             except (OutcomeUnknown, DuplicateInAiq, AiqError) as exc:
                 results[item.write.reference] = exc
                 continue
@@ -107,9 +116,9 @@ class Writer:
         results |= self._send_all(pending)
         return results
 
-    def _held(self, item: Item) -> int | None:
-        """AIQ's id when AIQ holds the document (looking until the deadline if an earlier write is in doubt)."""
-        entry = self.journal.entry(item.write.reference)
+    def _held(self, item: Item, entry: JournalEntry | None) -> int | None:
+        """AIQ's id when AIQ holds the document (looking until the deadline if an earlier write is in doubt).
+        `entry` is the journal's row as the batch began: `begin_writes` checks it again under the claim's lock."""
         if entry is not None and entry.state == WriteState.POSTED and entry.aiq_id is not None:
             return entry.aiq_id
         if entry is not None and entry.state in (WriteState.SENDING, WriteState.UNKNOWN):
@@ -128,8 +137,15 @@ class Writer:
     def _send_all(self, items: list[Item]) -> dict[str, Written]:
         results: dict[str, Written] = {}
         chunks: list[list[tuple[Item, JournalEntry]]] = []
+        begun = self.journal.begin_writes([i.write for i in items], self.owner)
         for target in dict.fromkeys(i.doc.target for i in items):
-            started = [s for i in items if i.doc.target == target if (s := self._begin(i, results)) is not None]
+            started = []
+            for item in (i for i in items if i.doc.target == target):
+                entry = begun[item.write.reference]
+                if isinstance(entry, ClaimLost):
+                    results[item.write.reference] = entry
+                else:
+                    started.append((item, entry))
             if target in BULK:
                 size = self.options.chunk
                 chunks += [started[n : n + size] for n in range(0, len(started), size)]
@@ -143,13 +159,6 @@ class Writer:
         self.lookups.forget(i.write.reference for i in items)
         return results
 
-    def _begin(self, item: Item, results: dict[str, Written]) -> tuple[Item, JournalEntry] | None:
-        try:
-            return item, self.journal.begin_write(item.write, self.owner)
-        except ClaimLost as exc:
-            results[item.write.reference] = exc
-            return None
-
     def _bulk_results(
         self, chunk: list[tuple[Item, JournalEntry]], call: Future[list[BulkItemOutcome]]
     ) -> dict[str, Written]:
@@ -161,16 +170,18 @@ class Writer:
             for item, _ in chunk:  # AIQ answered for the whole call (or nothing left): nothing was written
                 self.journal.record_rejected(item.write, str(exc))
             return {item.write.reference: exc for item, _ in chunk}
+        answered = list(zip(chunk, answers, strict=True))
+        created = [(item, a.created) for (item, _), a in answered if a.created is not None]
+        self.journal.record_posted_many([Posted(i.write, c.transaction_id, FoundBy.ANSWER) for i, c in created])
         return {
-            item.write.reference: self._item_result(item, entry, answer)
-            for (item, entry), answer in zip(chunk, answers, strict=True)
+            item.write.reference: answer.created.transaction_id
+            if answer.created is not None
+            else self._item_error(item, entry, answer.error)
+            for (item, entry), answer in answered
         }
 
-    def _item_result(self, item: Item, entry: JournalEntry, answer: BulkItemOutcome) -> Written:
-        if answer.created is not None:
-            self.journal.record_posted(item.write, answer.created.transaction_id, found_by=FoundBy.ANSWER)
-            return answer.created.transaction_id
-        error = answer.error
+    def _item_error(self, item: Item, entry: JournalEntry, error: AiqError | None) -> Written:
+        """An item of a bulk call that AIQ did not answer with a created transaction."""
         if isinstance(error, AiqDuplicateReference):
             return self._resolve(item, entry, FoundBy.DUPLICATE)
         if isinstance(error, AiqWriteOutcomeUnknown) or error is None:

@@ -13,7 +13,10 @@ look-up shows a new document at once is unverified, so the product must not depe
   until the deadline, not found) is resolved by looking in AIQ, never by writing on a guess.
 - **Outcomes.** Each document's latest outcome, for finance to query (`posting_outcomes`).
 
-Callers pass a `Session` (one held connection per batch); every method here is one short transaction.
+Callers pass a `Session` (one held connection per batch); every method here is one short transaction. A batch's
+claims, write-aheads, recorded ids and outcomes each go in one statement of many rows (`..._many`): DuckDB runs one
+200-row upsert some 25 times faster than 200 one-row upserts. Rows are locked in key order, so concurrent runs never
+deadlock: claims are inserted in a transaction of their own, then locked in one ordered `SELECT ... FOR UPDATE`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from aiq_pipeline.store.database import Session, utcnow
+from aiq_pipeline.store.database import Session, utcnow, values_rows
 from aiq_pipeline.store.schema import OUTCOME_COLUMNS
 
 
@@ -128,7 +131,51 @@ class OutcomeRecord:
     run_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Posted:
+    """AIQ holds `write` as `aiq_id` (found how, and how long after sending its look-up first showed it)."""
+
+    write: PlannedWrite
+    aiq_id: int
+    found_by: FoundBy
+    lookup_lag: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class _Upsert:
+    """One journal row's new state: the columns an upsert writes."""
+
+    write: PlannedWrite
+    state: WriteState
+    attempts_delta: int = 0
+    sent_at: datetime | None = None
+    sent_by: str | None = None
+    aiq_id: int | None = None
+    found_by: str | None = None
+    recorded_at: datetime | None = None
+    lookup_lag_seconds: Decimal | None = None
+
+
 _JOURNAL_COLUMNS = ", ".join(f.name for f in fields(JournalEntry))
+_UPSERT_COLUMNS = (
+    "entity_id, reference, claim_key, kind, target, state, attempts, sent_at, sent_by, currency, net, tax, gross, "
+    "sent_summary, document, updated_at, aiq_id, found_by, recorded_at, lookup_lag_seconds"
+)
+# A posted row takes AIQ's id and loses its error; any other state keeps what the row already knew.
+_UPSERT_CONFLICT = (
+    "ON CONFLICT (entity_id, reference) DO UPDATE SET state = excluded.state, "
+    "attempts = posting_journal.attempts + excluded.attempts, "
+    + ", ".join(
+        f"{c} = COALESCE(excluded.{c}, posting_journal.{c})"
+        for c in ("sent_at", "sent_by", "currency", "net", "tax", "gross", "sent_summary", "document")
+    )
+    + ", updated_at = excluded.updated_at, "
+    + ", ".join(
+        f"{c} = CASE WHEN excluded.state = 'posted' THEN excluded.{c} ELSE posting_journal.{c} END"
+        for c in ("aiq_id", "found_by", "recorded_at", "lookup_lag_seconds")
+    )
+    + ", last_error = CASE WHEN excluded.state = 'posted' THEN NULL ELSE posting_journal.last_error END"
+)
 
 
 class PostingJournal:
@@ -150,43 +197,58 @@ class PostingJournal:
         A claim is ours when nobody holds it, we already do, its lease ran out, or `is_dead(process)` says the
         holder's process is gone.
         """
+        return self.claim_many([key], owner, process=process, lease=lease, is_dead=is_dead)[key]
+
+    def claim_many(
+        self, keys: Sequence[str], owner: str, *, process: str, lease: timedelta, is_dead: Callable[[str], bool]
+    ) -> dict[str, ClaimHolder | None]:
+        """`claim` for each of `keys` at once: None for each claim that is ours now, else who holds it."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        # The rows exist first, in a transaction of their own: a new row locked by its insert while the ordered
+        # lock below waits for another run's row could close a circle of waits.
+        self.session.executemany_values(
+            "INSERT INTO posting_claims (entity_id, claim_key) VALUES {values} "
+            "ON CONFLICT (entity_id, claim_key) DO NOTHING",
+            [[self.entity_id, key] for key in wanted],
+        )
         now = self._clock()
         with self.session.transaction() as conn:
-            conn.execute(
-                "INSERT INTO posting_claims (entity_id, claim_key) VALUES (?, ?) "
-                "ON CONFLICT (entity_id, claim_key) DO NOTHING",
-                [self.entity_id, key],
+            rows = self._rows_in(
+                conn,
+                "SELECT claim_key, owner, owner_process, claimed_at, lease_until FROM posting_claims "
+                "WHERE entity_id = ? AND claim_key IN ({keys}) ORDER BY claim_key" + self._lock,
+                wanted,
             )
-            row = _one(
-                conn.execute(
-                    "SELECT owner, owner_process, claimed_at, lease_until FROM posting_claims "
-                    f"WHERE entity_id = ? AND claim_key = ?{self._lock}",
-                    [self.entity_id, key],
+            holders = {
+                r["claim_key"]: ClaimHolder(
+                    r["claim_key"], r["owner"], r["owner_process"], r["claimed_at"], r["lease_until"]
                 )
-            )
-            holder = ClaimHolder(key, row["owner"], row["owner_process"], row["claimed_at"], row["lease_until"])
-            free = (
-                holder.owner is None
-                or holder.owner == owner
-                or (holder.lease_until is not None and holder.lease_until <= now)
-                or (holder.process is not None and is_dead(holder.process))
-            )
-            if not free:
-                return holder
-            conn.execute(
-                "UPDATE posting_claims SET owner = ?, owner_process = ?, claimed_at = ?, lease_until = ? "
-                "WHERE entity_id = ? AND claim_key = ?",
-                [owner, process, now, now + lease, self.entity_id, key],
-            )
-        return None
+                for r in rows
+            }
+            taken = {k: None if _free(h, owner, now, is_dead) else h for k, h in holders.items()}
+            ours = [k for k, h in taken.items() if h is None]
+            for part in _chunks(ours):
+                conn.execute(
+                    "UPDATE posting_claims SET owner = ?, owner_process = ?, claimed_at = ?, lease_until = ? "
+                    f"WHERE entity_id = ? AND claim_key IN ({_marks(part)})",
+                    [owner, process, now, now + lease, self.entity_id, *part],
+                )
+        return {key: taken[key] for key in keys}
 
     def release(self, key: str, owner: str) -> None:
         """Give up `owner`'s claim on `key` (a claim someone else took over is left alone)."""
-        self.session.execute(
-            "UPDATE posting_claims SET owner = NULL, owner_process = NULL, lease_until = NULL "
-            "WHERE entity_id = ? AND claim_key = ? AND owner = ?",
-            [self.entity_id, key, owner],
-        )
+        self.release_many([key], owner)
+
+    def release_many(self, keys: Sequence[str], owner: str) -> None:
+        """`release` for each of `keys` at once."""
+        for part in _chunks(sorted(set(keys))):
+            self.session.execute(
+                "UPDATE posting_claims SET owner = NULL, owner_process = NULL, lease_until = NULL "
+                f"WHERE entity_id = ? AND claim_key IN ({_marks(part)}) AND owner = ?",
+                [self.entity_id, *part, owner],
+            )
 
     def release_owner(self, owner: str) -> int:
         """Release every claim of `owner` (a run found dead); returns how many it held."""
@@ -220,6 +282,17 @@ class PostingJournal:
         )
         return JournalEntry.from_row(rows[0]) if rows else None
 
+    def entries_by_reference(self, references: Sequence[str]) -> dict[str, JournalEntry]:
+        """The rows of these references that exist, by reference (one query for a batch)."""
+        found: dict[str, JournalEntry] = {}
+        for part in _chunks(sorted(set(references))):
+            rows = self.session.query(
+                f"SELECT {_JOURNAL_COLUMNS} FROM posting_journal WHERE entity_id = ? AND reference IN ({_marks(part)})",
+                [self.entity_id, *part],
+            )
+            found |= {row["reference"]: JournalEntry.from_row(row) for row in rows}
+        return found
+
     def entries(self, claim_keys: Sequence[str] | None = None) -> list[JournalEntry]:
         """Every journal row (of these documents), oldest first."""
         where, params = "entity_id = ?", [self.entity_id]
@@ -238,23 +311,42 @@ class PostingJournal:
 
         Refuses (ValueError) a write whose row is already `posted`: that document must never be written again.
         """
+        started = self.begin_writes([write], owner)[write.reference]
+        if isinstance(started, ClaimLost):
+            raise started
+        return started
+
+    def begin_writes(self, writes: Sequence[PlannedWrite], owner: str) -> dict[str, JournalEntry | ClaimLost]:
+        """`begin_write` for each of `writes` at once (by reference): its entry in `sending`, or ClaimLost. A
+        ValueError (a write already `posted`) leaves every row as it was."""
+        writes = list({w.reference: w for w in reversed(writes)}.values())[::-1]  # one row each, first kept
+        if not writes:
+            return {}
         now = self._clock()
         with self.session.transaction() as conn:
-            row = _maybe_one(
-                conn.execute(
-                    f"SELECT owner FROM posting_claims WHERE entity_id = ? AND claim_key = ?{self._lock}",
-                    [self.entity_id, write.claim_key],
+            owners = {
+                r["claim_key"]: r["owner"]
+                for r in self._rows_in(
+                    conn,
+                    "SELECT claim_key, owner FROM posting_claims WHERE entity_id = ? AND claim_key IN ({keys}) "
+                    "ORDER BY claim_key" + self._lock,
+                    sorted({w.claim_key for w in writes}),
                 )
-            )
-            if row is None or row["owner"] != owner:
-                raise ClaimLost(f"{write.claim_key} is no longer claimed by run {owner}")
-            current = self._entry_in(conn, write.reference)
-            if current is not None and current.state == WriteState.POSTED:
-                raise ValueError(f"{write.reference} is already posted as AIQ {current.aiq_id}: never written again")
-            self._upsert(conn, write, state=WriteState.SENDING, attempts_delta=1, sent_at=now, sent_by=owner)
-            entry = self._entry_in(conn, write.reference)
-        assert entry is not None
-        return entry
+            }
+            current = self._entries_in(conn, [w.reference for w in writes])
+            results: dict[str, JournalEntry | ClaimLost] = {}
+            started: list[_Upsert] = []
+            for w in writes:
+                posted = current.get(w.reference)
+                if owners.get(w.claim_key) != owner:
+                    results[w.reference] = ClaimLost(f"{w.claim_key} is no longer claimed by run {owner}")
+                elif posted is not None and posted.state == WriteState.POSTED:
+                    raise ValueError(f"{w.reference} is already posted as AIQ {posted.aiq_id}: never written again")
+                else:
+                    started.append(_Upsert(w, WriteState.SENDING, attempts_delta=1, sent_at=now, sent_by=owner))
+            self._upsert(conn, started)
+            results |= self._entries_in(conn, [u.write.reference for u in started])
+        return results
 
     def record_posted(
         self,
@@ -265,19 +357,28 @@ class PostingJournal:
         lookup_lag: timedelta | None = None,
     ) -> None:
         """AIQ holds `write` as `aiq_id`: recorded at once, and final."""
+        self.record_posted_many([Posted(write, aiq_id, found_by, lookup_lag)])
+
+    def record_posted_many(self, posted: Sequence[Posted]) -> None:
+        """`record_posted` for each at once."""
         now = self._clock()
-        lag = Decimal(str(round(lookup_lag.total_seconds(), 3))) if lookup_lag is not None else None
-        with self.session.transaction() as conn:
-            self._upsert(conn, write, state=WriteState.POSTED, attempts_delta=0)
-            conn.execute(
-                "UPDATE posting_journal SET aiq_id = ?, found_by = ?, recorded_at = ?, lookup_lag_seconds = ?, "
-                "last_error = NULL WHERE entity_id = ? AND reference = ?",
-                [aiq_id, str(found_by), now, lag, self.entity_id, write.reference],
+        rows = [
+            _Upsert(
+                p.write,
+                WriteState.POSTED,
+                aiq_id=p.aiq_id,
+                found_by=str(p.found_by),
+                recorded_at=now,
+                lookup_lag_seconds=_seconds(p.lookup_lag) if p.lookup_lag is not None else None,
             )
+            for p in posted
+        ]
+        with self.session.transaction() as conn:
+            self._upsert(conn, rows)
 
     def record_lookup_lag(self, reference: str, lag: timedelta) -> None:
         """How long after it was sent AIQ's look-up first showed a posted document (kept once, the first look)."""
-        seconds = Decimal(str(round(max(lag.total_seconds(), 0.0), 3)))
+        seconds = _seconds(lag)
         with self.session.transaction() as conn:
             conn.execute(
                 "UPDATE posting_journal SET lookup_lag_seconds = ? "
@@ -304,68 +405,41 @@ class PostingJournal:
 
     def _set_state(self, write: PlannedWrite, state: WriteState, error: str) -> None:
         with self.session.transaction() as conn:
-            current = self._entry_in(conn, write.reference)
+            current = self._entries_in(conn, [write.reference]).get(write.reference)
             if current is not None and current.state == WriteState.POSTED:
                 return  # a recorded id is final, whatever a late answer says
-            self._upsert(conn, write, state=state, attempts_delta=0)
+            self._upsert(conn, [_Upsert(write, state)])
             conn.execute(
                 "UPDATE posting_journal SET last_error = ? WHERE entity_id = ? AND reference = ?",
                 [error, self.entity_id, write.reference],
             )
 
-    def _entry_in(self, conn: Any, reference: str) -> JournalEntry | None:
-        row = _maybe_one(
-            conn.execute(
-                f"SELECT {_JOURNAL_COLUMNS} FROM posting_journal WHERE entity_id = ? AND reference = ?",
-                [self.entity_id, reference],
-            )
-        )
-        return JournalEntry.from_row(row) if row else None
+    def _rows_in(self, conn: Any, sql: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """`sql` (with `{keys}` for the IN list, after the entity) over `keys` in chunks, rows in chunk order."""
+        rows: list[dict[str, Any]] = []
+        for part in _chunks(list(keys)):
+            rows += _all(conn.execute(sql.format(keys=_marks(part)), [self.entity_id, *part]))
+        return rows
 
-    def _upsert(
-        self,
-        conn: Any,
-        write: PlannedWrite,
-        *,
-        state: WriteState,
-        attempts_delta: int,
-        sent_at: datetime | None = None,
-        sent_by: str | None = None,
-    ) -> None:
-        now = self._clock()
-        conn.execute(
-            "INSERT INTO posting_journal (entity_id, reference, claim_key, kind, target, state, attempts, sent_at, "
-            "sent_by, currency, net, tax, gross, sent_summary, document, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (entity_id, reference) DO UPDATE SET state = excluded.state, "
-            "attempts = posting_journal.attempts + ?, "
-            "sent_at = COALESCE(excluded.sent_at, posting_journal.sent_at), "
-            "sent_by = COALESCE(excluded.sent_by, posting_journal.sent_by), "
-            "currency = COALESCE(excluded.currency, posting_journal.currency), "
-            "net = COALESCE(excluded.net, posting_journal.net), tax = COALESCE(excluded.tax, posting_journal.tax), "
-            "gross = COALESCE(excluded.gross, posting_journal.gross), "
-            "sent_summary = COALESCE(excluded.sent_summary, posting_journal.sent_summary), "
-            "document = COALESCE(excluded.document, posting_journal.document), updated_at = excluded.updated_at",
-            [
-                self.entity_id,
-                write.reference,
-                write.claim_key,
-                write.kind,
-                write.target,
-                str(state),
-                attempts_delta,
-                sent_at,
-                sent_by,
-                write.currency,
-                write.net,
-                write.tax,
-                write.gross,
-                write.summary,
-                write.document,
-                now,
-                attempts_delta,
-            ],
+    def _entries_in(self, conn: Any, references: Sequence[str]) -> dict[str, JournalEntry]:
+        rows = self._rows_in(
+            conn,
+            f"SELECT {_JOURNAL_COLUMNS} FROM posting_journal WHERE entity_id = ? AND reference IN ({{keys}})",
+            sorted(set(references)),
         )
+        return {row["reference"]: JournalEntry.from_row(row) for row in rows}
+
+    def _upsert(self, conn: Any, rows: Sequence[_Upsert]) -> None:
+        """Write each row's new state in statements of many rows, in reference order."""
+        now = self._clock()
+        ordered = sorted({r.write.reference: r for r in rows}.values(), key=lambda r: r.write.reference)
+        for part in _chunks(ordered):
+            values = [_upsert_values(self.entity_id, r, now) for r in part]
+            conn.execute(
+                f"INSERT INTO posting_journal ({_UPSERT_COLUMNS}) VALUES {values_rows(len(values), len(values[0]))} "
+                + _UPSERT_CONFLICT,
+                [v for row in values for v in row],
+            )
 
     # -- outcomes --------------------------------------------------------------------------------
 
@@ -376,15 +450,27 @@ class PostingJournal:
         updates = ", ".join(f"{c} = excluded.{c}" for c in OUTCOME_COLUMNS)
         sql = (
             f"INSERT INTO posting_outcomes (entity_id, claim_key, {names}, attempts, first_attempt_at, "
-            f"last_attempt_at) VALUES ({', '.join(['?'] * (len(OUTCOME_COLUMNS) + 5))}) "
+            "last_attempt_at) VALUES {values} "
             f"ON CONFLICT (entity_id, claim_key) DO UPDATE SET {updates}, "
             "attempts = posting_outcomes.attempts + 1, last_attempt_at = excluded.last_attempt_at"
         )
-        ordered = sorted(records, key=lambda r: r.claim_key)
-        self.session.executemany(
-            sql,
-            [[self.entity_id, r.claim_key, *(getattr(r, c) for c in OUTCOME_COLUMNS), 1, now, now] for r in ordered],
-        )
+        # One statement may not touch a row twice: a document listed twice is a second round (its last wins).
+        rounds: list[dict[str, OutcomeRecord]] = []
+        for r in records:
+            free = next((round_ for round_ in rounds if r.claim_key not in round_), None)
+            if free is None:
+                rounds.append(free := {})
+            free[r.claim_key] = r
+        with self.session.transaction():
+            for round_ in rounds:
+                ordered = sorted(round_.values(), key=lambda r: r.claim_key)
+                self.session.executemany_values(
+                    sql,
+                    [
+                        [self.entity_id, r.claim_key, *(getattr(r, c) for c in OUTCOME_COLUMNS), 1, now, now]
+                        for r in ordered
+                    ],
+                )
 
     def outcomes(self, outcome: str | None = None) -> list[dict[str, Any]]:
         where, params = "entity_id = ?", [self.entity_id]
@@ -393,14 +479,56 @@ class PostingJournal:
         return self.session.query(f"SELECT * FROM posting_outcomes WHERE {where} ORDER BY claim_key", params)
 
 
-def _one(cursor: Any) -> dict[str, Any]:
-    row = _maybe_one(cursor)
-    if row is None:
-        raise LookupError("expected one row")
-    return row
+ROWS_PER_STATEMENT = 500  # well under PostgreSQL's 65,535 parameters a statement, at 20 columns a row
 
 
-def _maybe_one(cursor: Any) -> dict[str, Any] | None:
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[n : n + ROWS_PER_STATEMENT] for n in range(0, len(items), ROWS_PER_STATEMENT)]
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join("?" * len(items))
+
+
+def _seconds(lag: timedelta) -> Decimal:
+    return Decimal(str(round(max(lag.total_seconds(), 0.0), 3)))
+
+
+def _free(holder: ClaimHolder, owner: str, now: datetime, is_dead: Callable[[str], bool]) -> bool:
+    return (
+        holder.owner is None
+        or holder.owner == owner
+        or (holder.lease_until is not None and holder.lease_until <= now)
+        or (holder.process is not None and is_dead(holder.process))
+    )
+
+
+def _upsert_values(entity_id: str, r: _Upsert, now: datetime) -> list[Any]:
+    w = r.write
+    return [
+        entity_id,
+        w.reference,
+        w.claim_key,
+        w.kind,
+        w.target,
+        str(r.state),
+        r.attempts_delta,
+        r.sent_at,
+        r.sent_by,
+        w.currency,
+        w.net,
+        w.tax,
+        w.gross,
+        w.summary,
+        w.document,
+        now,
+        r.aiq_id,
+        r.found_by,
+        r.recorded_at,
+        r.lookup_lag_seconds,
+    ]
+
+
+def _all(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
-    found = cursor.fetchone()
-    return dict(zip(names, found, strict=True)) if found is not None else None
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
