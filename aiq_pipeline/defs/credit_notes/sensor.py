@@ -6,15 +6,17 @@ their invoice (INVOICE_NOT_POSTED) now that the invoice is posted, and those who
 store.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import CREDIT_NOTES
-from aiq_pipeline.defs.posting.first_start import sync_start_date
-from aiq_pipeline.defs.posting.sensing import document_sensor, new_document_runs, rerun_requests, sensor_result
+from aiq_pipeline.defs.posting.sensing import (
+    begin_tick,
+    document_sensor,
+    new_document_runs,
+    rerun_requests,
+    sensor_result,
+)
 from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
-from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import CreditCursor, discover_credit_notes
 from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
@@ -29,15 +31,13 @@ def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.S
     def _sensor(
         context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
     ) -> dg.SensorResult:
-        instance = context.instance
-        reap_dead_runs(instance)
+        tick = begin_tick(context, sync_settings)
+        instance = tick.instance
         cursor = CreditCursor.parse(context.cursor)
         invoices = invoice_partitions(instance)
-        overlap = timedelta(minutes=sync_settings.overlap_minutes)
         with bunny.open() as client:
-            since = cursor.notes_watermark - overlap if cursor.notes_watermark else None
-            notes = list(client.iter_credit_notes(bunny.entity_id, updated_since=since))
-            void_since = cursor.voids_watermark - overlap if cursor.voids_watermark else None
+            notes = list(client.iter_credit_notes(bunny.entity_id, updated_since=tick.since(cursor.notes_watermark)))
+            void_since = tick.since(cursor.voids_watermark)
             voided = list(client.iter_invoice_refs(bunny.entity_id, updated_since=void_since, states=["VOIDED"]))
         found = discover_credit_notes(
             notes,
@@ -45,7 +45,7 @@ def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.S
             known_keys=instance.get_dynamic_partitions(CREDIT_NOTES.partitions_name),
             invoices=invoices,
             cursor=cursor,
-            start_date=sync_start_date(instance, sync_settings.start_date()),
+            start_date=tick.start,
         )
         if found.rejected_keys:
             context.log.error("credit note keys that cannot be partition keys, not synced: %s", found.rejected_keys)

@@ -5,14 +5,17 @@ accounts and GL mapping are in place. Every tick it also marks dead runs failed 
 the invoices whose run died. It never touches the store.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import INVOICES
-from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
-from aiq_pipeline.defs.posting.sensing import document_sensor, new_document_runs, rerun_requests, sensor_result
-from aiq_pipeline.defs.recovery import reap_dead_runs
+from aiq_pipeline.defs.posting.first_start import switch_on
+from aiq_pipeline.defs.posting.sensing import (
+    begin_tick,
+    document_sensor,
+    new_document_runs,
+    rerun_requests,
+    sensor_result,
+)
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import Cursor, discover_released_invoices
 
@@ -27,9 +30,8 @@ def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
     def _sensor(
         context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
     ) -> dg.SensorResult:
-        instance = context.instance
-        reaped = reap_dead_runs(instance)
-        start = sync_start_date(instance, sync_settings.start_date())
+        tick = begin_tick(context, sync_settings)
+        instance, start = tick.instance, tick.start
         cursor = Cursor.parse(context.cursor)
         if cursor.watermark is None and sync_settings.start_date() is None:
             cursor = Cursor(watermark=switch_on(instance))  # the first look starts when the switch went on
@@ -39,7 +41,7 @@ def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
                 entity_id=bunny.entity_id,
                 known_ids=instance.get_dynamic_partitions(INVOICES.partitions_name),
                 cursor=cursor,
-                overlap=timedelta(minutes=sync_settings.overlap_minutes),
+                overlap=tick.overlap,
                 limit=sync_settings.max_invoices_per_tick,
                 start_date=start,
             )
@@ -49,7 +51,7 @@ def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
         runs += rerun_requests(instance, INVOICES, batch_size=sync_settings.batch_size)
         summary = (
             f"{len(found.new_invoice_ids)} new invoice(s), {len(runs)} run(s); syncing invoices issued from {start}"
-            f" ({found.skipped_before_start} earlier left alone); {len(reaped)} dead run(s) marked failed"
+            f" ({found.skipped_before_start} earlier left alone); {tick.reaped} dead run(s) marked failed"
         )
         new, moved = found.new_invoice_ids, found.cursor.serialize()
         return sensor_result(context, INVOICES, new_keys=new, runs=runs, cursor=moved, summary=summary)

@@ -8,17 +8,20 @@ never touches the store.
 """
 
 from collections.abc import Callable
-from datetime import timedelta
 
 import dagster as dg
 
 from aiq_pipeline.bunny.credited import iter_credited_invoice_refs
 from aiq_pipeline.defs.posting.documents import PAYMENTS
-from aiq_pipeline.defs.posting.first_start import sync_start_date
 from aiq_pipeline.defs.posting.run_requests import contiguous_groups, document_run_request
-from aiq_pipeline.defs.posting.sensing import document_sensor, new_document_runs, rerun_requests, sensor_result
+from aiq_pipeline.defs.posting.sensing import (
+    begin_tick,
+    document_sensor,
+    new_document_runs,
+    rerun_requests,
+    sensor_result,
+)
 from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
-from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import InvoicePartitions
 from aiq_pipeline.service.payment_discovery import PaymentCursor, discover_payments
@@ -42,12 +45,11 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
     def _sensor(
         context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
     ) -> dg.SensorResult:
-        instance = context.instance
-        reap_dead_runs(instance)
+        tick = begin_tick(context, sync_settings)
+        instance = tick.instance
         cursor = PaymentCursor.parse(context.cursor)
         invoices = invoice_partitions(instance)
-        overlap = timedelta(minutes=sync_settings.overlap_minutes)
-        since = cursor.watermark - overlap if cursor.watermark else None
+        since = tick.since(cursor.watermark)
         with bunny.open() as client:
             payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
             credited = list(iter_credited_invoice_refs(client, bunny.entity_id, updated_since=since))
@@ -57,9 +59,9 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
             known_keys=known,
             invoices=invoices,
             cursor=cursor,
-            start_date=sync_start_date(instance, sync_settings.start_date()),
+            start_date=tick.start,
             credited=credited,
-            overlap=overlap,
+            overlap=tick.overlap,
         )
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)

@@ -5,12 +5,17 @@ waited for is posted), and the tick's result."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import DocumentAsset
+from aiq_pipeline.defs.posting.first_start import sync_start_date
 from aiq_pipeline.defs.posting.run_requests import batches, contiguous_groups, document_run_request
 from aiq_pipeline.defs.posting.status import DocumentException, document_exceptions
+from aiq_pipeline.defs.recovery import reap_dead_runs
+from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.service.outcome import Reason
 
 _ACTIVE = [
@@ -32,6 +37,26 @@ def document_sensor(
         default_status=default_status,
         description=description,
     )
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Where every document sensor's tick starts, once the dead runs are marked failed (freeing their documents)."""
+
+    instance: dg.DagsterInstance
+    reaped: int  # dead runs marked failed this tick
+    overlap: timedelta  # how far behind its watermark the sensor reads again (Bunny's updatedAt may lag)
+    start: date  # the first issue date the sync picks up
+
+    def since(self, watermark: datetime | None) -> datetime | None:
+        return watermark - self.overlap if watermark else None
+
+
+def begin_tick(context: dg.SensorEvaluationContext, sync_settings: SyncSettings) -> Tick:
+    instance = context.instance
+    reaped = len(reap_dead_runs(instance))
+    overlap = timedelta(minutes=sync_settings.overlap_minutes)
+    return Tick(instance, reaped, overlap, sync_start_date(instance, sync_settings.start_date()))
 
 
 def new_document_runs(asset: DocumentAsset, keys: Sequence[str], *, batch_size: int, tag: str) -> list[dg.RunRequest]:
