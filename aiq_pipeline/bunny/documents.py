@@ -36,8 +36,12 @@ CURRENCIES = _document("currencies", "Currencies", "currencies")
 INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
 INVOICE_NUMBERS = _document("invoice_numbers", "InvoiceNumbers", "invoices")
 CREDIT_NOTE_NUMBERS = _document("credit_note_numbers", "CreditNoteNumbers", "creditNotes")
-INVOICE = _document("invoice", "Invoice", "invoice", fragments=("invoice_fields", "payment_application_fields"))
-INVOICES = _document("invoices", "Invoices", "invoices", fragments=("invoice_fields", "payment_application_fields"))
+INVOICE = _document(
+    "invoice", "Invoice", "invoice", fragments=("invoice_fields", "account_fields", "payment_application_fields")
+)
+INVOICES = _document(
+    "invoices", "Invoices", "invoices", fragments=("invoice_fields", "account_fields", "payment_application_fields")
+)
 CREDIT_NOTES = _document("credit_notes", "CreditNotes", "creditNotes", fragments=("credit_note_fields",))
 CREDIT_NOTE = _document("credit_note", "CreditNote", "creditNote", fragments=("credit_note_fields",))
 FINANCIAL_ACCOUNTS = _document(
@@ -58,8 +62,8 @@ FINANCIAL_ACCOUNT_UPDATE = _document(
     mutation=True,
 )
 PRICE_LIST_CHARGES = _document("price_list_charges", "PriceListCharges", "priceListCharges")
-PAYMENTS = _document("payments", "Payments", "payments", fragments=("payment_fields",))
-PAYMENT = _document("payment", "Payment", "payment", fragments=("payment_fields",))
+PAYMENTS = _document("payments", "Payments", "payments", fragments=("payment_fields", "account_fields"))
+PAYMENT = _document("payment", "Payment", "payment", fragments=("payment_fields", "account_fields"))
 PAYMENT_APPLICATIONS = _document(
     "payment_applications", "PaymentApplications", "paymentApplications", fragments=("payment_application_fields",)
 )
