@@ -18,17 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from importlib import resources
 
 from aiq_pipeline.bunny import decoding, filters
 from aiq_pipeline.bunny.client import BunnyClient
-from aiq_pipeline.bunny.documents import Document
+from aiq_pipeline.bunny.documents import INVOICE_REFS, Document
 from aiq_pipeline.bunny.models import InvoiceRef
 
+# The light references' query under an operation name of its own, so its filter fallbacks are remembered apart.
 CREDITED_INVOICE_REFS = Document(
     operation="CreditedInvoiceRefs",
     root="invoices",
-    text=resources.files(__package__).joinpath("queries", "credited_invoice_refs.graphql").read_text(encoding="utf-8"),
+    text=INVOICE_REFS.text.replace("query InvoiceRefs(", "query CreditedInvoiceRefs(", 1),
 )
 CREDITED = "credits > 0"  # a number, unquoted, as the documented grammar compares numbers
 
