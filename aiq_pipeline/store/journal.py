@@ -306,6 +306,17 @@ class PostingJournal:
         )
         return [JournalEntry.from_row(row) for row in rows]
 
+    def newest_answered(self, target: str) -> JournalEntry | None:
+        """The write of `target` (SI, SN, SR...) sent last among those AIQ answered with its id (`posted`, found by
+        the answer): a document AIQ created after that moment. When AIQ's reference look-up shows it, the look-up has
+        caught up past every write of that type sent before it (a person's retry of a write in doubt asks this)."""
+        rows = self.session.query(
+            f"SELECT {_JOURNAL_COLUMNS} FROM posting_journal WHERE entity_id = ? AND target = ? AND state = ? "
+            "AND found_by = ? AND aiq_id IS NOT NULL AND sent_at IS NOT NULL ORDER BY sent_at DESC, reference LIMIT 1",
+            [self.entity_id, target, str(WriteState.POSTED), str(FoundBy.ANSWER)],
+        )
+        return JournalEntry.from_row(rows[0]) if rows else None
+
     def begin_write(self, write: PlannedWrite, owner: str) -> JournalEntry:
         """Move `write` to `sending` before its request leaves; raises ClaimLost unless `owner` holds the claim.
 
