@@ -248,13 +248,25 @@ def undismiss(keys: tuple[str, ...], reason: str | None, by: str | None) -> None
     click.echo(_rendered(result, "undismissed", named))
 
 
+REWRITE_UNKNOWN_FLAG = "--rewrite-unknown-may-duplicate"  # as service.writes names it in the exceptions' fixes
+
+
 @main.command(epilog=EXIT_CODES)
 @click.argument("invoice_ids", nargs=-1, metavar="[DOCUMENT]...")
 @click.option("--all", "retry_all", is_flag=True, help="Retry everything on the exceptions list.")
+@click.option(
+    REWRITE_UNKNOWN_FLAG,
+    "rewrite_unknown",
+    is_flag=True,
+    help="Only after checking in AIQ that it does not hold them: write again the named documents whose earlier "
+    "write is in doubt (OUTCOME_UNKNOWN) even though AIQ's look-up has not caught up. If AIQ does hold one, it then "
+    "holds a second copy. Names documents only (not with --all); this retry only.",
+)
 @reports_setting_problems(strict=True)
-def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
+def retry(invoice_ids: tuple[str, ...], retry_all: bool, rewrite_unknown: bool) -> None:
     """A person's retry of documents, invoices first; a document whose write outcome is unknown is looked for in
-    AIQ once more before anything is sent.
+    AIQ once more before anything is sent, and written again only when AIQ's look-up shows a document written after
+    it (so the look-up has caught up and its "not found" is true), or with --rewrite-unknown-may-duplicate.
 
     Name each document by its key (the Bunny id: 8, CN-<credit note id>, VOID-<invoice id>, PAY-<payment id>,
     CREDIT-<invoice id>) or by its number (INV-1007, a credit note's number, VOID-<invoice number>,
@@ -268,6 +280,10 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
 
     if bool(invoice_ids) == retry_all:
         raise click.UsageError("give DOCUMENT ... or --all (not both)")
+    if rewrite_unknown and retry_all:
+        raise click.UsageError(
+            f"{REWRITE_UNKNOWN_FLAG} names its documents: check each in AIQ first, then give them (not --all)"
+        )
     with open_instance() as instance:
         # The exceptions list leaves dismissed documents out; a dismissed one named here is refused.
         if retry_all:
@@ -282,11 +298,16 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool) -> None:
                 )
             ids = [n.key for n in named]
             click.echo(f"retrying: {', '.join(n.label for n in named)}")
+            if rewrite_unknown:
+                click.echo(
+                    f"{REWRITE_UNKNOWN_FLAG}: a write of these in doubt that AIQ's look-up does not show is written "
+                    "again, whether or not AIQ holds it (recorded on each document's outcome and in the run's log)"
+                )
         if not ids:
             click.echo("Nothing to retry: the exceptions list is empty.")
             return
         try:
-            summary = retry_documents(instance, ids)
+            summary = retry_documents(instance, ids, rewrite_unknown=rewrite_unknown)
         except DocumentsDismissed as exc:
             raise _Refused(str(exc)) from None
     click.echo(summary.render())

@@ -12,7 +12,7 @@ from aiq_pipeline.defs.accounts import SETUP_ASSETS
 from aiq_pipeline.defs.invoices.history import add_history_partitions
 from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
-from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
+from aiq_pipeline.defs.posting.run_requests import REWRITE_UNKNOWN_TRIGGER, TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_run_ids
 from aiq_pipeline.defs.posting.status import (
     DismissalMark,
@@ -211,10 +211,19 @@ def backfill(
     return post_in_process(instance, ids, trigger="backfill", defs=defs)
 
 
-def retry(instance: dg.DagsterInstance, keys: list[str], defs: dg.Definitions | None = None) -> SyncSummary:
-    """A person's retry of these documents (a document whose outcome was unknown is looked up once more first).
-    Refused (DocumentsDismissed, nothing posted) when any of them is dismissed."""
+def retry(
+    instance: dg.DagsterInstance,
+    keys: list[str],
+    defs: dg.Definitions | None = None,
+    *,
+    rewrite_unknown: bool = False,
+) -> SyncSummary:
+    """A person's retry of these documents (a document whose outcome was unknown is looked up once more first, and
+    written again only when AIQ's look-up is shown to have caught up past its sending). `rewrite_unknown`: the
+    person's explicit override for these documents, this once: written again even so (a second copy if AIQ holds
+    the first). Refused (DocumentsDismissed, nothing posted) when any of them is dismissed."""
     if marks := dismissed(instance, keys):
         raise DocumentsDismissed(marks)
     reap_dead_runs(instance)
-    return post_in_process(instance, keys, trigger="retry", defs=defs)
+    trigger = REWRITE_UNKNOWN_TRIGGER if rewrite_unknown else "retry"
+    return post_in_process(instance, keys, trigger=trigger, defs=defs)

@@ -89,6 +89,12 @@ class Lookups:
         self._known.pop((reference.rstrip().casefold(), str(target)), None)
         return found
 
+    def shows(self, reference: str, target: AiqTarget | str, transaction_id: int) -> bool:
+        """Whether AIQ's reference look-up shows transaction `transaction_id` under `reference` now (one look-up, the
+        one a write in doubt is looked for with; reversed or not: only whether the look-up has caught up is asked)."""
+        found = self.aiq.get_transactions_by_external_reference(reference, types=[str(target)])
+        return any(t.transaction_id == transaction_id for t in found)
+
     def forget(self, references: Iterable[str]) -> None:
         """What the batch listing said of these no longer holds (they were written since)."""
         for reference in references:

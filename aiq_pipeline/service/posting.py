@@ -49,7 +49,7 @@ from aiq_pipeline.service.posting_outcomes import (
 )
 from aiq_pipeline.service.processes import is_dead, this_process
 from aiq_pipeline.service.reference_data import ReferenceData
-from aiq_pipeline.service.writes import Item, OutcomeUnknown, Writer, WriterOptions
+from aiq_pipeline.service.writes import WRITTEN_AGAIN, Item, OutcomeUnknown, Writer, WriterOptions, WrittenAgain
 from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import ClaimHolder, ClaimLost, FoundBy, PlannedWrite, PostingJournal, WriteState
 from aiq_pipeline.sync.customer import AmbiguousCustomer, ambiguous_problem
@@ -107,6 +107,7 @@ class _Ready:
     failed: Exception | None = None
     notes: list[str] = field(default_factory=list)
     lag_seconds: float | None = None  # how long AIQ's look-up took to show it (at most), when measured
+    written_again: list[WrittenAgain] = field(default_factory=list)  # writes in doubt a person's retry wrote again
 
 
 class PostingService:
@@ -123,6 +124,7 @@ class PostingService:
         kinds: Mapping[str, DocumentKind[Any]] = KINDS,
         options: PostingOptions = PostingOptions(),
         manual: bool = False,
+        rewrite_unknown: bool = False,
         customer_rules: Sequence[str] = (),
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
@@ -142,7 +144,15 @@ class PostingService:
             concurrency=options.concurrency,
         )
         self.writer = Writer(
-            aiq, journal, self.lookups, owner=owner, options=writer_options, manual=manual, clock=clock, sleep=sleep
+            aiq,
+            journal,
+            self.lookups,
+            owner=owner,
+            options=writer_options,
+            manual=manual,
+            clock=clock,
+            sleep=sleep,
+            rewrite_unknown=rewrite_unknown,
         )
         self.allocator = Allocator(aiq, journal, self.lookups, owner=owner, clock=clock)
         self.customer_writes = CustomerWrites(aiq, journal, self.customers, owner=owner, lease=options.claim_lease)
@@ -300,7 +310,7 @@ class PostingService:
             )
         base = with_facts(base, kind.facts(source))
         related = kind.related(source)
-        posted = {r.reference: found for r in related if (found := self._resolve(r)) is not None}
+        posted = {r.reference: found for r in related if (found := self._resolve(r, base.key)) is not None}
         own = posted.get(related[0].reference)
         try:
             customer = self._resolve_customer(kind.facts(source).account)
@@ -358,9 +368,10 @@ class PostingService:
             raise PreflightFailed([ambiguous_problem(account, found)])
         return found
 
-    def _resolve(self, related: Related) -> PostedDocument | None:
+    def _resolve(self, related: Related, key: str) -> PostedDocument | None:
         """The AIQ document `related` names, from the journal (final) or AIQ's look-up; None when absent. A write
-        of it in doubt is looked for until the deadline first: one look that misses it decides nothing."""
+        of it in doubt is looked for until the deadline first: one look that misses it decides nothing, unless a
+        person's retry takes it as absent (`Writer.believed_absent`; the override only for document `key`'s own)."""
         entry = self.journal.entry(related.reference)
         if entry is not None and entry.state == WriteState.POSTED and entry.aiq_id is not None:
             document = aiq_documents.posted_lines(entry.document)
@@ -371,11 +382,10 @@ class PostingService:
             return _found(related.reference, seen) if seen else None
         if entry is not None and entry.state in (WriteState.SENDING, WriteState.UNKNOWN):
             found_id = self.writer.look_until(write, since=entry.sent_at, found_by=FoundBy.LOOKUP)
-            if found_id is None and not self.manual:
+            if found_id is None:  # OutcomeUnknown unless a person's retry may take it as absent
                 write = replace(write, summary=entry.sent_summary)
-                raise OutcomeUnknown(write, entry, self.deadline)
-            if found_id is None:
-                return None  # a person's retry looked once more: AIQ does not hold it
+                self.writer.believed_absent(write, entry, own=related.claim_key == key)
+                return None
         first = one(related.reference, self.lookups.find(related.reference, related.target))
         if first is None:
             return None
@@ -410,6 +420,8 @@ class PostingService:
                     item.doc.reference, result, item.doc.gross, customer_code=item.doc.customer_code
                 )
                 r.wrote = True
+                if again := self.writer.written_again.get(item.doc.reference):
+                    r.written_again.append(again)
             elif r.failed is None:
                 r.failed = result
 
@@ -449,7 +461,8 @@ class PostingService:
             allocated=allocated if r.plan.allocations else None,
             details=plan_details(r.plan) | _customer_details(r),
         )
-        return replace(outcome, reason="; ".join((*r.plan.notes, *r.notes)) or outcome.reason)
+        again = [a.note for a in r.written_again]
+        return replace(outcome, reason="; ".join((*r.plan.notes, *r.notes, *again)) or outcome.reason)
 
     def _existing(self, base: Outcome, own: PostedDocument) -> Outcome:
         return existing_outcome(self._verified(base, own.transaction_id))
@@ -475,6 +488,8 @@ def _found(reference: str, summary: TransactionSummary) -> PostedDocument:
 
 def _customer_details(r: _Ready) -> dict[str, str]:
     details = {} if r.lag_seconds is None else {"aiq_lookup_lag_seconds": str(r.lag_seconds)}
+    if r.written_again:  # a write in doubt written again on a person's retry: by a witness, or their override
+        details[WRITTEN_AGAIN] = "; ".join(f"{a.reference} ({a.how})" for a in r.written_again)
     if r.customer is None:
         return details
     return details | {"customer_match": "created" if r.created_customer else r.customer.match.how}

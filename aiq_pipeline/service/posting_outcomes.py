@@ -4,6 +4,7 @@ do. Every kind's outcomes are written here the same way."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from aiq_pipeline.accountsiq.errors import AiqError, AiqThrottledError, AiqTransportError
@@ -12,7 +13,7 @@ from aiq_pipeline.service import aiq_documents
 from aiq_pipeline.service.kinds import Facts
 from aiq_pipeline.service.lookups import DuplicateInAiq
 from aiq_pipeline.service.outcome import Outcome, Reason, Status
-from aiq_pipeline.service.writes import OutcomeUnknown
+from aiq_pipeline.service.writes import REWRITE_UNKNOWN_FLAG, OutcomeUnknown, Witness
 from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import ClaimLost, OutcomeRecord, PostingJournal
 from aiq_pipeline.sync.documents.plan import PostingPlan
@@ -78,21 +79,65 @@ def plan_details(plan: PostingPlan) -> dict[str, str]:
 
 
 def unknown(base: Outcome, exc: OutcomeUnknown, journal: PostingJournal) -> Outcome:
-    """OUTCOME_UNKNOWN: recorded in the journal, never written again by an automatic run."""
+    """OUTCOME_UNKNOWN: recorded in the journal, never written again by an automatic run, nor by a person's retry
+    while AIQ's look-up is not shown to have caught up past its sending (no witness), unless the person says so."""
     sent = exc.entry.sent_at if exc.entry else None
-    when = sent.strftime("%Y-%m-%d %H:%M:%S UTC") if sent else "earlier"
+    when = _when(sent) if sent else "earlier"
     what = exc.write.summary or exc.write.reference
+    looking = f"{aiq_documents.target_name(exc.write.target)} with External Reference {exc.write.reference}"
+    if exc.witness is not None:
+        return _not_caught_up(base, exc, exc.witness, journal, when=when, what=what, looking=looking)
     detail = (
         f"AIQ did not confirm the {what}, sent {when}, and it is not in AIQ after looking for "
         f"{int(exc.looked_for.total_seconds())} s."
     )
     journal.record_unknown(exc.write, detail)
     fix = (
-        f"Look in AIQ for a {aiq_documents.target_name(exc.write.target)} with External Reference "
-        f"{exc.write.reference}. Then retry it (aiq-pipeline retry {base.key}): the retry looks once more and "
-        "records it if AIQ holds it, else posts it. Automatic retries never post it again."
+        f"Look in AIQ for a {looking}. Then retry it (aiq-pipeline retry {base.key}): the retry looks once more and "
+        "records it if AIQ holds it; if not, it posts it once AIQ's look-up shows a document written after it. "
+        "Automatic retries never post it again."
     )
     return replace(base, reason_code=Reason.OUTCOME_UNKNOWN, reason=detail, fix=fix, retryable=False)
+
+
+def _not_caught_up(
+    base: Outcome, exc: OutcomeUnknown, witness: Witness, journal: PostingJournal, *, when: str, what: str, looking: str
+) -> Outcome:
+    """A person's retry that did not write: AIQ's look-up does not show the document, but is not shown to have
+    caught up with writes made after it was sent either, so its "not found" proves nothing."""
+    later = witness.entry
+    sent = exc.entry.sent_at if exc.entry else None
+    if later is None or later.sent_at is None or sent is None or later.sent_at <= sent:
+        behind = "no document of this type has been written and confirmed by AIQ since, to show that it has"
+    else:
+        behind = f"{later.reference}, sent {_when(later.sent_at)}, after it, is not shown by it yet either"
+    detail = (
+        f"AIQ did not confirm the {what}, sent {when}, and AIQ's look-up still does not show it. But AIQ's look-up "
+        f"has not yet caught up with writes made after this one was sent ({behind}), so the product cannot tell "
+        "whether AIQ holds it, and wrote nothing."
+    )
+    journal.record_unknown(exc.write, detail)
+    fix = (
+        f"Look in AIQ's own screens for a {looking}. If AIQ holds it, or you cannot tell: wait, and retry later "
+        f"(aiq-pipeline retry {base.key}); once AIQ's look-up shows a document written after it, the retry records "
+        f"it if AIQ holds it, else posts it. Only if AIQ truly does not hold it: aiq-pipeline retry {base.key} "
+        f"{REWRITE_UNKNOWN_FLAG} writes it anyway (AIQ then holds two if it did hold it)."
+    )
+    details = {"in_doubt_since": when}
+    if later is not None:
+        details |= {"newest_confirmed_write": later.reference, "newest_confirmed_write_shown": str(witness.shown)}
+    return replace(
+        base,
+        reason_code=Reason.OUTCOME_UNKNOWN,
+        reason=detail,
+        fix=fix,
+        retryable=False,
+        details={**base.details, **details},
+    )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def duplicate(base: Outcome, exc: DuplicateInAiq) -> Outcome:

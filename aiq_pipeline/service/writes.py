@@ -6,13 +6,18 @@ the moment AIQ returns it. Documents AIQ takes in bulk (invoices, credit notes, 
 neighbours still post). A lost answer (a timeout, a dropped connection, "reference already exists", a bulk answer
 that does not add up) is resolved by looking for each document until the deadline, never by writing again on a
 guess; a document still not found becomes OUTCOME_UNKNOWN for a person. Automatic runs never write a document whose
-earlier outcome is unknown; a person's retry (`manual`) looks once more, then writes.
+earlier outcome is unknown. A person's retry (`manual`) looks once more, and believes AIQ's "not found" only when a
+*witness* shows AIQ's look-up has caught up past the moment the write in doubt was sent: the newest write of the same
+AIQ type that AIQ answered with its id, sent after it, which the look-up shows now (one look-up per type a run). With
+no witness the document stays OUTCOME_UNKNOWN (AIQ's look-up may lag, and AIQ may accept a second document with the
+reference: both unverified), unless the person said, for this retry, to write it anyway (`rewrite_unknown`).
 
 The journal is only touched from the calling thread: the worker threads only carry the HTTP calls.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,13 +46,45 @@ from aiq_pipeline.store.journal import (
 )
 from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument
 
+log = logging.getLogger(__name__)
+
+REWRITE_UNKNOWN_FLAG = "--rewrite-unknown-may-duplicate"  # `aiq-pipeline retry`'s override, as the fixes name it
+WRITTEN_AGAIN = "in_doubt_written_again"  # the outcome's detail naming the writes in doubt written again, and how
+
+
+@dataclass(frozen=True)
+class Witness:
+    """The newest write of one AIQ type that AIQ answered with its id (None: none yet), and whether AIQ's reference
+    look-up shows it now. Shown, it proves the look-up has caught up past every write of that type sent before it."""
+
+    entry: JournalEntry | None
+    shown: bool
+
+    def vouches_for(self, sent_at: datetime | None) -> bool:
+        """AIQ's look-up has caught up past a write sent at `sent_at`: its "not found" may be believed."""
+        if not self.shown or self.entry is None or self.entry.sent_at is None or sent_at is None:
+            return False
+        return self.entry.sent_at > sent_at
+
 
 class OutcomeUnknown(Exception):
-    """AIQ did not confirm a write and does not show the document after looking until the deadline."""
+    """AIQ did not confirm a write and does not show the document after looking until the deadline. `witness`: a
+    person's retry did not believe the look-up's "not found", as no witness vouched for it (None: an automatic run)."""
 
-    def __init__(self, write: PlannedWrite, entry: JournalEntry | None, looked_for: timedelta) -> None:
+    def __init__(
+        self, write: PlannedWrite, entry: JournalEntry | None, looked_for: timedelta, witness: Witness | None = None
+    ) -> None:
         super().__init__(write.reference)
-        self.write, self.entry, self.looked_for = write, entry, looked_for
+        self.write, self.entry, self.looked_for, self.witness = write, entry, looked_for, witness
+
+
+@dataclass(frozen=True)
+class WrittenAgain:
+    """Why a write in doubt, which AIQ's look-up did not show, was written again (for the document's outcome)."""
+
+    reference: str
+    how: str  # "witness <reference>" or "override"
+    note: str
 
 
 WriteFailure = OutcomeUnknown | DuplicateInAiq | ClaimLost | AiqError
@@ -91,10 +128,14 @@ class Writer:
         manual: bool,
         clock: Callable[[], datetime],
         sleep: Callable[[float], None],
+        rewrite_unknown: bool = False,
     ) -> None:
         self.aiq, self.journal, self.lookups = aiq, journal, lookups
         self.owner, self.options, self.manual = owner, options, manual
+        self.rewrite_unknown = manual and rewrite_unknown  # a person's explicit override, for this run only
         self._clock, self._sleep = clock, sleep
+        self.written_again: dict[str, WrittenAgain] = {}  # by reference: writes in doubt this run wrote again
+        self._witnesses: dict[str, Witness] = {}  # by AIQ type: looked up once a run
 
     # -- many documents ----------------------------------------------------------------------------------
 
@@ -125,14 +166,60 @@ class Writer:
             found = self.look_until(item.write, since=entry.sent_at, found_by=FoundBy.LOOKUP)
             if found is not None:
                 return found
-            if not self.manual:
-                raise OutcomeUnknown(item.write, entry, self.options.deadline)
-            return None  # a person's retry: it looked once more, and AIQ does not hold it; write it
+            self.written_again[item.write.reference] = self.believed_absent(item.write, entry)
+            return None  # a person's retry: AIQ's look-up has caught up and does not show it, or the person said so
         existing = one(item.write.reference, self.lookups.find(item.write.reference, item.write.target))
         if existing is not None:
             self.journal.record_posted(item.write, existing.transaction_id, found_by=FoundBy.LOOKUP)
             return existing.transaction_id
         return None
+
+    def believed_absent(self, write: PlannedWrite, entry: JournalEntry, *, own: bool = True) -> WrittenAgain:
+        """A write in doubt (`entry`) that AIQ's look-up does not show, taken as absent from AIQ, and why; else
+        OutcomeUnknown. An automatic run never takes it so. A person's retry does when a witness shows the look-up
+        has caught up past its sending, or when the person said to write it anyway (`rewrite_unknown`; only for the
+        document's `own` writes, and never for one this run sent itself: a step retried by Dagster is no new word)."""
+        if not self.manual:
+            raise OutcomeUnknown(write, entry, self.options.deadline)
+        sent = _when(entry.sent_at)
+        witness = self.witness(write.target)
+        if witness.vouches_for(entry.sent_at) and witness.entry is not None:
+            seen = f"{witness.entry.reference} (sent {_when(witness.entry.sent_at)})"
+            return WrittenAgain(
+                write.reference,
+                f"witness {witness.entry.reference}",
+                f"{write.reference}: its earlier write (sent {sent}) was in doubt; AIQ's look-up does not show it but "
+                f"shows {seen}, written after it, so AIQ does not hold it: written again",
+            )
+        if self.rewrite_unknown and own and entry.sent_by != self.owner:
+            log.warning(
+                "%s: a person's explicit override (retry %s): written again although AIQ's look-up may not have "
+                "caught up with its earlier write (sent %s); AIQ holds two if it held the first",
+                write.reference,
+                REWRITE_UNKNOWN_FLAG,
+                sent,
+            )
+            return WrittenAgain(
+                write.reference,
+                "override",
+                f"{write.reference}: its earlier write (sent {sent}) was in doubt and AIQ's look-up does not show it: "
+                f"written again at a person's explicit request (retry {REWRITE_UNKNOWN_FLAG}), AIQ's look-up not "
+                "being shown to have caught up",
+            )
+        raise OutcomeUnknown(write, entry, self.options.deadline, witness)
+
+    def witness(self, target: str) -> Witness:
+        """The newest write of `target` AIQ answered with its id, and whether AIQ's look-up shows it (one look-up
+        per AIQ type a run, and only when a person's retry meets a write in doubt)."""
+        if target not in self._witnesses:
+            newest = self.journal.newest_answered(target)
+            shown = (
+                newest is not None
+                and newest.aiq_id is not None
+                and self.lookups.shows(newest.reference, newest.target, newest.aiq_id)
+            )
+            self._witnesses[target] = Witness(newest, shown)
+        return self._witnesses[target]
 
     def _send_all(self, items: list[Item]) -> dict[str, Written]:
         results: dict[str, Written] = {}
@@ -223,6 +310,10 @@ class Writer:
                 return None
             self._sleep(max(0.0, min(pause, (deadline - now).total_seconds())))
             pause = min(pause * 2, 15.0)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "at an unknown time"
 
 
 def _bulk_call(aiq: AccountsIQClient, chunk: list[tuple[Item, JournalEntry]]) -> list[BulkItemOutcome]:

@@ -42,6 +42,7 @@ class Bench:
         timeout: float = 10.0,
         deadline: float = 5.0,
         manual: bool = False,
+        rewrite_unknown: bool = False,
     ) -> PostingService:
         aiq = self.stack.enter_context(
             AccountsIQClient(
@@ -66,6 +67,7 @@ class Bench:
             owner=owner,
             options=options,
             manual=manual,
+            rewrite_unknown=rewrite_unknown,
         )
 
     def invoice(self) -> str:

@@ -76,7 +76,9 @@ def test_not_found_by_the_deadline_is_outcome_unknown_and_automatic_runs_never_w
     _posted_once(bench, found)
 
 
-def test_a_persons_retry_of_an_unknown_outcome_looks_once_more_then_posts(bench: Bench) -> None:
+def test_a_persons_retry_of_an_unknown_outcome_looks_once_more_then_posts_once_a_later_write_vouches(
+    bench: Bench,
+) -> None:
     invoice_id = bench.invoice()
     service = bench.service("run-dead")
     # A run wrote ahead and died before its request left: the journal says `sending`, AIQ holds nothing.
@@ -89,7 +91,12 @@ def test_a_persons_retry_of_an_unknown_outcome_looks_once_more_then_posts(bench:
     journal.release(invoice_id, "run-dead")
     automatic = bench.service("run-sensor", deadline=0.1).post(invoice_id)
     assert automatic.reason_code == "OUTCOME_UNKNOWN" and bench.aiq_count(reference) == 0
-    person = bench.service("run-person", deadline=0.1, manual=True).post(invoice_id)
+    # No write sent after it shows AIQ's look-up has caught up: its "not found" proves nothing, nothing is written.
+    early = bench.service("run-person", deadline=0.1, manual=True).post(invoice_id)
+    assert early.reason_code == "OUTCOME_UNKNOWN" and bench.aiq_count(reference) == 0, early
+    # A later invoice, answered by AIQ and shown by its look-up, vouches for it: the retry posts it.
+    assert bench.service("run-later").post(bench.invoice()).status == Status.POSTED
+    person = bench.service("run-person-2", deadline=0.1, manual=True).post(invoice_id)
     assert person.status == Status.POSTED
     _posted_once(bench, person)
 

@@ -12,7 +12,7 @@ from aiq_pipeline.defs.ledger.assets import PERIODS, TAX_CODES
 from aiq_pipeline.defs.pools import STORE_POOL
 from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.events import batch_failure, failure_observation, materialization, totals_check
-from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
+from aiq_pipeline.defs.posting.run_requests import REWRITE_UNKNOWN_TRIGGER, TRIGGER_TAG
 from aiq_pipeline.defs.posting.status import dismissal_marks
 from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import (
@@ -25,6 +25,7 @@ from aiq_pipeline.defs.resources import (
 from aiq_pipeline.service.kinds import KINDS
 from aiq_pipeline.service.outcome import Outcome, Status
 from aiq_pipeline.service.posting import PostingOptions, PostingService
+from aiq_pipeline.service.writes import WRITTEN_AGAIN
 from aiq_pipeline.store.journal import PostingJournal
 from aiq_pipeline.sync.documents.context import PostingSettings
 from aiq_pipeline.sync.problems import ProblemCode
@@ -33,8 +34,9 @@ from aiq_pipeline.sync.tax import TaxMappingError
 Event = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckResult
 # Triggers of runs a person started on purpose: only those may re-post a document whose earlier outcome is unknown
 # (after looking once more). A run with no trigger tag and no sensor or schedule was launched from the UI.
-PERSON_TRIGGERS = frozenset({"retry"})
+PERSON_TRIGGERS = frozenset({"retry", REWRITE_UNKNOWN_TRIGGER})
 AUTOMATIC_TAGS = ("dagster/sensor_name", "dagster/schedule_name")
+REEXECUTION_TAG = "dagster/parent_run_id"  # a re-execution (from the UI, or the daemon's run retries) copies tags
 
 
 def is_manual(tags: dict[str, str]) -> bool:
@@ -42,6 +44,13 @@ def is_manual(tags: dict[str, str]) -> bool:
     if trigger is not None:
         return trigger in PERSON_TRIGGERS
     return not any(tag in tags for tag in AUTOMATIC_TAGS)
+
+
+def rewrites_unknown(tags: dict[str, str]) -> bool:
+    """A person's explicit override, for the run it started only: write again a document whose earlier write is in
+    doubt even though AIQ's look-up is not shown to have caught up. A re-execution of that run (which copies its
+    tags) is not that person's word: it is a plain retry."""
+    return tags.get(TRIGGER_TAG) == REWRITE_UNKNOWN_TRIGGER and REEXECUTION_TAG not in tags
 
 
 def document_asset(asset: DocumentAsset, *, batch_size: int, retry_delay: float) -> dg.AssetsDefinition:
@@ -91,6 +100,13 @@ def post_partitions(
         yield from _refused(context, asset, keys, exc)
         return
     options = posting_options(sync, rules)
+    tags = dict(context.run.tags)
+    rewrite = rewrites_unknown(tags)
+    if rewrite:
+        context.log.warning(
+            "a person's explicit override (retry --rewrite-unknown-may-duplicate): a document whose earlier write is "
+            "in doubt and which AIQ's look-up does not show is written again, whether or not AIQ holds it"
+        )
     with accountsiq.open() as aiq, bunny.open() as bunny_client, store.store().session() as session:
         service = PostingService(
             aiq,
@@ -100,12 +116,17 @@ def post_partitions(
             owner=context.run.run_id,
             kinds={name: KINDS[name] for name in asset.kinds},
             options=options,
-            manual=is_manual(dict(context.run.tags)),
+            manual=is_manual(tags),
+            rewrite_unknown=rewrite,
             customer_rules=rules.customer_match,
         )
         for outcome in service.post_many(keys):
             outcomes.append(outcome)
             if outcome.ok:
+                if again := outcome.details.get(WRITTEN_AGAIN):
+                    context.log.warning(
+                        "%s: a write in doubt written again on a person's retry: %s", outcome.key, again
+                    )
                 yield materialization(asset, outcome)
             else:
                 context.log.warning("%s not posted: [%s] %s", outcome.key, outcome.reason_code, outcome.reason)

@@ -12,7 +12,12 @@ import dagster as dg
 
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-TRIGGER_TAG = "aiq_pipeline/trigger"  # sensor | sync | retry | backfill | schedule | wait | recovery
+TRIGGER_TAG = (
+    "aiq_pipeline/trigger"  # sensor | sync | retry | retry_rewrite_unknown | backfill | schedule | wait | recovery
+)
+# A person's retry that also writes again the documents whose earlier write is in doubt and which AIQ's look-up does
+# not show, though it is not shown to have caught up (`aiq-pipeline retry --rewrite-unknown-may-duplicate`).
+REWRITE_UNKNOWN_TRIGGER = "retry_rewrite_unknown"
 
 
 def range_tags(keys: Sequence[str]) -> dict[str, str]:
