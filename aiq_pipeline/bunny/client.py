@@ -323,19 +323,13 @@ class BunnyClient:
     # dearer. Strings are compared case-insensitively, as Bunny is reported to compare them.
     def invoices_numbered(self, entity_id: str, numbers: Iterable[str]) -> list[NumberedDocument]:
         """The entity's invoices whose number is one of `numbers` (case-insensitive), in id order of the answer."""
-        return self._numbered(documents.INVOICE_NUMBERS, entity_id, numbers, decoding.numbered_invoice)
+        return self._numbered(documents.INVOICE_NUMBERS, entity_id, numbers)
 
     def credit_notes_numbered(self, entity_id: str, numbers: Iterable[str]) -> list[NumberedDocument]:
         """The entity's credit notes whose number is one of `numbers` (case-insensitive)."""
-        return self._numbered(documents.CREDIT_NOTE_NUMBERS, entity_id, numbers, decoding.numbered_credit_note)
+        return self._numbered(documents.CREDIT_NOTE_NUMBERS, entity_id, numbers)
 
-    def _numbered(
-        self,
-        document: Document,
-        entity_id: str,
-        numbers: Iterable[str],
-        decode: Callable[[dict[str, Any]], NumberedDocument],
-    ) -> list[NumberedDocument]:
+    def _numbered(self, document: Document, entity_id: str, numbers: Iterable[str]) -> list[NumberedDocument]:
         wanted = sorted({n.strip() for n in numbers if n and n.strip()})
         found: dict[str, NumberedDocument] = {}
         entity = filters.equals("entityId", entity_id)
@@ -345,7 +339,7 @@ class BunnyClient:
             by_number = filters.equals("number", chunk[0]) if len(chunk) == 1 else filters.one_of("number", chunk)
             candidates = _distinct([filters.all_of(entity, by_number), by_number, entity, None])
             for node in self._iter_filtered(document, candidates):
-                numbered = decode(node)
+                numbered = decoding.numbered_document(node)
                 if numbered.entity_id == entity_id and numbered.number.upper() in upper:
                     found.setdefault(numbered.id, numbered)
         return list(found.values())

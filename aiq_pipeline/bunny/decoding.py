@@ -186,23 +186,11 @@ def invoice_item(node: Node) -> InvoiceItem:
     )
 
 
-def numbered_invoice(node: Node) -> NumberedDocument:
-    """An `InvoiceNumbers` node (`entity { id }`)."""
+def numbered_document(node: Node) -> NumberedDocument:
+    """An `InvoiceNumbers` node (`entity { id }`) or a `CreditNoteNumbers` node (`entityId`)."""
+    entity_id = _ref_id(node.get("entity")) if "entity" in node else _optional_id(node.get("entityId"))
     return NumberedDocument(
-        id=_id(node.get("id")),
-        number=str(node.get("number") or ""),
-        state=node["state"],
-        entity_id=_ref_id(node.get("entity")),
-    )
-
-
-def numbered_credit_note(node: Node) -> NumberedDocument:
-    """A `CreditNoteNumbers` node (`entityId`)."""
-    return NumberedDocument(
-        id=_id(node.get("id")),
-        number=str(node.get("number") or ""),
-        state=node["state"],
-        entity_id=_optional_id(node.get("entityId")),
+        id=_id(node.get("id")), number=str(node.get("number") or ""), state=node["state"], entity_id=entity_id
     )
 
 
