@@ -155,3 +155,15 @@ def test_only_a_persons_retry_run_carries_the_override() -> None:
     # A re-execution copies its parent's tags (from the UI, or the daemon's run retries): not the person's word.
     reexecuted = override | {"dagster/parent_run_id": "abc", "dagster/root_run_id": "abc"}
     assert is_manual(reexecuted) and not rewrites_unknown(reexecuted)
+
+
+def test_the_override_names_its_documents_on_the_command_line() -> None:
+    from click.testing import CliRunner
+
+    from aiq_pipeline.cli import documents
+    from aiq_pipeline.cli.app import main
+
+    assert documents.REWRITE_UNKNOWN_FLAG == REWRITE_UNKNOWN_FLAG  # the flag the exceptions' fixes name
+    refused = CliRunner().invoke(main, ["retry", "--all", REWRITE_UNKNOWN_FLAG])
+    assert refused.exit_code == 2 and "names its documents" in refused.output, refused.output
+    assert "second copy" in CliRunner().invoke(main, ["retry", "--help"]).output
