@@ -35,9 +35,7 @@ only once its look-up shows a later write; now a plain test).
 from __future__ import annotations
 
 import random
-import re
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -46,7 +44,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aiq_pipeline.defs.posting.documents import INVOICES, PAYMENTS
-from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
+from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.operations.sync import retry
 from aiq_pipeline.sync.identity import account_credit_reference, invoice_reference
 from aiq_pipeline_tests.payments.driving import Daemon, aiq_by_reference
@@ -67,12 +65,12 @@ from aiq_pipeline_tests.payments.random_payments import (
     steps_wanted,
     unmapped_allowed,
 )
+from aiq_pipeline_tests.pipeline.helpers import REWRITE_FLAG, checked_in_aiq_and_absent
 
 if TYPE_CHECKING:
-    from aiq_pipeline_tests.pipeline.conftest import Stack
+    pass
 
 PAIRS = ["debit_credit", "wiki_table"]
-REWRITE_FLAG = "--rewrite-unknown-may-duplicate"
 
 
 def _scenario(tmp_path: Path, request: pytest.FixtureRequest, pairs: str, steps: int) -> None:
@@ -94,7 +92,7 @@ def _scenario(tmp_path: Path, request: pytest.FixtureRequest, pairs: str, steps:
 
         allowed = unmapped_allowed(stack, scenario.unmapped_payments)
         left = scenario.settle(allowed)
-        if unvouched := _checked_in_aiq_and_absent(env.stack, left, allowed):
+        if unvouched := checked_in_aiq_and_absent(env.stack, left, allowed):
             # No later write vouches for AIQ's "not found" (e.g. an HTTP 500 on the last receipt written): as the
             # exception's fix says, the operator looks in AIQ, sees it absent, and retries with the override.
             log.say(f"the operator finds {unvouched} absent from AIQ and retries them with the override")
@@ -124,21 +122,6 @@ def _scenario(tmp_path: Path, request: pytest.FixtureRequest, pairs: str, steps:
             f"steps {ran:.0f} s, total {time.monotonic() - started:.0f} s"
         )
         assert not result.problems(), f"seed {seed}: {result.problems()}\n{log.tail()}"
-
-
-def _checked_in_aiq_and_absent(
-    stack: Stack, left: list[DocumentException], allowed: Callable[[DocumentException], bool]
-) -> list[str]:
-    """The in-doubt documents no witness vouched for whose reference (the one their fix names) AIQ does not hold,
-    read from AIQ's own state (what a person sees in AIQ's screens, not its lagging look-up)."""
-    keys = []
-    for e in left:
-        named = re.search(r"External Reference (\S+)\.", e.fix or "")
-        if allowed(e) or e.reason_code != "OUTCOME_UNKNOWN" or REWRITE_FLAG not in (e.fix or "") or not named:
-            continue
-        if not aiq_by_reference(stack, named.group(1)):
-            keys.append(e.key)
-    return keys
 
 
 @pytest.mark.parametrize("pairs", PAIRS)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.posting.status import DocumentException
 
 if TYPE_CHECKING:
     from aiq_pipeline_tests.pipeline.conftest import Stack
@@ -54,3 +57,26 @@ def aiq_documents(stack: Stack, entity: str = "DEMO01") -> Counter[str]:
     """External reference -> number of sales invoices AIQ holds for it (from the emulator's own state)."""
     data = stack.emulators.accountsiq.state.data
     return Counter(t.external_reference for t in data.entities[entity].transactions.values() if t.type_code == "SI")
+
+
+REWRITE_FLAG = "--rewrite-unknown-may-duplicate"
+
+
+def checked_in_aiq_and_absent(
+    stack: Stack,
+    left: Sequence[DocumentException],
+    allowed: Callable[[DocumentException], bool] = lambda _e: False,
+    entity: str = "DEMO01",
+) -> list[str]:
+    """What a person does before `retry --rewrite-unknown-may-duplicate`: of the in-doubt documents no witness
+    vouched for, the keys whose reference (the one their fix names) AIQ does not hold, read from AIQ's own state
+    (what a person sees in AIQ's screens, not its lagging look-up)."""
+    held = {t.external_reference for t in stack.emulators.accountsiq.state.data.entities[entity].transactions.values()}
+    keys = []
+    for e in left:
+        named = re.search(r"External Reference (\S+)\.", e.fix or "")
+        if allowed(e) or e.reason_code != "OUTCOME_UNKNOWN" or REWRITE_FLAG not in (e.fix or "") or not named:
+            continue
+        if named.group(1) not in held:
+            keys.append(e.key)
+    return keys
