@@ -196,7 +196,12 @@ class PostingService:
         """What posting each key would do now, planned by the same planners, writing nothing to AIQ or the journal.
         A write whose outcome is in doubt is looked for once (not until the deadline)."""
         self._dry_run = True
-        keys = list(dict.fromkeys(keys))
+        try:
+            return self._previews(list(dict.fromkeys(keys)))
+        finally:
+            self._dry_run = False  # the same service may post next: it must then look until the deadline again
+
+    def _previews(self, keys: list[str]) -> list[Preview]:
         parsed = [self._parse(key) for key in keys]
         claimed = [p for p in parsed if isinstance(p, _Claimed)]
         self._read_batch(claimed)

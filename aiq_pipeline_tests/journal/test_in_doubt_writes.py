@@ -133,3 +133,17 @@ def test_a_persons_retry_of_an_in_doubt_voided_invoice_looks_once_more_and_finds
     person = bench.service("run-person", manual=True).post(invoice_id)
     assert person.status == Status.ALREADY_POSTED, person
     assert bench.aiq_count(invoice_reference(invoice_id)) == 1
+
+
+def test_a_service_that_previewed_still_looks_until_the_deadline_when_it_posts(bench: Bench) -> None:
+    """A preview looks once (it decides nothing); the same service posting afterwards must look until the deadline
+    again, not decide on one look that a voided invoice was never posted."""
+    invoice_id = _in_doubt_and_held_by_aiq(bench, "sending")
+    bench.emulators.bunny.store.void_invoice(invoice_id)
+    service = bench.service("run-2")
+    service.preview_many([void_key(invoice_id)])
+
+    posted = service.post(void_key(invoice_id))
+
+    assert posted.status == Status.FAILED and posted.reason_code == "OUTCOME_UNKNOWN", posted
+    assert bench.aiq_count(void_reference(invoice_id)) == 0

@@ -58,5 +58,6 @@ def test_a_reused_pid_is_another_process_so_the_holder_is_dead() -> None:
     assert is_dead(f"{socket.gethostname()}/{pid}/{int(start) + 1}")
 
 
-def test_a_holder_on_another_host_is_trusted_until_its_lease_runs_out() -> None:
+def test_a_holder_on_another_host_is_never_judged_dead_from_here() -> None:
+    """Only its lease frees its claims (the journal's rule): this host cannot see another host's processes."""
     assert not is_dead(f"{socket.gethostname()}-elsewhere/999999/1")
