@@ -14,6 +14,7 @@ from typing import TypeVar
 import dagster as dg
 
 from aiq_pipeline.defs.code_location import build_definitions
+from aiq_pipeline.defs.journal.assets import REFRESH_JOB
 from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG, contiguous_groups, range_tags
 from aiq_pipeline.defs.posting.status import DocumentException, document_exceptions, list_exceptions
@@ -149,6 +150,15 @@ def post_in_process(
     wanted = set(keys)
     summary.failed = [e for e in list_exceptions(instance) if e.key in wanted]
     return summary
+
+
+def refresh_journal(instance: dg.DagsterInstance, defs: dg.Definitions, trigger: str) -> bool:
+    """Read the posting journal into the UI (`aiq/posting_journal`) after a command posted, as the journal sensor
+    does after the daemon's runs (that sensor may be off); False when the refresh failed (posting stands)."""
+    result = defs.get_job_def(REFRESH_JOB).execute_in_process(
+        run_config=QUIET, instance=instance, tags={TRIGGER_TAG: trigger, **process_tags()}, raise_on_error=False
+    )
+    return result.success
 
 
 def _not_reached(

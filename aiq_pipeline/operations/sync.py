@@ -24,7 +24,14 @@ from aiq_pipeline.defs.posting.status import (
 from aiq_pipeline.defs.recovery import process_tags, reap_dead_runs
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.operations.reconcile import reconcile_after_sync
-from aiq_pipeline.operations.runs import QUIET, SyncSummary, initialized, load_definitions, post_in_process
+from aiq_pipeline.operations.runs import (
+    QUIET,
+    SyncSummary,
+    initialized,
+    load_definitions,
+    post_in_process,
+    refresh_journal,
+)
 from aiq_pipeline.service.discovery import CreditCursor, Cursor, discover_credit_notes, discover_released_invoices
 from aiq_pipeline.service.outcome import Reason
 from aiq_pipeline.service.payment_discovery import PaymentCursor, discover_payments
@@ -189,6 +196,7 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
     summary.failed = list_exceptions(instance)  # earlier exceptions are still exceptions: show them too
     months = reconcile_after_sync(instance, defs, [*summary.posted, *summary.already_posted], echo)
     summary.reconciliation_failed = [m.description for m in months if not m.passed]
+    refresh_journal(instance, defs, "sync")
     return summary
 
 
@@ -208,7 +216,9 @@ def backfill(
         ids = [i for i in ids if i not in left]
     if not ids:
         return SyncSummary()
-    return post_in_process(instance, ids, trigger="backfill", defs=defs)
+    summary = post_in_process(instance, ids, trigger="backfill", defs=defs)
+    refresh_journal(instance, defs, "backfill")
+    return summary
 
 
 def retry(
@@ -226,4 +236,7 @@ def retry(
         raise DocumentsDismissed(marks)
     reap_dead_runs(instance)
     trigger = REWRITE_UNKNOWN_TRIGGER if rewrite_unknown else "retry"
-    return post_in_process(instance, keys, trigger=trigger, defs=defs)
+    defs = load_definitions(defs)
+    summary = post_in_process(instance, keys, trigger=trigger, defs=defs)
+    refresh_journal(instance, defs, "retry")
+    return summary

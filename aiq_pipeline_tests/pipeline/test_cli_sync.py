@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from aiq_pipeline.cli import main
+from aiq_pipeline.defs.journal.assets import POSTING_JOURNAL
 from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, statuses
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
@@ -25,6 +26,9 @@ def test_sync_command_posts_everything_postable_and_summarises(stack, monkeypatc
     # The ledger snapshot, accounts and mapping ran first, on the same instance the UI uses.
     assert stack.store.snapshot_count("aiq_gl_accounts") == 1
     assert len(stack.store.current("gl_mapping")) == 4
+    # The journal in the UI is read once the command has posted (the journal sensor is off here).
+    after_sync = stack.instance.get_latest_materialization_event(POSTING_JOURNAL)
+    assert after_sync is not None
 
     stack.fix_demo_data()
     stack.emulators.bunny.create_invoices({"account": "2"}, count=2, release=True)
@@ -33,6 +37,8 @@ def test_sync_command_posts_everything_postable_and_summarises(stack, monkeypatc
     assert "posted: 2" in second.output
     retried = CliRunner().invoke(main, ["retry", "--all"])
     assert retried.exit_code == 0, retried.output
+    after_retry = stack.instance.get_latest_materialization_event(POSTING_JOURNAL)
+    assert after_retry is not None and after_retry.timestamp > after_sync.timestamp
     assert set(statuses(stack).values()) == {dg.AssetPartitionStatus.MATERIALIZED}
     assert set(aiq_documents(stack).values()) == {1}
     assert "No exceptions" in CliRunner().invoke(main, ["exceptions"]).output
