@@ -74,6 +74,7 @@ class PostingOptions:
     aiq_tax_rate_units: str = "percent"  # how AIQ lists its tax codes' rates (UNVERIFIED: percent or fraction)
     bulk_chunk: int = 100  # documents per AIQ bulk call
     concurrency: int = 4  # AIQ bulk calls at once
+    witness_margin: timedelta = timedelta(minutes=10)  # how much later a witness must be sent (Witness.vouches_for)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class PostingService:
             first_pause=options.first_lookup_pause,
             chunk=options.bulk_chunk,
             concurrency=options.concurrency,
+            witness_margin=options.witness_margin,
         )
         self.writer = Writer(
             aiq,

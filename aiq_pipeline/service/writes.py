@@ -60,11 +60,14 @@ class Witness:
     entry: JournalEntry | None
     shown: bool
 
-    def vouches_for(self, sent_at: datetime | None) -> bool:
-        """AIQ's look-up has caught up past a write sent at `sent_at`: its "not found" may be believed."""
-        if not self.shown or self.entry is None or self.entry.sent_at is None or sent_at is None:
+    def vouches_for(self, doubt: JournalEntry, margin: timedelta) -> bool:
+        """AIQ's look-up has caught up past the write in doubt: its "not found" may be believed. The witness must
+        have been sent `margin` after the doubtful row was last touched (its write-ahead, or when it was marked
+        unknown): a request may still be in AIQ's hands well after its write-ahead (pool waits, throttling, a slow
+        commit), and `sent_at` is each runner's own clock."""
+        if not self.shown or self.entry is None or self.entry.sent_at is None or doubt.sent_at is None:
             return False
-        return self.entry.sent_at > sent_at
+        return self.entry.sent_at > max(doubt.sent_at, doubt.updated_at) + margin
 
 
 class OutcomeUnknown(Exception):
@@ -103,6 +106,7 @@ class WriterOptions:
     first_pause: float  # seconds between look-ups while resolving one; doubles up to 15
     chunk: int = 100  # documents per bulk call
     concurrency: int = 4  # bulk calls at once
+    witness_margin: timedelta = timedelta(minutes=10)  # see Witness.vouches_for
 
 
 BULK: dict[AiqTarget, Callable[[AccountsIQClient, list[PlannedDocument]], list[BulkItemOutcome]]] = {
@@ -183,7 +187,7 @@ class Writer:
             raise OutcomeUnknown(write, entry, self.options.deadline)
         sent = _when(entry.sent_at)
         witness = self.witness(write.target)
-        if witness.vouches_for(entry.sent_at) and witness.entry is not None:
+        if witness.vouches_for(entry, self.options.witness_margin) and witness.entry is not None:
             seen = f"{witness.entry.reference} (sent {_when(witness.entry.sent_at)})"
             return WrittenAgain(
                 write.reference,

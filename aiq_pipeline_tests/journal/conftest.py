@@ -43,6 +43,7 @@ class Bench:
         deadline: float = 5.0,
         manual: bool = False,
         rewrite_unknown: bool = False,
+        witness_margin: float = 0.0,
     ) -> PostingService:
         aiq = self.stack.enter_context(
             AccountsIQClient(
@@ -58,7 +59,11 @@ class Bench:
             BunnyClient(base_url=self.emulators.bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1])
         )
         session = self.stack.enter_context(self.store.session())
-        options = PostingOptions(unknown_outcome_deadline=timedelta(seconds=deadline), first_lookup_pause=0.2)
+        options = PostingOptions(
+            unknown_outcome_deadline=timedelta(seconds=deadline),
+            first_lookup_pause=0.2,
+            witness_margin=timedelta(seconds=witness_margin),
+        )
         return PostingService(
             aiq,
             bunny,

@@ -8,12 +8,16 @@ Real HTTP against both emulators."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 
 from aiq_pipeline.defs.posting.factory import is_manual, rewrites_unknown
 from aiq_pipeline.defs.posting.run_requests import REWRITE_UNKNOWN_TRIGGER, TRIGGER_TAG
 from aiq_pipeline.service.outcome import Outcome, Status
 from aiq_pipeline.service.writes import REWRITE_UNKNOWN_FLAG, WRITTEN_AGAIN
+from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import FoundBy, WriteState
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline_tests.journal.conftest import Bench
@@ -167,3 +171,22 @@ def test_the_override_names_its_documents_on_the_command_line() -> None:
     refused = CliRunner().invoke(main, ["retry", "--all", REWRITE_UNKNOWN_FLAG])
     assert refused.exit_code == 2 and "names its documents" in refused.output, refused.output
     assert "second copy" in CliRunner().invoke(main, ["retry", "--help"]).output
+
+
+def test_a_witness_from_a_runner_whose_clock_runs_ahead_vouches_for_nothing(bench: Bench) -> None:
+    """`sent_at` is each runner's own clock: a witness written before the write in doubt, by a host 5 minutes
+    ahead, looks sent after it. The margin (10 minutes by default) keeps it from vouching."""
+    bench.emulators.accountsiq.set_options(lookup_lag_seconds=8)
+    witness = bench.invoice()
+    fast = bench.service("run-fast-clock")
+    fast.journal._clock = lambda: utcnow() + timedelta(minutes=5)
+    assert fast.post(witness).status == Status.POSTED
+    time.sleep(8.5)  # the witness is now shown by the look-up
+    invoice = bench.invoice()
+    bench.emulators.accountsiq.faults.add({"kind": "drop_after_commit", "operations": [BULK_INVOICES], "count": 1})
+    assert bench.service("run-doubt", deadline=1.0).post(invoice).reason_code == "OUTCOME_UNKNOWN"
+
+    person = bench.service("run-person", manual=True, deadline=0.1, witness_margin=600).post(invoice)
+
+    assert person.status == Status.FAILED and person.reason_code == "OUTCOME_UNKNOWN", person
+    assert bench.aiq_count(invoice_reference(invoice)) == 1
