@@ -242,25 +242,36 @@ class PostingJournal:
         self.release_many([key], owner)
 
     def release_many(self, keys: Sequence[str], owner: str) -> None:
-        """`release` for each of `keys` at once."""
-        for part in _chunks(sorted(set(keys))):
-            self.session.execute(
-                "UPDATE posting_claims SET owner = NULL, owner_process = NULL, lease_until = NULL "
-                f"WHERE entity_id = ? AND claim_key IN ({_marks(part)}) AND owner = ?",
-                [self.entity_id, *part, owner],
-            )
+        """`release` for each of `keys` at once: the rows locked in key order first, as claims lock them (a plain
+        UPDATE locks in the table's order, and a run releasing while another claims could close a circle)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return
+        with self.session.transaction() as conn:
+            mine = [
+                row["claim_key"]
+                for row in self._rows_in(
+                    conn,
+                    "SELECT claim_key, owner FROM posting_claims WHERE entity_id = ? AND claim_key IN ({keys}) "
+                    "ORDER BY claim_key" + self._lock,
+                    wanted,
+                )
+                if row["owner"] == owner
+            ]
+            for part in _chunks(mine):
+                conn.execute(
+                    "UPDATE posting_claims SET owner = NULL, owner_process = NULL, lease_until = NULL "
+                    f"WHERE entity_id = ? AND claim_key IN ({_marks(part)}) AND owner = ?",
+                    [self.entity_id, *part, owner],
+                )
 
     def release_owner(self, owner: str) -> int:
         """Release every claim of `owner` (a run found dead); returns how many it held."""
         held = self.session.query(
-            "SELECT COUNT(*) AS n FROM posting_claims WHERE entity_id = ? AND owner = ?", [self.entity_id, owner]
-        )[0]["n"]
-        self.session.execute(
-            "UPDATE posting_claims SET owner = NULL, owner_process = NULL, lease_until = NULL "
-            "WHERE entity_id = ? AND owner = ?",
-            [self.entity_id, owner],
+            "SELECT claim_key FROM posting_claims WHERE entity_id = ? AND owner = ?", [self.entity_id, owner]
         )
-        return int(held)
+        self.release_many([row["claim_key"] for row in held], owner)
+        return len(held)
 
     def holder(self, key: str) -> ClaimHolder | None:
         rows = self.session.query(

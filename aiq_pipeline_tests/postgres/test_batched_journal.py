@@ -4,9 +4,11 @@ rule of the one-document operations, on both stores; and concurrent batches on P
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from aiq_pipeline.store import Store
@@ -158,3 +160,51 @@ def test_concurrent_batches_over_the_same_documents_never_deadlock_and_never_sha
         thread.join(timeout=120)
     assert not errors, errors
     assert all(won[key] for key in keys)  # every document was claimed and written ahead by some run
+
+
+@pytest.mark.postgres
+def test_a_run_releasing_while_another_claims_the_same_documents_never_deadlocks(pg_url: str) -> None:
+    """Rows inserted b then a (so a plain UPDATE meets b first), a third session holding a for a moment: the
+    claiming run waits on a holding nothing, the releasing run must then lock a before b too."""
+    store = Store(pg_url)
+    with store.session() as session:
+        journal = PostingJournal(session, "E1")
+        for key in ("b", "a"):
+            journal.claim(key, "run-1", process=LIVE, lease=LEASE, is_dead=is_dead)
+    errors: dict[str, BaseException] = {}
+
+    def claim() -> None:
+        try:
+            with store.session() as session:
+                PostingJournal(session, "E1").claim_many(
+                    ["a", "b"], "run-2", process=LIVE, lease=LEASE, is_dead=is_dead
+                )
+        except BaseException as exc:
+            errors["claim_many"] = exc
+
+    def release() -> None:
+        try:
+            with store.session() as session:
+                PostingJournal(session, "E1").release_many(["a", "b"], "run-1")
+        except BaseException as exc:
+            errors["release_many"] = exc
+
+    third = psycopg2.connect(pg_url)
+    try:
+        third.cursor().execute("SELECT 1 FROM posting_claims WHERE claim_key = 'a' FOR UPDATE")
+        claimer = threading.Thread(target=claim)
+        claimer.start()
+        time.sleep(0.5)
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        time.sleep(0.5)
+        third.commit()
+        claimer.join(30)
+        releaser.join(30)
+    finally:
+        third.close()
+    assert not errors, errors
+    with store.session() as session:
+        journal = PostingJournal(session, "E1")
+        holders = [journal.holder(k) for k in "ab"]
+        assert all(h is None or h.owner == "run-2" for h in holders), holders  # released, or claimed after
