@@ -93,11 +93,18 @@ def unknown(base: Outcome, exc: OutcomeUnknown, journal: PostingJournal) -> Outc
     )
     journal.record_unknown(exc.write, detail)
     fix = (
-        f"Look in AIQ for a {looking}. Then retry it (aiq-pipeline retry {base.key}): the retry looks once more and "
+        f"Look in AIQ for a {looking}. Then retry it (aiq-pipeline retry {_retried(base, exc)}): the retry looks once "
+        "more and "
         "records it if AIQ holds it; if not, it posts it once AIQ's look-up shows a document written after it. "
         "Automatic retries never post it again."
     )
     return replace(base, reason_code=Reason.OUTCOME_UNKNOWN, reason=detail, fix=fix, retryable=False)
+
+
+def _retried(base: Outcome, exc: OutcomeUnknown) -> str:
+    """What to retry: the document, or first the one whose write is in doubt (a credit note's invoice)."""
+    owner = exc.write.claim_key
+    return base.key if not owner or owner == base.key else f"{owner}, whose write it is, then {base.key}"
 
 
 def _not_caught_up(
@@ -109,6 +116,8 @@ def _not_caught_up(
     sent = exc.entry.sent_at if exc.entry else None
     if later is None or later.sent_at is None or sent is None or later.sent_at <= sent:
         behind = "no document of this type has been written and confirmed by AIQ since, to show that it has"
+    elif witness.shown:
+        behind = f"{later.reference}, sent {_when(later.sent_at)}, is shown, but was sent too soon after it to prove it"
     else:
         behind = f"{later.reference}, sent {_when(later.sent_at)}, after it, is not shown by it yet either"
     detail = (
@@ -119,9 +128,10 @@ def _not_caught_up(
     journal.record_unknown(exc.write, detail)
     fix = (
         f"Look in AIQ's own screens for a {looking}. If AIQ holds it, or you cannot tell: wait, and retry later "
-        f"(aiq-pipeline retry {base.key}); once AIQ's look-up shows a document written after it, the retry records "
-        f"it if AIQ holds it, else posts it. Only if AIQ truly does not hold it: aiq-pipeline retry {base.key} "
-        f"{REWRITE_UNKNOWN_FLAG} writes it anyway (AIQ then holds two if it did hold it)."
+        f"(aiq-pipeline retry {_retried(base, exc)}); once AIQ's look-up shows a document written after it, the retry "
+        f"records it if AIQ holds it, else posts it. Only if AIQ truly does not hold it: aiq-pipeline retry "
+        f"{exc.write.claim_key or base.key} {REWRITE_UNKNOWN_FLAG} writes it anyway (AIQ then holds two if it did "
+        "hold it)."
     )
     details = {"in_doubt_since": when}
     if later is not None:

@@ -147,3 +147,5 @@ def test_a_service_that_previewed_still_looks_until_the_deadline_when_it_posts(b
 
     assert posted.status == Status.FAILED and posted.reason_code == "OUTCOME_UNKNOWN", posted
     assert bench.aiq_count(void_reference(invoice_id)) == 0
+    # The write in doubt is the invoice's: the fix names it, not only the reversal that waits on it.
+    assert f"aiq-pipeline retry {invoice_id}, whose write it is, then {void_key(invoice_id)}" in (posted.fix or "")
