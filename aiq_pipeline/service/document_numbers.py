@@ -266,12 +266,13 @@ def resolve(
     forms = {text for reading, text in parsed.values() if reading != "key" and text}
     keys = {text for reading, text in parsed.values() if reading != "number" and _key_form(text)}
     numbers = _Numbers(keys={}, of_key={}, recorded_keys=set())
-    if store is not None and (forms or keys):
+    # Recorded numbers are the AIQ entity's own (a shared store holds other pairs'); Bunny is asked about every number
+    # too, so a recorded invoice never hides a credit note of the same number that nothing has recorded yet.
+    if store is not None and aiq_entity_id and (forms or keys):
         with store.session() as session:
             _recorded(session, forms, keys, aiq_entity_id, numbers)
-    unresolved = {f for f in forms if f.upper() not in numbers.keys}
-    if bunny is not None and unresolved:
-        _from_bunny(bunny, unresolved, numbers)
+    if bunny is not None and forms:
+        _from_bunny(bunny, forms, numbers)
     known = set(partitions) | numbers.recorded_keys
     # Whether a key names an existing document matters only where the argument is some document's number too.
     doubtful = {
