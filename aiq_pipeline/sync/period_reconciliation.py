@@ -5,8 +5,11 @@ What AIQ should hold for each Bunny document (references from `identity`, dates 
 - a postable invoice (released, not voided): one SI `BUNNY-INV-<id>` with its net, tax and gross;
 - an issued credit note: one SN `BUNNY-CN-<id>` with its net, tax and gross;
 - a voided invoice: either nothing (voided before it was posted) or the pair SI `BUNNY-INV-<id>` + SN
-  `BUNNY-VOID-<id>`, each equal to the invoice (voided after posting; the reversal is dated like the invoice, so
-  the pair nets to zero inside the month). Half a pair is a difference;
+  `BUNNY-VOID-<id>`, each equal to the invoice (voided after posting). The reversal is dated on the void day (the
+  planner's `void_day`), so the pair nets to zero inside a month only when the invoice was voided in its own
+  month; half a pair is then a difference. Voided in a later month, the invoice was live at its month's end: its
+  month expects the invoice alone (optional: it may have been voided before it was posted), and the void's month
+  expects the reversal alone (optional likewise), equal to the invoice;
 - any other invoice or credit note (draft, preparing, ...): nothing.
 
 Which month a document belongs to: AIQ's posting month. That is its Bunny issue month, except for a document
@@ -33,14 +36,14 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from aiq_pipeline.sync.balance_reconciliation import BalanceReconciliation
 from aiq_pipeline.sync.bank_reconciliation import BankReconciliation
-from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES
+from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES, void_day
 from aiq_pipeline.sync.identity import (
     CREDIT_NOTE_PREFIX,
     INVOICE_PREFIX,
@@ -337,8 +340,9 @@ class _Builder:
                 f"Bunny's document is {expected.state}, which is never posted, but AIQ holds it",
             )
 
-    def check_invoice(self, invoice: BunnyInvoice, *, required: bool) -> None:
-        """A Bunny invoice of the month: voided (nothing, or the pair), postable (once), or never posted."""
+    def check_invoice(self, invoice: BunnyInvoice, *, required: bool, paired: bool = True) -> None:
+        """A Bunny invoice of the month: voided (nothing, or the pair when `paired`: voided this month; else the
+        invoice alone, live at the month's end), postable (once), or never posted."""
         expected = _Expected(
             KIND_INVOICE,
             invoice_reference(invoice.id),
@@ -349,7 +353,9 @@ class _Builder:
             _bunny_amounts(invoice),
             required=required,
         )
-        if invoice.state == VOIDED:
+        if invoice.state == VOIDED and not paired:
+            self.check_one(replace(expected, required=False), self.take(expected.reference), KIND_INVOICE)
+        elif invoice.state == VOIDED:
             reversal = _Expected(
                 KIND_VOID,
                 void_reference(invoice.id),
@@ -365,6 +371,21 @@ class _Builder:
             self.check_one(expected, self.take(expected.reference), KIND_INVOICE)
         else:
             self.check_unexpected(expected)
+
+    def check_reversal(self, invoice: BunnyInvoice) -> None:
+        """The reversal of an earlier month's invoice voided this month: nothing (voided before it was posted) or
+        one SN equal to the invoice."""
+        reversal = _Expected(
+            KIND_VOID,
+            void_reference(invoice.id),
+            CREDIT_NOTE_TYPE,
+            invoice.id,
+            invoice.number,
+            invoice.state,
+            _bunny_amounts(invoice),
+            required=False,
+        )
+        self.check_one(reversal, self.take(reversal.reference), KIND_VOID)
 
     def check_credit_note(self, note: BunnyCreditNote, *, required: bool) -> None:
         """A Bunny credit note of the month: issued (once in AIQ) or never posted."""
@@ -510,8 +531,13 @@ def reconcile_period(
     builder = _Builder(entity_id, first.strftime("%Y-%m"), first, last, ours)
     builder.handled_outside = frozenset(r.upper() for r in handled_outside)
     for invoice in sorted(invoices, key=lambda i: i.id):
+        reversed_here = invoice.state == VOIDED and _in(
+            _ledger_day(posted_on, void_reference(invoice.id), void_day(invoice)), first, last
+        )
         if _in(_ledger_day(posted_on, invoice_reference(invoice.id), invoice.issued_at), first, last):
-            builder.check_invoice(invoice, required=not _optional(invoice.issued_at, sync_start))
+            builder.check_invoice(invoice, required=not _optional(invoice.issued_at, sync_start), paired=reversed_here)
+        elif reversed_here:
+            builder.check_reversal(invoice)
     for note in sorted(credit_notes, key=lambda n: n.id):
         if _in(_ledger_day(posted_on, credit_note_reference(note.id), note.issued_at), first, last):
             builder.check_credit_note(note, required=not _optional(note.issued_at, sync_start))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -36,6 +36,7 @@ class Invoice:
     issued_at: date | None = date(2026, 6, 2)
     currency_code: str = "EUR"
     number: str | None = None
+    updated_at: datetime = datetime(2026, 6, 20, 12, 0)  # a voided invoice's void day (Bunny has no void date)
 
     @property
     def is_postable(self) -> bool:
@@ -227,6 +228,32 @@ def test_reversal_off_by_a_cent() -> None:
     )
     assert (diff.problem, diff.external_reference) == (Problem.AMOUNTS_DIFFER, "BUNNY-VOID-4")
     assert diff.detail.startswith("net: Bunny 100.00, AIQ 100.01")
+
+
+def test_an_invoice_voided_in_a_later_month_is_live_in_its_own_and_reversed_in_the_voids() -> None:
+    voided = Invoice("4", state="VOIDED", updated_at=datetime(2026, 7, 1, 0, 5))  # voided just after month end
+    reversal = posted(12, "BUNNY-VOID-4", "100", "23", type_code="SN", transaction_date=date(2026, 7, 1))
+    invoice = posted(11, "BUNNY-INV-4", "100", "23")
+
+    june = run(invoices=[voided], aiq=[invoice, reversal])
+    assert june.passed and june.matched_documents == 1, june.differences
+    (row,) = june.totals
+    assert row.kind == "invoice" and row.bunny == row.aiq and row.aiq.count == 1  # live at June's end
+    assert run(invoices=[voided]).passed  # voided before it was posted: nothing held, in either month
+
+    july = reconcile_period(
+        entity_id="1", month="2026-07", invoices=[voided], credit_notes=(), aiq_transactions=[invoice, reversal]
+    )
+    assert july.passed and july.matched_documents == 1, july.differences
+    (row,) = july.totals
+    assert row.kind == "void_reversal" and row.bunny == row.aiq
+    cent_off = posted(12, "BUNNY-VOID-4", "100.01", "23", type_code="SN", transaction_date=date(2026, 7, 1))
+    diff = only(
+        reconcile_period(
+            entity_id="1", month="2026-07", invoices=[voided], credit_notes=(), aiq_transactions=[cent_off]
+        )
+    )
+    assert (diff.problem, diff.external_reference) == (Problem.AMOUNTS_DIFFER, "BUNNY-VOID-4")
 
 
 def test_reversal_of_a_live_invoice_is_not_in_bunny() -> None:

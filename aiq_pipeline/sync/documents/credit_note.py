@@ -398,8 +398,7 @@ def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
     remainder = ctx.holds(invoice_credit_reference(invoice.id))
     if posted is None and remainder is None:
         return Skip("Voided in Bunny before it was posted: nothing to reverse.")
-    void_day = invoice.updated_at.date()  # Bunny has no void date: the voided invoice's last update (UNVERIFIED)
-    draft = _reversal_draft(invoice, ctx, void_day, posted)
+    draft = _reversal_draft(invoice, ctx, void_day(invoice), posted)
     documents = _reversals(draft, posted, remainder)
     allocations = tuple(
         PlannedAllocation(*pair, documents[0].date)
@@ -412,10 +411,16 @@ def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
         customer=draft.customer,
         documents=documents,
         allocations=allocations,
-        bunny_issue_date=void_day,
+        bunny_issue_date=void_day(invoice),
         exchange_rate_source=_rate_source(draft, posted),
         notes=draft.notes + _mirror_note(posted),
     )
+
+
+def void_day(invoice: BunnyInvoice) -> date:
+    """The day a voided invoice's reversal is dated (before any closed-period move). Bunny has no void date: the
+    voided invoice's last update (UNVERIFIED)."""
+    return invoice.updated_at.date()
 
 
 def _reversal_draft(invoice: BunnyInvoice, ctx: PlanContext, day: date | None, posted: PostedDocument | None) -> Draft:
