@@ -155,7 +155,7 @@ def post_in_process(
 def refresh_journal(instance: dg.DagsterInstance, defs: dg.Definitions, trigger: str) -> bool:
     """Read the posting journal into the UI (`aiq/posting_journal`) after a command posted, as the journal sensor
     does after the daemon's runs (that sensor may be off); False when the refresh failed (posting stands)."""
-    result = defs.get_job_def(REFRESH_JOB).execute_in_process(
+    result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
         run_config=QUIET, instance=instance, tags={TRIGGER_TAG: trigger, **process_tags()}, raise_on_error=False
     )
     return result.success
