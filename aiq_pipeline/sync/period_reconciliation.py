@@ -210,6 +210,20 @@ class _Expected:
     required: bool  # False: optional (before the sync start date) or half of a voided pair
 
 
+def _reversal(invoice: BunnyInvoice) -> _Expected:
+    """What a voided invoice's reversal must be: optional (voided before it was posted), equal to the invoice."""
+    return _Expected(
+        KIND_VOID,
+        void_reference(invoice.id),
+        CREDIT_NOTE_TYPE,
+        invoice.id,
+        invoice.number,
+        invoice.state,
+        _bunny_amounts(invoice),
+        required=False,
+    )
+
+
 @dataclass
 class _Builder:
     entity_id: str
@@ -356,17 +370,7 @@ class _Builder:
         if invoice.state == VOIDED and not paired:
             self.check_one(replace(expected, required=False), self.take(expected.reference), KIND_INVOICE)
         elif invoice.state == VOIDED:
-            reversal = _Expected(
-                KIND_VOID,
-                void_reference(invoice.id),
-                CREDIT_NOTE_TYPE,
-                invoice.id,
-                invoice.number,
-                invoice.state,
-                expected.amounts,
-                required=False,
-            )
-            self.check_void(expected, reversal)
+            self.check_void(expected, _reversal(invoice))
         elif invoice.is_postable:
             self.check_one(expected, self.take(expected.reference), KIND_INVOICE)
         else:
@@ -375,16 +379,7 @@ class _Builder:
     def check_reversal(self, invoice: BunnyInvoice) -> None:
         """The reversal of an earlier month's invoice voided this month: nothing (voided before it was posted) or
         one SN equal to the invoice."""
-        reversal = _Expected(
-            KIND_VOID,
-            void_reference(invoice.id),
-            CREDIT_NOTE_TYPE,
-            invoice.id,
-            invoice.number,
-            invoice.state,
-            _bunny_amounts(invoice),
-            required=False,
-        )
+        reversal = _reversal(invoice)
         self.check_one(reversal, self.take(reversal.reference), KIND_VOID)
 
     def check_credit_note(self, note: BunnyCreditNote, *, required: bool) -> None:
