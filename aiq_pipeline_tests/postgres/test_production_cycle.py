@@ -80,9 +80,10 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
     with running_emulators(state_dir=emulator_state) as emulators:
         _point_at(monkeypatch, emulators, pg_url)
         emulators.bunny.create_invoices({}, count=5, release=True)  # a burst on top of the demo tenant's seven
-        # AIQ answering in 0.15 s per call (a real tenant's pace) keeps each run busy for seconds, so the runs
-        # overlap even when a loaded machine is slow to start their processes.
-        emulators.accountsiq.faults.add({"kind": "latency", "latency_ms": 150})
+        # AIQ answering in 0.6 s per call (a slow real tenant's pace) keeps each run busy for seconds, so the runs
+        # overlap even when a loaded machine is slow to start their processes (a run makes about a dozen calls
+        # since the journal and the AIQ writes went in bulk: at 0.15 s a run was over before the next one began).
+        emulators.accountsiq.faults.add({"kind": "latency", "latency_ms": 600})
         instance = open_instance(production_home)
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         try:
