@@ -90,6 +90,14 @@ def _asked(named: Named) -> str:
     return named.argument if named.argument == named.key else f"{named.argument} (key {named.key})"
 
 
+def _refresh_journal(instance: dg.DagsterInstance, trigger: str) -> None:
+    """Read the posting journal into the UI once the command has posted (the journal sensor may be off)."""
+    from aiq_pipeline.operations.runs import load_definitions, refresh_journal
+
+    if not refresh_journal(instance, load_definitions(None), trigger):
+        click.echo("The posting journal was not read into the UI: materialize aiq/posting_journal there.", err=True)
+
+
 def _who(by: str | None) -> str:
     if by and by.strip():
         return by.strip()
@@ -310,6 +318,7 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool, rewrite_unknown: bool) 
             summary = retry_documents(instance, ids, rewrite_unknown=rewrite_unknown)
         except DocumentsDismissed as exc:
             raise _Refused(str(exc)) from None
+        _refresh_journal(instance, "retry")
     click.echo(summary.render())
     sys.exit(summary.exit_code)
 
@@ -344,6 +353,7 @@ def backfill(from_date: datetime, to_date: datetime, dry_run: bool) -> None:
     with open_instance() as instance:
         # Invoices already posted are found and left alone: a range that overlaps posts nothing twice.
         summary = backfill_range(instance, from_date.date(), to_date.date(), echo=click.echo)
+        _refresh_journal(instance, "backfill")
     click.echo(summary.render())
     sys.exit(summary.exit_code)
 
@@ -356,5 +366,6 @@ def sync() -> None:
 
     with open_instance() as instance:
         summary = sync_once(instance, echo=click.echo)
+        _refresh_journal(instance, "sync")
     click.echo(summary.render())
     sys.exit(summary.exit_code)

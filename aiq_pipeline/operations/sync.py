@@ -30,7 +30,6 @@ from aiq_pipeline.operations.runs import (
     initialized,
     load_definitions,
     post_in_process,
-    refresh_journal,
 )
 from aiq_pipeline.service.discovery import CreditCursor, Cursor, discover_credit_notes, discover_released_invoices
 from aiq_pipeline.service.outcome import Reason
@@ -196,7 +195,6 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
     summary.failed = list_exceptions(instance)  # earlier exceptions are still exceptions: show them too
     months = reconcile_after_sync(instance, defs, [*summary.posted, *summary.already_posted], echo)
     summary.reconciliation_failed = [m.description for m in months if not m.passed]
-    refresh_journal(instance, defs, "sync")
     return summary
 
 
@@ -216,9 +214,7 @@ def backfill(
         ids = [i for i in ids if i not in left]
     if not ids:
         return SyncSummary()
-    summary = post_in_process(instance, ids, trigger="backfill", defs=defs)
-    refresh_journal(instance, defs, "backfill")
-    return summary
+    return post_in_process(instance, ids, trigger="backfill", defs=defs)
 
 
 def retry(
@@ -236,7 +232,4 @@ def retry(
         raise DocumentsDismissed(marks)
     reap_dead_runs(instance)
     trigger = REWRITE_UNKNOWN_TRIGGER if rewrite_unknown else "retry"
-    defs = load_definitions(defs)
-    summary = post_in_process(instance, keys, trigger=trigger, defs=defs)
-    refresh_journal(instance, defs, "retry")
-    return summary
+    return post_in_process(instance, keys, trigger=trigger, defs=defs)
