@@ -8,7 +8,8 @@ that does not add up) is resolved by looking for each document until the deadlin
 guess; a document still not found becomes OUTCOME_UNKNOWN for a person. Automatic runs never write a document whose
 earlier outcome is unknown. A person's retry (`manual`) looks once more, and believes AIQ's "not found" only when a
 *witness* shows AIQ's look-up has caught up past the moment the write in doubt was sent: the newest write of the same
-AIQ type that AIQ answered with its id, sent after it, which the look-up shows now (one look-up per type a run). With
+AIQ type that AIQ answered with its id, sent `witness_margin` after it, which the look-up shows now (one look-up per
+type a run). With
 no witness the document stays OUTCOME_UNKNOWN (AIQ's look-up may lag, and AIQ may accept a second document with the
 reference: both unverified), unless the person said, for this retry, to write it anyway (`rewrite_unknown`).
 

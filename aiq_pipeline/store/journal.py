@@ -294,15 +294,9 @@ class PostingJournal:
         return JournalEntry.from_row(rows[0]) if rows else None
 
     def entries_by_reference(self, references: Sequence[str]) -> dict[str, JournalEntry]:
-        """The rows of these references that exist, by reference (one query for a batch)."""
-        found: dict[str, JournalEntry] = {}
-        for part in _chunks(sorted(set(references))):
-            rows = self.session.query(
-                f"SELECT {_JOURNAL_COLUMNS} FROM posting_journal WHERE entity_id = ? AND reference IN ({_marks(part)})",
-                [self.entity_id, *part],
-            )
-            found |= {row["reference"]: JournalEntry.from_row(row) for row in rows}
-        return found
+        """The rows of these references that exist, by reference (one query for a batch; no transaction, so a dry
+        run's read-only session answers it)."""
+        return self._entries_in(self.session.query, references)
 
     def entries(self, claim_keys: Sequence[str] | None = None) -> list[JournalEntry]:
         """Every journal row (of these documents), oldest first."""
@@ -437,10 +431,12 @@ class PostingJournal:
             )
 
     def _rows_in(self, conn: Any, sql: str, keys: Sequence[str]) -> list[dict[str, Any]]:
-        """`sql` (with `{keys}` for the IN list, after the entity) over `keys` in chunks, rows in chunk order."""
+        """`sql` (with `{keys}` for the IN list, after the entity) over `keys` in chunks, rows in chunk order. `conn`
+        is a transaction's connection, or a query function (`Session.query`)."""
+        query = (lambda text, params: _all(conn.execute(text, params))) if hasattr(conn, "execute") else conn
         rows: list[dict[str, Any]] = []
         for part in _chunks(list(keys)):
-            rows += _all(conn.execute(sql.format(keys=_marks(part)), [self.entity_id, *part]))
+            rows += query(sql.format(keys=_marks(part)), [self.entity_id, *part])
         return rows
 
     def _entries_in(self, conn: Any, references: Sequence[str]) -> dict[str, JournalEntry]:
