@@ -33,6 +33,7 @@ from aiq_pipeline.sync.identity import (
     credit_note_key,
     credit_note_reference,
     customer_code,
+    invoice_credit_reference,
     invoice_reference,
     payment_key,
     payment_reference,
@@ -214,6 +215,8 @@ VOID: DocumentKind[Invoice] = DocumentKind(
             void_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, void_key(invoice.id), invoice.updated_at.date()
         ),
         _invoice_related(invoice),
+        # The invoice's remainder credit note (when its credits exceeded a group's charges): reversed only once held.
+        Related(invoice_credit_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, invoice.id, _issued(invoice)),
     ),
     currency=lambda invoice: invoice.currency_code,
 )

@@ -13,7 +13,15 @@ from aiq_pipeline.sync.documents.context import PostedDocument
 from aiq_pipeline.sync.documents.credit_note import CreditNoteSource, plan_credit_note, plan_void_reversal
 from aiq_pipeline.sync.documents.invoice import plan_invoice
 from aiq_pipeline.sync.documents.plan import PostingPlan, Skip, Wait
-from aiq_pipeline.sync.identity import credit_note_key, invoice_reference, parse_key, void_key
+from aiq_pipeline.sync.identity import (
+    credit_note_key,
+    invoice_credit_reference,
+    invoice_reference,
+    parse_key,
+    void_credit_reference,
+    void_key,
+    void_reference,
+)
 from aiq_pipeline.sync.problems import PreflightFailed
 from aiq_pipeline_tests.sync.builders import SETTINGS, context, invoice, item, replace
 
@@ -236,3 +244,40 @@ def test_a_void_reverses_exactly_the_lines_the_invoice_posted() -> None:
     assert decision.main.lines == posted_lines and decision.main.customer_code == "ACME-AIQ"
     (allocation,) = decision.allocations
     assert (allocation.source, allocation.target) == ("BUNNY-VOID-1001", "BUNNY-INV-1001")
+
+
+# Its charges on account 4010 (V01) are exceeded by a credit line: 100.00 + 23.00 goes on a remainder credit note.
+CREDIT_BEYOND = invoice(
+    item("i1", charge="1", amount="200.00", tax="46.00"),
+    item("i2", charge="2", amount="300.00", tax="69.00", tax_code="V01"),
+    item("i3", charge="2", amount="-400.00", tax="-92.00", tax_code="V01"),
+)
+
+
+def _held(*documents: tuple[str, str]) -> dict[str, PostedDocument]:
+    return {ref: PostedDocument(ref, 500 + n, D(gross)) for n, (ref, gross) in enumerate(documents)}
+
+
+def test_a_voided_invoice_partly_in_aiq_posts_its_remainder_and_its_reversal_waits_for_it() -> None:
+    voided = replace(CREDIT_BEYOND, state="VOIDED")
+    main, rest = invoice_reference(voided.id), invoice_credit_reference(voided.id)
+    assert isinstance(plan_invoice(voided, context()), Skip)  # nothing of it in AIQ: nothing to post
+    completing = plan_invoice(voided, context(posted=_held((main, "246.00"))))
+    assert isinstance(completing, PostingPlan), completing
+    assert [(d.reference, d.target, d.gross) for d in completing.documents] == [
+        (main, "SI", D("246.00")),
+        (rest, "SN", D("123.00")),
+    ]
+    waiting = plan_void_reversal(voided, context(posted=_held((main, "246.00"))))
+    assert isinstance(waiting, Wait) and waiting.code == "INVOICE_NOT_POSTED", waiting
+    assert waiting.details == {"credited_invoice_id": voided.id} and rest in waiting.reason
+    reversal = plan_void_reversal(voided, context(posted=_held((main, "246.00"), (rest, "123.00"))))
+    assert isinstance(reversal, PostingPlan), reversal
+    assert [(d.reference, d.target, d.gross) for d in reversal.documents] == [
+        (void_reference(voided.id), "SN", D("246.00")),
+        (void_credit_reference(voided.id), "SI", D("123.00")),
+    ]
+    assert [(a.source, a.target) for a in reversal.allocations] == [
+        (void_reference(voided.id), main),
+        (void_reference(voided.id), void_credit_reference(voided.id)),
+    ]

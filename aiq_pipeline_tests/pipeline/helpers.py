@@ -69,14 +69,16 @@ def checked_in_aiq_and_absent(
     entity: str = "DEMO01",
 ) -> list[str]:
     """What a person does before `retry --rewrite-unknown-may-duplicate`: of the in-doubt documents no witness
-    vouched for, the keys whose reference (the one their fix names) AIQ does not hold, read from AIQ's own state
-    (what a person sees in AIQ's screens, not its lagging look-up)."""
+    vouched for, the keys the fix says to retry with the override (the key whose write it is, which may be another
+    document's) when AIQ does not hold the reference the fix names, read from AIQ's own state (what a person sees in
+    AIQ's screens, not its lagging look-up)."""
     held = {t.external_reference for t in stack.emulators.accountsiq.state.data.entities[entity].transactions.values()}
-    keys = []
+    keys: list[str] = []
     for e in left:
         named = re.search(r"External Reference (\S+)\.", e.fix or "")
-        if allowed(e) or e.reason_code != "OUTCOME_UNKNOWN" or REWRITE_FLAG not in (e.fix or "") or not named:
+        owner = re.search(rf"retry (\S+) {REWRITE_FLAG}", e.fix or "")
+        if allowed(e) or e.reason_code != "OUTCOME_UNKNOWN" or not owner or not named:
             continue
-        if named.group(1) not in held:
-            keys.append(e.key)
+        if named.group(1) not in held and owner.group(1) not in keys:
+            keys.append(owner.group(1))
     return keys

@@ -399,6 +399,8 @@ def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
     if posted is None and remainder is None:
         return Skip("Voided in Bunny before it was posted: nothing to reverse.")
     draft = _reversal_draft(invoice, ctx, void_day(invoice), posted)
+    if posted is not None and remainder is None and draft.remainder is not None:
+        return _remainder_missing(invoice, label)
     documents = _reversals(draft, posted, remainder)
     allocations = tuple(
         PlannedAllocation(*pair, documents[0].date)
@@ -414,6 +416,19 @@ def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
         bunny_issue_date=void_day(invoice),
         exchange_rate_source=_rate_source(draft, posted),
         notes=draft.notes + _mirror_note(posted),
+    )
+
+
+def _remainder_missing(invoice: BunnyInvoice, label: str) -> Wait:
+    """The invoice is in AIQ but its remainder credit note is not (its write failed or is in doubt): reversing the
+    remainder now would reverse a document AIQ does not hold, so the reversal waits for the invoice's retry."""
+    return Wait(
+        INVOICE_NOT_POSTED,
+        f"{label} is only partly in AccountsIQ: its remainder credit note {invoice_credit_reference(invoice.id)} is "
+        "not; the reversal of the voided invoice waits for it.",
+        f"Retry invoice {invoice.number or invoice.id} (see its own exception); the reversal then posts on the next "
+        "retry.",
+        {"credited_invoice_id": invoice.id},
     )
 
 

@@ -72,7 +72,9 @@ class Draft:
 
 def plan_invoice(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
     """The AIQ posting of a Bunny invoice (called once the service knows AIQ does not hold it yet)."""
-    if invoice.state == "VOIDED":
+    # A voided invoice whose main document is in AIQ is completed (its remainder credit note, if any, was not
+    # written yet): it was live in its month, and the void reverses the whole of it.
+    if invoice.state == "VOIDED" and not _completing_voided(invoice, ctx):
         return Skip("Voided in Bunny before it was posted.", code="VOIDED")
     if invoice.merged_to_invoice_id:
         return Skip(
@@ -220,6 +222,11 @@ def _no_remainder(label: str) -> Problem:
     )
 
 
+def _completing_voided(invoice: BunnyInvoice, ctx: PlanContext) -> bool:
+    """A voided invoice whose main document AIQ holds: the rest of it is still posted (see `plan_invoice`)."""
+    return invoice.state == "VOIDED" and ctx.holds(invoice_reference(invoice.id)) is not None
+
+
 def _document_problems(invoice: BunnyInvoice, ctx: PlanContext, label: str) -> list[Problem]:
     problems: list[Problem] = []
     entity = ctx.settings.bunny_entity_id
@@ -232,7 +239,7 @@ def _document_problems(invoice: BunnyInvoice, ctx: PlanContext, label: str) -> l
                 "if this invoice should be synced here.",
             )
         )
-    if not (invoice.is_postable or invoice.state == CONSOLIDATED):
+    if not (invoice.is_postable or invoice.state == CONSOLIDATED or _completing_voided(invoice, ctx)):
         problems.append(
             Problem(
                 ProblemCode.NOT_POSTABLE,
