@@ -146,8 +146,13 @@ def _id_key(obj: Any) -> tuple[int, str]:
 def filter_sort(
     store: TenantStore, items: list[Any], columns: Mapping[str, Column], filter_text: str | None, sort: str | None
 ) -> list[Any]:
-    if store.options.number_filter == "refused":  # UNVERIFIED whether Bunny filters on `number`: an option
-        columns = {name: column for name, column in columns.items() if name != "number"}
+    # UNVERIFIED whether Bunny filters on `number` and `credits`: options; a refused field is an unknown one.
+    refused = {
+        name
+        for name, option in (("number", store.options.number_filter), ("credits", store.options.credits_filter))
+        if option == "refused"
+    }
+    columns = {name: column for name, column in columns.items() if name not in refused}
     try:
         predicate = compile_filter(filter_text, columns, store.today(), store.options.filter_grammar)
     except MalformedFilter as exc:

@@ -162,6 +162,9 @@ class EmulatorOptions(_Model):
     # `number` in a `filter:` on invoices and credit notes: accepted like any string field, or an unknown field
     # (`Malformed filter`). No source shows Bunny filtering on `number` (api-notes E5 only lists it as needed).
     number_filter: Literal["accepted", "refused"] = "accepted"
+    # `credits` in a `filter:` on invoices (how the payments sensor finds account credit): accepted like any number
+    # field, or an unknown field (`Malformed filter`). UNVERIFIED: no source shows Bunny filtering on `credits`.
+    credits_filter: Literal["accepted", "refused"] = "accepted"
 
 
 class Entity(_Stamped):

@@ -9,7 +9,8 @@ day. Only the few invoices carrying credit are wanted here, so the server is ask
 Whether Bunny's `filter:` accepts `credits` (a `Float` field of `Invoice`) is UNVERIFIED: the documented grammar
 compares numbers with `>` (api-notes §3.2), but no source shows `credits` filtered. On `Malformed filter` the read
 falls back to the filters `iter_invoice_refs` sends (the entity's invoices changed since the moment, then the
-entity's, then none) and keeps the credited ones itself, so the answer is the same either way, only dearer. The
+entity's, then none) and keeps the credited ones itself, so the answer is the same either way, only dearer (the
+Bunny emulator's `credits_filter` option plays both readings; the payments sensor is tested under each). The
 accepted level is remembered per client under this read's own operation name (`CreditedInvoiceRefs`), apart from
 the plain references'.
 """
