@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import shutil
 import time
 import uuid
@@ -53,6 +52,7 @@ from aiq_pipeline_tests.journal import random_tenant as tenant
 from aiq_pipeline_tests.journal.ledger_truth import Expectation, audit, bunny_balances
 from aiq_pipeline_tests.journal.runner_pool import ROOT, RunnerPool, overlapping_slices
 from aiq_pipeline_tests.journal.runner_process import AIQ_ENTITY, RunnerConfig, definitions
+from aiq_pipeline_tests.pipeline.helpers import to_rewrite
 from aiq_pipeline_tests.postgres.conftest import PG_HOST, PG_PORT, PG_USER, database_url, production_env
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,6 @@ LAG_SPIKE = 15.0  # seconds AIQ's look-ups lag during a spike: past the deadline
 REAP_EVERY = 2.0
 RECOVERY_ROUNDS = 5  # seconds: the daemon's sensor tick reaps dead runs (30 s in production; faster here)
 MATERIALIZED = dg.AssetPartitionStatus.MATERIALIZED
-REWRITE_FLAG = "--rewrite-unknown-may-duplicate"  # `retry`'s override, named in an unvouched in-doubt document's fix
 
 
 @dataclass
@@ -405,12 +404,8 @@ class Scenario:
                 retry(self.instance, absent, defs=defs, rewrite_unknown=True)
 
     def _absent_from_aiq(self, left: list[DocumentException]) -> list[str]:
-        """The in-doubt documents no witness vouched for whose reference (the one their fix names) AIQ does not
-        hold, read from AIQ's own state (its screens, not its lagging look-up)."""
-        held = self._aiq_references()
-        unvouched = [e for e in left if e.reason_code == "OUTCOME_UNKNOWN" and REWRITE_FLAG in (e.fix or "")]
-        named = {e.key: re.search(r"External Reference (\S+)\.", e.fix or "") for e in unvouched}
-        return sorted(key for key, match in named.items() if match and not held[match.group(1)])
+        """The keys a person retries with the override after looking in AIQ itself (see `to_rewrite`)."""
+        return to_rewrite(left, set(self._aiq_references()))
 
     # -- checks ----------------------------------------------------------------------------------------------------
 

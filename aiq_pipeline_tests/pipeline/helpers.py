@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -68,11 +68,19 @@ def checked_in_aiq_and_absent(
     allowed: Callable[[DocumentException], bool] = lambda _e: False,
     entity: str = "DEMO01",
 ) -> list[str]:
-    """What a person does before `retry --rewrite-unknown-may-duplicate`: of the in-doubt documents no witness
-    vouched for, the keys the fix says to retry with the override (the key whose write it is, which may be another
-    document's) when AIQ does not hold the reference the fix names, read from AIQ's own state (what a person sees in
-    AIQ's screens, not its lagging look-up)."""
+    """What a person does before `retry --rewrite-unknown-may-duplicate`, reading AIQ's own state (what a person
+    sees in AIQ's screens, not its lagging look-up): see `to_rewrite`."""
     held = {t.external_reference for t in stack.emulators.accountsiq.state.data.entities[entity].transactions.values()}
+    return to_rewrite(left, held, allowed)
+
+
+def to_rewrite(
+    left: Iterable[DocumentException],
+    held: Collection[str],
+    allowed: Callable[[DocumentException], bool] = lambda _e: False,
+) -> list[str]:
+    """Of the in-doubt documents no witness vouched for, the keys the fix says to retry with the override (the key
+    whose write it is, which may be another document's) when AIQ does not hold (`held`) the reference it names."""
     keys: list[str] = []
     for e in left:
         named = re.search(r"External Reference (\S+)\.", e.fix or "")
