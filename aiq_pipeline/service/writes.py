@@ -236,6 +236,8 @@ class Writer:
                 entry = begun[item.write.reference]
                 if isinstance(entry, ClaimLost):
                     results[item.write.reference] = entry
+                elif entry.state == WriteState.POSTED and entry.aiq_id is not None:  # posted since the batch began
+                    results[item.write.reference] = entry.aiq_id
                 else:
                     started.append((item, entry))
             if target in BULK:

@@ -330,11 +330,13 @@ class PostingJournal:
         started = self.begin_writes([write], owner)[write.reference]
         if isinstance(started, ClaimLost):
             raise started
+        if started.state == WriteState.POSTED:
+            raise ValueError(f"{write.reference} is already posted as AIQ {started.aiq_id}: never written again")
         return started
 
     def begin_writes(self, writes: Sequence[PlannedWrite], owner: str) -> dict[str, JournalEntry | ClaimLost]:
-        """`begin_write` for each of `writes` at once (by reference): its entry in `sending`, or ClaimLost. A
-        ValueError (a write already `posted`) leaves every row as it was."""
+        """`begin_write` for each of `writes` at once (by reference): its entry in `sending`, or ClaimLost. A write
+        already `posted` is answered with its entry as it is (never written again); the rest of the batch goes on."""
         writes = list({w.reference: w for w in reversed(writes)}.values())[::-1]  # one row each, first kept
         if not writes:
             return {}
@@ -357,7 +359,7 @@ class PostingJournal:
                 if owners.get(w.claim_key) != owner:
                     results[w.reference] = ClaimLost(f"{w.claim_key} is no longer claimed by run {owner}")
                 elif posted is not None and posted.state == WriteState.POSTED:
-                    raise ValueError(f"{w.reference} is already posted as AIQ {posted.aiq_id}: never written again")
+                    results[w.reference] = posted
                 else:
                     started.append(_Upsert(w, WriteState.SENDING, attempts_delta=1, sent_at=now, sent_by=owner))
             self._upsert(conn, started)

@@ -92,9 +92,13 @@ def test_begin_writes_checks_each_claim_and_records_each_write(store: Store) -> 
         }
 
         journal.claim("4", "run-a", process=LIVE, lease=LEASE, is_dead=is_dead)
+        again = journal.begin_writes([write("4"), write("1")], "run-a")
+        already = again["BUNNY-INV-1"]  # answered as it is, never moved back to sending; the rest goes on
+        assert not isinstance(already, ClaimLost) and (already.state, already.aiq_id) == (WriteState.POSTED, 101)
+        fourth = again["BUNNY-INV-4"]
+        assert not isinstance(fourth, ClaimLost) and fourth.state == WriteState.SENDING
         with pytest.raises(ValueError, match="BUNNY-INV-1 is already posted as AIQ 101"):
-            journal.begin_writes([write("4"), write("1")], "run-a")
-        assert journal.entry("BUNNY-INV-4") is None  # the refusal wrote nothing for the rest of the batch
+            journal.begin_write(write("1"), "run-a")
 
 
 def test_a_second_write_ahead_counts_an_attempt_and_keeps_what_was_sent(store: Store) -> None:
