@@ -158,7 +158,7 @@ def filter_sort(
     except MalformedFilter as exc:
         raise GraphQLError("Malformed filter") from exc
     rows = sorted((i for i in items if predicate is None or predicate(i)), key=_id_key)
-    order = sort_key(sort, columns)
+    order = sort_key(sort, columns) if store.options.sort_honoured == "yes" else None  # UNVERIFIED, an option
     if order is not None:
         column, descending = order
         present = [r for r in rows if column.get(r) is not None]
