@@ -1,0 +1,104 @@
+"""Invoice references since a moment are asked newest first, and paging stops once the rest is older than the moment,
+but only when the answer shows Bunny sorted them (UNVERIFIED whether it honours `sort`); otherwise every page is
+read, as before. Against a scripted Bunny, pages of 3."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from aiq_pipeline.bunny.client import NEWEST_FIRST
+from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection
+
+SINCE = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def _ref(invoice_id: int, minutes: int) -> dict[str, Any]:
+    """Invoice `invoice_id`, updated `minutes` after SINCE (before it when negative)."""
+    updated = (SINCE + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+    return {
+        "id": str(invoice_id),
+        "state": "DUE",
+        "updatedAt": updated,
+        "issuedAt": "2026-06-02",
+        "entity": {"id": "1"},
+    }
+
+
+def _bunny(refs: list[dict[str, Any]], *, sorts: bool) -> FakeBunny:
+    """A Bunny listing `refs` in their order (ids ascending), newest first when asked and `sorts`."""
+
+    def answer(variables: dict[str, Any]) -> Any:
+        listed = refs
+        if sorts and variables.get("sort") == NEWEST_FIRST:
+            listed = sorted(refs, key=lambda r: r["updatedAt"], reverse=True)
+        return {"invoices": connection(listed, variables)}
+
+    bunny = FakeBunny()
+    bunny.handlers["InvoiceRefs"] = answer
+    return bunny
+
+
+def _read(bunny: FakeBunny, since: datetime | None = SINCE) -> list[str]:
+    with bunny.client(page_size=3) as client:
+        return [r.id for r in client.iter_invoice_refs("1", updated_since=since)]
+
+
+# Ids ascending, as a server ignoring the sort lists them: one old invoice changed recently (1), the day's invoices
+# behind the moment in the order they were released (2-7), and new ones (8, 9).
+DAY = [_ref(1, 5), *(_ref(i, -60 * (8 - i)) for i in range(2, 8)), _ref(8, 1), _ref(9, 2)]
+
+
+def test_a_sorted_answer_is_paged_only_until_the_rest_is_older_than_the_moment() -> None:
+    bunny = _bunny(DAY, sorts=True)
+    assert _read(bunny) == ["1", "9", "8"]
+    calls = bunny.calls("InvoiceRefs")
+    assert [c.variables["sort"] for c in calls] == [NEWEST_FIRST] * 2  # 1 9 8 | 7 6 5 (older: stop) | 4 3 2
+    assert calls[0].variables["filter"].startswith("entityId = '1' and updatedAt is on or after '2026-06-01T22:00:00'")
+
+
+def test_an_answer_in_an_order_of_its_own_is_read_to_the_end() -> None:
+    bunny = _bunny(DAY, sorts=False)  # 1 2 3 | 4 5 6 | 7 8 9: down past the moment, then up (2 before 3)
+    assert sorted(_read(bunny)) == ["1", "8", "9"]
+    assert len(bunny.calls("InvoiceRefs")) == 3
+
+
+def test_a_run_of_equal_stamps_behind_the_moment_is_not_taken_for_the_order() -> None:
+    # A burst released in one second, listed first by a server ignoring the sort: non-increasing, but it starts
+    # behind the moment, which a newest-first answer never does while anything is newer.
+    burst = [_ref(i, -30) for i in range(1, 6)]
+    bunny = _bunny([*burst, _ref(6, 1)], sorts=False)
+    assert _read(bunny) == ["6"]
+    assert len(bunny.calls("InvoiceRefs")) == 2
+
+
+def test_nothing_newer_than_the_moment_costs_every_page() -> None:
+    # The price of the check above: a sorted answer that starts behind the moment proves nothing either.
+    bunny = _bunny([_ref(i, -i) for i in range(1, 6)], sorts=True)
+    assert _read(bunny) == []
+    assert len(bunny.calls("InvoiceRefs")) == 2
+
+
+def test_without_a_moment_nothing_is_sorted_and_every_page_is_read() -> None:
+    bunny = _bunny(DAY, sorts=True)
+    assert _read(bunny, since=None) == [str(i) for i in range(1, 10)]
+    calls = bunny.calls("InvoiceRefs")
+    assert len(calls) == 3 and all(c.variables.get("sort") is None for c in calls)
+
+
+def test_a_simpler_filter_after_a_refusal_is_still_asked_newest_first() -> None:
+    sorted_day = _bunny(DAY, sorts=True).handlers["InvoiceRefs"]
+
+    def refusing_two_clauses(variables: dict[str, Any]) -> Any:
+        if " and " in (variables.get("filter") or ""):
+            return httpx.Response(200, json={"data": {"invoices": None}, "errors": [{"message": "Malformed filter"}]})
+        return sorted_day(variables)
+
+    bunny = FakeBunny()
+    bunny.handlers["InvoiceRefs"] = refusing_two_clauses
+    assert _read(bunny) == ["1", "9", "8"]
+    calls = bunny.calls("InvoiceRefs")
+    assert [c.variables["filter"] for c in calls[-2:]] == ["entityId = '1'"] * 2
+    assert all(c.variables["sort"] == NEWEST_FIRST for c in calls)
