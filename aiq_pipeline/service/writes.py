@@ -9,9 +9,9 @@ guess; a document still not found becomes OUTCOME_UNKNOWN for a person. Automati
 earlier outcome is unknown. A person's retry (`manual`) looks once more, and believes AIQ's "not found" only when a
 *witness* shows AIQ's look-up has caught up past the moment the write in doubt was sent: the newest write of the same
 AIQ type that AIQ answered with its id, sent `witness_margin` after it, which the look-up shows now (one look-up per
-type a run). With
-no witness the document stays OUTCOME_UNKNOWN (AIQ's look-up may lag, and AIQ may accept a second document with the
-reference: both unverified), unless the person said, for this retry, to write it anyway (`rewrite_unknown`).
+type a run). With no witness the document stays OUTCOME_UNKNOWN (AIQ's look-up may lag, and AIQ may accept a second
+document with the reference: both unverified), unless the person said, for this retry, to write it anyway
+(`rewrite_unknown`).
 
 The journal is only touched from the calling thread: the worker threads only carry the HTTP calls.
 """
