@@ -44,6 +44,7 @@ class Bench:
         manual: bool = False,
         rewrite_unknown: bool = False,
         witness_margin: float = 0.0,
+        store: Store | None = None,
     ) -> PostingService:
         aiq = self.stack.enter_context(
             AccountsIQClient(
@@ -58,7 +59,7 @@ class Bench:
         bunny = self.stack.enter_context(
             BunnyClient(base_url=self.emulators.bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1])
         )
-        session = self.stack.enter_context(self.store.session())
+        session = self.stack.enter_context((store or self.store).session())
         options = PostingOptions(
             unknown_outcome_deadline=timedelta(seconds=deadline),
             first_lookup_pause=0.2,

@@ -6,70 +6,30 @@ invoice, and nothing was left on the exceptions list)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.accountsiq import AccountsIQClient
-from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.service.outcome import Status
-from aiq_pipeline.service.posting import PostingOptions, PostingService
+from aiq_pipeline.service.posting import PostingService
 from aiq_pipeline.store import Store
 from aiq_pipeline.store.journal import PlannedWrite, PostingJournal, WriteState
-from aiq_pipeline.sync.documents.context import PostingSettings
 from aiq_pipeline.sync.identity import invoice_reference, void_key, void_reference
-from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY
+from aiq_pipeline_tests.journal.conftest import Bench
+from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY
 
-SETTINGS = PostingSettings(bunny_entity_id=BUNNY_ENTITY, default_tax_code="V01")
 GONE = "no-such-host/1/1"  # a process that is not running (another host: trusted until its lease ends)
 
 
-@dataclass
-class Bench:
-    emulators: RunningEmulators
-    store: Store
-    stack: ExitStack
-
-    def service(self, owner: str, *, store: Store | None = None, timeout: float = 10.0, manual: bool = False):  # type: ignore[no-untyped-def]
-        aiq = self.stack.enter_context(
-            AccountsIQClient(
-                entity_id=AIQ_ENTITY,
-                client_id=AIQ_CLIENT[0],
-                client_secret=AIQ_CLIENT[1],
-                base_url=self.emulators.accountsiq_url,
-                timeout=timeout,
-                backoff_base=0.01,
-            )
-        )
-        bunny = self.stack.enter_context(
-            BunnyClient(base_url=self.emulators.bunny_url, client_id=BUNNY_CLIENT[0], client_secret=BUNNY_CLIENT[1])
-        )
-        session = self.stack.enter_context((store or self.store).session())
-        options = PostingOptions(unknown_outcome_deadline=timedelta(seconds=1), first_lookup_pause=0.2)
-        return PostingService(
-            aiq, bunny, PostingJournal(session, AIQ_ENTITY), settings=SETTINGS, owner=owner, options=options,
-            manual=manual,
-        )  # fmt: skip
-
-    def aiq_count(self, reference: str) -> int:
-        transactions = self.emulators.accountsiq.state.data.entities[AIQ_ENTITY].transactions.values()
-        return sum(1 for t in transactions if t.external_reference == reference)
-
-    def state(self, reference: str) -> WriteState | None:
-        with self.store.session() as session:
-            entry = PostingJournal(session, AIQ_ENTITY).entry(reference)
-        return entry.state if entry else None
+def _service(bench: Bench, owner: str, **options: Any) -> PostingService:
+    """A posting service with a short deadline and the shipped witness margin (10 min: no witness vouches here)."""
+    return bench.service(owner, deadline=1.0, witness_margin=600.0, **options)
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
-    with running_emulators() as emulators, ExitStack() as stack:
-        yield Bench(emulators, Store(tmp_path / "store.duckdb"), stack)
+def _state(bench: Bench, reference: str) -> WriteState | None:
+    entry = bench.journal_entry(reference)
+    return entry.state if entry else None
 
 
 def _in_doubt_and_held_by_aiq(bench: Bench, how: str) -> str:
@@ -79,14 +39,14 @@ def _in_doubt_and_held_by_aiq(bench: Bench, how: str) -> str:
     if how == "unknown":
         # Committed, answered after the client's timeout, not found by looking until the deadline.
         bench.emulators.accountsiq.set_options(slow_commit_seconds=2.0, lookup_lag_seconds=60)
-        outcome = bench.service("run-1", timeout=1.0).post(invoice_id)
+        outcome = _service(bench, "run-1", timeout=1.0).post(invoice_id)
         assert outcome.reason_code == "OUTCOME_UNKNOWN"
         bench.emulators.accountsiq.set_options(slow_commit_seconds=0)
     else:
         # A run wrote ahead, sent it and died (SIGKILL) before the answer: its request landed in AIQ.
         bench.emulators.accountsiq.set_options(lookup_lag_seconds=60)
         elsewhere = Store(bench.store.location + ".other")  # the write itself, journaled somewhere else
-        assert bench.service("run-elsewhere", store=elsewhere).post(invoice_id).status == Status.POSTED
+        assert _service(bench, "run-elsewhere", store=elsewhere).post(invoice_id).status == Status.POSTED
         with elsewhere.session() as session:
             sent = PostingJournal(session, AIQ_ENTITY).entry(reference)
         assert sent is not None
@@ -94,12 +54,12 @@ def _in_doubt_and_held_by_aiq(bench: Bench, how: str) -> str:
             reference, invoice_id, sent.kind, sent.target, sent.currency, sent.net, sent.tax, sent.gross,
             sent.sent_summary, sent.document,
         )  # fmt: skip
-        journal = bench.service("run-dead").journal
+        journal = _service(bench, "run-dead").journal
         lease = timedelta(seconds=1)
         assert journal.claim(invoice_id, "run-dead", process=GONE, lease=lease, is_dead=bool) is None
         journal.begin_write(write, "run-dead")
         journal.release(invoice_id, "run-dead")
-    assert bench.aiq_count(reference) == 1 and bench.state(reference) in (WriteState.UNKNOWN, WriteState.SENDING)
+    assert bench.aiq_count(reference) == 1 and _state(bench, reference) in (WriteState.UNKNOWN, WriteState.SENDING)
     return invoice_id
 
 
@@ -110,17 +70,17 @@ def test_an_invoice_voided_while_its_write_is_in_doubt_is_not_skipped_on_one_loo
 
     # An automatic run: AIQ's look-up still does not show it, so the outcome stays unknown (for a person); it is
     # neither skipped as "voided before it was posted" nor written.
-    again = bench.service("run-2").post(invoice_id)
+    again = _service(bench, "run-2").post(invoice_id)
     assert again.status == Status.FAILED and again.reason_code == "OUTCOME_UNKNOWN", again
-    assert bench.state(invoice_reference(invoice_id)) == WriteState.UNKNOWN
+    assert _state(bench, invoice_reference(invoice_id)) == WriteState.UNKNOWN
     assert bench.aiq_count(invoice_reference(invoice_id)) == 1
 
     # Once AIQ shows it, it is found and recorded, and the void reverses it (exactly once each).
     bench.emulators.accountsiq.set_options(lookup_lag_seconds=0)
-    found = bench.service("run-3").post(invoice_id)
+    found = _service(bench, "run-3").post(invoice_id)
     assert found.status == Status.ALREADY_POSTED, found
-    assert bench.state(invoice_reference(invoice_id)) == WriteState.POSTED
-    reversal = bench.service("run-4").post(void_key(invoice_id))
+    assert _state(bench, invoice_reference(invoice_id)) == WriteState.POSTED
+    reversal = _service(bench, "run-4").post(void_key(invoice_id))
     assert reversal.status == Status.POSTED, reversal
     assert bench.aiq_count(invoice_reference(invoice_id)) == 1
     assert bench.aiq_count(void_reference(invoice_id)) == 1
@@ -130,7 +90,7 @@ def test_a_persons_retry_of_an_in_doubt_voided_invoice_looks_once_more_and_finds
     invoice_id = _in_doubt_and_held_by_aiq(bench, "unknown")
     bench.emulators.bunny.store.void_invoice(invoice_id)
     bench.emulators.accountsiq.set_options(lookup_lag_seconds=0)  # the person looked in AIQ and saw it
-    person = bench.service("run-person", manual=True).post(invoice_id)
+    person = _service(bench, "run-person", manual=True).post(invoice_id)
     assert person.status == Status.ALREADY_POSTED, person
     assert bench.aiq_count(invoice_reference(invoice_id)) == 1
 
@@ -140,7 +100,7 @@ def test_a_service_that_previewed_still_looks_until_the_deadline_when_it_posts(b
     again, not decide on one look that a voided invoice was never posted."""
     invoice_id = _in_doubt_and_held_by_aiq(bench, "sending")
     bench.emulators.bunny.store.void_invoice(invoice_id)
-    service = bench.service("run-2")
+    service = _service(bench, "run-2")
     service.preview_many([void_key(invoice_id)])
 
     posted = service.post(void_key(invoice_id))
