@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from aiq_pipeline.cli.app import EXIT_CODES, main, open_instance, reports_setting_problems
+from aiq_pipeline.service.override import REWRITE_UNKNOWN_FLAG
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -254,9 +255,6 @@ def undismiss(keys: tuple[str, ...], reason: str | None, by: str | None) -> None
         except DismissRefused as exc:
             raise _Refused(f"{exc}{_nor_numbered(named)}") from None
     click.echo(_rendered(result, "undismissed", named))
-
-
-REWRITE_UNKNOWN_FLAG = "--rewrite-unknown-may-duplicate"  # as service.writes names it in the exceptions' fixes
 
 
 @main.command(epilog=EXIT_CODES)

@@ -13,7 +13,8 @@ from aiq_pipeline.service import aiq_documents
 from aiq_pipeline.service.kinds import Facts
 from aiq_pipeline.service.lookups import DuplicateInAiq
 from aiq_pipeline.service.outcome import Outcome, Reason, Status
-from aiq_pipeline.service.writes import REWRITE_UNKNOWN_FLAG, OutcomeUnknown, Witness
+from aiq_pipeline.service.override import REWRITE_UNKNOWN_FLAG
+from aiq_pipeline.service.writes import OutcomeUnknown, Witness
 from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import ClaimLost, OutcomeRecord, PostingJournal
 from aiq_pipeline.sync.documents.plan import PostingPlan

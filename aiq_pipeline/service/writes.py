@@ -36,6 +36,7 @@ from aiq_pipeline.accountsiq.errors import (
 from aiq_pipeline.accountsiq.models import BulkItemOutcome
 from aiq_pipeline.service import aiq_documents
 from aiq_pipeline.service.lookups import DuplicateInAiq, Lookups, one
+from aiq_pipeline.service.override import REWRITE_UNKNOWN_FLAG
 from aiq_pipeline.store.journal import (
     ClaimLost,
     FoundBy,
@@ -49,7 +50,6 @@ from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument
 
 log = logging.getLogger(__name__)
 
-REWRITE_UNKNOWN_FLAG = "--rewrite-unknown-may-duplicate"  # `aiq-pipeline retry`'s override, as the fixes name it
 WRITTEN_AGAIN = "in_doubt_written_again"  # the outcome's detail naming the writes in doubt written again, and how
 
 

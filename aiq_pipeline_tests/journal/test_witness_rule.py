@@ -16,7 +16,8 @@ import pytest
 from aiq_pipeline.defs.posting.factory import is_manual, rewrites_unknown
 from aiq_pipeline.defs.posting.run_requests import REWRITE_UNKNOWN_TRIGGER, TRIGGER_TAG
 from aiq_pipeline.service.outcome import Outcome, Status
-from aiq_pipeline.service.writes import REWRITE_UNKNOWN_FLAG, WRITTEN_AGAIN
+from aiq_pipeline.service.override import REWRITE_UNKNOWN_FLAG
+from aiq_pipeline.service.writes import WRITTEN_AGAIN
 from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import FoundBy, WriteState
 from aiq_pipeline.sync.identity import invoice_reference
