@@ -2,7 +2,10 @@
 
 The cursor is a watermark on Bunny's `updatedAt`. Each look re-reads a little behind it (the overlap), so a document
 updated while the previous look was paging is not missed; documents that already have a partition are dropped by
-comparing sets, so none is asked for twice.
+comparing sets, so none is asked for twice. A look costs what changed since the watermark less the overlap: the client
+asks Bunny for invoices newest first and stops paging there (when Bunny sorts; `BunnyClient.iter_invoice_refs`),
+not at the 14 h its server-side filter is widened by; so a quiet tick still re-reads the overlap's worth of invoices
+behind the last change (a whole burst, until something newer moves the watermark).
 
 The first start: without a configured start date, the sync starts from the moment it was first switched on, like
 Bunny's own switch ("sync invoices released after it is turned on"): documents issued before that day are never
