@@ -7,7 +7,7 @@ complete, self-contained GraphQL document (the tests validate each one against B
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 
 
@@ -30,19 +30,10 @@ def _document(
     return Document(operation=operation, root=root, text=text, mutation=mutation)
 
 
-def _sortable(document: Document) -> Document:
-    """`document` also taking `$sort: String`, passed to its root connection (its query file names no sort)."""
-    variables, arguments = "$filter: String)", f"{document.root}(first: $first, after: $after, filter: $filter)"
-    if variables not in document.text or arguments not in document.text:
-        raise ValueError(f"{document.operation} does not page with first/after/filter as _sortable expects")
-    text = document.text.replace(variables, "$filter: String, $sort: String)", 1)
-    return replace(document, text=text.replace(arguments, arguments[:-1] + ", sort: $sort)", 1))
-
-
 CURRENT_USER = _document("current_user", "CurrentUser", "currentUser")
 ENTITY = _document("entity", "Entity", "entity")
 CURRENCIES = _document("currencies", "Currencies", "currencies")
-INVOICE_REFS = _sortable(_document("invoice_refs", "InvoiceRefs", "invoices"))  # read newest first (client.py)
+INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
 INVOICE_NUMBERS = _document("invoice_numbers", "InvoiceNumbers", "invoices")
 CREDIT_NOTE_NUMBERS = _document("credit_note_numbers", "CreditNoteNumbers", "creditNotes")
 INVOICE = _document(
