@@ -391,7 +391,10 @@ class PostingService:
             found_id = self.writer.look_until(write, since=entry.sent_at, found_by=FoundBy.LOOKUP)
             if found_id is None:  # OutcomeUnknown unless a person's retry may take it as absent
                 write = replace(write, summary=entry.sent_summary)
-                self.writer.believed_absent(write, entry, own=related.claim_key == key)
+                own = related.claim_key == key
+                again = self.writer.believed_absent(write, entry, own=own)
+                if own:  # no longer in doubt, whether the plan now writes it again or (voided) not at all
+                    self.writer.taken_as_absent(write, again)
                 return None
         first = one(related.reference, self.lookups.find(related.reference, related.target))
         if first is None:

@@ -213,6 +213,12 @@ class Writer:
             )
         raise OutcomeUnknown(write, entry, self.options.deadline, witness)
 
+    def taken_as_absent(self, write: PlannedWrite, again: WrittenAgain) -> None:
+        """Record a write in doubt that `believed_absent` took as absent as not in AIQ (a write may follow, looked
+        up first); a document that no longer posts (voided meanwhile) then leaves nothing in doubt behind it."""
+        self.written_again[write.reference] = again
+        self.journal.record_rejected(write, f"taken as absent from AIQ: {again.note}")
+
     def witness(self, target: str) -> Witness:
         """The newest write of `target` AIQ answered with its id, and whether AIQ's look-up shows it (one look-up
         per AIQ type a run, and only when a person's retry meets a write in doubt)."""

@@ -109,3 +109,23 @@ def test_a_service_that_previewed_still_looks_until_the_deadline_when_it_posts(b
     assert bench.aiq_count(void_reference(invoice_id)) == 0
     # The write in doubt is the invoice's: the fix names it, not only the reversal that waits on it.
     assert f"aiq-pipeline retry {invoice_id}, whose write it is, then {void_key(invoice_id)}" in (posted.fix or "")
+
+
+def test_a_voided_invoice_a_person_takes_as_absent_leaves_nothing_in_doubt_for_its_void(bench: Bench) -> None:
+    """Found by the randomized invoices test (seed 744856): the person's override on a voided invoice's write in
+    doubt skipped the invoice but left the write in doubt, so its void stayed OUTCOME_UNKNOWN for ever."""
+    (invoice_id,) = bench.emulators.bunny.create_invoices({}, count=1, release=True)
+    reference = invoice_reference(invoice_id)
+    creates = ["CreateBatchSalesInvoiceGetBackTransactionID", "CreateBatchSalesInvoiceBulkGetBackTransactionIDs"]
+    bench.emulators.accountsiq.faults.add({"kind": "http_500", "count": 1, "operations": creates})  # nothing written
+    assert _service(bench, "run-1").post(invoice_id).reason_code == "OUTCOME_UNKNOWN"
+    bench.emulators.bunny.store.void_invoice(invoice_id)
+
+    person = _service(bench, "run-person", manual=True, rewrite_unknown=True).post(invoice_id)
+
+    assert person.status == Status.SKIPPED and person.reason_code == "VOIDED", person
+    taken = bench.journal_entry(reference)
+    assert taken is not None and taken.state == WriteState.REJECTED and "taken as absent" in (taken.last_error or "")
+    reversal = _service(bench, "run-2").post(void_key(invoice_id))
+    assert reversal.status == Status.SKIPPED, reversal  # nothing to reverse, and nothing left in doubt
+    assert bench.aiq_count(reference) == bench.aiq_count(void_reference(invoice_id)) == 0
