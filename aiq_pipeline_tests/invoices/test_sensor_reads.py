@@ -34,6 +34,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield Stack(emulators, build_definitions(resources), instance, Store(store_path), tmp_path)
 
 
+@pytest.fixture(params=SORT_READINGS)
+def sort_honoured(stack: Stack, request: pytest.FixtureRequest) -> str:
+    """Bunny's reading of `sort:`, set on the emulator."""
+    stack.emulators.bunny.store.set_options({"sort_honoured": request.param})
+    return str(request.param)
+
+
 @pytest.fixture
 def now() -> datetime:
     moment = datetime.now(UTC)
@@ -87,11 +94,9 @@ def _partitions(stack: Stack) -> set[str]:
     return set(stack.instance.get_dynamic_partitions(INVOICES.partitions_name))
 
 
-@pytest.mark.parametrize("sort_honoured", SORT_READINGS)
 def test_a_tick_reads_bunny_only_back_to_its_watermark_however_full_the_filter_margin(
     stack: Stack, now: datetime, sort_honoured: str
 ) -> None:
-    stack.emulators.bunny.store.set_options({"sort_honoured": sort_honoured})
     sensor = Sensor(stack)
     sensor.tick()  # the first look sets the cursor
     found: set[str] = set()
@@ -113,11 +118,9 @@ def test_a_tick_reads_bunny_only_back_to_its_watermark_however_full_the_filter_m
         assert pages == [3, 3, 6, 6], steady
 
 
-@pytest.mark.parametrize("sort_honoured", SORT_READINGS)
 def test_every_invoice_is_found_a_late_one_behind_the_watermark_included(
     stack: Stack, now: datetime, sort_honoured: str
 ) -> None:
-    stack.emulators.bunny.store.set_options({"sort_honoured": sort_honoured})
     sensor = Sensor(stack)
     sensor.tick()
     older = _release_at(stack, now - timedelta(minutes=60), 150)
