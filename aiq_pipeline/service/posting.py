@@ -323,7 +323,8 @@ class PostingService:
             customer = self._resolve_customer(kind.facts(source).account)
             decision = self._plan(kind, source, posted, customer)
         except PreflightFailed as exc:
-            return self._existing(base, own) if own else preflight(base, exc)
+            # Already in AIQ unless a document of its own (a remainder, a refund) is still unwritten: that must show.
+            return self._existing(base, own) if own and self._complete(base.key) else preflight(base, exc)
         if own is not None and not isinstance(decision, PostingPlan):
             return self._existing(base, own)
         if isinstance(decision, Skip):
@@ -473,6 +474,10 @@ class PostingService:
         )
         again = [a.note for a in r.written_again]
         return replace(outcome, reason="; ".join((*r.plan.notes, *r.notes, *again)) or outcome.reason)
+
+    def _complete(self, key: str) -> bool:
+        """No write of document `key`'s is unfinished in the journal (rejected, in doubt or being sent)."""
+        return all(e.state == WriteState.POSTED for e in self.journal.entries([key]))
 
     def _existing(self, base: Outcome, own: PostedDocument) -> Outcome:
         return existing_outcome(self._verified(base, own.transaction_id))
