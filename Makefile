@@ -31,7 +31,7 @@ CHROMIUM := /usr/bin/chromium
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup lock browser-deps test test-fast lint demo clean
+.PHONY: setup bytecode lock browser-deps test test-fast lint demo clean
 
 # uv's wheel is one binary: python3's own pip puts it into .tools/bin in about 3 s; where python3 has no
 # pip (only venv), a virtual environment's pip does it in about 10 s.
@@ -45,13 +45,15 @@ $(UV_STAMP):
 	fi
 	touch $@
 
-# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on the CI machines), every Python
-# process (each CLI call, Dagster run, daemon and code server) would otherwise compile Dagster from source again,
-# about 2 s of CPU each. The project's own packages are compiled too (they are installed editable).
+# Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on the CI machines), every Python process
+# (each CLI call, Dagster run, daemon and code server) would otherwise compile Dagster from source again, about 2 s
+# of CPU each. uv compiles the installed packages; `bytecode` the project's own (installed editable, so they change).
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP) Makefile
 	$(UV) sync --quiet --all-extras --compile-bytecode $(UV_SYNC_FLAGS) --python $(PYTHON)
-	$(BIN)/python -m compileall -q aiq_pipeline aiq_emulators >/dev/null
 	touch $(STAMP)
+
+bytecode: setup
+	$(BIN)/python -m compileall -q aiq_pipeline aiq_emulators >/dev/null
 
 setup: $(STAMP)
 
@@ -79,18 +81,16 @@ browser-deps:
 
 # The lint first, then the whole suite, slow tests included (CI runs exactly this).
 # Idle workers take tests queued for busy ones (--dist worksteal): the few long tests do not pile up at the end.
-test: lint browser-deps
-	$(BIN)/python -m compileall -q aiq_pipeline aiq_emulators >/dev/null
+test: lint browser-deps bytecode
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The quick loop while developing: everything but the slow end-to-end tests.
-test-fast: setup
-	$(BIN)/python -m compileall -q aiq_pipeline aiq_emulators >/dev/null
+test-fast: bytecode
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 # Both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME (.demo/), the UI and the daemon.
 # `make demo DEMO_ARGS=--fresh` starts over.
-demo: setup
+demo: bytecode
 	$(BIN)/aiq-pipeline demo $(DEMO_ARGS)
 
 clean:
