@@ -37,8 +37,9 @@ the poster sends every code upper case), the closed-period policy lower case, th
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -58,6 +59,15 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aiq_pipeline.pairs_file import (
+    EnvReference,
+    FileProblem,
+    PairsFile,
+    PairsFileError,
+    load_pairs_file,
+    pair_table,
+)
 
 REGIONS: tuple[str, ...] = ("US1", "EU1", "EU2", "UK1")  # as aiq_pipeline.accountsiq.regions.REGIONS
 CLOSED_PERIOD_FAIL = "fail"
@@ -204,11 +214,18 @@ Tolerance = Annotated[Decimal, BeforeValidator(_money_tolerance)]
 
 @dataclass(frozen=True)
 class SettingProblem:
-    """One variable that is missing or wrong; `message` is one line naming it and what is wanted."""
+    """One variable that is missing or wrong; `message` is one line naming it and what is wanted.
+
+    From a pairs file, `where` names the place (`pairs.toml [pairs.uk]`) and the message starts with it.
+    `blocking`: a rule of the pairs file is broken (a secret written in it, a variable leaking in from the
+    environment, two pairs on one AIQ entity or store, no pair chosen): no reading accepts it, lenient included.
+    """
 
     variable: str
     message: str
     missing: bool = False
+    where: str | None = None
+    blocking: bool = False
 
 
 class SettingsError(ValueError):
@@ -231,11 +248,16 @@ class Variable:
     wanted: str
     secret: bool = False
 
-    def missing(self, extra: str = "") -> SettingProblem:
+    def missing(self, extra: str = "", where: str | None = None) -> SettingProblem:
+        if where is not None:
+            message = f"{where} {self.name}: missing; set it to {self.wanted}{extra}"
+            return SettingProblem(self.name, message, missing=True, where=where)
         return SettingProblem(self.name, f"{self.name} is not set: set it to {self.wanted}{extra}", missing=True)
 
-    def wrong(self, raw: str) -> SettingProblem:
+    def wrong(self, raw: str, where: str | None = None) -> SettingProblem:
         shown = "" if self.secret else f", not {_shorten(raw)!r}"
+        if where is not None:
+            return SettingProblem(self.name, f"{where} {self.name}: must be {self.wanted}{shown}", where=where)
         return SettingProblem(self.name, f"{self.name} must be {self.wanted}{shown}")
 
 
@@ -309,6 +331,16 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             "DAGSTER_HOME", "an absolute path to an existing directory (the Dagster instance the UI and daemon use)"
         ),
+        Variable(
+            "AIQ_PIPELINE_PAIRS_FILE",
+            "the path of a TOML file of several pairs ([defaults] and one [pairs.NAME] table per pair, keyed by "
+            "these variables' names); when it is set, the pairs' settings come from it and not from the environment",
+        ),
+        Variable(
+            "AIQ_PIPELINE_PAIR",
+            "the name of the pair a process works on (a [pairs.NAME] of the pairs file; the command line sets it "
+            "from --pair); needed when the pairs file configures more than one pair",
+        ),
     )
 }
 AIQ_VARIABLES = tuple(n for n in VARIABLES if n.startswith("AIQ_") and not n.startswith("AIQ_PIPELINE_"))
@@ -354,6 +386,8 @@ _TYPES: dict[str, Any] = {
     "AIQ_PIPELINE_ALERT_URLS": Secret,
     "AIQ_PIPELINE_UI_URL": HttpAddress,
     "DAGSTER_HOME": DagsterHome,
+    "AIQ_PIPELINE_PAIRS_FILE": Text,
+    "AIQ_PIPELINE_PAIR": Text,
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(kind) for name, kind in _TYPES.items()}
 
@@ -468,10 +502,28 @@ class PairSettings(BaseModel):
     alert_urls: Secret | None = Field(default=None, description="AIQ_PIPELINE_ALERT_URLS: apprise URLs, secret")
     rules: PostingRules = Field(default_factory=PostingRules)
     problems: tuple[SettingProblem, ...] = Field(default=(), description="What keeps aiq/bunny None")
+    pairs_file: Path | None = Field(default=None, description="AIQ_PIPELINE_PAIRS_FILE the pair comes from")
+    origins: dict[str, str | None] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Each variable the pair's configuration sets -> the environment variable holding its value "
+        "(None: the pairs file gives it literally)",
+    )
+    literals: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="The pairs file's literal text of the pair's connection variables (never a secret: the file "
+        "cannot hold one), for the code location when a connection is incomplete",
+    )
 
     @property
     def sensors_running(self) -> bool:
         return self.sensor_default == SENSOR_RUNNING
+
+    def env_name(self, variable: str) -> str | None:
+        """The environment variable holding this pair's value of `variable`: the variable itself without a pairs
+        file, the `{ env = "NAME" }` of the file; None when the file gives the value literally or nothing sets it."""
+        return self.origins.get(variable)
 
     def require_aiq(self) -> AiqConnection:
         if self.aiq is None:
@@ -510,7 +562,7 @@ class Settings(BaseModel):
 
     @property
     def pair(self) -> PairSettings:
-        """The one pair (the environment configures exactly one)."""
+        """The one pair (a reading is of exactly one pair: the environment's, or one of the pairs file's)."""
         if len(self.pairs) != 1:
             raise ValueError(f"{len(self.pairs)} pairs are configured; pick one by name")
         return self.pairs[0]
@@ -526,13 +578,13 @@ class Settings(BaseModel):
         return self.dagster_home
 
     @classmethod
-    def from_env(cls, *, strict: bool = True) -> Settings:
-        """The settings from the environment. Strict: anything missing or wrong raises `SettingsError`.
+    def from_env(cls, *, strict: bool = True, pair: str | None = None) -> Settings:
+        """One pair's settings (`read_settings(pair)`). Strict: anything missing or wrong raises `SettingsError`.
 
         Lenient (`strict=False`, for the code location): the pair's AIQ/Bunny connection settings may be
         missing or wrong (they stay on `pair.problems`); everything else must still be valid.
         """
-        reading = read_settings()
+        reading = read_settings(pair)
         problems = reading.problems if strict else tuple(p for p in reading.problems if not _lenient_allows(p))
         if problems or reading.settings is None:
             raise SettingsError(problems or reading.problems)
@@ -541,6 +593,8 @@ class Settings(BaseModel):
 
 def _lenient_allows(problem: SettingProblem) -> bool:
     """A code location loads with the connections missing or wrong, and without an instance directory."""
+    if problem.blocking:
+        return False
     return problem.variable in CONNECTION_VARIABLES or (problem.variable == "DAGSTER_HOME" and problem.missing)
 
 
@@ -590,44 +644,268 @@ class _Environment(BaseSettings):
     AIQ_PIPELINE_ALERT_URLS: SecretStr | None = None
     AIQ_PIPELINE_UI_URL: str | None = None
     DAGSTER_HOME: str | None = None
+    AIQ_PIPELINE_PAIRS_FILE: str | None = None
+    AIQ_PIPELINE_PAIR: str | None = None
 
 
 @dataclass(frozen=True)
 class SettingsReading:
-    """Everything the environment says, problems included; for `doctor`, which reports rather than raises.
+    """Everything the configuration says of one pair, problems included; for `doctor`, which reports rather than
+    raises.
 
     `settings` is None when a setting outside the connections is wrong (then nothing can run); `aiq` and
-    `bunny` are the connections that are complete and valid, whatever else is wrong.
+    `bunny` are the connections that are complete and valid, whatever else is wrong. `pair` is the pair read
+    (None when none could be chosen).
     """
 
     settings: Settings | None
     problems: tuple[SettingProblem, ...]
     aiq: AiqConnection | None
     bunny: BunnyConnection | None
+    pair: str | None = None
 
 
-def read_settings() -> SettingsReading:
-    """Read and check every variable; never raises. The strict problems are `reading.problems`."""
-    raw = _raw_environment()
-    values: dict[str, Any] = {}
+PAIRS_FILE_VARIABLE = "AIQ_PIPELINE_PAIRS_FILE"
+PAIR_VARIABLE = "AIQ_PIPELINE_PAIR"
+# With a pairs file, the process environment sets only these (and the variables the file names with { env = }).
+ENVIRONMENT_ONLY: tuple[str, ...] = ("DAGSTER_HOME", PAIRS_FILE_VARIABLE, PAIR_VARIABLE)
+FILE_KEYS: tuple[str, ...] = tuple(name for name in VARIABLES if name not in ENVIRONMENT_ONLY)
+# Written in a pairs file only as { env = "NAME" }. The store may be literal unless it carries a password.
+FILE_SECRETS: tuple[str, ...] = tuple(v.name for v in VARIABLES.values() if v.secret and v.name != "AIQ_PIPELINE_STORE")
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgres+psycopg2://")
+
+
+def uses_pairs_file() -> bool:
+    """Whether AIQ_PIPELINE_PAIRS_FILE is set: the pairs' settings then come from that file."""
+    return _pairs_file_path(_raw_environment()) is not None
+
+
+def configured_pairs() -> tuple[str, ...]:
+    """The pairs' names: the pairs file's in file order, or (DEFAULT_PAIR_NAME,) without one.
+
+    A pairs file that cannot be read or parsed, configures no pair or names one wrongly is a `SettingsError`
+    (problems within a pair's table are reported when that pair is read)."""
+    path = _pairs_file_path(_raw_environment())
+    if path is None:
+        return (DEFAULT_PAIR_NAME,)
+    return _load_pairs_file(path).names
+
+
+def read_settings(pair: str | None = None) -> SettingsReading:
+    """Read and check every setting of one pair; never raises. The strict problems are `reading.problems`.
+
+    `pair`: the pair's name; None is AIQ_PIPELINE_PAIR's, or else the only pair configured.
+    """
+    environment = _raw_environment()
+    chosen = pair or _text(environment.get(PAIR_VARIABLE))
+    path = _pairs_file_path(environment)
+    if path is None:
+        if chosen is not None and chosen != DEFAULT_PAIR_NAME:
+            return _refused(
+                f"pair {chosen!r} is not configured: without {PAIRS_FILE_VARIABLE} the only pair is "
+                f"{DEFAULT_PAIR_NAME} (set {PAIRS_FILE_VARIABLE} to configure several)"
+            )
+        raw = {name: value for name, value in environment.items() if name not in (PAIRS_FILE_VARIABLE, PAIR_VARIABLE)}
+        return _reading(raw, DEFAULT_PAIR_NAME, problems=[], where_of=lambda _: None, origins={n: n for n in raw})
+    try:
+        pairs_file = _load_pairs_file(path)
+    except SettingsError as exc:
+        return SettingsReading(None, exc.problems, None, None)
+    names = pairs_file.names
+    if chosen is None:
+        if len(names) != 1:
+            return _refused(
+                f"{len(names)} pairs are configured ({', '.join(names)}): choose one with --pair or {PAIR_VARIABLE}"
+            )
+        chosen = names[0]
+    elif chosen not in pairs_file.pairs:
+        return _refused(f"pair {chosen!r} is not in {path.name}: the configured pairs are {', '.join(names)}")
+    return _pair_reading(pairs_file, chosen, environment)
+
+
+def _refused(message: str) -> SettingsReading:
+    return SettingsReading(None, (SettingProblem(PAIR_VARIABLE, message, blocking=True),), None, None)
+
+
+def _pairs_file_path(environment: Mapping[str, str | SecretStr]) -> Path | None:
+    text = _text(environment.get(PAIRS_FILE_VARIABLE))
+    return Path(text).expanduser() if text else None
+
+
+def _text(value: str | SecretStr | None) -> str | None:
+    if value is None:
+        return None
+    text = (value.get_secret_value() if isinstance(value, SecretStr) else value).strip()
+    return text or None
+
+
+def _load_pairs_file(path: Path) -> PairsFile:
+    try:
+        return load_pairs_file(path, keys=FILE_KEYS, secrets=FILE_SECRETS, environment_only=ENVIRONMENT_ONLY)
+    except PairsFileError as exc:
+        raise SettingsError([SettingProblem(PAIRS_FILE_VARIABLE, str(exc), blocking=True)]) from None
+
+
+def _pair_reading(pairs_file: PairsFile, pair: str, environment: Mapping[str, str | SecretStr]) -> SettingsReading:
+    problems = [_file_problem(pairs_file, p) for p in pairs_file.problems_of(pair)]
+    problems += _leaks(pairs_file, environment)
+    problems += _conflicts(pairs_file, pair, environment)
+    raw: dict[str, str | SecretStr] = {}
+    origins: dict[str, str | None] = {}
+    tables: dict[str, str] = {}
+    literals: dict[str, str] = {}
+    for key, (value, table) in pairs_file.values_of(pair).items():
+        tables[key] = table
+        where = pairs_file.where(table)
+        if isinstance(value, EnvReference):
+            origins[key] = value.name
+            text = _text(environment_value(value.name))
+            if text is None:
+                message = f"{where} {key}: environment variable {value.name} is not set"
+                # A connection may be missing where the code location loads; anything else must be there.
+                problems.append(SettingProblem(key, message, missing=key in CONNECTION_VARIABLES, where=where))
+                continue
+        else:
+            origins[key] = None
+            text = value
+            if key in CONNECTION_VARIABLES:
+                literals[key] = value
+        raw[key] = SecretStr(text) if VARIABLES[key].secret else text
+    if "DAGSTER_HOME" in environment:
+        raw["DAGSTER_HOME"] = environment["DAGSTER_HOME"]
+        origins["DAGSTER_HOME"] = "DAGSTER_HOME"
+    pair_where = pairs_file.where(pair_table(pair))
+
+    def where_of(name: str) -> str | None:
+        if name in ENVIRONMENT_ONLY:
+            return None
+        return pairs_file.where(tables[name]) if name in tables else pair_where
+
+    return _reading(
+        raw,
+        pair,
+        problems=problems,
+        where_of=where_of,
+        origins=origins,
+        pairs_file=pairs_file.path,
+        literals=literals,
+    )
+
+
+def environment_value(name: str) -> str | None:
+    """The process environment's value of `name` (a variable a pairs file names with { env = })."""
+    return os.environ.get(name)
+
+
+def _file_problem(pairs_file: PairsFile, problem: FileProblem) -> SettingProblem:
+    variable = problem.key if problem.key in VARIABLES else PAIRS_FILE_VARIABLE
+    return SettingProblem(variable, problem.message, where=pairs_file.where(problem.table), blocking=True)
+
+
+def _leaks(pairs_file: PairsFile, environment: Mapping[str, object]) -> list[SettingProblem]:
+    """A setting variable in the environment beside a pairs file would be ignored, or read for the wrong pair."""
+    allowed = set(ENVIRONMENT_ONLY) | pairs_file.env_names()
+    return [
+        SettingProblem(
+            name,
+            f"{name} is set in the environment, but {PAIRS_FILE_VARIABLE} is set too ({pairs_file.path.name}): "
+            "set it in the pairs file, under [defaults] or a pair, and unset it in the environment",
+            blocking=True,
+        )
+        for name in environment
+        if name not in allowed
+    ]
+
+
+def _conflicts(pairs_file: PairsFile, pair: str, environment: Mapping[str, str | SecretStr]) -> list[SettingProblem]:
+    """Two pairs posting to one AIQ entity, or sharing one DuckDB file (PostgreSQL stores may be shared)."""
+    home_text = _text(environment.get("DAGSTER_HOME"))
+    home = Path(home_text) if home_text else None
     problems: list[SettingProblem] = []
-    for name, text in raw.items():
-        try:
-            values[name] = _ADAPTERS[name].validate_python(text)
-        except ValidationError:
-            problems.append(VARIABLES[name].wrong(_plain(text)))
+    entity, store = _aiq_target(pairs_file, pair), _duckdb_store(pairs_file, pair, home)
+    for other in pairs_file.names:
+        if other == pair:
+            continue
+        first, second = sorted((pair, other), key=pairs_file.names.index)
+        if entity is not None and entity == _aiq_target(pairs_file, other):
+            problems.append(
+                SettingProblem(
+                    "AIQ_ENTITY_ID",
+                    f"{pairs_file.path.name}: pairs {first} and {second} both post to AIQ entity {entity[0]} at "
+                    f"{entity[1]}: each pair posts to an AIQ entity of its own",
+                    where=pairs_file.where(),
+                    blocking=True,
+                )
+            )
+        if store is not None and store == _duckdb_store(pairs_file, other, home):
+            problems.append(
+                SettingProblem(
+                    "AIQ_PIPELINE_STORE",
+                    f"{pairs_file.path.name}: pairs {first} and {second} share the DuckDB store {store}: give each "
+                    "pair its own AIQ_PIPELINE_STORE (a PostgreSQL store may be shared)",
+                    where=pairs_file.where(),
+                    blocking=True,
+                )
+            )
+    return problems
 
-    aiq, aiq_problems = _aiq_connection(values, raw)
-    bunny, bunny_problems = _bunny_connection(values, raw)
-    connection_problems = aiq_problems + bunny_problems
+
+def _file_value(pairs_file: PairsFile, pair: str, key: str) -> str | None:
+    found = pairs_file.values_of(pair).get(key)
+    if found is None:
+        return None
+    value = found[0]
+    return _text(environment_value(value.name)) if isinstance(value, EnvReference) else _text(value)
+
+
+def _aiq_target(pairs_file: PairsFile, pair: str) -> tuple[str, str] | None:
+    entity = _file_value(pairs_file, pair, "AIQ_ENTITY_ID")
+    base_url = _file_value(pairs_file, pair, "AIQ_BASE_URL")
+    region = _file_value(pairs_file, pair, "AIQ_REGION")
+    address = base_url.rstrip("/").lower() if base_url else region.upper() if region else None
+    return (entity.upper(), address) if entity and address else None
+
+
+def _duckdb_store(pairs_file: PairsFile, pair: str, home: Path | None) -> str | None:
+    location = _file_value(pairs_file, pair, "AIQ_PIPELINE_STORE") or str(default_store_path(home, pair))
+    if location.startswith(_POSTGRES_SCHEMES):
+        return None
+    return str(Path(location).expanduser().resolve())
+
+
+def _reading(
+    raw: Mapping[str, str | SecretStr],
+    name: str,
+    *,
+    problems: list[SettingProblem],
+    where_of: Callable[[str], str | None],
+    origins: dict[str, str | None],
+    pairs_file: Path | None = None,
+    literals: dict[str, str] | None = None,
+) -> SettingsReading:
+    values: dict[str, Any] = {}
+    for variable, text in raw.items():
+        try:
+            values[variable] = _ADAPTERS[variable].validate_python(text)
+        except ValidationError:
+            problems.append(VARIABLES[variable].wrong(_plain(text), where_of(variable)))
+
+    def missing(variable: str, extra: str = "") -> SettingProblem:
+        return VARIABLES[variable].missing(extra, where_of(variable))
+
+    aiq, aiq_problems = _aiq_connection(values, raw, missing)
+    bunny, bunny_problems = _bunny_connection(values, raw, missing)
+    placed = {p.variable for p in problems if p.where is not None}  # the file's own word on it comes first
+    connection_problems = [p for p in aiq_problems + bunny_problems if p.variable not in placed]
     if "DAGSTER_HOME" not in raw:
         connection_problems.append(missing_problem("DAGSTER_HOME"))  # strict only: a CLI command needs it
     problems += connection_problems
     wrong = {p.variable for p in problems if not p.missing}
     if wrong - set(CONNECTION_VARIABLES):
-        return SettingsReading(None, _in_table_order(problems), aiq, bunny)
+        return SettingsReading(None, _in_table_order(problems), aiq, bunny, name)
 
     pair = PairSettings(
+        name=name,
         aiq=aiq,
         bunny=bunny,
         sync_start_date=values.get("AIQ_PIPELINE_SYNC_START_DATE"),
@@ -636,9 +914,12 @@ def read_settings() -> SettingsReading:
         alert_urls=values.get("AIQ_PIPELINE_ALERT_URLS"),
         rules=PostingRules(**{field: values[name] for name, field in RULE_VARIABLES.items() if name in values}),
         problems=tuple(p for p in _in_table_order(problems) if p.variable in CONNECTION_VARIABLES),
+        pairs_file=pairs_file,
+        origins=origins,
+        literals=literals or {},
     )
     home: Path | None = values.get("DAGSTER_HOME")
-    store = values.get("AIQ_PIPELINE_STORE") or SecretStr(str(default_store_path(home)))
+    store = values.get("AIQ_PIPELINE_STORE") or SecretStr(str(default_store_path(home, name)))
     settings = Settings(
         pairs=(pair,),
         store=store,
@@ -654,12 +935,14 @@ def read_settings() -> SettingsReading:
         dagster_home=home,
         ui_url=values.get("AIQ_PIPELINE_UI_URL"),
     )
-    return SettingsReading(settings, _in_table_order(problems), aiq, bunny)
+    return SettingsReading(settings, _in_table_order(problems), aiq, bunny, name)
 
 
-def default_store_path(dagster_home: Path | None) -> Path:
-    """`$DAGSTER_HOME/aiq_pipeline.duckdb`, or `./.dagster_home/aiq_pipeline.duckdb` without an instance."""
-    return (dagster_home or Path.cwd() / ".dagster_home") / STORE_FILE_NAME
+def default_store_path(dagster_home: Path | None, pair: str = DEFAULT_PAIR_NAME) -> Path:
+    """`$DAGSTER_HOME/aiq_pipeline.duckdb` (`aiq_pipeline_<pair>.duckdb` for a pair not named "default"), or the
+    same under `./.dagster_home` without an instance."""
+    file_name = STORE_FILE_NAME if pair == DEFAULT_PAIR_NAME else f"aiq_pipeline_{pair}.duckdb"
+    return (dagster_home or Path.cwd() / ".dagster_home") / file_name
 
 
 def variables_set() -> frozenset[str]:
@@ -682,14 +965,17 @@ def _plain(value: str | SecretStr) -> str:
     return "" if isinstance(value, SecretStr) else value  # a secret's value is never shown
 
 
+Missing = Callable[..., SettingProblem]  # (variable, extra="") -> the problem, placed where it belongs
+
+
 def _aiq_connection(
-    values: Mapping[str, Any], raw: Mapping[str, object]
+    values: Mapping[str, Any], raw: Mapping[str, object], missing: Missing
 ) -> tuple[AiqConnection | None, list[SettingProblem]]:
     problems: list[SettingProblem] = []
     if "AIQ_REGION" not in raw and "AIQ_BASE_URL" not in raw:
-        problems.append(VARIABLES["AIQ_REGION"].missing(" (or set AIQ_BASE_URL)"))
+        problems.append(missing("AIQ_REGION", " (or set AIQ_BASE_URL)"))
     required = ("AIQ_ENTITY_ID", "AIQ_CLIENT_ID", "AIQ_CLIENT_SECRET", "AIQ_DEFAULT_TAX_CODE")
-    problems += [missing_problem(name) for name in required if name not in raw]
+    problems += [missing(name) for name in required if name not in raw]
     if problems or any(name in raw and name not in values for name in AIQ_VARIABLES):
         return None, problems
     connection = AiqConnection(
@@ -704,9 +990,9 @@ def _aiq_connection(
 
 
 def _bunny_connection(
-    values: Mapping[str, Any], raw: Mapping[str, object]
+    values: Mapping[str, Any], raw: Mapping[str, object], missing: Missing
 ) -> tuple[BunnyConnection | None, list[SettingProblem]]:
-    problems = [missing_problem(name) for name in BUNNY_VARIABLES if name not in raw]
+    problems = [missing(name) for name in BUNNY_VARIABLES if name not in raw]
     if problems or any(name in raw and name not in values for name in BUNNY_VARIABLES):
         return None, problems
     connection = BunnyConnection(

@@ -6,6 +6,12 @@ as `dg.EnvVar` references (the UI shows the variable's name, never its value), a
 setting the model could not vouch for; the values it checked are passed as the values. Secret fields are
 excluded from reprs.
 
+Every reference is the pair's own (`PairSettings.env_name`): without a pairs file the setting's variable
+(`AIQ_CLIENT_SECRET`), with one the variable its `{ env = ... }` names (`UK_AIQ_CLIENT_SECRET`). A pair from
+a pairs file is never given another variable: a value the file writes literally is passed as the value, and
+a connection setting the file leaves missing or wrong is carried on the resource (`problems`), so that
+opening it fails naming the file, the pair and the key.
+
 Definitions that need a setting when they are built (the sensors' and schedule's default status, the retry
 policy's delay) call `default_sensor_status()`, `default_schedule_status()` and `transient_retry_delay()`
 here instead of reading the environment.
@@ -25,6 +31,8 @@ from pydantic import Field
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.settings import (
+    AIQ_VARIABLES,
+    BUNNY_VARIABLES,
     CLOSED_PERIOD_FAIL,
     CLOSED_PERIOD_POLICIES,
     CUSTOMER_MATCH_RULES,
@@ -37,11 +45,11 @@ from aiq_pipeline.settings import (
     MAX_BATCH_SIZE,
     PairSettings,
     PostingRules,
+    SettingProblem,
     Settings,
     SettingsError,
     default_store_path,
     missing_problem,
-    variables_set,
 )
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.documents.context import BadDebt, BunnyReadings, PaymentAccounts
@@ -86,9 +94,13 @@ class AccountsIQResource(Resource):
     client_secret: str = Field(repr=False, description="Integration application client secret")
     default_tax_code: str = Field(description="AIQ tax code for lines that carry none")
     backoff_seconds: float = Field(default=0.5, ge=0, description="First pause before a retry; doubles each time")
+    problems: dict[str, str] = Field(
+        default_factory=dict, description="Setting -> what the pairs file leaves missing or wrong (opening fails)"
+    )
 
     @contextmanager
     def open(self) -> Iterator[AccountsIQClient]:
+        _refuse(self.problems)
         with AccountsIQClient(
             entity_id=self.entity_id,
             client_id=self.client_id,
@@ -108,9 +120,13 @@ class BunnyResource(Resource):
     client_secret: str = Field(repr=False, description="API client secret")
     entity_id: str = Field(description="The Bunny entity whose invoices are synced")
     backoff_seconds: float = Field(default=0.5, ge=0, description="First pause before a retry; doubles each time")
+    problems: dict[str, str] = Field(
+        default_factory=dict, description="Setting -> what the pairs file leaves missing or wrong (opening fails)"
+    )
 
     @contextmanager
     def open(self) -> Iterator[BunnyClient]:
+        _refuse(self.problems)
         with BunnyClient(
             base_url=self.base_url,
             client_id=self.client_id,
@@ -118,6 +134,11 @@ class BunnyResource(Resource):
             backoff_base=self.backoff_seconds,
         ) as client:
             yield client
+
+
+def _refuse(problems: dict[str, str]) -> None:
+    if problems:
+        raise SettingsError([SettingProblem(variable, message) for variable, message in problems.items()])
 
 
 class StoreResource(Resource):
@@ -272,8 +293,10 @@ def transient_retry_delay(settings: Settings | None = None) -> float:
 
 
 def default_store_location() -> str:
-    """`$DAGSTER_HOME/aiq_pipeline.duckdb` (or under `./.dagster_home`): where AIQ_PIPELINE_STORE defaults to."""
-    return str(default_store_path(_code_location_settings().dagster_home))
+    """`$DAGSTER_HOME/aiq_pipeline.duckdb` (or under `./.dagster_home`): where AIQ_PIPELINE_STORE defaults to;
+    `aiq_pipeline_<pair>.duckdb` for a pair of a pairs file not named "default"."""
+    settings = _code_location_settings()
+    return str(default_store_path(settings.dagster_home, settings.pair.name))
 
 
 def resources_from_environment() -> dict[str, Resource]:
@@ -284,15 +307,12 @@ def resources_from_environment() -> dict[str, Resource]:
 def resources_from_settings(settings: Settings) -> dict[str, Resource]:
     """The resources for the settings' one pair."""
     pair = settings.pair
+    store_variable = pair.env_name("AIQ_PIPELINE_STORE")
     return {
         "accountsiq": _accountsiq_resource(pair),
         "bunny": _bunny_resource(pair),
         # The location may be a PostgreSQL URL with a password: the UI shows the variable, never the URL.
-        "store": StoreResource(
-            location=dg.EnvVar("AIQ_PIPELINE_STORE")
-            if "AIQ_PIPELINE_STORE" in variables_set()
-            else settings.store_location
-        ),
+        "store": StoreResource(location=dg.EnvVar(store_variable) if store_variable else settings.store_location),
         "sync_settings": SyncSettings(
             batch_size=settings.batch_size,
             sync_start_date=pair.sync_start_date.isoformat() if pair.sync_start_date else None,
@@ -306,24 +326,52 @@ def resources_from_settings(settings: Settings) -> dict[str, Resource]:
     }
 
 
+def _secret(pair: PairSettings, variable: str) -> Any:
+    """A secret by name: the pair's own variable (a pairs file only ever names its secrets, never holds them)."""
+    return dg.EnvVar(pair.env_name(variable) or variable)
+
+
+def _unchecked(pair: PairSettings, variable: str, *, required: bool = True) -> Any:
+    """A connection setting the model could not vouch for, resolved when a run starts: the variable that holds
+    the pair's value; a pairs file's literal as it is (the problem rides on the resource); else, without a pairs
+    file, the variable itself, which Dagster names when it is unset."""
+    name = pair.env_name(variable)
+    if name:
+        return dg.EnvVar(name)
+    if pair.pairs_file is not None:
+        return pair.literals.get(variable, "" if required else None)
+    return dg.EnvVar(variable) if required else None
+
+
+def _file_problems(pair: PairSettings, variables: tuple[str, ...]) -> dict[str, str]:
+    """A pairs file's missing or wrong connection settings that no variable resolves at run time."""
+    if pair.pairs_file is None:
+        return {}
+    found: dict[str, str] = {}
+    for problem in pair.problems:
+        if problem.variable in variables and pair.env_name(problem.variable) is None:
+            found.setdefault(problem.variable, problem.message)
+    return found
+
+
 def _accountsiq_resource(pair: PairSettings) -> AccountsIQResource:
     aiq = pair.aiq
     if aiq is None:  # missing or wrong: resolved at run start, where the unset or wrong variable is named
-        given = variables_set()
         return AccountsIQResource(
-            region=dg.EnvVar("AIQ_REGION") if "AIQ_REGION" in given else None,
-            base_url=dg.EnvVar("AIQ_BASE_URL") if "AIQ_BASE_URL" in given else None,
-            entity_id=dg.EnvVar("AIQ_ENTITY_ID"),
-            client_id=dg.EnvVar("AIQ_CLIENT_ID"),
-            client_secret=dg.EnvVar("AIQ_CLIENT_SECRET"),
-            default_tax_code=dg.EnvVar("AIQ_DEFAULT_TAX_CODE"),
+            region=_unchecked(pair, "AIQ_REGION", required=False),
+            base_url=_unchecked(pair, "AIQ_BASE_URL", required=False),
+            entity_id=_unchecked(pair, "AIQ_ENTITY_ID"),
+            client_id=_unchecked(pair, "AIQ_CLIENT_ID"),
+            client_secret=_secret(pair, "AIQ_CLIENT_SECRET"),
+            default_tax_code=_unchecked(pair, "AIQ_DEFAULT_TAX_CODE"),
+            problems=_file_problems(pair, AIQ_VARIABLES),
         )
     return AccountsIQResource(
         region=aiq.region,
         base_url=aiq.base_url,
         entity_id=aiq.entity_id,
         client_id=aiq.client_id,
-        client_secret=dg.EnvVar("AIQ_CLIENT_SECRET"),
+        client_secret=_secret(pair, "AIQ_CLIENT_SECRET"),
         default_tax_code=aiq.default_tax_code,
     )
 
@@ -332,14 +380,15 @@ def _bunny_resource(pair: PairSettings) -> BunnyResource:
     bunny = pair.bunny
     if bunny is None:
         return BunnyResource(
-            base_url=dg.EnvVar("BUNNY_BASE_URL"),
-            client_id=dg.EnvVar("BUNNY_CLIENT_ID"),
-            client_secret=dg.EnvVar("BUNNY_CLIENT_SECRET"),
-            entity_id=dg.EnvVar("BUNNY_ENTITY_ID"),
+            base_url=_unchecked(pair, "BUNNY_BASE_URL"),
+            client_id=_unchecked(pair, "BUNNY_CLIENT_ID"),
+            client_secret=_secret(pair, "BUNNY_CLIENT_SECRET"),
+            entity_id=_unchecked(pair, "BUNNY_ENTITY_ID"),
+            problems=_file_problems(pair, BUNNY_VARIABLES),
         )
     return BunnyResource(
         base_url=bunny.base_url,
         client_id=bunny.client_id,
-        client_secret=dg.EnvVar("BUNNY_CLIENT_SECRET"),
+        client_secret=_secret(pair, "BUNNY_CLIENT_SECRET"),
         entity_id=bunny.entity_id,
     )
