@@ -47,8 +47,8 @@ from aiq_emulators.demo_tenant.vocabulary import (
 from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_emulators.serving import LOOPBACK, free_port
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
-from aiq_pipeline.defs.accounts import SETUP_ASSETS
-from aiq_pipeline.defs.posting.documents import INVOICES, PAYMENTS, DocumentAsset
+from aiq_pipeline.defs.names import DEFAULT_NAMES
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.resources import (
     AccountsIQResource,
@@ -376,7 +376,7 @@ class DemoStack:
         job = build_definitions(self.resources()).resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(
             instance=self.instance,
-            asset_selection=list(SETUP_ASSETS),
+            asset_selection=list(DEFAULT_NAMES.setup_assets),
             tags={TRIGGER_TAG: "demo"},
             # The step-by-step debug log belongs in the UI's run view, not on the demo's terminal.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -474,8 +474,8 @@ class DemoStack:
 
     def progress(self) -> Progress:
         assert self.instance is not None
-        known, posted, failed = self._statuses(INVOICES)
-        payments_known, payments_posted, payments_failed = self._statuses(PAYMENTS)
+        known, posted, failed = self._statuses(DEFAULT_NAMES.invoices)
+        payments_known, payments_posted, payments_failed = self._statuses(DEFAULT_NAMES.payments)
         active = self.instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES))
         return Progress(
             released=self.released_invoices(),

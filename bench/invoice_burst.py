@@ -63,7 +63,7 @@ from harness import (
 from noop_location import BATCH_SIZE_ENV, KEYS_FILE_ENV, NOOP_ASSET, NOOP_PARTITIONS_NAME
 
 from aiq_emulators.runner import running_emulators
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.names import DEFAULT_NAMES
 
 POLL_SECONDS = 1.0
 # A code location that fails to load leaves the daemon running without ticks: give up early, not at the timeout.
@@ -343,9 +343,9 @@ def run_pipeline(label: str, options: Options, *, aiq_ms: int, bunny_ms: int) ->
                 storage=storage,
                 workspace=REPO / "workspace.yaml",
                 env=pipeline_env(emulators, storage, options.batch),
-                asset=INVOICES.key,
-                sensor=INVOICES.sensor_name,
-                partitions_name=INVOICES.partitions_name,
+                asset=DEFAULT_NAMES.invoices.key,
+                sensor=DEFAULT_NAMES.invoices.sensor_name,
+                partitions_name=DEFAULT_NAMES.invoices.partitions_name,
                 keys=set(ids),
                 expected_runs=math.ceil(options.n / options.batch),
                 timeout=options.timeout,

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.names import DEFAULT_NAMES
 from aiq_pipeline.settings import DEFAULT_BATCH_SIZE
 
 NOOP_PARTITIONS_NAME = "bench_noop_invoices"
@@ -31,7 +31,7 @@ noop_partitions = dg.DynamicPartitionsDefinition(name=NOOP_PARTITIONS_NAME)
     key=NOOP_ASSET,
     partitions_def=noop_partitions,
     output_required=False,
-    pool=STORE_POOL,
+    pool=DEFAULT_NAMES.store_pool,
     description="Materializes each partition of its run and does nothing else.",
 )
 def noop_invoices(context: dg.AssetExecutionContext) -> Iterator[dg.AssetMaterialization]:

@@ -39,7 +39,7 @@ from aiq_emulators.serving import free_port
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.names import DEFAULT_NAMES
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource, SyncSettings
 from aiq_pipeline.service.kinds import KINDS
 from aiq_pipeline.service.posting import PostingService
@@ -231,7 +231,7 @@ def main() -> int:
             assert result.success
 
             ids = _release(bunny_url, n)
-            instance.add_dynamic_partitions(INVOICES.partitions_name, ids)
+            instance.add_dynamic_partitions(DEFAULT_NAMES.invoices.partitions_name, ids)
             resources = {
                 "accountsiq": AccountsIQResource(
                     base_url=aiq_url,
@@ -253,7 +253,7 @@ def main() -> int:
                 result = job.execute_in_process(
                     instance=instance,
                     tags=_range_tags(ids),
-                    asset_selection=[INVOICES.key],
+                    asset_selection=[DEFAULT_NAMES.invoices.key],
                     raise_on_error=False,
                 )
             full = time.perf_counter() - started

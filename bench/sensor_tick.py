@@ -76,7 +76,7 @@ from harness import (
 
 from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.names import DEFAULT_NAMES
 from aiq_pipeline.service.discovery import Cursor
 
 # Old invoice ids: far above the emulator's (small, sequential) ids, so they never collide with the new ones.
@@ -254,9 +254,9 @@ def pipeline_phase(options: Options, emulators: RunningEmulators, new_ids: list[
         # Only the invoices sensor runs (its state is set below); the location's other sensors stay stopped.
         env = pipeline_env(emulators, storage, options.batch, sensors="STOPPED")
         with patched_environ(env), storage.instance() as instance:
-            setup = prepare(instance, INVOICES.partitions_name, INVOICES.key, options)
+            setup = prepare(instance, DEFAULT_NAMES.invoices.partitions_name, DEFAULT_NAMES.invoices.key, options)
             defs = build_definitions()
-            sensor = defs.get_repository_def().get_sensor_def(INVOICES.sensor_name)
+            sensor = defs.get_repository_def().get_sensor_def(DEFAULT_NAMES.invoices.sensor_name)
             before = Counters.read(emulators)
             seconds, added, runs, profiled = evaluate(sensor, instance, defs, watermark, 2, options.profile_top)
             result = TickResult("pipeline (released_invoices_sensor)", setup, seconds, added, runs)
@@ -266,10 +266,10 @@ def pipeline_phase(options: Options, emulators: RunningEmulators, new_ids: list[
                 with workspace(target, instance) as context:
                     daemon_tick(
                         context,
-                        INVOICES.sensor_name,
+                        DEFAULT_NAMES.invoices.sensor_name,
                         watermark,
                         result,
-                        INVOICES.partitions_name,
+                        DEFAULT_NAMES.invoices.partitions_name,
                         options.profile_top,
                     )
             result.bunny_requests = (Counters.read(emulators) - before).bunny_requests

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from aiq_pipeline.defs.dismissals.dismissal import DismissResult
+    from aiq_pipeline.defs.names import PairNames
     from aiq_pipeline.defs.posting.status import DocumentException
     from aiq_pipeline.service.document_numbers import Named
     from aiq_pipeline.store import Store
@@ -37,17 +38,26 @@ def _open_store() -> Store:  # the store is imported here, lazily, to keep --hel
     return Store(settings.store_location)
 
 
+def _pair_names() -> PairNames:
+    """The names of the pair this command works on (`--pair`, or the only one)."""
+    from aiq_pipeline.defs.names import PairNames
+    from aiq_pipeline.settings import Settings
+
+    return PairNames(Settings.from_env(strict=False).pair.name)
+
+
 def name_documents(instance: dg.DagsterInstance, arguments: tuple[str, ...] | list[str]) -> list[Named]:
     """What each argument names (a key or a number, `service.document_numbers`): the partitions of the instance, the
     numbers the store recorded, then Bunny when it is configured. Raises `DocumentNamesRefused` (nothing done)."""
-    from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS
+    from aiq_pipeline.defs.names import PairNames
     from aiq_pipeline.service.document_numbers import bunny_numbers, resolve
     from aiq_pipeline.settings import Settings
     from aiq_pipeline.store import Store
 
     settings = Settings.from_env(strict=False)
     pair = settings.pair
-    partitions = {key for asset in DOCUMENT_ASSETS for key in instance.get_dynamic_partitions(asset.partitions_name)}
+    assets = PairNames(pair.name).documents
+    partitions = {key for asset in assets for key in instance.get_dynamic_partitions(asset.partitions_name)}
     with bunny_numbers(pair.bunny) as bunny:
         return resolve(
             arguments,
@@ -133,7 +143,7 @@ def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
 
     with open_instance() as instance:
         reap_dead_runs(instance)  # a run whose process is gone: its unfinished documents are listed as INTERRUPTED
-        found = list_exceptions(instance)
+        found = list_exceptions(instance, _pair_names().documents)
     if as_json:
         click.echo(json.dumps([e.as_json() for e in found], indent=2))
         return
@@ -227,7 +237,14 @@ def dismiss(keys: tuple[str, ...], reason: str, by: str | None) -> None:
     with open_instance() as instance:
         named = _named_or_refused(instance, keys)
         try:
-            result = dismiss_documents(instance, _open_store(), [n.key for n in named], reason=reason, by=_who(by))
+            result = dismiss_documents(
+                instance,
+                _open_store(),
+                [n.key for n in named],
+                reason=reason,
+                by=_who(by),
+                assets=_pair_names().documents,
+            )
         except DismissRefused as exc:
             raise _Refused(f"{exc}{_nor_numbered(named)}") from None
     click.echo(_rendered(result, "dismissed", named))
@@ -251,7 +268,14 @@ def undismiss(keys: tuple[str, ...], reason: str | None, by: str | None) -> None
     with open_instance() as instance:
         named = _named_or_refused(instance, keys)
         try:
-            result = undismiss_documents(instance, _open_store(), [n.key for n in named], by=_who(by), reason=reason)
+            result = undismiss_documents(
+                instance,
+                _open_store(),
+                [n.key for n in named],
+                by=_who(by),
+                reason=reason,
+                assets=_pair_names().documents,
+            )
         except DismissRefused as exc:
             raise _Refused(f"{exc}{_nor_numbered(named)}") from None
     click.echo(_rendered(result, "undismissed", named))
@@ -293,7 +317,7 @@ def retry(invoice_ids: tuple[str, ...], retry_all: bool, rewrite_unknown: bool) 
     with open_instance() as instance:
         # The exceptions list leaves dismissed documents out; a dismissed one named here is refused.
         if retry_all:
-            ids = [e.key for e in list_exceptions(instance)]
+            ids = [e.key for e in list_exceptions(instance, _pair_names().documents)]
         else:
             named = _named_or_refused(instance, invoice_ids)
             if unknown := [n for n in named if not n.partition]:

@@ -17,6 +17,7 @@ from aiq_pipeline.defs import (
     payments,
     reconciliation,
 )
+from aiq_pipeline.defs.names import PAIR_METADATA, PairNames
 from aiq_pipeline.defs.resources import (
     PostingRulesResource,
     Resource,
@@ -35,24 +36,28 @@ class _PostingOptions(TypedDict):
     sensor_status: dg.DefaultSensorStatus
 
 
-def build_definitions(resources: dict[str, Resource] | None = None, settings: Settings | None = None) -> dg.Definitions:
-    """The code location; tests pass explicit resources (and settings) instead of the environment's."""
-    settings = settings or Settings.from_env(strict=False)
+def build_definitions(
+    resources: dict[str, Resource] | None = None, settings: Settings | None = None, *, pair: str | None = None
+) -> dg.Definitions:
+    """One pair's code location (`pair`, else the one the environment chooses); tests pass explicit resources (and
+    settings) instead of the environment's."""
+    settings = settings or Settings.from_env(strict=False, pair=pair)
+    names = PairNames(settings.pair.name)
     posting: _PostingOptions = {
         "batch_size": settings.batch_size,
         "retry_delay": settings.transient_retry_delay_seconds,
         "sensor_status": default_sensor_status(settings.pair),
     }
     merged = dg.Definitions.merge(
-        ledger.defs,
-        accounts.defs,
-        invoices.definitions(**posting),
-        credit_notes.definitions(**posting),
-        payments.definitions(**posting),
-        reconciliation.definitions(schedule_status=default_schedule_status(settings.pair)),
-        alerts.definitions(settings),
-        dismissals.definitions(),
-        journal.definitions(sensor_status=posting["sensor_status"]),
+        ledger.definitions(names),
+        accounts.definitions(names),
+        invoices.definitions(names, **posting),
+        credit_notes.definitions(names, **posting),
+        payments.definitions(names, **posting),
+        reconciliation.definitions(names, schedule_status=default_schedule_status(settings.pair)),
+        alerts.definitions(settings, names),
+        dismissals.definitions(names),
+        journal.definitions(names, sensor_status=posting["sensor_status"]),
     )
     return dg.Definitions(
         assets=merged.assets,
@@ -67,4 +72,5 @@ def build_definitions(resources: dict[str, Resource] | None = None, settings: Se
         },
         # One process per run: cheap runs (~0.2 s instead of ~2 s) and one store writer per run.
         executor=dg.in_process_executor,
+        metadata={PAIR_METADATA: names.pair},
     )

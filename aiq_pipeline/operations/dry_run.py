@@ -18,7 +18,8 @@ import dagster as dg
 
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.defs.invoices.history import invoices_issued_between
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, INVOICES
+from aiq_pipeline.defs.names import PairNames, names_of
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.factory import posting_options, posting_settings
 from aiq_pipeline.defs.posting.status import dismissal_marks
 from aiq_pipeline.defs.resources import (
@@ -60,9 +61,9 @@ NO_PARTITIONS = InvoicePartitions(frozenset(), frozenset(), frozenset())
 class _Dismissals:
     """Which of a batch's keys a person dismissed, from the partitions' marks in the instance (read once per batch)."""
 
-    def __init__(self, instance: dg.DagsterInstance) -> None:
+    def __init__(self, instance: dg.DagsterInstance, assets: Sequence[DocumentAsset]) -> None:
         self.instance = instance
-        self.known = {asset: set(instance.get_dynamic_partitions(asset.partitions_name)) for asset in DOCUMENT_ASSETS}
+        self.known = {asset: set(instance.get_dynamic_partitions(asset.partitions_name)) for asset in assets}
 
     def __call__(self, keys: Sequence[str]) -> Collection[str]:
         found: set[str] = set()
@@ -90,6 +91,7 @@ class Opened:
     dry_run: DryRun
     bunny: BunnyClient
     bunny_entity_id: str
+    names: PairNames
 
 
 @contextmanager
@@ -97,6 +99,7 @@ def open_dry_run(instance: dg.DagsterInstance, defs: dg.Definitions | None = Non
     """A dry run over the resources the code location configures (read from the environment now, resolved as a
     run's start resolves them), with the clients and a read-only store session open until the block ends."""
     defs = load_definitions(defs)
+    names = names_of(defs)
     configured = defs.resources or {}
     with dg.build_resources({key: configured[key] for key in RESOURCES}, instance=instance) as resources:
         accountsiq = _typed(resources.accountsiq, AccountsIQResource)
@@ -118,13 +121,13 @@ def open_dry_run(instance: dg.DagsterInstance, defs: dg.Definitions | None = Non
             client,
             DryRunJournal(session, accountsiq.entity_id),
             settings=settings,
-            groups=[asset.kinds for asset in DOCUMENT_ASSETS],
+            groups=[asset.kinds for asset in names.documents],
             batch_size=sync.batch_size,
             options=options,
             customer_rules=rules.customer_match,
-            dismissed=_Dismissals(instance),
+            dismissed=_Dismissals(instance, names.documents),
         )
-        yield Opened(dry_run, client, bunny.entity_id)
+        yield Opened(dry_run, client, bunny.entity_id, names)
 
 
 # -- preview ---------------------------------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ def backfill_dry_run(
             first,
             last,
         )
-        known = set(instance.get_dynamic_partitions(INVOICES.partitions_name))
+        known = set(instance.get_dynamic_partitions(opened.names.invoices.partitions_name))
         new = sum(1 for i in ids if i not in known)
         echo(
             f"{len(ids)} postable invoice(s) issued in the range; {new} without a partition yet (dry run: none added, "

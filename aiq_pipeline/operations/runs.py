@@ -15,7 +15,8 @@ import dagster as dg
 
 from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.defs.journal.assets import REFRESH_JOB
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
+from aiq_pipeline.defs.names import PairNames, names_of
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG, contiguous_groups, range_tags
 from aiq_pipeline.defs.posting.status import DocumentException, document_exceptions, list_exceptions
 from aiq_pipeline.defs.recovery import process_tags
@@ -90,11 +91,11 @@ def initialized(defs: dg.Definitions, key: str, kind: type[_R]) -> _R:
     return value
 
 
-def asset_of(key: str) -> DocumentAsset:
-    """The document asset whose partitions hold `key` (by its kind: `CN-`/`VOID-` credit notes, `PAY-` payments,
-    anything else invoices)."""
+def asset_of(names: PairNames, key: str) -> DocumentAsset:
+    """The pair's document asset whose partitions hold `key` (by its kind: `CN-`/`VOID-` credit notes, `PAY-`
+    payments, anything else invoices)."""
     kind, _ = parse_key(key)
-    return next(asset for asset in DOCUMENT_ASSETS if kind in asset.kinds)
+    return next(asset for asset in names.documents if kind in asset.kinds)
 
 
 def execute(
@@ -113,8 +114,8 @@ def execute(
     )
 
 
-def _collect(summary: SyncSummary, result: dg.ExecuteInProcessResult) -> None:
-    keys = {asset.key for asset in DOCUMENT_ASSETS}
+def _collect(summary: SyncSummary, names: PairNames, result: dg.ExecuteInProcessResult) -> None:
+    keys = {asset.key for asset in names.documents}
     for event in result.get_asset_materialization_events():
         mat = event.materialization
         if mat.asset_key not in keys or mat.partition is None:
@@ -134,21 +135,22 @@ def post_in_process(
     """Materialize any mix of document partitions now, in as few runs as their order allows; invoices first, so
     credit notes find their invoices posted."""
     defs = load_definitions(defs)
+    names = names_of(defs)
     batch_size = resource(defs, "sync_settings", SyncSettings).batch_size
     summary = SyncSummary()
-    for asset in DOCUMENT_ASSETS:
-        mine = [k for k in keys if asset_of(k) == asset]
+    for asset in names.documents:
+        mine = [k for k in keys if asset_of(names, k) == asset]
         if not mine:
             continue
         order = instance.get_dynamic_partitions(asset.partitions_name)
         for group in contiguous_groups(mine, order, batch_size):
             result = execute(defs, instance, asset.key, group, trigger)
-            _collect(summary, result)
+            _collect(summary, names, result)
             summary.runs += 1
             if not result.success:
                 summary.stopped += _not_reached(instance, asset, group, summary, result)
     wanted = set(keys)
-    summary.failed = [e for e in list_exceptions(instance) if e.key in wanted]
+    summary.failed = [e for e in list_exceptions(instance, names.documents) if e.key in wanted]
     return summary
 
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import dagster as dg
 
-from aiq_pipeline.defs.accounts import SETUP_ASSETS
 from aiq_pipeline.defs.invoices.history import add_history_partitions
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS
+from aiq_pipeline.defs.names import PairNames, names_of
 from aiq_pipeline.defs.posting.first_start import switch_on, sync_start_date
 from aiq_pipeline.defs.posting.run_requests import REWRITE_UNKNOWN_TRIGGER, TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_run_ids
@@ -60,11 +59,11 @@ class DocumentsDismissed(Exception):
         )
 
 
-def dismissed(instance: dg.DagsterInstance, keys: list[str]) -> list[DismissalMark]:
+def dismissed(instance: dg.DagsterInstance, names: PairNames, keys: list[str]) -> list[DismissalMark]:
     """The marks of those of `keys` that are dismissed now."""
     wanted = set(keys)
     found = []
-    for asset in DOCUMENT_ASSETS:
+    for asset in names.documents:
         mine = [k for k in instance.get_dynamic_partitions(asset.partitions_name) if k in wanted]
         found += [m for m in dismissal_marks(instance, asset, mine).values() if m.dismissed]
     return found
@@ -79,7 +78,7 @@ def _run_setup(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     setup = job.execute_in_process(
         run_config=QUIET,
         instance=instance,
-        asset_selection=list(SETUP_ASSETS),
+        asset_selection=list(names_of(defs).setup_assets),
         tags={TRIGGER_TAG: "sync", **process_tags()},
         raise_on_error=False,
     )
@@ -97,28 +96,30 @@ def _check_bunny_entity(bunny: BunnyResource) -> None:
         raise UnknownBunnyEntity(bunny_entity_unknown_problem(bunny.entity_id))
 
 
-def _rerun_keys(instance: dg.DagsterInstance) -> list[str]:
+def _rerun_keys(instance: dg.DagsterInstance, names: PairNames) -> list[str]:
     """Documents whose failure has passed (their run died, or the run that held them finished), and documents no run
     ever took up: a `sync` killed in its first batch never created the runs of the later ones, whose partitions it
     had already added (not new any more, not failed either, they would otherwise never be posted)."""
     active = active_run_ids(instance)
     passed = [
         e.key
-        for e in list_exceptions(instance)
+        for e in list_exceptions(instance, names.documents)
         if e.reason_code == Reason.INTERRUPTED
         or (e.reason_code == Reason.BEING_POSTED and e.detail("held_by_run") not in active)
     ]
-    untouched = [key for asset in DOCUMENT_ASSETS for key, s in partition_status(instance, asset).items() if s is None]
+    untouched = [key for asset in names.documents for key, s in partition_status(instance, asset).items() if s is None]
     return [*passed, *untouched]
 
 
-def _new_invoices(instance: dg.DagsterInstance, bunny: BunnyResource, sync: SyncSettings, start: date) -> list[str]:
+def _new_invoices(
+    instance: dg.DagsterInstance, names: PairNames, bunny: BunnyResource, sync: SyncSettings, start: date
+) -> list[str]:
     first_look = None if sync.start_date() is not None else switch_on(instance)
     with bunny.open() as client:
         found = discover_released_invoices(
             client,
             entity_id=bunny.entity_id,
-            known_ids=instance.get_dynamic_partitions(INVOICES.partitions_name),
+            known_ids=instance.get_dynamic_partitions(names.invoices.partitions_name),
             cursor=Cursor(watermark=first_look),
             overlap=timedelta(0),
             limit=10**9,
@@ -127,37 +128,39 @@ def _new_invoices(instance: dg.DagsterInstance, bunny: BunnyResource, sync: Sync
     return found.new_invoice_ids
 
 
-def _new_credit_notes(instance: dg.DagsterInstance, bunny: BunnyResource, start: date) -> list[str]:
+def _new_credit_notes(instance: dg.DagsterInstance, names: PairNames, bunny: BunnyResource, start: date) -> list[str]:
     with bunny.open() as client:
         notes = list(client.iter_credit_notes(bunny.entity_id))
         voided = list(client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=["VOIDED"]))
     found = discover_credit_notes(
         notes,
         voided,
-        known_keys=instance.get_dynamic_partitions(CREDIT_NOTES.partitions_name),
-        invoices=invoice_partitions(instance),
+        known_keys=instance.get_dynamic_partitions(names.credit_notes.partitions_name),
+        invoices=invoice_partitions(instance, names.invoices),
         cursor=CreditCursor(),
         start_date=start,
     )
     return found.new_keys
 
 
-def _new_payments(instance: dg.DagsterInstance, bunny: Any, start: date) -> list[str]:
+def _new_payments(instance: dg.DagsterInstance, names: PairNames, bunny: Any, start: date) -> list[str]:
     """Payments received from `start` without a partition, and those that waited for an invoice posted since."""
     with bunny.open() as client:
         payments = list(client.iter_payments(bunny.entity_id))
         credited = list(client.iter_invoice_refs(bunny.entity_id, updated_since=None))
-    invoices = invoice_partitions(instance)
+    invoices = invoice_partitions(instance, names.invoices)
     found = discover_payments(
         payments,
-        known_keys=instance.get_dynamic_partitions(PAYMENTS.partitions_name),
+        known_keys=instance.get_dynamic_partitions(names.payments.partitions_name),
         invoices=invoices,
         cursor=PaymentCursor(),
         start_date=start,
         credited=credited,
     )
     waited = [
-        e.key for e in list_exceptions(instance) if e.kind in PAYMENTS.kinds and e.reason_code == INVOICE_NOT_POSTED
+        e.key
+        for e in list_exceptions(instance, [names.payments])
+        if e.kind in names.payments.kinds and e.reason_code == INVOICE_NOT_POSTED
     ]
     return [*found.new_keys, *waited]
 
@@ -166,6 +169,7 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
     """Dead runs cleared -> ledger snapshot, financial accounts, GL mapping -> new and interrupted invoices posted ->
     new credit notes and voids posted -> payments received posted -> the months touched reconciled."""
     defs = load_definitions(defs)
+    names = names_of(defs)
     if reaped := reap_dead_runs(instance):
         echo(f"{len(reaped)} run(s) whose process is gone marked failed; their documents are posted now")
     bunny = initialized(defs, "bunny", BunnyResource)
@@ -174,25 +178,27 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
     echo("refreshing the ledger snapshot, financial accounts and GL mapping…")
     _run_setup(defs, instance)
     start = sync_start_date(instance, sync.start_date())
-    invoices = _new_invoices(instance, bunny, sync, start)
-    again = _rerun_keys(instance)
+    invoices = _new_invoices(instance, names, bunny, sync, start)
+    again = _rerun_keys(instance, names)
     echo(f"{len(invoices)} newly released invoice(s) to post (issued from {start}); {len(again)} to post again")
     summary = SyncSummary()
     if invoices:
-        instance.add_dynamic_partitions(INVOICES.partitions_name, invoices)
+        instance.add_dynamic_partitions(names.invoices.partitions_name, invoices)
     summary.add(post_in_process(instance, [*invoices, *again], trigger="sync", defs=defs))
-    notes = _new_credit_notes(instance, bunny, start)
+    notes = _new_credit_notes(instance, names, bunny, start)
     if notes:
         echo(f"{len(notes)} new credit note(s) and void(s) to post")
-        instance.add_dynamic_partitions(CREDIT_NOTES.partitions_name, notes)
+        instance.add_dynamic_partitions(names.credit_notes.partitions_name, notes)
         summary.add(post_in_process(instance, notes, trigger="sync", defs=defs))
-    payments = _new_payments(instance, bunny, start)
+    payments = _new_payments(instance, names, bunny, start)
     if payments:
         echo(f"{len(payments)} payment(s) to post")
-        known = set(instance.get_dynamic_partitions(PAYMENTS.partitions_name))
-        instance.add_dynamic_partitions(PAYMENTS.partitions_name, [k for k in payments if k not in known])
+        known = set(instance.get_dynamic_partitions(names.payments.partitions_name))
+        instance.add_dynamic_partitions(names.payments.partitions_name, [k for k in payments if k not in known])
         summary.add(post_in_process(instance, payments, trigger="sync", defs=defs))
-    summary.failed = list_exceptions(instance)  # earlier exceptions are still exceptions: show them too
+    summary.failed = list_exceptions(
+        instance, names.documents
+    )  # earlier exceptions are still exceptions: show them too
     months = reconcile_after_sync(instance, defs, [*summary.posted, *summary.already_posted], echo)
     summary.reconciliation_failed = [m.description for m in months if not m.passed]
     return summary
@@ -203,13 +209,14 @@ def backfill(
 ) -> SyncSummary:
     """Every postable invoice issued in [first, last], posted once each (already posted ones are found and left)."""
     defs = load_definitions(defs)
+    names = names_of(defs)
     if reaped := reap_dead_runs(instance):
         echo(f"{len(reaped)} run(s) whose process is gone marked failed")
     bunny = initialized(defs, "bunny", BunnyResource)
     _check_bunny_entity(bunny)
-    ids, new = add_history_partitions(instance, bunny, first, last)
+    ids, new = add_history_partitions(instance, names.invoices, bunny, first, last)
     echo(f"{len(ids)} postable invoice(s) issued in the range; {len(new)} new partition(s)")
-    if left := {m.key for m in dismissed(instance, ids)}:
+    if left := {m.key for m in dismissed(instance, names, ids)}:
         echo(f"{len(left)} dismissed invoice(s) left alone (undismiss them to post them): {', '.join(sorted(left))}")
         ids = [i for i in ids if i not in left]
     if not ids:
@@ -228,7 +235,8 @@ def retry(
     written again only when AIQ's look-up is shown to have caught up past its sending). `rewrite_unknown`: the
     person's explicit override for these documents, this once: written again even so (a second copy if AIQ holds
     the first). Refused (DocumentsDismissed, nothing posted) when any of them is dismissed."""
-    if marks := dismissed(instance, keys):
+    defs = load_definitions(defs)
+    if marks := dismissed(instance, names_of(defs), keys):
         raise DocumentsDismissed(marks)
     reap_dead_runs(instance)
     trigger = REWRITE_UNKNOWN_TRIGGER if rewrite_unknown else "retry"

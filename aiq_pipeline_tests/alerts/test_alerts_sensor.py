@@ -118,7 +118,7 @@ def test_posting_runs_in_flight_hold_the_digest() -> None:
     from dagster._core.test_utils import create_run_for_test
 
     from aiq_pipeline.defs.alerts.sensor import posting_in_flight
-    from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES
+    from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES
 
     with dg.instance_for_test() as instance:
         assert not posting_in_flight(instance, DOCUMENT_ASSETS)

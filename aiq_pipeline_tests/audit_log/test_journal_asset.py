@@ -18,7 +18,6 @@ from aiq_pipeline.cli import main
 from aiq_pipeline.defs.journal.assets import (
     DOCUMENTS_SCHEMA,
     JOURNAL_SCHEMA,
-    POSTING_JOURNAL,
     REFRESH_JOB,
     SENSOR_NAME,
     WRITES_SCHEMA,
@@ -26,10 +25,10 @@ from aiq_pipeline.defs.journal.assets import (
     posting_journal,
     posting_journal_sensor,
 )
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES, PAYMENTS
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline_tests.audit_log.conftest import BIG, Writer, history
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES, INVOICES, NAMES, PAYMENTS, POSTING_JOURNAL
 from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, Stack
 from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
@@ -49,7 +48,7 @@ def test_the_column_schema_is_the_journal_tables_columns(tmp_path: Path) -> None
         sql = row["data_type"]
         assert column.type == DUCKDB_TYPES.get(sql, sql.lower().replace(" ", "")), column.name
         assert column.constraints.nullable == (row["is_nullable"] == "YES"), column.name
-    spec = posting_journal.specs_by_key[POSTING_JOURNAL]
+    spec = posting_journal(NAMES).specs_by_key[POSTING_JOURNAL]
     assert spec.metadata["dagster/table_name"] == "posting_journal"
     assert spec.metadata["dagster/column_schema"] == JOURNAL_SCHEMA
     assert {d.asset_key for d in spec.deps} == {INVOICES.key, CREDIT_NOTES.key, PAYMENTS.key}  # its lineage
@@ -80,7 +79,7 @@ def test_the_metadata_shows_counts_and_the_latest_documents_and_writes_money_exa
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
-    sensor = posting_journal_sensor(dg.DefaultSensorStatus.STOPPED)
+    sensor = posting_journal_sensor(NAMES, dg.DefaultSensorStatus.STOPPED)
     result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
     assert isinstance(result, dg.SensorResult | dg.SkipReason), result
     return result
@@ -128,7 +127,7 @@ def test_posting_runs_show_in_the_journal_asset_and_the_export_names_their_runs(
     (request,) = tick.run_requests or []
     result = stack.defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=stack.instance, tags=request.tags)
     assert result.success
-    (materialization,) = result.asset_materializations_for_node(posting_journal.op.name)
+    (materialization,) = result.asset_materializations_for_node(posting_journal(NAMES).op.name)
     metadata = materialization.metadata
     assert metadata["entity_id"].value == AIQ_ENTITY
     assert metadata["dagster/row_count"].value == len(stack.journal())

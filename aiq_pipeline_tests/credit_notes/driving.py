@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS
 from aiq_pipeline.defs.posting.status import failed_keys, partition_status
 from aiq_pipeline.sync.identity import customer_code
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS
 from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from aiq_pipeline.cli import main
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import failed_keys, list_exceptions
 from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline.operations.sync import retry
@@ -25,6 +24,7 @@ from aiq_pipeline_tests.credit_notes.driving import (
     bunny_balances,
     credit_statuses,
 )
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
 from aiq_pipeline_tests.pipeline.helpers import sensor_tick
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
 
@@ -115,7 +115,7 @@ def test_credit_note_waits_while_its_invoice_is_not_posted_then_clears(stack, mo
     daemon.tick_credits()
     key = f"CN-{note_id}"
     assert credit_statuses(stack)[key] == FAILED
-    (waiting,) = [e for e in list_exceptions(stack.instance) if e.key == key]
+    (waiting,) = [e for e in list_exceptions(stack.instance, DOCUMENT_ASSETS) if e.key == key]
     assert waiting.kind == "credit_note" and waiting.reason_code == "INVOICE_NOT_POSTED" and waiting.retryable
     assert f"BUNNY-CN-{note_id}" not in aiq_references(stack)
     listed = json.loads(CliRunner().invoke(main, ["exceptions", "--json"]).output)

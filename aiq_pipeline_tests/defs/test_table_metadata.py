@@ -10,12 +10,21 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from aiq_pipeline.defs.accounts.assets import FINANCIAL_ACCOUNTS, GL_MAPPING, financial_accounts, gl_mapping
-from aiq_pipeline.defs.ledger.assets import CHART_OF_ACCOUNTS, PERIODS, TAX_CODES, aiq_ledger_snapshot
+from aiq_pipeline.defs.accounts.assets import financial_accounts, gl_mapping
+from aiq_pipeline.defs.ledger.assets import aiq_ledger_snapshot
 from aiq_pipeline.defs.metadata import column_schema, pick, table_preview
-from aiq_pipeline.defs.reconciliation.assets import MONTHLY_RECONCILIATION, TOTALS_SCHEMA, monthly_reconciliation
+from aiq_pipeline.defs.reconciliation.assets import TOTALS_SCHEMA, monthly_reconciliation
 from aiq_pipeline.store import Store
 from aiq_pipeline.store.schema import SNAPSHOT_TABLES
+from aiq_pipeline_tests.pair_names import (
+    CHART_OF_ACCOUNTS,
+    FINANCIAL_ACCOUNTS,
+    GL_MAPPING,
+    MONTHLY_RECONCILIATION,
+    NAMES,
+    PERIODS,
+    TAX_CODES,
+)
 
 DUCKDB_TYPES = {"VARCHAR": "string", "BOOLEAN": "bool", "INTEGER": "int", "DATE": "date", "TIMESTAMP": "timestamp"}
 
@@ -67,12 +76,12 @@ def test_reconciliation_totals_say_whether_they_match_as_a_flag() -> None:
 @pytest.mark.parametrize(
     ("asset", "key", "table"),
     [
-        (aiq_ledger_snapshot, CHART_OF_ACCOUNTS, "aiq_gl_accounts"),
-        (aiq_ledger_snapshot, TAX_CODES, "aiq_tax_codes"),
-        (aiq_ledger_snapshot, PERIODS, "aiq_periods"),
-        (financial_accounts, FINANCIAL_ACCOUNTS, "bunny_financial_accounts"),
-        (gl_mapping, GL_MAPPING, "gl_mapping"),
-        (monthly_reconciliation, MONTHLY_RECONCILIATION, "period_reconciliation"),
+        (aiq_ledger_snapshot(NAMES), CHART_OF_ACCOUNTS, "aiq_gl_accounts"),
+        (aiq_ledger_snapshot(NAMES), TAX_CODES, "aiq_tax_codes"),
+        (aiq_ledger_snapshot(NAMES), PERIODS, "aiq_periods"),
+        (financial_accounts(NAMES), FINANCIAL_ACCOUNTS, "bunny_financial_accounts"),
+        (gl_mapping(NAMES), GL_MAPPING, "gl_mapping"),
+        (monthly_reconciliation(NAMES), MONTHLY_RECONCILIATION, "period_reconciliation"),
     ],
 )
 def test_each_table_asset_names_its_table_and_columns(asset: dg.AssetsDefinition, key: dg.AssetKey, table: str) -> None:

@@ -13,10 +13,10 @@ from click.testing import CliRunner, Result
 
 from aiq_pipeline.cli import main
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.defs.resources import StoreResource
 from aiq_pipeline.store.dismissals import DismissalAction, DismissalLog, dismissed_keys
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, apply_tick, sensor_tick, statuses
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
@@ -61,7 +61,7 @@ def interrupt(stack: Stack, key: str) -> None:
         instance=stack.instance, partition_key=key, asset_selection=[INVOICES.key], raise_on_error=False
     )
     assert not result.success
-    assert {e.key: e.reason_code for e in list_exceptions(stack.instance)}[key] == "INTERRUPTED"
+    assert {e.key: e.reason_code for e in list_exceptions(stack.instance, DOCUMENT_ASSETS)}[key] == "INTERRUPTED"
 
 
 def test_dismissed_documents_leave_the_list_and_are_never_posted_until_undismissed(stack, monkeypatch) -> None:
@@ -80,7 +80,7 @@ def test_dismissed_documents_leave_the_list_and_are_never_posted_until_undismiss
     assert set(listed()) == set(others)
     plain = cli("exceptions").output
     assert f"- {closed} " not in plain and all(f"- {k} " in plain for k in others)
-    assert [e.key for e in list_exceptions(stack.instance, dismissed=True)] == [closed]
+    assert [e.key for e in list_exceptions(stack.instance, DOCUMENT_ASSETS, dismissed=True)] == [closed]
 
     # Visible with --dismissed (who, when, why) and in the partition's history in the UI.
     shown = cli("exceptions", "--dismissed")

@@ -15,8 +15,8 @@ import pytest
 
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.bunny import BunnyClient
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline_tests.dismiss.test_dismiss import cli, history, listed, three_failures
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.pipeline.conftest import BUNNY_CLIENT, BUNNY_ENTITY, Stack
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents
 

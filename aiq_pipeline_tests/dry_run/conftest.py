@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.cli import main
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS
 from aiq_pipeline.settings import VARIABLES
 from aiq_pipeline.store import Store
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS
 from aiq_pipeline_tests.payments.conftest import (
     ACCOUNT_CREDIT_ACCOUNT,
     BANKS,

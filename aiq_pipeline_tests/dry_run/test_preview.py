@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES
 from aiq_pipeline.sync.identity import credit_note_reference, invoice_reference
 from aiq_pipeline_tests.dry_run.conftest import run, run_json, written
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES, INVOICES
 from aiq_pipeline_tests.pipeline.conftest import Stack
 
 INVOICE = "1"  # INV-1001, issued 2026-06-02: two lines at V01 23 %, to a customer AIQ does not have yet

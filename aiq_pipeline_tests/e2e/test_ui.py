@@ -20,8 +20,8 @@ from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from aiq_emulators.demo import PROJECT_DIR, DemoStack
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import list_exceptions
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
 
 POSTED_INVOICES, INVOICE_PARTITIONS_NAME, bunny_invoices = INVOICES.key, INVOICES.partitions_name, INVOICES.partitions
 
@@ -133,7 +133,7 @@ def test_invoice_partitions_show_posted_and_failed(demo, page):
 
 
 def test_a_failed_invoice_shows_its_reason(demo, page):
-    exceptions = {e.reason_code: e for e in list_exceptions(demo.instance)}
+    exceptions = {e.reason_code: e for e in list_exceptions(demo.instance, DOCUMENT_ASSETS)}
     legacy = exceptions["NOT_POSTING_ACCOUNT"]
 
     page.goto(f"{demo.ui_url}/assets/aiq/posted_invoices?view=partitions&partition={legacy.key}")
@@ -158,7 +158,7 @@ def test_a_failed_invoice_shows_its_reason(demo, page):
 
 
 def test_failed_and_missing_rerun_from_the_ui_clears_the_fixed_exception(demo, page):
-    everything = list_exceptions(demo.instance)
+    everything = list_exceptions(demo.instance, DOCUMENT_ASSETS)
     before = {e.key: e.reason_code for e in everything if e.kind == "invoice"}
     fixed = next(i for i, code in before.items() if code == "NOT_POSTING_ACCOUNT")
     still_broken = {i for i in before if i != fixed}
@@ -185,7 +185,7 @@ def test_failed_and_missing_rerun_from_the_ui_clears_the_fixed_exception(demo, p
     statuses = _statuses(demo.instance)
     assert statuses[fixed] == dg.AssetPartitionStatus.MATERIALIZED
     assert {k for k, s in statuses.items() if s == dg.AssetPartitionStatus.FAILED} == still_broken
-    assert {e.key for e in list_exceptions(demo.instance) if e.kind == "invoice"} == still_broken
+    assert {e.key for e in list_exceptions(demo.instance, DOCUMENT_ASSETS) if e.kind == "invoice"} == still_broken
     # ... and it was the UI's backfill that posted it.
     event = demo.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=POSTED_INVOICES, asset_partitions=[fixed]), limit=1

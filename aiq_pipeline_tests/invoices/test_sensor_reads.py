@@ -16,8 +16,8 @@ import pytest
 
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.store import Store
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.payments.driving import bunny_post
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
 

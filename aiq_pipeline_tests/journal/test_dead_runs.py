@@ -21,8 +21,8 @@ import pytest
 from dagster._core.test_utils import freeze_time
 
 from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.recovery import PROCESS_TAG
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.pipeline.conftest import (
     AIQ_ENTITY,
     HISTORY_START,

@@ -40,8 +40,6 @@ import dagster as dg
 import pytest
 
 from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.defs.pools import STORE_POOL
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES
 from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions, partition_status
 from aiq_pipeline.defs.recovery import reap_dead_runs
 from aiq_pipeline.operations.sync import retry, sync_once
@@ -52,6 +50,7 @@ from aiq_pipeline_tests.journal import random_tenant as tenant
 from aiq_pipeline_tests.journal.ledger_truth import Expectation, audit, bunny_balances
 from aiq_pipeline_tests.journal.runner_pool import ROOT, RunnerPool, overlapping_slices
 from aiq_pipeline_tests.journal.runner_process import AIQ_ENTITY, RunnerConfig, definitions
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, STORE_POOL
 from aiq_pipeline_tests.pipeline.helpers import to_rewrite
 from aiq_pipeline_tests.postgres.conftest import PG_HOST, PG_PORT, PG_USER, database_url, production_env
 
@@ -382,7 +381,7 @@ class Scenario:
         before: set[str] | None = None
         for round_number in range(1, RECOVERY_ROUNDS + 1):
             summary = sync_once(self.instance, echo=lambda _line: None, defs=defs)
-            left = {e.key: e for e in list_exceptions(self.instance)}
+            left = {e.key: e for e in list_exceptions(self.instance, DOCUMENT_ASSETS)}
             self.report.seen.update(e.reason_code for e in left.values() if e.key not in self.planted)
             self.report.say(
                 f"recovery round {round_number}: sync posted {len(summary.posted)}, already posted "
@@ -397,7 +396,7 @@ class Scenario:
             before = set(left)
             time.sleep(pause)
             retry(self.instance, sorted(left), defs=defs)
-            if absent := self._absent_from_aiq(list_exceptions(self.instance)):
+            if absent := self._absent_from_aiq(list_exceptions(self.instance, DOCUMENT_ASSETS)):
                 # In doubt, and no later write shown by AIQ's look-up vouches for its "not found": as the fix says,
                 # the person looks in AIQ itself, sees it absent, and retries with the override.
                 self.report.say(f"  absent from AIQ, retried with the override: {', '.join(absent)}")
@@ -427,7 +426,7 @@ class Scenario:
         with Store(self.backend.store).session() as session:
             journal = PostingJournal(session, AIQ_ENTITY).entries()
         result = audit(self.aiq.state.data.entities[AIQ_ENTITY], expected, journal)
-        exceptions = {e.key: e.reason_code for e in list_exceptions(self.instance)}
+        exceptions = {e.key: e.reason_code for e in list_exceptions(self.instance, DOCUMENT_ASSETS)}
         unfinished = self.instance.get_runs(
             dg.RunsFilter(
                 statuses=[dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]

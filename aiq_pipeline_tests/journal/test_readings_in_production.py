@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesInvoice
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import document_exceptions
 from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline.service.lookups import DEADLINE_CEILING, following_lag
@@ -17,6 +16,7 @@ from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.store.journal import FoundBy, PlannedWrite
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline_tests.journal.conftest import Bench
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.pipeline.conftest import Stack
 
 CONFIGURED = timedelta(seconds=120)

@@ -20,13 +20,13 @@ import dagster as dg
 import pytest
 
 from aiq_emulators.runner import running_emulators
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import list_exceptions, partition_status
 from aiq_pipeline.defs.recovery import PROCESS_TAG
 from aiq_pipeline.operations.sync import sync_once
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline_tests.journal.runner_pool import ROOT
 from aiq_pipeline_tests.journal.runner_process import AIQ_ENTITY, RunnerConfig, definitions
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ def test_a_runner_killed_between_creating_and_starting_its_run_loses_nothing(tmp
             held = Counter(t.external_reference for t in transactions)
             assert {i: held[invoice_reference(i)] for i in invoices} == dict.fromkeys(invoices, 1), summary.render()
             assert sorted(summary.posted) == sorted(invoices)
-            assert list_exceptions(instance) == []
+            assert list_exceptions(instance, DOCUMENT_ASSETS) == []
             statuses = partition_status(instance, INVOICES)
             assert {statuses[i] for i in invoices} == {dg.AssetPartitionStatus.MATERIALIZED}
             assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline.service.posting import PostingService
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.pipeline.conftest import Stack
 
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import httpx
 
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS, DocumentAsset
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.status import partition_status
 from aiq_pipeline.sync.identity import customer_code
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline_tests.payments.conftest import START
 from aiq_pipeline_tests.pipeline.helpers import apply_tick
 

@@ -40,7 +40,6 @@ import httpx
 
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES, PAYMENTS
 from aiq_pipeline.defs.posting.status import DocumentException, list_exceptions
 from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.sync import retry
@@ -60,6 +59,7 @@ from aiq_pipeline.sync.identity import (
     void_reference,
 )
 from aiq_pipeline_tests.journal.runner_process import TimedAccountsIQResource
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline_tests.payments.conftest import BANKS, START, aiq_fixture_json, payment_rules
 from aiq_pipeline_tests.payments.driving import AIQ_ENTITY, Daemon, aiq_customer_balances, bunny_customer_balances
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
@@ -488,11 +488,11 @@ class Scenario:
     def tick(self) -> str:
         names = self.rng.sample(list(SENSORS), self.rng.randint(1, len(SENSORS)))
         runs = self.daemon.tick(*(SENSORS[n] for n in names))
-        listed = Counter(e.reason_code for e in list_exceptions(self.stack.instance))
+        listed = Counter(e.reason_code for e in list_exceptions(self.stack.instance, DOCUMENT_ASSETS))
         return f"tick {' -> '.join(names)}: {len(runs)} run(s); exceptions {dict(listed) or 'none'}"
 
     def person_retry(self) -> str | None:
-        keys = [e.key for e in list_exceptions(self.stack.instance) if e.retryable]
+        keys = [e.key for e in list_exceptions(self.stack.instance, DOCUMENT_ASSETS) if e.retryable]
         if not keys:
             return None
         retry(self.stack.instance, keys, defs=self.stack.defs)
@@ -547,7 +547,7 @@ class Scenario:
         left: list[DocumentException] = []
         for round_number in range(1, rounds + 1):
             ticks = self.tick_until_quiet()
-            left = list_exceptions(self.stack.instance)
+            left = list_exceptions(self.stack.instance, DOCUMENT_ASSETS)
             self.log.say(
                 f"settle round {round_number}: {ticks} tick(s); exceptions "
                 + (", ".join(f"{e.key} [{e.reason_code}]" for e in left) or "none")

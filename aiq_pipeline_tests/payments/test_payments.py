@@ -9,7 +9,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from aiq_pipeline.defs.posting.documents import PAYMENTS
 from aiq_pipeline.defs.posting.status import document_exceptions
 from aiq_pipeline.sync.identity import (
     account_credit_reference,
@@ -18,6 +17,7 @@ from aiq_pipeline.sync.identity import (
     invoice_reference,
     payment_reference,
 )
+from aiq_pipeline_tests.pair_names import PAYMENTS
 from aiq_pipeline_tests.payments.conftest import FEES_ACCOUNT
 from aiq_pipeline_tests.payments.driving import (
     Daemon,

@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from aiq_pipeline.defs.posting.documents import INVOICES, PAYMENTS
 from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.operations.sync import retry
 from aiq_pipeline.sync.identity import account_credit_reference, invoice_reference
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline_tests.payments.driving import Daemon, aiq_by_reference
 from aiq_pipeline_tests.payments.random_payments import (
     SEED_VARIABLE,
@@ -99,7 +99,7 @@ def _scenario(tmp_path: Path, request: pytest.FixtureRequest, pairs: str, steps:
             log.say(f"the operator maps {sorted({e.key for e in left})}'s processor and retries them")
             retry(stack.instance, [e.key for e in left], defs=stack.defs)
             scenario.settle(lambda _e: False)
-        left = list_exceptions(stack.instance)
+        left = list_exceptions(stack.instance, DOCUMENT_ASSETS)
         assert not left, f"seed {seed}: exceptions left: {exceptions_summary(left)}\n{log.tail()}"
 
         result = audit(stack, readings.allocation_pairs)
@@ -148,14 +148,14 @@ def test_account_credit_written_while_lookups_lag_is_allocated_to_its_invoice(tm
         aiq_control(stack, "/_emulator/options", {"lookup_lag_seconds": 10})
         daemon.tick(PAYMENTS)  # CREDIT-<id>: the credit journal is written; AIQ's look-up hides it for 10 s
         aiq_control(stack, "/_emulator/options", {"lookup_lag_seconds": 0})
-        if keys := [e.key for e in list_exceptions(stack.instance)]:
+        if keys := [e.key for e in list_exceptions(stack.instance, DOCUMENT_ASSETS)]:
             retry(stack.instance, keys, defs=stack.defs)
         daemon.tick()
 
         (journal,) = aiq_by_reference(stack, account_credit_reference(invoice))
         (posted,) = aiq_by_reference(stack, invoice_reference(invoice))
         assert abs(journal.control_amount) == Decimal("15.00")
-        assert list_exceptions(stack.instance) == []
+        assert list_exceptions(stack.instance, DOCUMENT_ASSETS) == []
         assert journal.outstanding_amount == 0 and posted.outstanding_amount == posted.control_amount - Decimal("15.00")
 
 
@@ -177,17 +177,17 @@ def test_a_persons_retry_while_lookups_lag_posts_no_second_invoice(tmp_path: Pat
         }
         aiq_control(stack, "/_emulator/faults", drop)
         Daemon(stack).tick(INVOICES)
-        (doubt,) = list_exceptions(stack.instance)
+        (doubt,) = list_exceptions(stack.instance, DOCUMENT_ASSETS)
         assert (doubt.key, doubt.reason_code) == (invoice, "OUTCOME_UNKNOWN")
 
         retry(stack.instance, [invoice], defs=stack.defs)  # a person, while AIQ's look-ups still lag
         assert len(aiq_by_reference(stack, invoice_reference(invoice))) == 1
-        (still,) = list_exceptions(stack.instance)
+        (still,) = list_exceptions(stack.instance, DOCUMENT_ASSETS)
         assert (still.key, still.reason_code) == (invoice, "OUTCOME_UNKNOWN")
         assert "has not yet caught up with writes made after this one was sent" in (still.reason or ""), still
         assert REWRITE_FLAG in (still.fix or ""), still
 
         aiq_control(stack, "/_emulator/options", {"lookup_lag_seconds": 0})
         retry(stack.instance, [invoice], defs=stack.defs)  # AIQ's look-up has caught up: found, recorded
-        assert list_exceptions(stack.instance) == []
+        assert list_exceptions(stack.instance, DOCUMENT_ASSETS) == []
         assert len(aiq_by_reference(stack, invoice_reference(invoice))) == 1

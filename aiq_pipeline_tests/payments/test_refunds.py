@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES
 from aiq_pipeline.defs.posting.status import document_exceptions
 from aiq_pipeline.sync.identity import credit_note_reference, customer_code, invoice_reference, refund_reference
+from aiq_pipeline_tests.pair_names import CREDIT_NOTES
 from aiq_pipeline_tests.payments.driving import (
     Daemon,
     aiq_by_reference,

@@ -16,10 +16,10 @@ import pytest
 from graphql import build_schema, parse, validate
 
 from aiq_pipeline.bunny.credited import CREDITED_INVOICE_REFS, iter_credited_invoice_refs
-from aiq_pipeline.defs.posting.documents import INVOICES, PAYMENTS
 from aiq_pipeline.sync.identity import account_credit_key, account_credit_reference, payment_key
 from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection
 from aiq_pipeline_tests.bunny.test_documents import VENDORED_SDL
+from aiq_pipeline_tests.pair_names import INVOICES, PAYMENTS
 from aiq_pipeline_tests.payments.driving import (
     Daemon,
     aiq_by_reference,

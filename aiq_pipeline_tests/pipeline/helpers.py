@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import DocumentException
+from aiq_pipeline_tests.pair_names import INVOICES
 
 if TYPE_CHECKING:
     from aiq_pipeline_tests.pipeline.conftest import Stack

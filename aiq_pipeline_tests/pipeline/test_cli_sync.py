@@ -7,8 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from aiq_pipeline.cli import main
-from aiq_pipeline.defs.journal.assets import POSTING_JOURNAL
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline_tests.pair_names import INVOICES, POSTING_JOURNAL
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, statuses
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
 

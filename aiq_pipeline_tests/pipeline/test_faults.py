@@ -8,11 +8,11 @@ import dagster as dg
 import pytest
 
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import document_exceptions, failed_keys
 from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline_tests.aiq_writes import INVOICE_CREATES
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.pipeline.conftest import HISTORY_START, Stack, make_resources
 from aiq_pipeline_tests.pipeline.helpers import (
     aiq_documents,

@@ -9,9 +9,9 @@ import pytest
 
 from aiq_pipeline.bunny.models import InvoiceRef
 from aiq_pipeline.defs.invoices.history import invoices_issued_between
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.runs import post_in_process
+from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, apply_tick, sensor_tick, statuses
 
 T = datetime(2026, 11, 1, tzinfo=UTC)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from aiq_pipeline.defs.accounts import SETUP_ASSETS
-from aiq_pipeline.defs.accounts.assets import FINANCIAL_ACCOUNTS, GL_MAPPING, MAPPING_CHECK
-from aiq_pipeline.defs.ledger.assets import CHART_OF_ACCOUNTS, PERIODS, TAX_CODES
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES, INVOICES
+from aiq_pipeline.defs.accounts.assets import MAPPING_CHECK
+from aiq_pipeline_tests.pair_names import (
+    CHART_OF_ACCOUNTS,
+    CREDIT_NOTES,
+    FINANCIAL_ACCOUNTS,
+    GL_MAPPING,
+    INVOICES,
+    PERIODS,
+    SETUP_ASSETS,
+    TAX_CODES,
+)
 
 SETUP = list(SETUP_ASSETS)
 

@@ -10,11 +10,11 @@ import dagster as dg
 import pytest
 
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.defs.resources import SyncSettings
 from aiq_pipeline.operations.runs import post_in_process
 from aiq_pipeline.service.reconciliation import reconcile_month
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
 from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, BUNNY_ENTITY, HISTORY_START, make_resources
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def _aiq_invoice(stack, invoice_id: str):
 def test_invoice_in_a_closed_period_fails_by_default(stack) -> None:
     _post(stack, _defs(stack), "7")
     assert not _aiq_invoice(stack, "7")
-    (exception,) = [e for e in list_exceptions(stack.instance) if e.key == "7"]
+    (exception,) = [e for e in list_exceptions(stack.instance, DOCUMENT_ASSETS) if e.key == "7"]
     assert exception.reason_code == "CLOSED_PERIOD" and "2026-05-15" in exception.reason
     assert "first_open_day" in (exception.fix or "")
 
@@ -97,5 +97,5 @@ def test_foreign_invoice_with_no_rate_anywhere_still_fails(stack) -> None:
         del data.entities[AIQ_ENTITY].exchange_rates["GBP"]
     _post(stack, _defs(stack), "5")
     assert not _aiq_invoice(stack, "5")
-    (exception,) = [e for e in list_exceptions(stack.instance) if e.key == "5"]
+    (exception,) = [e for e in list_exceptions(stack.instance, DOCUMENT_ASSETS) if e.key == "5"]
     assert exception.reason_code == "NO_EXCHANGE_RATE"

@@ -17,10 +17,10 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG as PARTITION_TAG
 from dagster._core.test_utils import freeze_time
 
 from aiq_emulators.runner import RunningEmulators, running_emulators
-from aiq_pipeline.defs.posting.documents import INVOICES
 from aiq_pipeline.defs.posting.status import list_exceptions
 from aiq_pipeline.store import Store
 from aiq_pipeline.store.journal import PostingJournal
+from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
 from aiq_pipeline_tests.pipeline.conftest import AIQ_CLIENT, AIQ_ENTITY, BUNNY_CLIENT, BUNNY_ENTITY
 from aiq_pipeline_tests.postgres.conftest import open_instance
 from aiq_pipeline_tests.postgres.daemon import (
@@ -102,7 +102,7 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
             failed = {k for k, s in status.items() if s == FAILED}
             posted = {k for k, s in status.items() if s == MATERIALIZED}
             assert posted | failed == set(partitions)
-            exceptions = {e.key: e for e in list_exceptions(instance)}
+            exceptions = {e.key: e for e in list_exceptions(instance, DOCUMENT_ASSETS)}
         finally:
             instance.dispose()
 
@@ -135,7 +135,7 @@ def test_production_profile_survives_concurrent_runs_and_a_restart_of_everything
         _point_at(monkeypatch, emulators, pg_url)  # new ports: the code server reads them afresh
         instance = open_instance(production_home)
         try:
-            again = {e.key: e for e in list_exceptions(instance)}
+            again = {e.key: e for e in list_exceptions(instance, DOCUMENT_ASSETS)}
             assert again == exceptions
             assert {k for k, s in _statuses(instance).items() if s == FAILED} == failed
             runs_before = instance.get_runs_count()

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.config import PoolGranularity
 
-from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline_tests.pair_names import STORE_POOL
 from aiq_pipeline_tests.postgres.conftest import open_instance
 
 pytestmark = pytest.mark.postgres

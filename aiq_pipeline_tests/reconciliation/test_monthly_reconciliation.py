@@ -13,12 +13,13 @@ import dagster as dg
 import pytest
 
 from aiq_pipeline.accountsiq import BatchLine, BatchSalesInvoice
-from aiq_pipeline.defs.reconciliation.assets import MONTHLY_RECONCILIATION, RECONCILIATION_CHECK
+from aiq_pipeline.defs.reconciliation.assets import RECONCILIATION_CHECK
 from aiq_pipeline.operations.reconcile import MonthOutcome, reconcile_after_sync, reconcile_months_in_process
 from aiq_pipeline.operations.runs import EXIT_DOCUMENTS_FAILED, SyncSummary
 from aiq_pipeline.operations.sync import retry, sync_once
 from aiq_pipeline.service.reconciliation import latest_reconciliation
 from aiq_pipeline_tests.credit_notes.driving import Daemon, all_failed_keys
+from aiq_pipeline_tests.pair_names import MONTHLY_RECONCILIATION
 from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, Stack
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from aiq_pipeline.accountsiq.models import GLAccount
-from aiq_pipeline.defs.ledger.assets import CHART_OF_ACCOUNTS
 from aiq_pipeline.defs.metadata import column_schema, pick, table_definition, table_preview, text_columns
-from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import AccountsIQResource, BunnyResource, StoreResource
 from aiq_pipeline.service.accounts import (
@@ -25,8 +24,6 @@ from aiq_pipeline.service.accounts import (
 from aiq_pipeline.store import Store
 from aiq_pipeline.sync.gl_mapping import ChargeMapping, GLMapping
 
-FINANCIAL_ACCOUNTS = dg.AssetKey(["bunny", "financial_accounts"])
-GL_MAPPING = dg.AssetKey(["bunny", "gl_mapping"])
 MAPPING_CHECK = "every_charge_posts_to_a_posting_account"
 
 # What each preview shows, of the columns its table has.
@@ -41,16 +38,7 @@ def _chart(db: Store) -> list[GLAccount]:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
-@dg.asset(
-    key=FINANCIAL_ACCOUNTS,
-    deps=[CHART_OF_ACCOUNTS],
-    group_name="accounts",
-    kinds={"bunny", "duckdb"},
-    pool=STORE_POOL,
-    metadata=table_definition(FINANCIAL_ACCOUNTS_TABLE),
-    description="The AIQ general ledger written into the Bunny entity's financial accounts (Sync financial accounts).",
-)
-def financial_accounts(
+def _sync_financial_accounts(
     context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource, store: StoreResource
 ) -> dg.MaterializeResult[None]:
     mark_run_process(context)
@@ -97,20 +85,9 @@ def _mapping_check(mapping: GLMapping) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(
-    key=GL_MAPPING,
-    deps=[FINANCIAL_ACCOUNTS, CHART_OF_ACCOUNTS],
-    group_name="accounts",
-    kinds={"bunny", "duckdb"},
-    pool=STORE_POOL,
-    metadata=table_definition(GL_MAPPING_TABLE),
-    check_specs=[dg.AssetCheckSpec(MAPPING_CHECK, asset=GL_MAPPING)],
-    description="For every Bunny price-list charge, the AIQ account its revenue posts to.",
-)
-def gl_mapping(
+def _map_charges(
     context: dg.AssetExecutionContext, bunny: BunnyResource, store: StoreResource
 ) -> Iterator[dg.MaterializeResult[None]]:
-    # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has two.
     mark_run_process(context)
     db = store.store()
     chart = _chart(db)
@@ -128,3 +105,43 @@ def gl_mapping(
         },
         check_results=[_mapping_check(mapping)],
     )
+
+
+def financial_accounts(names: PairNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.financial_accounts,
+        deps=[names.chart_of_accounts],
+        group_name="accounts",
+        kinds={"bunny", "duckdb"},
+        pool=names.store_pool,
+        metadata=table_definition(FINANCIAL_ACCOUNTS_TABLE),
+        description="The AIQ general ledger written into the Bunny entity's financial accounts (Sync financial "
+        "accounts).",
+    )
+    def _financial_accounts(
+        context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource, store: StoreResource
+    ) -> dg.MaterializeResult[None]:
+        return _sync_financial_accounts(context, accountsiq, bunny, store)
+
+    return _financial_accounts
+
+
+def gl_mapping(names: PairNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.gl_mapping,
+        deps=[names.financial_accounts, names.chart_of_accounts],
+        group_name="accounts",
+        kinds={"bunny", "duckdb"},
+        pool=names.store_pool,
+        metadata=table_definition(GL_MAPPING_TABLE),
+        check_specs=[dg.AssetCheckSpec(MAPPING_CHECK, asset=names.gl_mapping)],
+        description="For every Bunny price-list charge, the AIQ account its revenue posts to.",
+    )
+    def _gl_mapping(
+        context: dg.AssetExecutionContext, bunny: BunnyResource, store: StoreResource
+    ) -> Iterator[dg.MaterializeResult[None]]:
+        # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has
+        # two.
+        yield from _map_charges(context, bunny, store)
+
+    return _gl_mapping

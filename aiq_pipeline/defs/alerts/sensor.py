@@ -11,7 +11,7 @@ from urllib.parse import quote
 import dagster as dg
 
 from aiq_pipeline.defs.alerts.resources import AlertChannelsResource
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.sensing import active_runs
 from aiq_pipeline.defs.posting.status import DocumentException, dismissed_keys, document_exceptions, partition_status
 from aiq_pipeline.defs.resources import StoreResource
@@ -83,7 +83,7 @@ def exception_alerts_sensor(
     aiq_entity: str | None,
     bunny_entity: str | None,
     default_status: dg.DefaultSensorStatus,
-    assets: Sequence[DocumentAsset] = DOCUMENT_ASSETS,
+    assets: Sequence[DocumentAsset],
     name: str = SENSOR_NAME,
 ) -> dg.SensorDefinition:
     @dg.sensor(

@@ -3,12 +3,14 @@
 import dagster as dg
 
 from aiq_pipeline.defs.credit_notes.sensor import released_credit_notes_sensor
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.factory import document_asset
 
 
-def definitions(*, batch_size: int, retry_delay: float, sensor_status: dg.DefaultSensorStatus) -> dg.Definitions:
+def definitions(
+    names: PairNames, *, batch_size: int, retry_delay: float, sensor_status: dg.DefaultSensorStatus
+) -> dg.Definitions:
     return dg.Definitions(
-        assets=[document_asset(CREDIT_NOTES, batch_size=batch_size, retry_delay=retry_delay)],
-        sensors=[released_credit_notes_sensor(sensor_status)],
+        assets=[document_asset(names, names.credit_notes, batch_size=batch_size, retry_delay=retry_delay)],
+        sensors=[released_credit_notes_sensor(names, sensor_status)],
     )

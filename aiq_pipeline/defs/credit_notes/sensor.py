@@ -8,7 +8,7 @@ store.
 
 import dagster as dg
 
-from aiq_pipeline.defs.posting.documents import CREDIT_NOTES
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.sensing import (
     begin_tick,
     document_sensor,
@@ -22,9 +22,9 @@ from aiq_pipeline.service.discovery import CreditCursor, discover_credit_notes
 from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
 
 
-def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+def released_credit_notes_sensor(names: PairNames, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
     @document_sensor(
-        CREDIT_NOTES,
+        names.credit_notes,
         default_status=default_status,
         description="Adds a partition per issued Bunny credit note and per voided posted invoice, and posts them.",
     )
@@ -34,7 +34,7 @@ def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.S
         tick = begin_tick(context, sync_settings)
         instance = tick.instance
         cursor = CreditCursor.parse(context.cursor)
-        invoices = invoice_partitions(instance)
+        invoices = invoice_partitions(instance, names.invoices)
         with bunny.open() as client:
             notes = list(client.iter_credit_notes(bunny.entity_id, updated_since=tick.since(cursor.notes_watermark)))
             void_since = tick.since(cursor.voids_watermark)
@@ -42,7 +42,7 @@ def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.S
         found = discover_credit_notes(
             notes,
             voided,
-            known_keys=instance.get_dynamic_partitions(CREDIT_NOTES.partitions_name),
+            known_keys=instance.get_dynamic_partitions(names.credit_notes.partitions_name),
             invoices=invoices,
             cursor=cursor,
             start_date=tick.start,
@@ -53,13 +53,18 @@ def released_credit_notes_sensor(default_status: dg.DefaultSensorStatus) -> dg.S
         def invoice_posted_since(e: DocumentException) -> bool:
             return e.reason_code == INVOICE_NOT_POSTED and e.detail("credited_invoice_id") in invoices.posted
 
-        runs = new_document_runs(CREDIT_NOTES, found.new_keys, batch_size=sync_settings.batch_size, tag="credit")
+        runs = new_document_runs(names.credit_notes, found.new_keys, batch_size=sync_settings.batch_size, tag="credit")
         runs += rerun_requests(
-            instance, CREDIT_NOTES, batch_size=sync_settings.batch_size, also_ready=invoice_posted_since
+            instance, names.credit_notes, batch_size=sync_settings.batch_size, also_ready=invoice_posted_since
         )
         summary = f"{len(found.new_keys)} new credit note/void key(s), {len(runs)} run(s), {found.waiting} waiting"
         return sensor_result(
-            context, CREDIT_NOTES, new_keys=found.new_keys, runs=runs, cursor=found.cursor.serialize(), summary=summary
+            context,
+            names.credit_notes,
+            new_keys=found.new_keys,
+            runs=runs,
+            cursor=found.cursor.serialize(),
+            summary=summary,
         )
 
     return _sensor

@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from aiq_pipeline.defs.dismissals.jobs import dismiss_exceptions, undismiss_exceptions
+from aiq_pipeline.defs.dismissals.jobs import dismissal_jobs
+from aiq_pipeline.defs.names import PairNames
 
 
-def definitions() -> dg.Definitions:
-    return dg.Definitions(jobs=[dismiss_exceptions, undismiss_exceptions])
+def definitions(names: PairNames) -> dg.Definitions:
+    return dg.Definitions(jobs=dismissal_jobs(names))

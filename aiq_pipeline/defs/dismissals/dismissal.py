@@ -17,7 +17,7 @@ from typing import Protocol
 
 import dagster as dg
 
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, DocumentAsset
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.status import DocumentException, dismissal_observation, document_exceptions
 from aiq_pipeline.store import Store
 from aiq_pipeline.store.dismissals import DismissalAction, DismissalEntry, DismissalLog
@@ -62,7 +62,7 @@ def dismiss(
     reason: str,
     by: str,
     via: str = VIA_CLI,
-    assets: Sequence[DocumentAsset] = DOCUMENT_ASSETS,
+    assets: Sequence[DocumentAsset],
 ) -> DismissResult:
     """Take documents off the exceptions list for good (until undismissed). Only documents on the list (or already
     dismissed) can be dismissed; any other key refuses the whole request."""
@@ -102,7 +102,7 @@ def undismiss(
     by: str,
     reason: str | None = None,
     via: str = VIA_CLI,
-    assets: Sequence[DocumentAsset] = DOCUMENT_ASSETS,
+    assets: Sequence[DocumentAsset],
 ) -> DismissResult:
     """Bring dismissed documents back onto the exceptions list (the audit trail keeps both rows). Any key that is
     not dismissed refuses the whole request."""

@@ -13,7 +13,8 @@ from datetime import date
 import dagster as dg
 
 from aiq_pipeline.bunny.models import InvoiceRef
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.names import PairNames
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.resources import BunnyResource
 from aiq_pipeline.service.discovery import is_valid_partition_key
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
@@ -35,17 +36,17 @@ def invoices_issued_between(refs: Iterable[InvoiceRef], first: date, last: date)
 
 
 def add_history_partitions(
-    instance: dg.DagsterInstance, bunny: BunnyResource, first: date, last: date
+    instance: dg.DagsterInstance, invoices: DocumentAsset, bunny: BunnyResource, first: date, last: date
 ) -> tuple[list[str], list[str]]:
     """Add partitions for the range; returns (ids in the range, ids that were new)."""
     with bunny.open() as client:
         ids = invoices_issued_between(
             client.iter_invoice_refs(bunny.entity_id, updated_since=None, states=SYNCED_INVOICE_STATES), first, last
         )
-    known = set(instance.get_dynamic_partitions(INVOICES.partitions_name))
+    known = set(instance.get_dynamic_partitions(invoices.partitions_name))
     new = [i for i in ids if i not in known]
     if new:
-        instance.add_dynamic_partitions(INVOICES.partitions_name, new)
+        instance.add_dynamic_partitions(invoices.partitions_name, new)
     return ids, new
 
 
@@ -54,21 +55,27 @@ class HistoryRange(dg.Config):
     to_date: str  # YYYY-MM-DD, inclusive
 
 
-@dg.op(description="Adds a partition of aiq/posted_invoices for every postable invoice issued in the range.")
-def add_invoice_history_partitions(context: dg.OpExecutionContext, config: HistoryRange, bunny: BunnyResource) -> None:
-    ids, new = add_history_partitions(
-        context.instance, bunny, date.fromisoformat(config.from_date), date.fromisoformat(config.to_date)
-    )
-    context.log.info(
-        "%d postable invoice(s) issued %s..%s; %d new partition(s). Post them with Materialize > missing on "
-        "aiq/posted_invoices, or `aiq-pipeline backfill`.",
-        len(ids),
-        config.from_date,
-        config.to_date,
-        len(new),
-    )
+def add_invoice_history(names: PairNames) -> dg.JobDefinition:
+    shown = names.invoices.key.to_user_string()
 
+    @dg.op(description=f"Adds a partition of {shown} for every postable invoice issued in the range.")
+    def add_invoice_history_partitions(
+        context: dg.OpExecutionContext, config: HistoryRange, bunny: BunnyResource
+    ) -> None:
+        first, last = date.fromisoformat(config.from_date), date.fromisoformat(config.to_date)
+        ids, new = add_history_partitions(context.instance, names.invoices, bunny, first, last)
+        context.log.info(
+            "%d postable invoice(s) issued %s..%s; %d new partition(s). Post them with Materialize > missing on "
+            "%s, or `aiq-pipeline backfill`.",
+            len(ids),
+            config.from_date,
+            config.to_date,
+            len(new),
+            shown,
+        )
 
-@dg.job(description="Bring older invoices in on purpose: add their partitions (then materialize the missing ones).")
-def add_invoice_history() -> None:
-    add_invoice_history_partitions()
+    @dg.job(description="Bring older invoices in on purpose: add their partitions (then materialize the missing ones).")
+    def add_invoice_history() -> None:
+        add_invoice_history_partitions()
+
+    return add_invoice_history

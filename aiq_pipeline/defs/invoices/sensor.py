@@ -7,7 +7,7 @@ the invoices whose run died. It never touches the store.
 
 import dagster as dg
 
-from aiq_pipeline.defs.posting.documents import INVOICES
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.first_start import switch_on
 from aiq_pipeline.defs.posting.sensing import (
     begin_tick,
@@ -20,9 +20,9 @@ from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import Cursor, discover_released_invoices
 
 
-def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
     @document_sensor(
-        INVOICES,
+        names.invoices,
         default_status=default_status,
         description="Adds a partition per newly released Bunny invoice of the configured entity and posts them in "
         "batches; runs again the invoices whose run died.",
@@ -39,7 +39,7 @@ def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
             found = discover_released_invoices(
                 client,
                 entity_id=bunny.entity_id,
-                known_ids=instance.get_dynamic_partitions(INVOICES.partitions_name),
+                known_ids=instance.get_dynamic_partitions(names.invoices.partitions_name),
                 cursor=cursor,
                 overlap=tick.overlap,
                 limit=sync_settings.max_invoices_per_tick,
@@ -47,13 +47,13 @@ def released_invoices_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
             )
         if found.rejected_keys:
             context.log.error("invoice ids that cannot be partition keys, not synced: %s", found.rejected_keys)
-        runs = new_document_runs(INVOICES, found.new_invoice_ids, batch_size=sync_settings.batch_size, tag="post")
-        runs += rerun_requests(instance, INVOICES, batch_size=sync_settings.batch_size)
+        runs = new_document_runs(names.invoices, found.new_invoice_ids, batch_size=sync_settings.batch_size, tag="post")
+        runs += rerun_requests(instance, names.invoices, batch_size=sync_settings.batch_size)
         summary = (
             f"{len(found.new_invoice_ids)} new invoice(s), {len(runs)} run(s); syncing invoices issued from {start}"
             f" ({found.skipped_before_start} earlier left alone); {tick.reaped} dead run(s) marked failed"
         )
         new, moved = found.new_invoice_ids, found.cursor.serialize()
-        return sensor_result(context, INVOICES, new_keys=new, runs=runs, cursor=moved, summary=summary)
+        return sensor_result(context, names.invoices, new_keys=new, runs=runs, cursor=moved, summary=summary)
 
     return _sensor

@@ -3,14 +3,19 @@ that refreshes it after posting."""
 
 import dagster as dg
 
-from aiq_pipeline.defs.journal.assets import posting_journal, posting_journal_sensor, refresh_posting_journal
+from aiq_pipeline.defs.journal.assets import REFRESH_JOB, posting_journal, posting_journal_sensor
+from aiq_pipeline.defs.names import PairNames
 
-__all__ = ["definitions", "posting_journal", "posting_journal_sensor", "refresh_posting_journal"]
+__all__ = ["definitions", "posting_journal", "posting_journal_sensor"]
 
 
-def definitions(*, sensor_status: dg.DefaultSensorStatus) -> dg.Definitions:
+def definitions(names: PairNames, *, sensor_status: dg.DefaultSensorStatus) -> dg.Definitions:
     return dg.Definitions(
-        assets=[posting_journal],
-        jobs=[refresh_posting_journal],
-        sensors=[posting_journal_sensor(sensor_status)],
+        assets=[posting_journal(names)],
+        jobs=[
+            dg.define_asset_job(
+                REFRESH_JOB, selection=[names.posting_journal], description="Read the posting journal into the UI."
+            )
+        ],
+        sensors=[posting_journal_sensor(names, sensor_status)],
     )

@@ -26,8 +26,7 @@ from typing import Any
 import dagster as dg
 
 from aiq_pipeline.defs.metadata import table_column, table_preview
-from aiq_pipeline.defs.pools import STORE_POOL
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.posting.sensing import active_runs
 from aiq_pipeline.defs.recovery import mark_run_process
@@ -38,7 +37,6 @@ from aiq_pipeline.store import Session
 from aiq_pipeline.store.journal import WriteState
 from aiq_pipeline.store.schema import JOURNAL_DDL
 
-POSTING_JOURNAL = dg.AssetKey(["aiq", "posting_journal"])
 JOURNAL_TABLE = "posting_journal"
 REFRESH_JOB = "refresh_posting_journal"
 SENSOR_NAME = "posting_journal_sensor"
@@ -142,70 +140,67 @@ def journal_metadata(session: Session, entity_id: str) -> dict[str, Any]:
     }
 
 
-@dg.asset(
-    key=POSTING_JOURNAL,
-    deps=[asset.key for asset in DOCUMENT_ASSETS],
-    group_name="journal",
-    kinds={"duckdb"},
-    pool=STORE_POOL,
-    metadata={"dagster/table_name": JOURNAL_TABLE, "dagster/column_schema": JOURNAL_SCHEMA},
-    description="The posting journal, the audit log of what was written to AIQ: each document, its AIQ transaction "
-    "id(s) and references, when it was posted, by which run, and the outcome (with the reason when it did not "
-    "post). Shows the latest documents and writes; `aiq-pipeline journal --json` exports the whole log, filtered "
-    "by pair, day and document.",
-)
-def posting_journal(
-    context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, store: StoreResource
-) -> dg.MaterializeResult[None]:
-    mark_run_process(context)
-    with store.store().session() as session:
-        metadata = journal_metadata(session, accountsiq.entity_id)
-    context.log.info(
-        "posting journal of %s: %d documents, %d writes",
-        metadata["entity_id"],
-        metadata["documents"],
-        metadata["dagster/row_count"],
+def posting_journal(names: PairNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.posting_journal,
+        deps=[asset.key for asset in names.documents],
+        group_name="journal",
+        kinds={"duckdb"},
+        pool=names.store_pool,
+        metadata={"dagster/table_name": JOURNAL_TABLE, "dagster/column_schema": JOURNAL_SCHEMA},
+        description="The posting journal, the audit log of what was written to AIQ: each document, its AIQ transaction "
+        "id(s) and references, when it was posted, by which run, and the outcome (with the reason when it did not "
+        "post). Shows the latest documents and writes; `aiq-pipeline journal --json` exports the whole log, filtered "
+        "by pair, day and document.",
     )
-    return dg.MaterializeResult(metadata=metadata)
+    def _posting_journal(
+        context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, store: StoreResource
+    ) -> dg.MaterializeResult[None]:
+        mark_run_process(context)
+        with store.store().session() as session:
+            metadata = journal_metadata(session, accountsiq.entity_id)
+        context.log.info(
+            "posting journal of %s: %d documents, %d writes",
+            metadata["entity_id"],
+            metadata["documents"],
+            metadata["dagster/row_count"],
+        )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _posting_journal
 
 
-refresh_posting_journal = dg.define_asset_job(
-    REFRESH_JOB, selection=[POSTING_JOURNAL], description="Read the posting journal into the UI."
-)
-
-_DOCUMENT_KEYS = frozenset(asset.key for asset in DOCUMENT_ASSETS)
-
-
-def newest_document_event(instance: dg.DagsterInstance) -> int | None:
-    """The storage id of the newest materialization or observation (a failure) of any document asset."""
+def newest_document_event(instance: dg.DagsterInstance, names: PairNames) -> int | None:
+    """The storage id of the newest materialization or observation (a failure) of any of the pair's documents."""
     found = [
         record.storage_id
-        for key in sorted(_DOCUMENT_KEYS, key=lambda k: k.to_user_string())
+        for key in sorted((asset.key for asset in names.documents), key=lambda k: k.to_user_string())
         for fetch in (instance.fetch_materializations, instance.fetch_observations)
         for record in fetch(key, limit=1).records
     ]
     return max(found, default=None)
 
 
-def posting_in_flight(instance: dg.DagsterInstance) -> bool:
-    """A run of any document asset is queued, starting or running."""
-    return any(_DOCUMENT_KEYS & (run.asset_selection or frozenset()) for run in active_runs(instance))
+def posting_in_flight(instance: dg.DagsterInstance, names: PairNames) -> bool:
+    """A run of any of the pair's document assets is queued, starting or running."""
+    keys = {asset.key for asset in names.documents}
+    return any(keys & (run.asset_selection or frozenset()) for run in active_runs(instance))
 
 
-def posting_journal_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+def posting_journal_sensor(names: PairNames, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
     @dg.sensor(
         name=SENSOR_NAME,
-        job=refresh_posting_journal,
+        job_name=REFRESH_JOB,
         minimum_interval_seconds=60,
         default_status=default_status,
         description="After documents post (or fail), once no posting run is in flight: refresh the posting journal.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        newest = newest_document_event(context.instance)
+        newest = newest_document_event(context.instance, names)
         seen = int(context.cursor) if context.cursor else 0
         if newest is None or newest <= seen:
             return dg.SkipReason("No document posted or failed since the journal was last refreshed.")
-        if posting_in_flight(context.instance):
+        if posting_in_flight(context.instance, names):
             return dg.SkipReason("Documents are being posted: the journal is refreshed once they are done.")
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"{REFRESH_JOB}:{newest}", tags={TRIGGER_TAG: "sensor"})],

@@ -3,5 +3,8 @@
 import dagster as dg
 
 from aiq_pipeline.defs.ledger.assets import aiq_ledger_snapshot
+from aiq_pipeline.defs.names import PairNames
 
-defs = dg.Definitions(assets=[aiq_ledger_snapshot])
+
+def definitions(names: PairNames) -> dg.Definitions:
+    return dg.Definitions(assets=[aiq_ledger_snapshot(names)])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from aiq_pipeline.bunny.credited import iter_credited_invoice_refs
-from aiq_pipeline.defs.posting.documents import PAYMENTS
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.run_requests import contiguous_groups, document_run_request
 from aiq_pipeline.defs.posting.sensing import (
     begin_tick,
@@ -36,9 +36,9 @@ def _invoices_posted_since(invoices: InvoicePartitions) -> Callable[[DocumentExc
     return ready
 
 
-def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition:
     @document_sensor(
-        PAYMENTS,
+        names.payments,
         default_status=default_status,
         description="Adds a partition per Bunny payment received, and posts it as an AIQ receipt.",
     )
@@ -48,12 +48,12 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
         tick = begin_tick(context, sync_settings)
         instance = tick.instance
         cursor = PaymentCursor.parse(context.cursor)
-        invoices = invoice_partitions(instance)
+        invoices = invoice_partitions(instance, names.invoices)
         since = tick.since(cursor.watermark)
         with bunny.open() as client:
             payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
             credited = list(iter_credited_invoice_refs(client, bunny.entity_id, updated_since=since))
-        known = instance.get_dynamic_partitions(PAYMENTS.partitions_name)
+        known = instance.get_dynamic_partitions(names.payments.partitions_name)
         found = discover_payments(
             payments,
             known_keys=known,
@@ -66,24 +66,29 @@ def received_payments_sensor(default_status: dg.DefaultSensorStatus) -> dg.Senso
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
         size = sync_settings.batch_size
-        runs = new_document_runs(PAYMENTS, found.new_keys, batch_size=size, tag="payment")
+        runs = new_document_runs(names.payments, found.new_keys, batch_size=size, tag="payment")
         # The run key names the change (the group's latest `updatedAt`), not the watermark: a change whose
         # `updatedAt` lags behind the watermark leaves the watermark where it was, and must still get its run.
         runs += [
             document_run_request(
-                PAYMENTS.key,
+                names.payments.key,
                 group,
                 run_key=f"changed:{group[0]}-{group[-1]}:{max(found.changed_at[k] for k in group).isoformat()}",
             )
             for group in contiguous_groups(found.changed_keys, known, size)
         ]
-        runs += rerun_requests(instance, PAYMENTS, batch_size=size, also_ready=_invoices_posted_since(invoices))
+        runs += rerun_requests(instance, names.payments, batch_size=size, also_ready=_invoices_posted_since(invoices))
         summary = (
             f"{len(found.new_keys)} new payment(s), {len(found.changed_keys)} changed, {len(runs)} run(s), "
             f"{found.waiting} waiting for their invoices"
         )
         return sensor_result(
-            context, PAYMENTS, new_keys=found.new_keys, runs=runs, cursor=found.cursor.serialize(), summary=summary
+            context,
+            names.payments,
+            new_keys=found.new_keys,
+            runs=runs,
+            cursor=found.cursor.serialize(),
+            summary=summary,
         )
 
     return _sensor

@@ -1,10 +1,11 @@
 """The document assets: one per Bunny document family, one partition per document, posted to AIQ by the service.
 
-The partitions definitions' names are storage keys: never rename them.
+Each pair has its own (`defs.names.PairNames.invoices` and the others): the names are storage keys, never rename them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -30,39 +31,46 @@ class DocumentAsset:
         return name
 
 
-INVOICES = DocumentAsset(
-    key=dg.AssetKey(["aiq", "posted_invoices"]),
-    partitions=dg.DynamicPartitionsDefinition(name="bunny_invoices"),
-    kinds=(KIND_INVOICE,),
-    noun="invoice",
-    check_name="aiq_totals_match_bunny",
-    sensor_name="released_invoices_sensor",
-    description="Each Bunny invoice of the entity, posted to AIQ as a sales invoice (with its customer) exactly once.",
-)
+Key = Callable[..., dg.AssetKey]  # the pair's `PairNames.key`
+Partitions = Callable[[str], dg.DynamicPartitionsDefinition]  # the pair's `PairNames.partitions`
 
-CREDIT_NOTES = DocumentAsset(
-    key=dg.AssetKey(["aiq", "posted_credit_notes"]),
-    partitions=dg.DynamicPartitionsDefinition(name="bunny_credit_notes"),
-    kinds=(KIND_CREDIT_NOTE, KIND_VOID),
-    noun="credit note",
-    check_name="aiq_credit_totals_match_bunny",
-    sensor_name="released_credit_notes_sensor",
-    description="Each Bunny credit note, and each reversal of an invoice voided after posting, posted to AIQ as a "
-    "sales credit note exactly once and allocated against the credited invoice.",
-)
 
-PAYMENTS = DocumentAsset(
-    key=dg.AssetKey(["aiq", "posted_payments"]),
-    partitions=dg.DynamicPartitionsDefinition(name="bunny_payments"),
-    kinds=(KIND_PAYMENT, KIND_ACCOUNT_CREDIT),
-    noun="payment",
-    check_name="aiq_receipts_match_bunny",
-    sensor_name="received_payments_sensor",
-    group="payments",
-    description="Each Bunny payment received, posted to AIQ as a sales receipt into the bank account mapped for its "
-    "processor and currency (its fees to the fees account) exactly once, and allocated to the invoices it paid; "
-    "and the account credit Bunny applied to an invoice (CREDIT-<invoice id>), settling it in AIQ.",
-)
+def invoices_asset(key: Key, partitions: Partitions) -> DocumentAsset:
+    return DocumentAsset(
+        key=key("aiq", "posted_invoices"),
+        partitions=partitions("bunny_invoices"),
+        kinds=(KIND_INVOICE,),
+        noun="invoice",
+        check_name="aiq_totals_match_bunny",
+        sensor_name="released_invoices_sensor",
+        description="Each Bunny invoice of the entity, posted to AIQ as a sales invoice (with its customer) exactly "
+        "once.",
+    )
 
-# In the order a retry runs them: invoices first, so credit notes and payments find their invoices posted.
-DOCUMENT_ASSETS: tuple[DocumentAsset, ...] = (INVOICES, CREDIT_NOTES, PAYMENTS)
+
+def credit_notes_asset(key: Key, partitions: Partitions) -> DocumentAsset:
+    return DocumentAsset(
+        key=key("aiq", "posted_credit_notes"),
+        partitions=partitions("bunny_credit_notes"),
+        kinds=(KIND_CREDIT_NOTE, KIND_VOID),
+        noun="credit note",
+        check_name="aiq_credit_totals_match_bunny",
+        sensor_name="released_credit_notes_sensor",
+        description="Each Bunny credit note, and each reversal of an invoice voided after posting, posted to AIQ as a "
+        "sales credit note exactly once and allocated against the credited invoice.",
+    )
+
+
+def payments_asset(key: Key, partitions: Partitions) -> DocumentAsset:
+    return DocumentAsset(
+        key=key("aiq", "posted_payments"),
+        partitions=partitions("bunny_payments"),
+        kinds=(KIND_PAYMENT, KIND_ACCOUNT_CREDIT),
+        noun="payment",
+        check_name="aiq_receipts_match_bunny",
+        sensor_name="received_payments_sensor",
+        group="payments",
+        description="Each Bunny payment received, posted to AIQ as a sales receipt into the bank account mapped for "
+        "its processor and currency (its fees to the fees account) exactly once, and allocated to the invoices it "
+        "paid; and the account credit Bunny applied to an invoice (CREDIT-<invoice id>), settling it in AIQ.",
+    )

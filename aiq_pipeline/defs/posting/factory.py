@@ -7,9 +7,7 @@ from decimal import Decimal
 
 import dagster as dg
 
-from aiq_pipeline.defs.accounts.assets import GL_MAPPING
-from aiq_pipeline.defs.ledger.assets import PERIODS, TAX_CODES
-from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.events import batch_failure, failure_observation, materialization, totals_check
 from aiq_pipeline.defs.posting.run_requests import REWRITE_UNKNOWN_TRIGGER, TRIGGER_TAG
@@ -53,15 +51,17 @@ def rewrites_unknown(tags: dict[str, str]) -> bool:
     return tags.get(TRIGGER_TAG) == REWRITE_UNKNOWN_TRIGGER and REEXECUTION_TAG not in tags
 
 
-def document_asset(asset: DocumentAsset, *, batch_size: int, retry_delay: float) -> dg.AssetsDefinition:
+def document_asset(
+    names: PairNames, asset: DocumentAsset, *, batch_size: int, retry_delay: float
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=asset.key,
         partitions_def=asset.partitions,
-        deps=[GL_MAPPING, TAX_CODES, PERIODS],
+        deps=[names.gl_mapping, names.tax_codes, names.periods],
         group_name=asset.group,
         kinds={"accountsiq"},
         output_required=False,
-        pool=STORE_POOL,
+        pool=names.store_pool,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=batch_size),
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=retry_delay, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS

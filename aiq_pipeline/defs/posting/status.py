@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 
-from aiq_pipeline.defs.posting.documents import DOCUMENT_ASSETS, INVOICES, DocumentAsset
+from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.service.discovery import InvoicePartitions
 from aiq_pipeline.service.outcome import Reason
 from aiq_pipeline.sync.identity import parse_key
@@ -63,9 +63,9 @@ def partition_status(instance: dg.DagsterInstance, asset: DocumentAsset) -> dict
     return {key: found.get(key) for key in keys}
 
 
-def invoice_partitions(instance: dg.DagsterInstance) -> InvoicePartitions:
+def invoice_partitions(instance: dg.DagsterInstance, invoices: DocumentAsset) -> InvoicePartitions:
     """The invoice partitions as the credit-note discovery needs them (known, posted, failed)."""
-    status = partition_status(instance, INVOICES)
+    status = partition_status(instance, invoices)
     return InvoicePartitions(
         known=frozenset(status),
         posted=frozenset(k for k, s in status.items() if s == dg.AssetPartitionStatus.MATERIALIZED),
@@ -222,7 +222,7 @@ def dismissed_keys(instance: dg.DagsterInstance, asset: DocumentAsset) -> set[st
 
 
 def list_exceptions(
-    instance: dg.DagsterInstance, assets: Iterable[DocumentAsset] = DOCUMENT_ASSETS, *, dismissed: bool = False
+    instance: dg.DagsterInstance, assets: Iterable[DocumentAsset], *, dismissed: bool = False
 ) -> list[DocumentException]:
     """Every document that could not be posted and is not dismissed, invoices first (with `dismissed`: the
     dismissed ones instead)."""

@@ -3,12 +3,19 @@ the daily schedule."""
 
 import dagster as dg
 
-from aiq_pipeline.defs.reconciliation.assets import daily_reconciliation, monthly_reconciliation, reconcile_months_job
+from aiq_pipeline.defs.names import PairNames
+from aiq_pipeline.defs.reconciliation.assets import RECONCILIATION_JOB, daily_reconciliation, monthly_reconciliation
 
 
-def definitions(*, schedule_status: dg.DefaultScheduleStatus) -> dg.Definitions:
+def definitions(names: PairNames, *, schedule_status: dg.DefaultScheduleStatus) -> dg.Definitions:
     return dg.Definitions(
-        assets=[monthly_reconciliation],
-        jobs=[reconcile_months_job],
+        assets=[monthly_reconciliation(names)],
+        jobs=[
+            dg.define_asset_job(
+                RECONCILIATION_JOB,
+                selection=[names.monthly_reconciliation],
+                description="Reconcile Bunny against AIQ for one month.",
+            )
+        ],
         schedules=[daily_reconciliation(schedule_status)],
     )

@@ -38,7 +38,7 @@ from typing import Any
 import dagster as dg
 
 from aiq_pipeline.defs.metadata import column_schema, pick, table_definition, table_preview
-from aiq_pipeline.defs.pools import STORE_POOL
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
 from aiq_pipeline.defs.recovery import mark_run_process
 from aiq_pipeline.defs.resources import (
@@ -67,7 +67,6 @@ from aiq_pipeline.service.reconciliation import (
 from aiq_pipeline.store.dismissals import dismissed_keys
 from aiq_pipeline.sync.period_reconciliation import PeriodReconciliation
 
-MONTHLY_RECONCILIATION = dg.AssetKey(["aiq", "monthly_reconciliation"])
 RECONCILIATION_CHECK = "bunny_aiq_month_matches"
 RECONCILIATION_JOB = "reconcile_months"
 FIRST_MONTH = "2025-01-01"
@@ -189,12 +188,12 @@ def _money_metadata(result: PeriodReconciliation, *, differences_only: bool) -> 
     return metadata
 
 
-def _check_result(result: PeriodReconciliation) -> dg.AssetCheckResult:
+def _check_result(result: PeriodReconciliation, key: dg.AssetKey) -> dg.AssetCheckResult:
     differences = difference_rows(result)
     listed = _listed(result)
     return dg.AssetCheckResult(
         check_name=RECONCILIATION_CHECK,
-        asset_key=MONTHLY_RECONCILIATION,
+        asset_key=key,
         passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=result.describe() + (f": {listed}" if listed else ""),
@@ -213,36 +212,15 @@ def _check_result(result: PeriodReconciliation) -> dg.AssetCheckResult:
 # --- the asset, its job and schedule ------------------------------------------------------------------
 
 
-@dg.asset(
-    key=MONTHLY_RECONCILIATION,
-    partitions_def=monthly_partitions,
-    group_name="reconciliation",
-    kinds={"accountsiq", "duckdb"},
-    pool=STORE_POOL,
-    metadata=table_definition(RECONCILIATION_TABLE),
-    check_specs=[
-        dg.AssetCheckSpec(
-            RECONCILIATION_CHECK,
-            asset=MONTHLY_RECONCILIATION,
-            description="Every Bunny invoice and credit note of the month is in AIQ exactly once, equal to the cent; "
-            "AIQ holds nothing else of ours in the month. Once payments sync: AIQ's receipts and refunds per day and "
-            "bank account equal Bunny's payments less fees and refunds paid back, and (in the month in progress) "
-            "every customer's AIQ balance equals Bunny's amount due.",
-        )
-    ],
-    description="Bunny vs AIQ for one month: document counts, net, tax and gross of invoices and credit notes "
-    "on both sides, receipts and refunds per day and bank account, customer balances (the month in progress), and "
-    "every document, payment or customer that differs or is missing on either side.",
-)
-def monthly_reconciliation(
+def _reconcile(
     context: dg.AssetExecutionContext,
     accountsiq: AccountsIQResource,
     bunny: BunnyResource,
     store: StoreResource,
     sync_settings: SyncSettings,
     posting_rules: PostingRulesResource,
+    key: dg.AssetKey,
 ) -> Iterator[dg.MaterializeResult[None]]:
-    # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has two.
     mark_run_process(context)
     money = MoneySettings(
         accounts=posting_rules.payments(),
@@ -280,21 +258,52 @@ def monthly_reconciliation(
             "totals": table_preview(totals_rows(result), TOTALS_SCHEMA, limit=None),
             **_money_metadata(result, differences_only=False),
         },
-        check_results=[_check_result(result)],
+        check_results=[_check_result(result, key)],
     )
 
 
-reconcile_months_job = dg.define_asset_job(
-    RECONCILIATION_JOB,
-    selection=[MONTHLY_RECONCILIATION],
-    description="Reconcile Bunny against AIQ for one month.",
-)
+def monthly_reconciliation(names: PairNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.monthly_reconciliation,
+        partitions_def=monthly_partitions,
+        group_name="reconciliation",
+        kinds={"accountsiq", "duckdb"},
+        pool=names.store_pool,
+        metadata=table_definition(RECONCILIATION_TABLE),
+        check_specs=[
+            dg.AssetCheckSpec(
+                RECONCILIATION_CHECK,
+                asset=names.monthly_reconciliation,
+                description="Every Bunny invoice and credit note of the month is in AIQ exactly once, equal to the "
+                "cent; AIQ holds nothing else of ours in the month. Once payments sync: AIQ's receipts and refunds "
+                "per day and bank account equal Bunny's payments less fees and refunds paid back, and (in the month "
+                "in progress) every customer's AIQ balance equals Bunny's amount due.",
+            )
+        ],
+        description="Bunny vs AIQ for one month: document counts, net, tax and gross of invoices and credit notes "
+        "on both sides, receipts and refunds per day and bank account, customer balances (the month in progress), and "
+        "every document, payment or customer that differs or is missing on either side.",
+    )
+    def _monthly_reconciliation(
+        context: dg.AssetExecutionContext,
+        accountsiq: AccountsIQResource,
+        bunny: BunnyResource,
+        store: StoreResource,
+        sync_settings: SyncSettings,
+        posting_rules: PostingRulesResource,
+    ) -> Iterator[dg.MaterializeResult[None]]:
+        # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has
+        # two.
+        key = names.monthly_reconciliation
+        yield from _reconcile(context, accountsiq, bunny, store, sync_settings, posting_rules, key)
+
+    return _monthly_reconciliation
 
 
 def daily_reconciliation(default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="daily_reconciliation",
-        job=reconcile_months_job,
+        job_name=RECONCILIATION_JOB,
         cron_schedule="30 6 * * *",
         default_status=default_status,
         description="Each morning: reconcile the previous and the current month.",

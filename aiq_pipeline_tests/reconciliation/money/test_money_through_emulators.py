@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from aiq_pipeline.accountsiq import AccountsIQClient, SalesReceipt
-from aiq_pipeline.defs.reconciliation.assets import MONTHLY_RECONCILIATION, RECONCILIATION_CHECK
+from aiq_pipeline.defs.reconciliation.assets import RECONCILIATION_CHECK
 from aiq_pipeline.defs.resources import AccountsIQResource
 from aiq_pipeline.operations.reconcile import MonthOutcome, reconcile_after_sync, reconcile_months_in_process
 from aiq_pipeline.operations.runs import EXIT_RECONCILIATION_DIFFERS, SyncSummary
@@ -24,6 +24,7 @@ from aiq_pipeline.service.reconciliation import (
     month_key,
 )
 from aiq_pipeline.sync.identity import customer_code, fee_reference, payment_reference, refund_reference
+from aiq_pipeline_tests.pair_names import MONTHLY_RECONCILIATION
 from aiq_pipeline_tests.payments.driving import (
     AIQ_ENTITY,
     Daemon,
