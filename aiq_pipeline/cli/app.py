@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import click
 
 from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE, describe_problems, setting_problem
-from aiq_pipeline.settings import Settings, read_settings
+from aiq_pipeline.settings import PAIR_VARIABLE, Settings, SettingsError, configured_pairs, read_settings
 
 if TYPE_CHECKING:
     import dagster as dg  # for the annotation only: open_instance imports it when called
@@ -89,8 +90,33 @@ def reports_setting_problems(*, strict: bool, check_first: bool = False) -> Call
 
 
 @click.group(cls=_Command, epilog=EXIT_CODES)
-def main() -> None:
+@click.option(
+    "--pair",
+    metavar="NAME",
+    default=None,
+    help="The pair (a [pairs.NAME] of AIQ_PIPELINE_PAIRS_FILE) the command works on; it sets AIQ_PIPELINE_PAIR. "
+    "Needed when the pairs file configures several pairs; doctor without it checks every pair.",
+)
+def main(pair: str | None) -> None:
     """Keep a Bunny billing tenant and an AccountsIQ ledger in step."""
+    if pair is not None:
+        choose_pair(pair)
+
+
+def choose_pair(pair: str) -> None:
+    """Check `pair` against the configured pairs (a usage error listing them when unknown) and make it this
+    process's pair (and its children's): AIQ_PIPELINE_PAIR."""
+    try:
+        names = configured_pairs()
+    except SettingsError as exc:
+        for problem in describe_problems(exc):
+            click.echo(problem.line(), err=True)
+        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+    if pair not in names:
+        raise click.BadParameter(
+            f"{pair!r} is not a configured pair; the pairs are: {', '.join(names)}", param_hint="'--pair'"
+        )
+    os.environ[PAIR_VARIABLE] = pair
 
 
 def open_instance() -> dg.DagsterInstance:

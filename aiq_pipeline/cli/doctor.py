@@ -1,5 +1,9 @@
 """`aiq-pipeline doctor`: the settings checked against the live services, and where the sync starts.
 
+With a pairs file (AIQ_PIPELINE_PAIRS_FILE), doctor checks every pair in turn (only `--pair`'s when given), each
+under a heading `== pair NAME`; a pair that fails does not stop the next one, and the last line names the pairs
+that failed.
+
 `doctor --probe` then reads both tenants (nothing is written) and settles each reading of AIQ and Bunny nobody
 could verify from here: a table of what the tenant shows, the evidence, the setting in use and whether it agrees
 (`aiq_pipeline.service.probe`).
@@ -8,6 +12,7 @@ could verify from here: a table of what the tenant shows, the evidence, the sett
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -20,8 +25,15 @@ from aiq_pipeline.cli.app import main
 from aiq_pipeline.service.doctor import diagnose
 from aiq_pipeline.service.probe import READING_CONTRADICTS_EXIT_CODE, run_probe
 from aiq_pipeline.service.probe.bunny_invoices import DEFAULT_INVOICES
-from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE
-from aiq_pipeline.settings import Settings, read_settings
+from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE, describe_problems
+from aiq_pipeline.settings import (
+    PAIR_VARIABLE,
+    Settings,
+    SettingsError,
+    configured_pairs,
+    read_settings,
+    uses_pairs_file,
+)
 
 EPILOG = (
     f"Exit codes: 0 every check is ok (and, with --probe, no reading contradicts a setting); "
@@ -52,7 +64,37 @@ def doctor(probe: bool, invoices: int | None) -> None:
     """
     if invoices is not None and not probe:
         raise click.UsageError("--invoices goes with --probe")
-    reading = read_settings()
+    invoices = invoices or DEFAULT_INVOICES
+    if not uses_pairs_file():
+        sys.exit(_check_pair(None, probe, invoices))
+    try:
+        pairs = configured_pairs()
+    except SettingsError as exc:
+        for problem in describe_problems(exc):
+            click.echo(problem.line())
+        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+    chosen = os.environ.get(PAIR_VARIABLE, "").strip()  # --pair (or the environment) names one pair
+    codes: dict[str, int] = {}
+    for index, pair in enumerate((chosen,) if chosen else pairs):
+        if index:
+            click.echo("")
+        click.echo(f"== pair {pair}")
+        codes[pair] = _check_pair(pair, probe, invoices)
+    failed = [pair for pair, code in codes.items() if code == SETTINGS_PROBLEM_EXIT_CODE]
+    contradicted = [pair for pair, code in codes.items() if code == READING_CONTRADICTS_EXIT_CODE]
+    click.echo("")
+    if failed:
+        click.echo(f"{len(failed)} of {len(codes)} pairs failed: {', '.join(failed)}")
+        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+    if contradicted:
+        click.echo(f"The probe contradicts a setting of: {', '.join(contradicted)}")
+        sys.exit(READING_CONTRADICTS_EXIT_CODE)
+    click.echo(f"All {len(codes)} pairs check out." if len(codes) > 1 else f"Pair {next(iter(codes))} checks out.")
+
+
+def _check_pair(pair: str | None, probe: bool, invoices: int) -> int:
+    """One pair's report (the environment's one without a pairs file): its exit code, 0 when everything passed."""
+    reading = read_settings(pair)
     report = diagnose(reading)
     for line in report.lines():
         click.echo(line)
@@ -61,13 +103,14 @@ def doctor(probe: bool, invoices: int | None) -> None:
     if not report.ok:
         if probe:
             click.echo("probe not run: fix the settings above first")
-        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+        return SETTINGS_PROBLEM_EXIT_CODE
     click.echo("All settings check out.")
     if probe and reading.settings is not None:
-        _probe(reading.settings, invoices or DEFAULT_INVOICES)
+        return _probe(reading.settings, invoices)
+    return 0
 
 
-def _probe(settings: Settings, invoices: int) -> None:
+def _probe(settings: Settings, invoices: int) -> int:
     with _clients_quiet():
         report = run_probe(settings, invoices=invoices)
     click.echo("")
@@ -77,8 +120,7 @@ def _probe(settings: Settings, invoices: int) -> None:
     for line in report.fix_lines():
         click.echo(line)
     click.echo(report.summary())
-    if not report.ok:
-        sys.exit(READING_CONTRADICTS_EXIT_CODE)
+    return 0 if report.ok else READING_CONTRADICTS_EXIT_CODE
 
 
 @contextmanager

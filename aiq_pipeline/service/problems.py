@@ -205,9 +205,13 @@ def _aiq_authentication(code: str | None, operation: str | None) -> Problem:
 
 def _dagster_env_unset(text: str) -> tuple[Problem, ...]:
     match = _DAGSTER_ENV_UNSET.search(text)
-    if match is None or match.group(1) not in VARIABLES:
+    if match is None:
         return ()
-    return (setting_problem(missing_problem(match.group(1))),)
+    name = match.group(1)
+    if name in VARIABLES:
+        return (setting_problem(missing_problem(name)),)
+    # A variable a pairs file names with { env = "NAME" } (the resources reference the pair's own variables).
+    return (Problem("settings", f"environment variable {name} is not set", name),)
 
 
 def _message_of(info: ErrorInfo) -> str:
