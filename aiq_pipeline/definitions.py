@@ -1,5 +1,18 @@
-"""The code location: `dagster dev -w workspace.yaml` (and `[tool.dg]`) load `defs` from here. Nothing imports it."""
+"""The code locations: `dagster dev -w workspace.yaml` (and `[tool.dg]`) load them from here. Nothing imports it.
 
-from aiq_pipeline.defs.code_location import build_definitions
+`defs` is the one pair's: the environment's, the pairs file's only pair, or the one AIQ_PIPELINE_PAIR names. With a
+pairs file of several pairs, each pair is a code location of its own, `defs_<pair>` (`aiq-pipeline workspace`
+writes the workspace.yaml that lists them), so a pair whose settings are wrong cannot stop the others loading.
+"""
 
-defs = build_definitions()
+from aiq_pipeline.defs.code_location import build_definitions, builds_one_pair
+
+if builds_one_pair():
+    defs = build_definitions()
+
+
+def __getattr__(name: str) -> object:
+    pair = name.removeprefix("defs_")
+    if pair == name:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return build_definitions(pair=pair)

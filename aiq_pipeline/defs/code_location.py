@@ -25,7 +25,7 @@ from aiq_pipeline.defs.resources import (
     default_sensor_status,
     resources_from_settings,
 )
-from aiq_pipeline.settings import Settings
+from aiq_pipeline.settings import PAIR_VARIABLE, Settings, configured_pairs, variables_set
 
 
 class _PostingOptions(TypedDict):
@@ -34,6 +34,12 @@ class _PostingOptions(TypedDict):
     batch_size: int
     retry_delay: float
     sensor_status: dg.DefaultSensorStatus
+
+
+def builds_one_pair() -> bool:
+    """Whether the environment names one pair to build (`defs`): without a pairs file, with a file of one pair, or
+    with AIQ_PIPELINE_PAIR set. Otherwise each pair is its own location (`defs_<pair>`)."""
+    return len(configured_pairs()) == 1 or PAIR_VARIABLE in variables_set()
 
 
 def build_definitions(
