@@ -15,10 +15,13 @@ def test_snapshot_history_is_kept_and_current_view_shows_latest(store):
     store.write_snapshot("aiq_tax_codes", "E1", [{"code": "V01", "rate": Decimal("23"), "is_default": True}])
     store.write_snapshot("aiq_tax_codes", "E1", [{"code": "V02", "rate": Decimal("13.5")}, {"code": "V00"}])
 
-    current = store.current("aiq_tax_codes")
+    store.write_snapshot("aiq_tax_codes", "E2", [{"code": "S", "rate": Decimal("20")}])  # a pair sharing the store
+
+    current = store.current("aiq_tax_codes", "E1")
     assert sorted(r["code"] for r in current) == ["V00", "V02"]
-    assert store.snapshot_count("aiq_tax_codes") == 2
-    assert len(store.query("SELECT * FROM aiq_tax_codes")) == 3
+    assert [r["code"] for r in store.current("aiq_tax_codes", "E2")] == ["S"]
+    assert store.snapshot_count("aiq_tax_codes") == 3
+    assert len(store.query("SELECT * FROM aiq_tax_codes")) == 4
     assert next(r for r in current if r["code"] == "V02")["rate"] == Decimal("13.5")
 
 

@@ -185,7 +185,7 @@ def _counted(found: list[DocumentException]) -> str:
 def _list_dismissed(as_json: bool) -> None:
     from aiq_pipeline.store.dismissals import current_dismissals
 
-    found = current_dismissals(_open_store())
+    found = current_dismissals(_open_store(), [asset.partitions_name for asset in _pair_names().documents])
     if as_json:
         rows = [
             {

@@ -50,8 +50,11 @@ _STORED_GL_FIELDS = (
 class NoLedgerSnapshot(LookupError):
     """The store holds no chart of accounts yet."""
 
-    def __init__(self) -> None:
-        super().__init__("There is no AIQ ledger snapshot yet: materialize aiq/chart_of_accounts first.")
+    def __init__(self, aiq_entity_id: str) -> None:
+        super().__init__(
+            f"There is no ledger snapshot of AIQ entity {aiq_entity_id} yet: materialize its chart_of_accounts "
+            "(the ledger snapshot) first."
+        )
 
 
 # --- the AIQ ledger -----------------------------------------------------------------------------------
@@ -88,11 +91,11 @@ def read_ledger(aiq: AccountsIQClient) -> Ledger:
     return Ledger(tuple(aiq.get_chart_of_accounts()), tuple(aiq.get_tax_codes()), tuple(aiq.get_periods()))
 
 
-def chart_from_store(store: Store) -> list[GLAccount]:
-    """The chart of accounts of the latest ledger snapshot; `NoLedgerSnapshot` when there is none yet."""
-    rows = store.current(GL_ACCOUNTS_TABLE)
+def chart_from_store(store: Store, aiq_entity_id: str) -> list[GLAccount]:
+    """The AIQ entity's chart of accounts from its latest ledger snapshot; `NoLedgerSnapshot` when there is none yet."""
+    rows = store.current(GL_ACCOUNTS_TABLE, aiq_entity_id)
     if not rows:
-        raise NoLedgerSnapshot()
+        raise NoLedgerSnapshot(aiq_entity_id)
     return [GLAccount(**{f: row[f] for f in _STORED_GL_FIELDS}) for row in rows]
 
 

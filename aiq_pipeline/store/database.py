@@ -237,10 +237,10 @@ class Store:
             session.executemany(sql, params)
         return snapshot_id, snapshot_at
 
-    def current(self, table: str) -> list[dict[str, Any]]:
-        """The rows of the latest snapshot of `table`."""
+    def current(self, table: str, entity_id: str) -> list[dict[str, Any]]:
+        """The rows of the entity's latest snapshot of `table`."""
         _snapshot_columns(table)
-        return self.query(f"SELECT * FROM {table}_current")
+        return self.query(f"SELECT * FROM {table}_current WHERE entity_id = ?", [entity_id])
 
     def snapshot_count(self, table: str) -> int:
         _snapshot_columns(table)

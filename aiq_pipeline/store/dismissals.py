@@ -10,7 +10,7 @@ partition key, e.g. `8` or `CN-3`). The reconciliation reads `dismissed_keys()` 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -104,13 +104,10 @@ class DismissalLog:
         self.session.executemany(sql, [[_value(getattr(e, c)) for c in _COLUMNS] for e in written])
         return written
 
-    def current(self, scope: str | None = None) -> list[Dismissal]:
-        """The documents dismissed now (newest first), of one scope or all."""
-        where, params = ("WHERE scope = ?", [scope]) if scope else ("", [])
-        rows = self.session.query(
-            f"SELECT * FROM dismissed_documents {where} ORDER BY recorded_at DESC, document_key", params
-        )
-        return [Dismissal.from_row(r) for r in rows]
+    def current(self, scopes: Collection[str] | None = None) -> list[Dismissal]:
+        """The documents dismissed now (newest first), of these scopes (a pair's document assets) or all."""
+        rows = self.session.query("SELECT * FROM dismissed_documents ORDER BY recorded_at DESC, document_key")
+        return [Dismissal.from_row(r) for r in rows if scopes is None or r["scope"] in scopes]
 
     def history(self, document_key: str | None = None, scope: str | None = None) -> list[DismissalEntry]:
         """Every dismiss and undismiss, oldest first (of one document, or all)."""
@@ -130,12 +127,12 @@ def _value(value: object) -> object:
     return str(value) if isinstance(value, StrEnum) else value
 
 
-def current_dismissals(store: Store, scope: str | None = None) -> list[Dismissal]:
+def current_dismissals(store: Store, scopes: Collection[str] | None = None) -> list[Dismissal]:
     with store.session() as session:
-        return DismissalLog(session).current(scope)
+        return DismissalLog(session).current(scopes)
 
 
-def dismissed_keys(store: Store, scope: str | None = None) -> frozenset[str]:
-    """The keys of the documents dismissed now (of one document asset's partitions, or all): the documents the
-    product leaves alone because a person said they are handled outside it."""
-    return frozenset(d.document_key for d in current_dismissals(store, scope))
+def dismissed_keys(store: Store, scopes: Collection[str] | None = None) -> frozenset[str]:
+    """The keys of the documents dismissed now (of these scopes, or all): the documents the product leaves alone
+    because a person said they are handled outside it. Pairs may share a store: pass the pair's scopes."""
+    return frozenset(d.document_key for d in current_dismissals(store, scopes))

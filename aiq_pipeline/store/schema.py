@@ -1,7 +1,7 @@
 """The project's tables, as DDL both DuckDB and PostgreSQL accept.
 
 - Snapshot tables keep history: each materialization appends rows under a new `snapshot_id`; the `*_current`
-  views show the latest one.
+  views show each entity's latest one.
 - `posting_journal`: one row per thing the product writes to AIQ (a document, an allocation, a customer), keyed
   by AIQ entity and the write's reference. It holds the write's state, every attempt's count and time, and AIQ's
   id the moment AIQ returns it: the ground truth of exactly-once.
@@ -226,9 +226,11 @@ STATEMENTS: list[str] = [
         for table, columns in SNAPSHOT_TABLES.items()
     ),
     *(
+        # The latest snapshot of each entity: pairs may share a store.
         f"""CREATE OR REPLACE VIEW {table}_current AS
-            SELECT * FROM {table} WHERE snapshot_id = (
-                SELECT snapshot_id FROM {table} ORDER BY snapshot_at DESC, snapshot_id DESC LIMIT 1)"""
+            SELECT * FROM {table} t WHERE snapshot_id = (
+                SELECT snapshot_id FROM {table} s WHERE s.entity_id = t.entity_id
+                ORDER BY snapshot_at DESC, snapshot_id DESC LIMIT 1)"""
         for table in SNAPSHOT_TABLES
     ),
     JOURNAL_DDL,

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from aiq_pipeline.cli import main
 from aiq_pipeline_tests.pair_names import INVOICES, POSTING_JOURNAL
+from aiq_pipeline_tests.pipeline.conftest import BUNNY_ENTITY
 from aiq_pipeline_tests.pipeline.helpers import aiq_documents, statuses
 from aiq_pipeline_tests.pipeline.test_full_cycle import _cli_env
 
@@ -24,7 +25,7 @@ def test_sync_command_posts_everything_postable_and_summarises(stack, monkeypatc
     assert "[CLOSED_PERIOD]" in first.output and "[UNKNOWN_TAX_CODE]" in first.output
     # The ledger snapshot, accounts and mapping ran first, on the same instance the UI uses.
     assert stack.store.snapshot_count("aiq_gl_accounts") == 1
-    assert len(stack.store.current("gl_mapping")) == 4
+    assert len(stack.store.current("gl_mapping", BUNNY_ENTITY)) == 4
     # The journal in the UI is read once the command has posted (the journal sensor is off here).
     after_sync = stack.instance.get_latest_materialization_event(POSTING_JOURNAL)
     assert after_sync is not None

@@ -16,6 +16,7 @@ from aiq_pipeline_tests.pair_names import (
     SETUP_ASSETS,
     TAX_CODES,
 )
+from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, BUNNY_ENTITY
 
 SETUP = list(SETUP_ASSETS)
 
@@ -37,14 +38,14 @@ def test_ledger_snapshot_lands_in_the_store_with_history(stack):
     meta = _metadata(first, CHART_OF_ACCOUNTS)
     assert meta["dagster/row_count"] == 10
     assert "Subscription revenue" in {r.data["description"] for r in meta["preview"].records}  # a typed table now
-    codes = {r["code"]: r for r in stack.store.current("aiq_gl_accounts")}
+    codes = {r["code"]: r for r in stack.store.current("aiq_gl_accounts", AIQ_ENTITY)}
     assert codes["4000"]["is_posting"] and not codes["4900"]["is_posting"]
-    assert {r["code"] for r in stack.store.current("aiq_tax_codes")} == {"V01", "V02", "V00", "EX"}
+    assert {r["code"] for r in stack.store.current("aiq_tax_codes", AIQ_ENTITY)} == {"V01", "V02", "V00", "EX"}
     assert _metadata(first, PERIODS)["open_sales_periods"] == 19  # Jun 2026 .. Dec 2027
 
     _run(stack, [CHART_OF_ACCOUNTS, TAX_CODES, PERIODS])
     assert stack.store.snapshot_count("aiq_gl_accounts") == 2
-    assert len(stack.store.current("aiq_gl_accounts")) == 10  # replaced, not doubled
+    assert len(stack.store.current("aiq_gl_accounts", AIQ_ENTITY)) == 10  # replaced, not doubled
 
 
 def test_financial_accounts_sync_is_idempotent_and_leaves_user_settings_alone(stack):
@@ -76,7 +77,7 @@ def test_mapping_check_names_the_charges_aiq_would_reject(stack):
     (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == MAPPING_CHECK]
     assert not check.passed
     assert check.metadata["failing_charges"].value == ["LEGACY-ADDON"]
-    rows = {r["charge_code"]: r for r in stack.store.current("gl_mapping")}
+    rows = {r["charge_code"]: r for r in stack.store.current("gl_mapping", BUNNY_ENTITY)}
     assert rows["SUB-MONTHLY"]["account_code"] == "4000" and rows["SUB-MONTHLY"]["resolved_from"] == "default"
     assert rows["PRO-SERVICES"]["resolved_from"] == "charge"
     assert rows["LEGACY-ADDON"]["problem_code"] == "NOT_POSTING_ACCOUNT"
@@ -110,4 +111,4 @@ def test_setup_assets_fail_clearly_without_a_snapshot(stack, key):
     result = job.execute_in_process(instance=stack.instance, asset_selection=[key], raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "materialize aiq/chart_of_accounts first" in failure.step_failure_data.user_failure_data.description
+    assert "no ledger snapshot of AIQ entity DEMO01 yet" in failure.step_failure_data.user_failure_data.description

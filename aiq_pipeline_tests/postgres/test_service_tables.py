@@ -28,7 +28,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 def test_chart_round_trip(store: Store) -> None:
     store.write_snapshot(GL_ACCOUNTS_TABLE, "DEMO01", Ledger(CHART, (), ()).account_rows())
-    assert chart_from_store(store) == [replace(a, default_tax_id=None, gl_group=None) for a in CHART]
+    assert chart_from_store(store, "DEMO01") == [replace(a, default_tax_id=None, gl_group=None) for a in CHART]
 
 
 def test_latest_reconciliation_of_a_month(store: Store) -> None:

@@ -138,9 +138,10 @@ def test_ledger_rows_and_counts() -> None:
 
 def test_chart_read_back_from_the_store_equals_what_was_written(tmp_path: Path) -> None:
     store = Store(tmp_path / "aiq.duckdb")
-    with pytest.raises(NoLedgerSnapshot, match="materialize aiq/chart_of_accounts first"):
-        chart_from_store(store)
+    with pytest.raises(NoLedgerSnapshot, match="no ledger snapshot of AIQ entity DEMO01 yet"):
+        chart_from_store(store, "DEMO01")
     store.write_snapshot(GL_ACCOUNTS_TABLE, "DEMO01", Ledger(CHART, (), ()).account_rows())
-    back = {a.code: a for a in chart_from_store(store)}
+    store.write_snapshot(GL_ACCOUNTS_TABLE, "DEMO02", [])  # another pair's entity, later, in a shared store
+    back = {a.code: a for a in chart_from_store(store, "DEMO01")}
     # default_tax_id and gl_group are not kept in the snapshot
     assert back == {a.code: replace(a, default_tax_id=None, gl_group=None) for a in CHART}

@@ -31,9 +31,9 @@ ACCOUNT_COLUMNS = ("code", "name", "account_type", "active", "default_account", 
 MAPPING_COLUMNS = ("charge_code", "account_code", "resolved_from", "problem_code")
 
 
-def _chart(db: Store) -> list[GLAccount]:
+def _chart(db: Store, aiq_entity_id: str) -> list[GLAccount]:
     try:
-        return chart_from_store(db)
+        return chart_from_store(db, aiq_entity_id)
     except NoLedgerSnapshot as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
@@ -43,7 +43,7 @@ def _sync_financial_accounts(
 ) -> dg.MaterializeResult[None]:
     mark_run_process(context)
     db = store.store()
-    chart = _chart(db)
+    chart = _chart(db, accountsiq.entity_id)
     with bunny.open() as client:
         done = sync_financial_accounts(
             client, chart, bunny_entity_id=bunny.entity_id, aiq_entity_id=accountsiq.entity_id
@@ -86,11 +86,11 @@ def _mapping_check(mapping: GLMapping) -> dg.AssetCheckResult:
 
 
 def _map_charges(
-    context: dg.AssetExecutionContext, bunny: BunnyResource, store: StoreResource
+    context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource, store: StoreResource
 ) -> Iterator[dg.MaterializeResult[None]]:
     mark_run_process(context)
     db = store.store()
-    chart = _chart(db)
+    chart = _chart(db, accountsiq.entity_id)
     with bunny.open() as client:
         mapping = read_gl_mapping(client, chart, bunny_entity_id=bunny.entity_id)
     rows = mapping_rows(mapping)
@@ -138,10 +138,10 @@ def gl_mapping(names: PairNames) -> dg.AssetsDefinition:
         description="For every Bunny price-list charge, the AIQ account its revenue posts to.",
     )
     def _gl_mapping(
-        context: dg.AssetExecutionContext, bunny: BunnyResource, store: StoreResource
+        context: dg.AssetExecutionContext, accountsiq: AccountsIQResource, bunny: BunnyResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult[None]]:
         # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has
         # two.
-        yield from _map_charges(context, bunny, store)
+        yield from _map_charges(context, accountsiq, bunny, store)
 
     return _gl_mapping

@@ -219,9 +219,10 @@ def _reconcile(
     store: StoreResource,
     sync_settings: SyncSettings,
     posting_rules: PostingRulesResource,
-    key: dg.AssetKey,
+    names: PairNames,
 ) -> Iterator[dg.MaterializeResult[None]]:
     mark_run_process(context)
+    key, scopes = names.monthly_reconciliation, [asset.partitions_name for asset in names.documents]
     money = MoneySettings(
         accounts=posting_rules.payments(),
         payment_amount=posting_rules.bunny_payment_amount,
@@ -236,7 +237,7 @@ def _reconcile(
             sync_start=sync_settings.start_date(),
             money=money,
             today=datetime.now(UTC).date(),
-            dismissed=dismissed_keys(store.store()),
+            dismissed=dismissed_keys(store.store(), scopes),
         )
     snapshot_id, written = write_reconciliation(store.store(), accountsiq.entity_id, result)
     context.log.info(result.describe())
@@ -294,8 +295,7 @@ def monthly_reconciliation(names: PairNames) -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult[None]]:
         # A generator: Dagster reads a plain return annotation as the outputs' types, and an asset with a check has
         # two.
-        key = names.monthly_reconciliation
-        yield from _reconcile(context, accountsiq, bunny, store, sync_settings, posting_rules, key)
+        yield from _reconcile(context, accountsiq, bunny, store, sync_settings, posting_rules, names)
 
     return _monthly_reconciliation
 
