@@ -36,7 +36,8 @@ class _Refused(click.ClickException):
     "entities",
     multiple=True,
     metavar="AIQ_ENTITY",
-    help="Only this AIQ entity (a pair's ledger); repeat for several. Default: every entity in the store.",
+    help="Only this AIQ entity (a pair's ledger); repeat for several. Default: the chosen pair's entity with a "
+    "pairs file, otherwise every entity in the store.",
 )
 @click.option(
     "--bunny-entity",
@@ -81,7 +82,7 @@ def journal(
     settings = Settings.from_env(strict=False)
     settings.require_dagster_home()  # the store's default place is in the instance directory
     try:
-        chosen = _entities(settings, entities, bunny_entities)
+        chosen = _entities(settings, entities, bunny_entities) or _pair_entity(settings)
     except UnknownBunnyEntity as exc:
         raise _Refused(str(exc)) from None
     query = AuditQuery(
@@ -115,6 +116,14 @@ def _entities(settings: Settings, entities: Sequence[str], bunny_entities: Seque
             f"--entity {', '.join(aiq)} is not the AIQ entity of --bunny-entity ({', '.join(paired)})"
         )
     return both
+
+
+def _pair_entity(settings: Settings) -> tuple[str, ...]:
+    """With a pairs file, the chosen pair's AIQ entity (pairs may share a store); otherwise every entity."""
+    from aiq_pipeline.settings import uses_pairs_file
+
+    aiq = settings.pair.aiq
+    return (aiq.entity_id,) if uses_pairs_file() and aiq is not None else ()
 
 
 def _when(entry: AuditEntry) -> str:

@@ -194,6 +194,8 @@ def test_two_pairs_post_each_to_its_own_entity_and_keep_their_exceptions_retries
     assert pairs.journaled("holdings")["DEMO02"] == holdings_invoices
     assert set(pairs.journaled("holdings")) == ({"DEMO01", "DEMO02"} if pairs.shared_store else {"DEMO02"})
     assert pairs.exceptions("trading") == {"6", "7", "8"}  # untouched by holdings' retry
+    audit = pairs.cli("journal", "--json", pair="holdings")
+    assert {e["entity_id"] for e in json.loads(audit.stdout)} == {"DEMO02"}, audit.output
 
     # A dismissal is the pair's own too.
     dismissed = pairs.cli("exceptions", "dismiss", "7", "--reason", "booked by hand", pair="trading")
