@@ -293,4 +293,36 @@ def payments_demo_fixture() -> EmulatorFixture:
         GLAccountFixture(code="2150", description="Customer credits", account_type="Posting"),
     ]
     entity = EntityFixture.model_validate(first.model_dump() | {"gl_accounts": [*first.gl_accounts, *extra]})
-    return EmulatorFixture(clients=demo.clients, entities=[entity, *others])
+    holdings = [_holdings_ledger(other) if other.entity_id == HOLDINGS_ENTITY else other for other in others]
+    return EmulatorFixture(clients=[*demo.clients, HOLDINGS_CLIENT], entities=[entity, *holdings])
+
+
+HOLDINGS_ENTITY = "DEMO02"
+# The second pair's integration application (emulator-only values, not secrets of any real system).
+HOLDINGS_CLIENT = ClientFixture(
+    client_id="demo-aiq-client-2", client_secret=SecretStr("demo-aiq-secret-2"), entities=[HOLDINGS_ENTITY]
+)
+
+
+def _holdings_ledger(demo02: EntityFixture) -> EntityFixture:
+    """DEMO02 as the demo's second pair needs it: Bunny entity 2 ("Demo US Inc") invoices US customers in USD
+    without sales tax and takes their card payments through stripe. GBP stays the base; USD is added with AIQ's
+    rate, a zero-rated tax code `Z`, the revenue accounts Bunny entity 2's charges map to after "Sync financial
+    accounts", a USD bank account, bank charges and customer credits."""
+    extra = [
+        GLAccountFixture(code="4010", description="Professional services revenue", account_type="Posting"),
+        GLAccountFixture(code="4020", description="Usage revenue", account_type="Posting"),
+        GLAccountFixture(code="1200", description="Bank current account", account_type="Bank"),
+        GLAccountFixture(code="1220", description="Bank USD account", account_type="Bank", currency_code="USD"),
+        GLAccountFixture(code="6900", description="Bank charges", account_type="Posting"),
+        GLAccountFixture(code="2150", description="Customer credits", account_type="Posting"),
+    ]
+    return EntityFixture.model_validate(
+        demo02.model_dump()
+        | {
+            "currencies": [*demo02.currencies, "USD"],
+            "exchange_rates": {**demo02.exchange_rates, "USD": Decimal("0.79")},
+            "gl_accounts": [*demo02.gl_accounts, *extra],
+            "tax_codes": [*demo02.tax_codes, TaxCodeFixture(code="Z", description="Zero rated", rate=Decimal("0"))],
+        }
+    )

@@ -14,6 +14,7 @@ from aiq_emulators.accountsiq.fixtures import CustomerFixture, EmulatorFixture, 
 from aiq_emulators.bunny.models import Entity, Invoice, Tenant
 from aiq_emulators.bunny.sample_tenant import sample_tenant
 from aiq_emulators.demo_tenant.customers import CustomerMaker, Customers
+from aiq_emulators.demo_tenant.holdings import holdings_summary, set_up_holdings
 from aiq_emulators.demo_tenant.invoices import Draft, InvoiceMaker
 from aiq_emulators.demo_tenant.payments import PaymentMaker
 from aiq_emulators.demo_tenant.summary import summarise
@@ -51,8 +52,9 @@ def build_demo_tenant(*, customers: int = 300, invoices: int = 3000, seed: int =
     tenant.tokens = []
     # Drawn after everything the invoices draw, so the payments leave the invoices' own draws as they were.
     story = PaymentMaker(rng, tenant, drafts).play()
+    set_up_holdings(tenant)  # draws nothing: entity 1's documents stay as drawn
     accountsiq = _accountsiq_fixture(drawn)
-    summary = summarise(seed, tenant, drafts, accountsiq, story)
+    summary = summarise(seed, tenant, drafts, accountsiq, story) | {"holdings": holdings_summary(tenant)}
     return DemoTenant(accountsiq=accountsiq, bunny=tenant, summary=summary)
 
 

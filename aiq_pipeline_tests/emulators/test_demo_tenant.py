@@ -25,6 +25,7 @@ from aiq_emulators.demo_tenant import (
     build_demo_tenant,
     write_demo_fixtures,
 )
+from aiq_emulators.demo_tenant.holdings import HOLDINGS_BUNNY_ENTITY, set_up_holdings
 from aiq_emulators.demo_tenant.payments import PaymentStory
 from aiq_emulators.demo_tenant.vocabulary import (
     ACCOUNT_CREDIT_ACCOUNT,
@@ -78,12 +79,18 @@ def test_same_vocabulary_as_the_built_in_sample_tenant(raw, demo):
     assert {chart[code].account_type for code in set(BANK_ACCOUNTS.values())} == {"Bank"}
     assert chart[FEES_ACCOUNT].account_type == chart[ACCOUNT_CREDIT_ACCOUNT].account_type == "Posting"
     assert aiq.clients == builtin_aiq.clients
-    assert raw["aiq"]["clients"][0]["client_secret"] == "demo-aiq-secret"
+    assert [(c["client_id"], c["client_secret"], c["entities"]) for c in raw["aiq"]["clients"]] == [
+        ("demo-aiq-client", "demo-aiq-secret", ["DEMO01"]),
+        ("demo-aiq-client-2", "demo-aiq-secret-2", ["DEMO02"]),
+    ]
     for mine, theirs in zip(aiq.entities, builtin_aiq.entities, strict=True):
         assert mine.model_copy(update={"customers": []}) == theirs.model_copy(update={"customers": []})
     assert {c.code for c in builtin_aiq.entities[0].customers} <= {c.code for c in aiq.entities[0].customers}
-    for part in ("api_clients", "currencies", "financial_accounts", "price_list_charges"):
+    for part in ("api_clients", "currencies", "price_list_charges"):
         assert getattr(bunny, part) == getattr(builtin_bunny, part), part
+    # Bunny's financial accounts: the sample tenant's, with entity 2's AIQ accounts imported for the holdings pair.
+    set_up_holdings(builtin_bunny)
+    assert bunny.financial_accounts == builtin_bunny.financial_accounts
     assert [(e.id, e.name, e.base_currency_id) for e in bunny.entities] == [
         (e.id, e.name, e.base_currency_id) for e in builtin_bunny.entities
     ]
@@ -589,3 +596,66 @@ def test_the_demo_settings_post_the_story_end_to_end(tmp_path, monkeypatch):
         )
         assert now_compared > compared
         assert {c: aiq.get(c, Decimal(0)) for c in now_compared} == {c: owed[c] for c in now_compared}
+
+
+def test_the_holdings_pair_has_its_own_client_and_ledger():
+    """DEMO02 has the second integration application (and only it); the demo client still reaches DEMO01 alone."""
+    fixture = payments_demo_fixture()
+    grants = {c.client_id: (c.client_secret.get_secret_value(), c.entities) for c in fixture.clients}
+    assert grants == {
+        "demo-aiq-client": ("demo-aiq-secret", ["DEMO01"]),
+        "demo-aiq-client-2": ("demo-aiq-secret-2", ["DEMO02"]),
+    }
+    demo02 = {e.entity_id: e for e in fixture.entities}["DEMO02"]
+    chart = {a.code: a for a in demo02.gl_accounts}
+    assert demo02.base_currency == "GBP" and "USD" in demo02.currencies and demo02.exchange_rates["USD"] > 0
+    assert {chart[c].account_type for c in ("4000", "4010", "6900", "2150")} == {"Posting"}
+    assert (chart["1220"].account_type, chart["1220"].currency_code) == ("Bank", "USD")
+    assert {t.code: str(t.rate) for t in demo02.tax_codes} == {"S": "20", "Z": "0"}
+
+
+@pytest.mark.slow
+def test_the_demo_pairs_file_posts_entity_2_to_demo02_and_nothing_of_entity_1(tmp_path, monkeypatch):
+    """The demo's pairs file (aiq_emulators.demo.demo_pairs_text), pair holdings synced once: every released invoice
+    and received payment of Bunny entity 2 posts to DEMO02, as the summary expects; nothing of entity 1 does, and
+    DEMO01 stays untouched."""
+    import dagster as dg
+
+    from aiq_emulators.demo import HOLDINGS, demo_pairs_environment, demo_pairs_text
+    from aiq_emulators.runner import running_emulators
+    from aiq_pipeline.defs.code_location import build_definitions
+    from aiq_pipeline.operations.sync import sync_once
+    from aiq_pipeline.settings import VARIABLES
+
+    fixtures = write_demo_fixtures(tmp_path / "fixtures", customers=20, invoices=80, seed=7)
+    expected = fixtures.summary["holdings"]
+    assert expected["invoices"]["picked_up"] >= 2 and expected["payments"]["picked_up"] >= 1
+    home = tmp_path / "home"
+    home.mkdir()
+    with (
+        running_emulators(
+            state_dir=tmp_path / "emulators", accountsiq_fixture=fixtures.accountsiq, bunny_fixture=fixtures.bunny
+        ) as emulators,
+        dg.instance_for_test() as instance,
+    ):
+        assert emulators.accountsiq_url and emulators.bunny_url
+        pairs_file = tmp_path / "pairs.toml"
+        pairs_file.write_text(demo_pairs_text(emulators.accountsiq_url, emulators.bunny_url, batch_size=50))
+        for name in VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in demo_pairs_environment(pairs_file, home).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AIQ_PIPELINE_PAIR", HOLDINGS.name)
+        result = sync_once(instance, echo=lambda _: None, defs=build_definitions(pair=HOLDINGS.name))
+
+        assert result.failed == []
+        posted = set(result.posted)
+        invoices = {k for k in posted if k.isdigit()}
+        assert len(invoices) == expected["invoices"]["posted"]
+        assert len([k for k in posted if k.startswith("PAY-")]) == expected["payments"]["posted"]
+        bunny = emulators.bunny.store.tenant
+        assert {i.entity_id for i in bunny.invoices if i.id in invoices} == {HOLDINGS_BUNNY_ENTITY}
+        data = emulators.accountsiq.state.data
+        assert data.entities["DEMO01"].transactions == {}
+        assert len([t for t in data.entities["DEMO02"].transactions.values() if t.type_code == "SI"]) == len(invoices)
+        assert (home / "aiq_pipeline_holdings.duckdb").exists()
