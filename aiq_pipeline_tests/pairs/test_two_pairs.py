@@ -231,3 +231,17 @@ def test_the_workspace_lists_one_location_per_pair_and_dagster_loads_each(pairs:
     assert validated.returncode == 0, validated.stderr[-2000:]
     for location in ("aiq_pipeline_trading", "aiq_pipeline_holdings"):
         assert f"Validation successful for code location {location}" in validated.stdout + validated.stderr
+
+
+def test_each_pairs_sensor_adds_its_own_entitys_invoices_to_its_own_partitions(pairs: TwoPairs) -> None:
+    with dg.DagsterInstance.get() as instance:
+        for names, entity in ((TRADING, "1"), (HOLDINGS, "2")):
+            defs = build_definitions(pair=names.pair)
+            sensor = defs.get_sensor_def(names.invoices.sensor_name)
+            resources = {key: defs.resources[key] for key in ("bunny", "sync_settings")}
+            result = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+            assert isinstance(result, dg.SensorResult)
+            (added,) = result.dynamic_partitions_requests or []
+            assert added.partitions_def_name == names.invoices.partitions_name
+            assert set(added.partition_keys or []) <= pairs.bunny_invoice_ids(entity) and added.partition_keys
+            assert all(request.asset_selection == [names.invoices.key] for request in result.run_requests or [])
