@@ -118,10 +118,10 @@ def _second_aiq_entity(emulators: RunningEmulators) -> None:
         entity.tax_codes["Z"] = TaxCodeFixture(code="Z", description="Zero", rate=Decimal("0"))
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
+@pytest.fixture
 def store(request: pytest.FixtureRequest) -> str | None:
-    """Each pair its own DuckDB file (the default), or one PostgreSQL database both pairs share."""
-    return request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    """Each pair its own DuckDB file (the default), or (parametrized) one PostgreSQL database both pairs share."""
+    return request.getfixturevalue("pg_url") if getattr(request, "param", "duckdb") == "postgresql" else None
 
 
 @pytest.fixture
@@ -150,6 +150,7 @@ def _make_holdings_revenue_default(pairs: TwoPairs) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store", ["duckdb", "postgresql"], indirect=True)
 def test_two_pairs_post_each_to_its_own_entity_and_keep_their_exceptions_retries_and_dismissals_apart(
     pairs: TwoPairs,
 ) -> None:
