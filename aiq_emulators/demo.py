@@ -1,12 +1,16 @@
-"""`make demo`: both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME, the UI and the daemon.
+"""`make demo`: both emulators with the demo tenant, DuckDB, a persistent DAGSTER_HOME, the UI and the daemon, for
+two pairs: `trading` (Bunny entity 1 "Demo Trading Ltd" -> AIQ DEMO01) and `holdings` (Bunny entity 2 "Demo US Inc"
+-> AIQ DEMO02), each its own code location.
 
 `DemoStack` starts everything and stops it again; `run_demo` (the CLI's `demo` command) runs it in the
 foreground under `.demo/`, and the browser test runs it on free ports in a temporary folder.
 
 Layout of the state folder (`.demo/`, git-ignored; `--fresh` wipes it):
-`dagster_home/` (instance: runs, partitions, sensor cursor), `emulators/` (AIQ and Bunny state),
-`fixtures/` (the generated demo tenant, written once), `aiq_pipeline.duckdb` (the store),
-`demo.env` (the settings, for the CLI in another terminal) and `dagster-dev.log`.
+`dagster_home/` (instance: runs, partitions, sensor cursors; and each pair's store, `aiq_pipeline_<pair>.duckdb`),
+`emulators/` (AIQ and Bunny state), `fixtures/` (the generated demo tenant, written once), `pairs.toml` (the two
+pairs' settings, AIQ_PIPELINE_PAIRS_FILE), `workspace.yaml` (one code location per pair), `demo.env` (what the CLI
+in another terminal needs: the pairs file, the secrets it references, DAGSTER_HOME) and `dagster-dev.log`.
+A folder left by the one-pair demo (a store `aiq_pipeline.duckdb` and no `pairs.toml`) is started afresh.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +36,11 @@ import dagster as dg
 import httpx
 
 from aiq_emulators.accountsiq.fixtures import payments_demo_fixture
+from aiq_emulators.bunny.sample_tenant import sample_tenant
 from aiq_emulators.bunny.store import TenantStore
 from aiq_emulators.demo_tenant import write_demo_fixtures
 from aiq_emulators.demo_tenant.files import write_aiq_fixture
+from aiq_emulators.demo_tenant.holdings import set_up_holdings
 from aiq_emulators.demo_tenant.vocabulary import (
     ACCOUNT_CREDIT_ACCOUNT,
     BANK_ACCOUNTS,
@@ -47,16 +53,11 @@ from aiq_emulators.demo_tenant.vocabulary import (
 from aiq_emulators.runner import RunningEmulators, running_emulators
 from aiq_emulators.serving import LOOPBACK, free_port
 from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
-from aiq_pipeline.defs.names import DEFAULT_NAMES
+from aiq_pipeline.cli.workspace import workspace_text
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.run_requests import TRIGGER_TAG
-from aiq_pipeline.defs.resources import (
-    AccountsIQResource,
-    BunnyResource,
-    PostingRulesResource,
-    StoreResource,
-    SyncSettings,
-)
+from aiq_pipeline.settings import VARIABLES, Settings, default_store_path
 from aiq_pipeline.sync.identity import payment_key
 
 Echo = Callable[[str], None]
@@ -68,10 +69,6 @@ DEFAULT_ACCOUNTSIQ_PORT = 8701
 DEFAULT_BUNNY_PORT = 8702
 
 # The demo tenant's identities (docs/demo-tenant.md): emulator-only values, not secrets of any real system.
-AIQ_ENTITY = "DEMO01"
-AIQ_CLIENT = ("demo-aiq-client", "demo-aiq-secret")
-AIQ_TAX_CODE = "V01"
-BUNNY_ENTITY = "1"
 BUNNY_CLIENT = ("demo-bunny-client", "demo-bunny-secret")
 BUNNY_SCOPES = "standard:read standard:write billing:read billing:write product:read product:write"
 
@@ -85,6 +82,60 @@ _ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+@dataclass(frozen=True)
+class DemoPair:
+    """One pair of the demo: a Bunny entity posting to an AIQ entity with its own integration application.
+
+    `secret_variable` holds the AIQ client secret (the pairs file names it, never holds it); `bank_variable`, when
+    set, holds the pair's AIQ_PIPELINE_BANK_ACCOUNTS, so the walkthrough's fix can extend it in a shell."""
+
+    name: str
+    aiq_entity: str
+    aiq_client: tuple[str, str]
+    aiq_tax_code: str
+    bunny_entity: str
+    bank_accounts: str
+    secret_variable: str
+    bank_variable: str | None = None
+
+    @property
+    def names(self) -> PairNames:
+        return PairNames(self.name)
+
+
+TRADING = DemoPair(
+    name="trading",
+    aiq_entity="DEMO01",
+    aiq_client=("demo-aiq-client", "demo-aiq-secret"),
+    aiq_tax_code="V01",
+    bunny_entity="1",
+    bank_accounts=BANK_ACCOUNTS_SETTING,
+    secret_variable="TRADING_AIQ_CLIENT_SECRET",
+    bank_variable="TRADING_BANK_ACCOUNTS",
+)
+# Bunny entity 2 invoices US customers in USD without sales tax (0 %: the zero-rated code Z) and takes card
+# payments through stripe and wires (manual) into DEMO02's USD account (aiq_emulators.accountsiq.fixtures).
+HOLDINGS = DemoPair(
+    name="holdings",
+    aiq_entity="DEMO02",
+    aiq_client=("demo-aiq-client-2", "demo-aiq-secret-2"),
+    aiq_tax_code="Z",
+    bunny_entity="2",
+    bank_accounts="stripe:USD=1220,manual:USD=1220",
+    secret_variable="HOLDINGS_AIQ_CLIENT_SECRET",
+)
+DEMO_PAIRS = (TRADING, HOLDINGS)
+BUNNY_SECRET_VARIABLE = "DEMO_BUNNY_CLIENT_SECRET"
+
+# The one-pair names kept for what reads the trading pair alone (demo_environment, the walkthrough's fixes).
+AIQ_ENTITY, AIQ_CLIENT, AIQ_TAX_CODE, BUNNY_ENTITY = (
+    TRADING.aiq_entity,
+    TRADING.aiq_client,
+    TRADING.aiq_tax_code,
+    TRADING.bunny_entity,
+)
 
 
 @dataclass(frozen=True)
@@ -103,9 +154,22 @@ class DemoLayout:
     def fixtures(self) -> Path:
         return self.root / "fixtures"
 
+    def store(self, pair: str) -> Path:
+        """The pair's DuckDB store: the pairs file's default, `$DAGSTER_HOME/aiq_pipeline_<pair>.duckdb`."""
+        return default_store_path(self.dagster_home, pair)
+
     @property
-    def store(self) -> Path:
+    def one_pair_store(self) -> Path:
+        """Where the one-pair demo kept its store: its presence without a pairs file marks such a folder."""
         return self.root / "aiq_pipeline.duckdb"
+
+    @property
+    def pairs_file(self) -> Path:
+        return self.root / "pairs.toml"
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace.yaml"
 
     @property
     def env_file(self) -> Path:
@@ -115,11 +179,15 @@ class DemoLayout:
     def log(self) -> Path:
         return self.root / "dagster-dev.log"
 
+    def is_one_pair_demo(self) -> bool:
+        """A folder the one-pair demo left: its emulators and instance know nothing of the second pair."""
+        return self.one_pair_store.exists() and not self.pairs_file.exists()
+
 
 @dataclass(frozen=True)
 class Progress:
-    """Where the sync stands: Bunny's released invoices against the invoice asset's partitions, and the payments'
-    partitions (a payment gets one once the invoices it paid are no longer being posted)."""
+    """Where one pair's sync stands: Bunny's released invoices against the invoice asset's partitions, and the
+    payments' partitions (a payment gets one once the invoices it paid are no longer being posted)."""
 
     released: int
     known: int
@@ -129,15 +197,11 @@ class Progress:
     payments_known: int = 0
     payments_posted: int = 0
     payments_failed: int = 0
+    received: int = 0  # payments Bunny shows received (what the payments sensor should pick up)
 
     @property
     def caught_up(self) -> bool:
-        return (
-            self.released > 0
-            and self.known >= self.released
-            and self.posted + self.failed == self.known
-            and (self.active_runs == 0)
-        )
+        return self.invoices_settled and self.active_runs == 0
 
     @property
     def invoices_settled(self) -> bool:
@@ -150,12 +214,52 @@ class Progress:
         done = self.payments_posted + self.payments_failed
         return self.payments_known > 0 and done == self.payments_known and self.active_runs == 0
 
+    @property
+    def payments_caught_up(self) -> bool:
+        """Every received payment is picked up and posted or failed (none received: nothing to wait for)."""
+        return self.received == 0 or (self.payments_settled and self.payments_known >= self.received)
+
     def render(self) -> str:
         return (
             f"invoices: {self.posted} posted, {self.failed} failed, {self.known} picked up of {self.released} "
             f"released; payments: {self.payments_posted} posted, {self.payments_failed} failed of "
-            f"{self.payments_known} picked up; {self.active_runs} run(s) queued or running"
+            f"{self.payments_known} picked up"
         )
+
+
+@dataclass(frozen=True)
+class DemoProgress:
+    """Every pair's `Progress` (by pair name, in the pairs file's order) and the instance's active runs."""
+
+    pairs: Mapping[str, Progress]
+    active_runs: int
+
+    def __getitem__(self, pair: str) -> Progress:
+        return self.pairs[pair]
+
+    @property
+    def caught_up(self) -> bool:
+        return all(p.caught_up for p in self.pairs.values())
+
+    @property
+    def invoices_settled(self) -> bool:
+        return all(p.invoices_settled for p in self.pairs.values())
+
+    @property
+    def payments_caught_up(self) -> bool:
+        return all(p.payments_caught_up for p in self.pairs.values())
+
+    @property
+    def posted(self) -> int:
+        return sum(p.posted for p in self.pairs.values())
+
+    @property
+    def known(self) -> int:
+        return sum(p.known for p in self.pairs.values())
+
+    def render(self) -> str:
+        per_pair = "; ".join(f"{name} {p.render()}" for name, p in self.pairs.items())
+        return f"{per_pair}; {self.active_runs} run(s) queued or running"
 
 
 def _port_is_free(port: int) -> bool:
@@ -219,8 +323,9 @@ def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) ->
 class DemoStack:
     """The emulators (threads of this process) plus `dagster dev` (a child process group) on one state folder.
 
-    `generated_tenant=None` uses the emulators' built-in sample tenant (a dozen invoices, a few of them broken);
-    `(customers, invoices)` the generated demo tenant of that size.
+    `generated_tenant=None` uses the emulators' built-in sample tenant (a dozen invoices, a few of them broken) with
+    Bunny entity 2's accounts set up for the second pair; `(customers, invoices)` the generated demo tenant of that
+    size. `pairs` are the demo's pairs (both by default), each its own code location.
     """
 
     def __init__(
@@ -235,8 +340,10 @@ class DemoStack:
         project_dir: Path = PROJECT_DIR,
         echo: Echo = print,
         startup_timeout: float = 180.0,
+        pairs: tuple[DemoPair, ...] = DEMO_PAIRS,
     ) -> None:
         self.layout = DemoLayout(root)
+        self.pairs = pairs
         self.project_dir = project_dir
         self.echo = echo
         self.startup_timeout = startup_timeout
@@ -265,6 +372,11 @@ class DemoStack:
 
     def _start(self) -> None:
         layout = self.layout
+        if layout.is_one_pair_demo():
+            raise RuntimeError(
+                f"{layout.root} holds a one-pair demo (its store {layout.one_pair_store.name}, no pairs.toml): "
+                "start afresh (aiq-pipeline demo --fresh)"
+            )
         for folder in (layout.root, layout.dagster_home, layout.emulators):
             folder.mkdir(parents=True, exist_ok=True)
         instance_yaml = layout.dagster_home / "dagster.yaml"
@@ -276,8 +388,9 @@ class DemoStack:
         if self._generated_tenant is not None:
             customers, invoices = self._generated_tenant
             aiq_fixture, bunny_fixture = demo_fixtures(layout.fixtures, customers, invoices, self.echo)
-        else:  # the sample tenant's ledger, with the bank accounts the demo's settings map
+        else:  # the sample tenant, with the AIQ accounts the demo's settings map and entity 2's Bunny accounts
             aiq_fixture = write_aiq_fixture(layout.fixtures / "accountsiq-sample.json", payments_demo_fixture())
+            bunny_fixture = _write_sample_bunny_fixture(layout.fixtures / "bunny-sample.json")
 
         ui_port, aiq_port, bunny_port = self._ports
         self.emulators = self._stack.enter_context(
@@ -290,6 +403,7 @@ class DemoStack:
             )
         )
         self.env = self._environment()
+        self._write_pairs_file()
         self._write_env_file()
 
         self.instance = self._stack.enter_context(dg.DagsterInstance.from_config(str(layout.dagster_home)))
@@ -297,7 +411,8 @@ class DemoStack:
         started = time.monotonic()
         self.refresh_ledger_and_mapping()
         self.echo(
-            f"ledger snapshot, financial accounts and GL mapping materialized in {time.monotonic() - started:.1f}s"
+            f"ledger snapshot, financial accounts and GL mapping of {', '.join(p.name for p in self.pairs)} "
+            f"materialized in {time.monotonic() - started:.1f}s"
         )
 
         ui_port = ui_port or free_port()
@@ -307,13 +422,18 @@ class DemoStack:
         self._start_dagster(ui_port)
 
     def _environment(self) -> dict[str, str]:
+        """What every process of the demo adds to its environment: the pairs file, the instance and the variables
+        the file references (the secrets, the trading pair's bank mapping)."""
+        return demo_pairs_environment(self.layout.pairs_file, self.layout.dagster_home, self.pairs)
+
+    def _write_pairs_file(self) -> None:
         assert self.emulators is not None and self.emulators.accountsiq_url and self.emulators.bunny_url
-        return demo_environment(
-            self.emulators.accountsiq_url,
-            self.emulators.bunny_url,
-            store=self.layout.store,
-            dagster_home=self.layout.dagster_home,
-            batch_size=self._batch_size,
+        text = demo_pairs_text(
+            self.emulators.accountsiq_url, self.emulators.bunny_url, pairs=self.pairs, batch_size=self._batch_size
+        )
+        self.layout.pairs_file.write_text(text, encoding="utf-8")
+        self.layout.workspace.write_text(
+            workspace_text(tuple(p.name for p in self.pairs), str(self.project_dir)), encoding="utf-8"
         )
 
     def _write_env_file(self) -> None:
@@ -321,34 +441,10 @@ class DemoStack:
         path.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in self.env.items()), encoding="utf-8")
         path.chmod(0o600)
 
-    def resources(self) -> dict[str, dg.ConfigurableResource]:
-        """The same settings the code location reads from `self.env`, as explicit resources."""
-        env = self.env
-        start = env["AIQ_PIPELINE_SYNC_START_DATE"]
-        return {
-            "accountsiq": AccountsIQResource(
-                base_url=env["AIQ_BASE_URL"],
-                entity_id=env["AIQ_ENTITY_ID"],
-                client_id=env["AIQ_CLIENT_ID"],
-                client_secret=env["AIQ_CLIENT_SECRET"],
-                default_tax_code=env["AIQ_DEFAULT_TAX_CODE"],
-            ),
-            "bunny": BunnyResource(
-                base_url=env["BUNNY_BASE_URL"],
-                client_id=env["BUNNY_CLIENT_ID"],
-                client_secret=env["BUNNY_CLIENT_SECRET"],
-                entity_id=env["BUNNY_ENTITY_ID"],
-            ),
-            "store": StoreResource(location=env["AIQ_PIPELINE_STORE"]),
-            "sync_settings": SyncSettings(sync_start_date=start)
-            if self._batch_size is None
-            else SyncSettings(sync_start_date=start, batch_size=self._batch_size),
-            "posting_rules": PostingRulesResource(
-                bank_accounts=dict(BANK_ACCOUNTS),
-                fees_account=env["AIQ_PIPELINE_FEES_ACCOUNT"],
-                account_credit_account=env["AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT"],
-            ),
-        }
+    def settings(self, pair: DemoPair) -> Settings:
+        """The pair's settings, read from the demo's pairs file exactly as its code location reads them."""
+        with demo_settings_environment(self.env):
+            return Settings.from_env(pair=pair.name)
 
     def release_interrupted_runs(self) -> None:
         """Runs the last demo stopped mid-way (Ctrl-C) still hold the store pool's one slot and would block
@@ -373,31 +469,35 @@ class DemoStack:
         from aiq_pipeline.defs.code_location import build_definitions
 
         assert self.instance is not None
-        job = build_definitions(self.resources()).resolve_implicit_global_asset_job_def()
-        result = job.execute_in_process(
-            instance=self.instance,
-            asset_selection=list(DEFAULT_NAMES.setup_assets),
-            tags={TRIGGER_TAG: "demo"},
-            # The step-by-step debug log belongs in the UI's run view, not on the demo's terminal.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            raise_on_error=False,
-        )
-        if not result.success:
-            failure = next((e for e in result.all_events if e.is_step_failure), None)
-            error = failure.step_failure_data.error if failure and failure.step_failure_data else None
-            raise RuntimeError(f"the ledger/accounts/mapping step failed: {error.message.strip() if error else '?'}")
+        for pair in self.pairs:
+            # The resources resolve the pair's secrets from the environment when the run starts.
+            with demo_settings_environment(self.env):
+                defs = build_definitions(settings=Settings.from_env(pair=pair.name))
+                result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                    instance=self.instance,
+                    asset_selection=list(pair.names.setup_assets),
+                    tags={TRIGGER_TAG: "demo"},
+                    # The step-by-step debug log belongs in the UI's run view, not on the demo's terminal.
+                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                    raise_on_error=False,
+                )
+            if not result.success:
+                failure = next((e for e in result.all_events if e.is_step_failure), None)
+                error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+                raise RuntimeError(
+                    f"the ledger/accounts/mapping step of pair {pair.name} failed: "
+                    f"{error.message.strip() if error else '?'}"
+                )
 
     def _start_dagster(self, ui_port: int) -> None:
-        workspace = self.project_dir / "workspace.yaml"
-        target = ["-w", str(workspace)] if workspace.exists() else ["-m", "aiq_pipeline.definitions"]
         dagster = Path(sys.executable).with_name("dagster")
-        command = [str(dagster) if dagster.exists() else "dagster", "dev", *target]
+        command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(self.layout.workspace)]
         command += ["-p", str(ui_port), "-h", LOOPBACK]
         log = self._stack.enter_context(self.layout.log.open("ab"))
         self._process = subprocess.Popen(
             [sys.executable, "-c", _EXEC_WITH_DEFAULT_SIGINT, *command],
             cwd=self.project_dir,
-            env={**os.environ, **self.env},
+            env=demo_process_environment(self.env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -442,13 +542,15 @@ class DemoStack:
 
     # -- watching ------------------------------------------------------------------------------------
 
-    def released_invoices(self) -> int:
-        """Invoices of the synced entity that Bunny has released (what the sensor should pick up)."""
+    def released_invoices(self, pair: DemoPair = TRADING) -> int:
+        """Invoices of the pair's Bunny entity that Bunny has released (what its sensor should pick up)."""
         assert self.emulators is not None
         store = self.emulators.bunny.store
         with store.lock:
             return sum(
-                1 for i in store.tenant.invoices if i.entity_id == BUNNY_ENTITY and i.state in POSTABLE_INVOICE_STATES
+                1
+                for i in store.tenant.invoices
+                if i.entity_id == pair.bunny_entity and i.state in POSTABLE_INVOICE_STATES
             )
 
     def _statuses(self, asset: DocumentAsset) -> tuple[int, int, int]:
@@ -463,35 +565,41 @@ class DemoStack:
             values.count(dg.AssetPartitionStatus.FAILED),
         )
 
-    def received_payments(self) -> int:
-        """Payments of the synced entity that Bunny shows received (what the payments sensor should pick up)."""
+    def received_payments(self, pair: DemoPair = TRADING) -> int:
+        """Payments of the pair's Bunny entity that Bunny shows received (what its payments sensor should pick up)."""
         assert self.emulators is not None
         store = self.emulators.bunny.store
         with store.lock:
             return sum(
-                1 for p in store.tenant.payments if p.entity_id == BUNNY_ENTITY and p.processing_state == "SUCCEEDED"
+                1
+                for p in store.tenant.payments
+                if p.entity_id == pair.bunny_entity and p.processing_state == "SUCCEEDED"
             )
 
-    def progress(self) -> Progress:
-        assert self.instance is not None
-        known, posted, failed = self._statuses(DEFAULT_NAMES.invoices)
-        payments_known, payments_posted, payments_failed = self._statuses(DEFAULT_NAMES.payments)
-        active = self.instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES))
+    def pair_progress(self, pair: DemoPair, active_runs: int) -> Progress:
+        known, posted, failed = self._statuses(pair.names.invoices)
+        payments_known, payments_posted, payments_failed = self._statuses(pair.names.payments)
         return Progress(
-            released=self.released_invoices(),
+            released=self.released_invoices(pair),
             known=known,
             posted=posted,
             failed=failed,
-            active_runs=active,
+            active_runs=active_runs,
             payments_known=payments_known,
             payments_posted=payments_posted,
             payments_failed=payments_failed,
+            received=self.received_payments(pair),
         )
+
+    def progress(self) -> DemoProgress:
+        assert self.instance is not None
+        active = self.instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES))
+        return DemoProgress({pair.name: self.pair_progress(pair, active) for pair in self.pairs}, active)
 
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def wait_for(self, done: Callable[[Progress], bool], timeout: float, interval: float = 2.0) -> Progress:
+    def wait_for(self, done: Callable[[DemoProgress], bool], timeout: float, interval: float = 2.0) -> DemoProgress:
         deadline = time.monotonic() + timeout
         while True:
             progress = self.progress()
@@ -559,6 +667,27 @@ class DemoStack:
                 if p.entity_id == BUNNY_ENTITY and p.processing_state in ("PENDING", "PROCESSING")
             ]
 
+    def closed_period_invoice(self) -> str | None:
+        """The number of the trading pair's first released invoice issued in a period whose sales ledger AIQ has
+        closed (a planted CLOSED_PERIOD failure), or None."""
+        assert self.emulators is not None
+        closed_before = next(
+            e.sales_ledger_closed_before for e in payments_demo_fixture().entities if e.entity_id == TRADING.aiq_entity
+        )
+        store = self.emulators.bunny.store
+        with store.lock:
+            closed = [
+                i
+                for i in store.tenant.invoices
+                if i.entity_id == TRADING.bunny_entity
+                and i.state in POSTABLE_INVOICE_STATES
+                and closed_before is not None
+                and i.issued_at is not None
+                and i.issued_at < closed_before
+                and i.number
+            ]
+        return min(closed, key=lambda i: (i.issued_at, i.id)).number if closed else None
+
     def fix_broken_charge(self) -> None:
         ids = self.broken_charge_fix()
         if ids is None:
@@ -610,6 +739,99 @@ def demo_environment(
     return env
 
 
+def demo_pairs_text(
+    accountsiq_url: str, bunny_url: str, *, pairs: tuple[DemoPair, ...] = DEMO_PAIRS, batch_size: int | None = None
+) -> str:
+    """The demo's pairs file (AIQ_PIPELINE_PAIRS_FILE): what both pairs share under [defaults], then each pair.
+
+    The same choices as `demo_environment`: the start date brings the demo tenant's history in, the sensors start
+    RUNNING, the trading pair's bank mapping leaves paypal unmapped on purpose. Secrets are `{ env = }` references
+    (the file never holds one); so is the trading pair's bank mapping, so the walkthrough's fix can extend it in
+    the CLI's shell. Each pair's store is the default, `$DAGSTER_HOME/aiq_pipeline_<pair>.duckdb`."""
+
+    def value(text: str) -> str:
+        return json.dumps(text)  # a TOML basic string: the JSON escapes are TOML's
+
+    defaults = {
+        "AIQ_BASE_URL": value(accountsiq_url),
+        "BUNNY_BASE_URL": value(bunny_url),
+        "BUNNY_CLIENT_ID": value(BUNNY_CLIENT[0]),
+        "BUNNY_CLIENT_SECRET": f"{{ env = {value(BUNNY_SECRET_VARIABLE)} }}",
+        "AIQ_PIPELINE_SENSOR_DEFAULT": value("RUNNING"),
+        "AIQ_PIPELINE_SYNC_START_DATE": value(SYNC_START_DATE.isoformat()),
+        "AIQ_PIPELINE_FEES_ACCOUNT": value(FEES_ACCOUNT),
+        "AIQ_PIPELINE_ACCOUNT_CREDIT_ACCOUNT": value(ACCOUNT_CREDIT_ACCOUNT),
+    }
+    if batch_size is not None:
+        defaults["AIQ_PIPELINE_BATCH_SIZE"] = value(str(batch_size))
+    lines = [
+        "# Written by `make demo` (aiq_emulators/demo.py) on each start: the demo's two pairs. Emulator-only values;",
+        "# the secrets are read from the variables named here (demo.env sets them).",
+        "[defaults]",
+        *(f"{key} = {text}" for key, text in defaults.items()),
+    ]
+    for pair in pairs:
+        banks = f"{{ env = {value(pair.bank_variable)} }}" if pair.bank_variable else value(pair.bank_accounts)
+        lines += [
+            "",
+            f"[pairs.{pair.name}]  # Bunny entity {pair.bunny_entity} -> AIQ {pair.aiq_entity}",
+            f"AIQ_ENTITY_ID = {value(pair.aiq_entity)}",
+            f"AIQ_CLIENT_ID = {value(pair.aiq_client[0])}",
+            f"AIQ_CLIENT_SECRET = {{ env = {value(pair.secret_variable)} }}",
+            f"AIQ_DEFAULT_TAX_CODE = {value(pair.aiq_tax_code)}",
+            f"BUNNY_ENTITY_ID = {value(pair.bunny_entity)}",
+            f"AIQ_PIPELINE_BANK_ACCOUNTS = {banks}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def demo_pairs_environment(
+    pairs_file: Path, dagster_home: Path, pairs: tuple[DemoPair, ...] = DEMO_PAIRS
+) -> dict[str, str]:
+    """What a process of the demo adds to its environment beside `demo_pairs_text`'s file: the file, the instance
+    and the variables the file references (the secrets, the trading pair's bank mapping)."""
+    env = {
+        "AIQ_PIPELINE_PAIRS_FILE": str(pairs_file),
+        "DAGSTER_HOME": str(dagster_home),
+        BUNNY_SECRET_VARIABLE: BUNNY_CLIENT[1],
+    }
+    for pair in pairs:
+        env[pair.secret_variable] = pair.aiq_client[1]
+        if pair.bank_variable:
+            env[pair.bank_variable] = pair.bank_accounts
+    return env
+
+
+def demo_process_environment(demo_env: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (the process environment) without any setting variable, plus the demo's: beside a pairs file, a
+    setting left in the environment (a shell that sourced an older demo.env) would stop the code locations loading."""
+    base = os.environ if base is None else base
+    return {k: v for k, v in base.items() if k not in VARIABLES} | dict(demo_env)
+
+
+@contextlib.contextmanager
+def demo_settings_environment(demo_env: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment as the demo's processes see it (`demo_process_environment`), while reading a
+    pair's settings or running its definitions in process; restored afterwards."""
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(demo_process_environment(demo_env, saved))
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _write_sample_bunny_fixture(path: Path) -> Path:
+    """The Bunny emulator's sample tenant with entity 2's accounts for the holdings pair, as a fixture file."""
+    tenant = sample_tenant()
+    set_up_holdings(tenant)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tenant.model_dump_json(exclude_defaults=True, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
 def unmapped_payments(store: TenantStore) -> dict[str, list[str]]:
     """Currency -> ids of the synced entity's received payments through the processor left unmapped on purpose."""
     found: dict[str, list[str]] = {}
@@ -642,10 +864,11 @@ def _shown(path: Path) -> str:
 
 
 def walkthrough(stack: DemoStack) -> str:
-    """The copy-pasteable commands of the README's walkthrough, with this stack's ports and ids."""
+    """The copy-pasteable commands of the README's walkthrough, with this stack's ports, pairs and ids."""
     assert stack.emulators is not None
-    bunny = stack.emulators.bunny_url
+    bunny, ui = stack.emulators.bunny_url, stack.ui_url
     cli = _shown(Path(sys.executable).with_name("aiq-pipeline"))
+    trading = f"{cli} --pair {TRADING.name}"
     env_file = _shown(stack.layout.env_file)
     new_invoices = json.dumps(
         {
@@ -656,19 +879,30 @@ def walkthrough(stack: DemoStack) -> str:
         }
     )
     lines = [
-        f"Dagster UI: {stack.ui_url}",
-        f"  Lineage: {stack.ui_url}/asset-groups   Invoices: {stack.ui_url}/assets/aiq/posted_invoices?view=partitions",
-        f"  Payments: {stack.ui_url}/assets/aiq/posted_payments?view=partitions",
-        "  The sensors are on: every 30 s they pick up Bunny's released invoices, credit notes and payments",
-        "  and post them in batches; posted partitions turn green, the ones that cannot be posted turn red.",
+        f"Dagster UI: {ui}   Lineage: {ui}/asset-groups",
+        f"  {len(stack.pairs)} pairs, each its own code location (Deployment > Code locations):",
+    ]
+    for pair in stack.pairs:
+        assets = f"{ui}/assets/{pair.name}/aiq"
+        lines += [
+            f"  {pair.name} (Bunny entity {pair.bunny_entity} -> AIQ {pair.aiq_entity}): "
+            f"{assets}/posted_invoices?view=partitions",
+            f"    payments: {assets}/posted_payments?view=partitions",
+        ]
+    lines += [
+        "  The sensors are on: every 30 s each pair's sensors pick up its Bunny entity's released invoices, credit",
+        "  notes and payments and post them in batches; posted partitions turn green, the ones that cannot be",
+        "  posted turn red.",
         "",
         "In another terminal, in this folder:",
         f"  set -a; . {env_file}; set +a",
         "",
-        "  # the documents that could not be posted, with the reason and the fix",
-        f"  {cli} exceptions",
+        "  # both pairs' settings checked against the emulators",
+        f"  {cli} doctor",
+        "  # the documents that could not be posted, with the reason and the fix, per pair",
+        *(f"  {cli} --pair {pair.name} exceptions" for pair in stack.pairs),
         "",
-        "  # release 20 new invoices in Bunny: the sensor posts them within about 30 s",
+        "  # release 20 new invoices in Bunny (entity 1): the trading pair posts them within about 30 s",
         f"  curl -s -X POST {bunny}/_emulator/invoices -H 'content-type: application/json' \\",
         f"    -d '{new_invoices}'",
         "  # or release the tenant's draft invoices",
@@ -681,19 +915,28 @@ def walkthrough(stack: DemoStack) -> str:
         )
         lines += [
             "",
-            f"  # fix one cause: {BROKEN_CHARGE} books to 4900, a control account in AIQ; point it at",
+            f"  # fix one cause (trading): {BROKEN_CHARGE} books to 4900, a control account in AIQ; point it at",
             f"  # {FIXED_ACCOUNT_CODE} in Bunny (as a finance person would in Bunny's price list)",
             f"  TOKEN=$(curl -s {bunny}/oauth/token -d grant_type=client_credentials \\",
-            '    -d client_id="$BUNNY_CLIENT_ID" -d client_secret="$BUNNY_CLIENT_SECRET" \\',
+            f'    -d client_id={BUNNY_CLIENT[0]} -d client_secret="${BUNNY_SECRET_VARIABLE}" \\',
             "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
             f"  curl -s {bunny}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\",
             f"    -d '{mutation}'",
         ]
-    lines += _payment_lines(stack, cli)
+    lines += _payment_lines(stack, trading)
+    closed = stack.closed_period_invoice()
+    if closed is not None:
+        lines += [
+            "",
+            f"  # {closed} was issued in a period AIQ has closed: say it was booked by hand, and it leaves the",
+            "  # exceptions list (its history stays; `exceptions undismiss` brings it back)",
+            f'  {trading} exceptions dismiss {closed} --reason "booked by hand into June"',
+            f"  {trading} exceptions --dismissed",
+        ]
     lines += [
         "",
         "  # post the failed documents again (or in the UI: posted_invoices > Materialize > Failed and missing)",
-        f"  {cli} retry --all",
+        f"  {trading} retry --all",
         "",
         f"Dagster's own log: {_shown(stack.layout.log)}.   Ctrl-C stops everything; state stays in "
         f"{_shown(stack.layout.root)} (make demo resumes it; aiq-pipeline demo --fresh starts over).",
@@ -702,7 +945,8 @@ def walkthrough(stack: DemoStack) -> str:
 
 
 def _payment_lines(stack: DemoStack, cli: str) -> list[str]:
-    """The walkthrough's payments: the unmapped processor's fix, and a pending payment going through."""
+    """The walkthrough's payments (the trading pair, `cli` its command): the unmapped processor's fix, and a pending
+    payment going through."""
     assert stack.emulators is not None
     bunny = stack.emulators.bunny_url
     unmapped, pending = stack.unmapped_payments(), stack.pending_payments()
@@ -711,15 +955,17 @@ def _payment_lines(stack: DemoStack, cli: str) -> list[str]:
     lines = [
         "",
         "  # payments: the payments sensor posts Bunny's payments as AIQ receipts into the bank mapped for their",
-        "  # processor (AIQ_PIPELINE_BANK_ACCOUNTS), once their invoices are posted.",
+        "  # processor (each pair's AIQ_PIPELINE_BANK_ACCOUNTS), once their invoices are posted.",
     ]
-    if unmapped:
+    if unmapped and TRADING.bank_variable:
         mapping = unmapped_fix(unmapped)
         keys = " ".join(payment_key(i) for ids in unmapped.values() for i in ids)
+        variable = TRADING.bank_variable
         lines += [
             f"  # {UNMAPPED_PROCESSOR} is left unmapped on purpose: its payments are UNMAPPED_BANK_ACCOUNT exceptions.",
-            "  # Map it (in this shell: the CLI reads it from the environment) and post them again:",
-            f'  export AIQ_PIPELINE_BANK_ACCOUNTS="$AIQ_PIPELINE_BANK_ACCOUNTS,{mapping}"',
+            f"  # Map it (the pairs file reads trading's mapping from {variable}; in this shell, so only this",
+            "  # CLI sees it) and post them again:",
+            f'  export {variable}="${variable},{mapping}"',
             f"  {cli} retry {keys}",
         ]
     if pending:
@@ -731,10 +977,11 @@ def _payment_lines(stack: DemoStack, cli: str) -> list[str]:
 
 
 def _watch(stack: DemoStack, started: float, stop: threading.Event, echo: Echo) -> None:
-    """Report progress (at most every 30 s) until the sensors have caught up, invoices first, then payments; the
-    times are the demo's measurements of how long the first posting and the whole backlog take."""
+    """Report progress (at most every 30 s) until every pair's sensors have caught up, invoices first, then
+    payments; the times are the demo's measurements of how long the first posting and the whole backlog take."""
     first_posted = False
-    invoices_done = False
+    invoices_done: set[str] = set()
+    payments_done: set[str] = set()
     last_said = 0.0
     already = stack.progress().posted  # posted by earlier sessions of a resumed demo
     while not stop.wait(5.0):
@@ -744,19 +991,26 @@ def _watch(stack: DemoStack, started: float, stop: threading.Event, echo: Echo) 
             echo(f"(progress not readable just now: {error})")
             continue
         elapsed = time.monotonic() - started
-        if progress.invoices_settled and not invoices_done:
-            invoices_done = True
-            echo(f"[{elapsed:5.0f}s] the invoices have caught up: {progress.posted} posted, {progress.failed} failed.")
-            last_said = elapsed
-        if invoices_done and (
-            stack.received_payments() == 0
-            or (progress.payments_settled and progress.payments_known >= stack.received_payments())
-        ):
+        for name, pair in progress.pairs.items():
+            if pair.invoices_settled and name not in invoices_done:
+                invoices_done.add(name)
+                echo(
+                    f"[{elapsed:5.0f}s] {name}: the invoices have caught up: {pair.posted} posted, "
+                    f"{pair.failed} failed."
+                )
+                last_said = elapsed
+            if name in invoices_done and name not in payments_done and pair.payments_caught_up:
+                payments_done.add(name)
+                echo(
+                    f"[{elapsed:5.0f}s] {name}: the payments have caught up: {pair.payments_posted} posted, "
+                    f"{pair.payments_failed} failed."
+                )
+                last_said = elapsed
+        if len(payments_done) == len(progress.pairs):
             echo(
-                f"[{elapsed:5.0f}s] the payments have caught up: {progress.payments_posted} posted, "
-                f"{progress.payments_failed} failed."
+                "Run `aiq-pipeline --pair NAME exceptions` (see above) for the reasons; new releases are picked up "
+                "as they come."
             )
-            echo("Run `aiq-pipeline exceptions` (see above) for the reasons; new releases are picked up as they come.")
             return
         if progress.posted > already and not first_posted:
             first_posted = True
@@ -781,6 +1035,9 @@ def run_demo(ui_port: int = DEFAULT_UI_PORT, fresh: bool = False, echo: Echo = p
     """The foreground demo under `.demo/` until Ctrl-C."""
     if fresh and DEMO_DIR.exists():
         echo(f"--fresh: removing {DEMO_DIR}")
+        shutil.rmtree(DEMO_DIR)
+    elif DemoLayout(DEMO_DIR).is_one_pair_demo():
+        echo(f"{DEMO_DIR} holds the earlier one-pair demo: removing it to start the two-pair demo afresh")
         shutil.rmtree(DEMO_DIR)
     resumed = (DEMO_DIR / "dagster_home").exists()
     echo(("resuming the demo in " if resumed else "starting a new demo in ") + str(DEMO_DIR))
