@@ -280,7 +280,8 @@ def _pick_port(wanted: int, what: str, echo: Echo) -> int:
 
 
 def _summary_text(summary: Any) -> str:
-    """The generator's summary in three lines (it is a dict of counts; anything else is printed as is)."""
+    """The generator's summary in a few lines (it is a dict of counts; anything else is printed as is); the first
+    lines are the trading pair's (entity 1), the last the holdings pair's."""
     if not isinstance(summary, dict):
         return str(summary)
     customers, invoices = summary.get("customers", {}), summary.get("invoices", {})
@@ -293,13 +294,27 @@ def _summary_text(summary: Any) -> str:
         [
             f"  {customers.get('bunny', '?')} Bunny customers, {invoices.get('total', '?')} invoices "
             f"({', '.join(f'{k} {v}' for k, v in invoices.get('by_state', {}).items())})",
-            f"  expected: {expected.get('picked_up', '?')} picked up, {expected.get('posted', '?')} posted, "
-            f"{expected.get('failed', '?')} failed",
+            f"  {TRADING.name} expected: {expected.get('picked_up', '?')} picked up, "
+            f"{expected.get('posted', '?')} posted, {expected.get('failed', '?')} failed",
             f"  planted failures: {', '.join(f'{k} x{v}' for k, v in reasons.items()) or 'none'}",
-            f"  {payments.get('total', '?')} payments ({cases}); expected: {paid.get('picked_up', '?')} picked up, "
-            f"{paid.get('posted', '?')} posted, {paid.get('failed', '?')} held ({held or 'none'})",
+            f"  {payments.get('total', '?')} payments ({cases}); {TRADING.name} expected: "
+            f"{paid.get('picked_up', '?')} picked up, {paid.get('posted', '?')} posted, "
+            f"{paid.get('failed', '?')} held ({held or 'none'})",
+            *_holdings_summary_lines(summary.get("holdings")),
         ]
     )
+
+
+def _holdings_summary_lines(holdings: Any) -> list[str]:
+    """The second pair's line of the generator's summary (none from a tenant written before it had one)."""
+    if not isinstance(holdings, dict):
+        return []
+    invoices, payments = holdings.get("invoices", {}), holdings.get("payments", {})
+    return [
+        f"  {HOLDINGS.name} (Bunny entity {HOLDINGS.bunny_entity} -> AIQ {HOLDINGS.aiq_entity}): expected "
+        f"{invoices.get('posted', '?')} of {invoices.get('picked_up', '?')} invoices and "
+        f"{payments.get('posted', '?')} of {payments.get('picked_up', '?')} payments posted"
+    ]
 
 
 def demo_fixtures(directory: Path, customers: int, invoices: int, echo: Echo) -> tuple[Path, Path]:
