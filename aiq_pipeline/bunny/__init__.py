@@ -1,5 +1,6 @@
 """Bunny GraphQL client: OAuth client credentials, typed reads and financial-account writes."""
 
+from aiq_pipeline.bunny.auth import TokenCache
 from aiq_pipeline.bunny.client import DEFAULT_SCOPES, MAX_PAGE_SIZE, BunnyClient
 from aiq_pipeline.bunny.errors import (
     BunnyConfigurationError,
@@ -56,4 +57,5 @@ __all__ = [
     "Payment",
     "PaymentApplication",
     "PriceListCharge",
+    "TokenCache",
 ]

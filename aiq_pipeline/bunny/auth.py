@@ -7,6 +7,7 @@ Token errors that mean "your settings are wrong" become `BunnyConfigurationError
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -52,6 +53,32 @@ class _CachedToken:
     renew_at: float  # on the provider's clock
 
 
+TokenKey = tuple[str, str, str, str]  # token URL, client id, scopes, sha256 of the secret
+
+
+class TokenCache:
+    """Tokens shared by the clients of one process (a code server's sensor ticks, one command's steps): one per
+    tenant, API client, secret and scopes, kept until shortly before it expires. Its clients share one clock."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[TokenKey, _CachedToken] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: TokenKey, now: float) -> _CachedToken | None:
+        with self._lock:
+            token = self._tokens.get(key)
+            return token if token is not None and now < token.renew_at else None
+
+    def put(self, key: TokenKey, token: _CachedToken) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+    def forget(self, key: TokenKey, rejected: str) -> None:
+        with self._lock:
+            if (token := self._tokens.get(key)) is not None and token.value == rejected:
+                del self._tokens[key]
+
+
 class TokenProvider:
     def __init__(
         self,
@@ -63,6 +90,7 @@ class TokenProvider:
         scopes: str,
         clock: Callable[[], float],
         redact: Callable[[str], str],
+        shared: TokenCache | None = None,
     ) -> None:
         self._http = http
         self._token_url = token_url
@@ -74,6 +102,9 @@ class TokenProvider:
         self._cached: _CachedToken | None = None
         self._lock = threading.Lock()
         self._recent: deque[str] = deque(maxlen=4)
+        self._shared = shared
+        secret_digest = hashlib.sha256(client_secret.encode()).hexdigest()
+        self._key: TokenKey = (token_url, client_id, scopes, secret_digest)
         self.fetch_count = 0
 
     def __repr__(self) -> str:
@@ -87,7 +118,7 @@ class TokenProvider:
     def token(self) -> str:
         with self._lock:
             if self._cached is None or self._clock() >= self._cached.renew_at:
-                self._cached = self._fetch()
+                self._cached = self._from_shared() or self._fetch()
             return self._cached.value
 
     def invalidate(self, rejected: str) -> None:
@@ -95,6 +126,14 @@ class TokenProvider:
         with self._lock:
             if self._cached is not None and self._cached.value == rejected:
                 self._cached = None
+            if self._shared is not None:
+                self._shared.forget(self._key, rejected)
+
+    def _from_shared(self) -> _CachedToken | None:
+        found = self._shared.get(self._key, self._clock()) if self._shared is not None else None
+        if found is not None:
+            self._recent.append(found.value)  # redacted by this client too
+        return found
 
     def _fetch(self) -> _CachedToken:
         form = {
@@ -132,7 +171,10 @@ class TokenProvider:
         margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 2)
         self._recent.append(token)
         log.debug("Bunny access token obtained, valid for %.0fs", lifetime)
-        return _CachedToken(value=token, renew_at=started + lifetime - margin)
+        fetched = _CachedToken(value=token, renew_at=started + lifetime - margin)
+        if self._shared is not None:
+            self._shared.put(self._key, fetched)
+        return fetched
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:

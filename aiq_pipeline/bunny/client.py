@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aiq_pipeline.bunny import decoding, documents, filters
-from aiq_pipeline.bunny.auth import TokenProvider
+from aiq_pipeline.bunny.auth import TokenCache, TokenProvider
 from aiq_pipeline.bunny.documents import Document
 from aiq_pipeline.bunny.errors import BunnyFilterRejectedError, BunnyMutationError, BunnyQueryError
 from aiq_pipeline.bunny.graphql_http import GraphQLTransport
@@ -72,6 +72,7 @@ class BunnyClient:
         filter_time_margin: timedelta = DEFAULT_FILTER_TIME_MARGIN,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        token_cache: TokenCache | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required (BUNNY_BASE_URL)")
@@ -100,6 +101,7 @@ class BunnyClient:
             scopes=scopes,
             clock=clock,
             redact=self._redact,
+            shared=token_cache,
         )
         self._graphql = GraphQLTransport(
             self._http,

@@ -29,7 +29,7 @@ import dagster as dg
 from pydantic import Field
 
 from aiq_pipeline.accountsiq import AccountsIQClient
-from aiq_pipeline.bunny import BunnyClient
+from aiq_pipeline.bunny import BunnyClient, TokenCache
 from aiq_pipeline.settings import (
     AIQ_VARIABLES,
     BUNNY_VARIABLES,
@@ -112,6 +112,11 @@ class AccountsIQResource(Resource):
             yield client
 
 
+# Bunny tokens shared by every client this process opens: a code server's sensor ticks and a command's steps ask
+# for one token per tenant and API client until it nears expiry, not one per tick or step.
+PROCESS_TOKENS = TokenCache()
+
+
 class BunnyResource(Resource):
     """BUNNY_BASE_URL, BUNNY_CLIENT_ID, BUNNY_CLIENT_SECRET, BUNNY_ENTITY_ID."""
 
@@ -132,6 +137,7 @@ class BunnyResource(Resource):
             client_id=self.client_id,
             client_secret=self.client_secret,
             backoff_base=self.backoff_seconds,
+            token_cache=PROCESS_TOKENS,
         ) as client:
             yield client
 

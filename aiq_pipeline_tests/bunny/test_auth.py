@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from aiq_pipeline.bunny import DEFAULT_SCOPES, BunnyConfigurationError
-from aiq_pipeline_tests.bunny.fake_bunny import CLIENT_ID, SECRET, FakeBunny
+from aiq_pipeline.bunny import DEFAULT_SCOPES, BunnyClient, BunnyConfigurationError, TokenCache
+from aiq_pipeline_tests.bunny.fake_bunny import BASE_URL, CLIENT_ID, SECRET, FakeBunny
 
 
 def _scopes_handler(_: dict) -> dict:
@@ -131,3 +131,50 @@ def test_token_endpoint_outage_is_retried(bunny: FakeBunny) -> None:
     with bunny.client() as client:
         assert client.current_scopes()
     assert len(bunny.token_forms) == 3
+
+
+# -- tokens shared by the clients of one process (a code server's ticks, a command's steps) ----------------------
+
+
+def test_clients_sharing_a_token_cache_ask_for_one_token_until_it_nears_expiry(bunny: FakeBunny) -> None:
+    clock, shared = FakeClock(), TokenCache()
+    for _ in range(3):  # three sensor ticks, each opening its own client
+        with bunny.client(clock=clock, token_cache=shared) as client:
+            client.current_scopes()
+            assert "tok-1" not in client._redact("a message quoting tok-1")  # a shared token is redacted too
+    assert len(bunny.token_forms) == 1
+    clock.now += 3600 - 59  # inside the renewal margin
+    with bunny.client(clock=clock, token_cache=shared) as client:
+        client.current_scopes()
+    assert len(bunny.token_forms) == 2
+    assert [c.token for c in bunny.graphql_calls] == ["tok-1"] * 3 + ["tok-2"]
+
+
+def test_a_shared_token_is_kept_apart_by_secret_and_scopes_and_forgotten_when_bunny_rejects_it(
+    bunny: FakeBunny,
+) -> None:
+    shared = TokenCache()
+    with bunny.client(token_cache=shared) as client:
+        client.current_scopes()
+    with bunny.client(token_cache=shared, scopes="standard:read") as client:
+        client.current_scopes()
+    other_secret = BunnyClient(
+        base_url=BASE_URL, client_id=CLIENT_ID, client_secret="another", transport=bunny.transport(), token_cache=shared
+    )
+    with other_secret:
+        other_secret.current_scopes()
+    assert len(bunny.token_forms) == 3  # never another client's token
+    bunny.valid_tokens.clear()  # Bunny revoked them early: a 401
+    with bunny.client(token_cache=shared) as client:
+        client.current_scopes()
+    with bunny.client(token_cache=shared) as client:
+        client.current_scopes()  # the renewed token, not the rejected one
+    assert len(bunny.token_forms) == 4
+    assert bunny.graphql_calls[-1].token == bunny.graphql_calls[-2].token == "tok-4"
+
+
+def test_without_a_shared_cache_each_client_asks_for_its_own_token(bunny: FakeBunny) -> None:
+    for _ in range(2):
+        with bunny.client() as client:
+            client.current_scopes()
+    assert len(bunny.token_forms) == 2
