@@ -99,7 +99,7 @@ def _check_pair(pair: str | None, probe: bool, invoices: int) -> int:
     for line in report.lines():
         click.echo(line)
     if reading.settings is not None and reading.settings.dagster_home is not None:
-        click.echo(_first_start_line(reading.settings.pair.sync_start_date))
+        click.echo(_first_start_line(reading.settings.pair.sync_start_date, reading.settings.pair.name))
     if not report.ok:
         if probe:
             click.echo("probe not run: fix the settings above first")
@@ -137,14 +137,15 @@ def _clients_quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _first_start_line(configured: date | None) -> str:
-    """Where the sync starts: the configured date, else the day it was first switched on (stored in the instance)."""
+def _first_start_line(configured: date | None, pair: str) -> str:
+    """Where the pair's sync starts: the configured date, else the day it was first switched on (in the instance)."""
     import dagster as dg
 
+    from aiq_pipeline.defs.names import PairNames
     from aiq_pipeline.defs.posting.first_start import first_switched_on
 
     with dg.DagsterInstance.get() as instance:
-        moment = first_switched_on(instance)
+        moment = first_switched_on(instance, PairNames(pair))
     switched = f"first switched on {moment:%Y-%m-%d %H:%M} UTC" if moment else "not switched on yet"
     if configured is not None:
         return f"ok   sync start: documents issued from {configured} (AIQ_PIPELINE_SYNC_START_DATE); {switched}"

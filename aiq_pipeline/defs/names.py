@@ -44,6 +44,12 @@ class PairNames:
         """
         return f"{STORE_POOL}_{self.pair}" if self.prefixed else STORE_POOL
 
+    @property
+    def first_start_key(self) -> str:
+        """Where the instance keeps the moment the pair's sync was first switched on (`posting.first_start`)."""
+        key = "aiq_pipeline/sync_first_switched_on"
+        return f"{key}/{self.pair}" if self.prefixed else key
+
     # -- the AIQ ledger snapshot and the accounts ------------------------------------------------------------
 
     @property

@@ -114,7 +114,7 @@ def _rerun_keys(instance: dg.DagsterInstance, names: PairNames) -> list[str]:
 def _new_invoices(
     instance: dg.DagsterInstance, names: PairNames, bunny: BunnyResource, sync: SyncSettings, start: date
 ) -> list[str]:
-    first_look = None if sync.start_date() is not None else switch_on(instance)
+    first_look = None if sync.start_date() is not None else switch_on(instance, names)
     with bunny.open() as client:
         found = discover_released_invoices(
             client,
@@ -177,7 +177,7 @@ def sync_once(instance: dg.DagsterInstance, echo: Echo = print, defs: dg.Definit
     _check_bunny_entity(bunny)
     echo("refreshing the ledger snapshot, financial accounts and GL mapping…")
     _run_setup(defs, instance)
-    start = sync_start_date(instance, sync.start_date())
+    start = sync_start_date(instance, names, sync.start_date())
     invoices = _new_invoices(instance, names, bunny, sync, start)
     again = _rerun_keys(instance, names)
     echo(f"{len(invoices)} newly released invoice(s) to post (issued from {start}); {len(again)} to post again")

@@ -7,10 +7,13 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import dagster as dg
 import pytest
 
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.posting.first_start import first_switched_on
+from aiq_pipeline.defs.names import PairNames
+from aiq_pipeline.defs.posting.first_start import first_switched_on, switch_on
+from aiq_pipeline_tests.pair_names import NAMES
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
 from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick
 
@@ -32,10 +35,10 @@ def _credit_sensor(stack: Stack, cursor: str | None = None):  # type: ignore[no-
 
 def test_the_first_tick_records_the_moment_and_posts_nothing_that_was_there_before(stack: Stack) -> None:
     stack = _without_start_date(stack)
-    assert first_switched_on(stack.instance) is None
+    assert first_switched_on(stack.instance, NAMES) is None
     before = datetime.now(UTC).replace(microsecond=0)
     first = sensor_tick(stack)
-    moment = first_switched_on(stack.instance)
+    moment = first_switched_on(stack.instance, NAMES)
     assert moment is not None and before <= moment <= datetime.now(UTC)
     assert not first.run_requests and not first.dynamic_partitions_requests  # the sample tenant's history stays
     assert f"issued from {moment.date()}" in (first.skip_reason.skip_message if first.skip_reason else "")
@@ -50,7 +53,7 @@ def test_the_first_tick_records_the_moment_and_posts_nothing_that_was_there_befo
     assert not credit.dynamic_partitions_requests
 
     # The moment is kept by the instance: a restart (new definitions, no cursor) starts from it, not from now.
-    assert first_switched_on(stack.instance) == moment
+    assert first_switched_on(stack.instance, NAMES) == moment
     again = sensor_tick(_without_start_date(stack))
     assert not again.dynamic_partitions_requests  # the fresh one has its partition; history is still left alone
 
@@ -63,7 +66,18 @@ def test_doctor_shows_where_the_sync_starts(stack: Stack, tmp_path, monkeypatch)
     doctor = subprocess.run([sys.executable, "-m", "aiq_pipeline.cli", "doctor"], capture_output=True, text=True)
     assert "sync start: not switched on yet" in doctor.stdout, doctor.stdout + doctor.stderr
     sensor_tick(_without_start_date(stack))
-    moment = first_switched_on(stack.instance)
+    moment = first_switched_on(stack.instance, NAMES)
     assert moment is not None
     doctor = subprocess.run([sys.executable, "-m", "aiq_pipeline.cli", "doctor"], capture_output=True, text=True)
     assert f"documents issued from {moment.date()}" in doctor.stdout, doctor.stdout + doctor.stderr
+
+
+def test_each_pair_has_its_own_switch_on_moment() -> None:
+    """A pair added months later starts from its own switch-on, not from the first pair's (whose history the new
+    pair's team may have booked by hand)."""
+    first, later = datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 6, 1, 9, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        assert switch_on(instance, PairNames("uk"), now=first) == first
+        assert switch_on(instance, PairNames("ie"), now=later) == later
+        assert switch_on(instance, PairNames("uk"), now=later) == first  # kept
+        assert first_switched_on(instance, NAMES) is None  # the one-pair deployment's own key, untouched

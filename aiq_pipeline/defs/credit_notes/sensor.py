@@ -31,7 +31,7 @@ def released_credit_notes_sensor(names: PairNames, default_status: dg.DefaultSen
     def _sensor(
         context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
     ) -> dg.SensorResult:
-        tick = begin_tick(context, sync_settings)
+        tick = begin_tick(context, names, sync_settings)
         instance = tick.instance
         cursor = CreditCursor.parse(context.cursor)
         invoices = invoice_partitions(instance, names.invoices)

@@ -30,11 +30,11 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
     def _sensor(
         context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
     ) -> dg.SensorResult:
-        tick = begin_tick(context, sync_settings)
+        tick = begin_tick(context, names, sync_settings)
         instance, start = tick.instance, tick.start
         cursor = Cursor.parse(context.cursor)
         if cursor.watermark is None and sync_settings.start_date() is None:
-            cursor = Cursor(watermark=switch_on(instance))  # the first look starts when the switch went on
+            cursor = Cursor(watermark=switch_on(instance, names))  # the first look starts when the switch went on
         with bunny.open() as client:
             found = discover_released_invoices(
                 client,

@@ -45,7 +45,7 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
     def _sensor(
         context: dg.SensorEvaluationContext, bunny: BunnyResource, sync_settings: SyncSettings
     ) -> dg.SensorResult:
-        tick = begin_tick(context, sync_settings)
+        tick = begin_tick(context, names, sync_settings)
         instance = tick.instance
         cursor = PaymentCursor.parse(context.cursor)
         invoices = invoice_partitions(instance, names.invoices)

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from aiq_pipeline.defs.names import PairNames
 from aiq_pipeline.defs.posting.documents import DocumentAsset
 from aiq_pipeline.defs.posting.first_start import sync_start_date
 from aiq_pipeline.defs.posting.run_requests import batches, contiguous_groups, document_run_request
@@ -52,11 +53,11 @@ class Tick:
         return watermark - self.overlap if watermark else None
 
 
-def begin_tick(context: dg.SensorEvaluationContext, sync_settings: SyncSettings) -> Tick:
+def begin_tick(context: dg.SensorEvaluationContext, names: PairNames, sync_settings: SyncSettings) -> Tick:
     instance = context.instance
     reaped = len(reap_dead_runs(instance))
     overlap = timedelta(minutes=sync_settings.overlap_minutes)
-    return Tick(instance, reaped, overlap, sync_start_date(instance, sync_settings.start_date()))
+    return Tick(instance, reaped, overlap, sync_start_date(instance, names, sync_settings.start_date()))
 
 
 def new_document_runs(asset: DocumentAsset, keys: Sequence[str], *, batch_size: int, tag: str) -> list[dg.RunRequest]:
