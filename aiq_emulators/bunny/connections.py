@@ -157,6 +157,8 @@ def filter_sort(
         predicate = compile_filter(filter_text, columns, store.today(), store.options.filter_grammar)
     except MalformedFilter as exc:
         raise GraphQLError("Malformed filter") from exc
+    if sort and store.options.sort_honoured == "refused":  # UNVERIFIED, an option
+        raise GraphQLError("Invalid sort")
     rows = sorted((i for i in items if predicate is None or predicate(i)), key=_id_key)
     order = sort_key(sort, columns) if store.options.sort_honoured == "yes" else None  # UNVERIFIED, an option
     if order is not None:

@@ -165,10 +165,10 @@ class EmulatorOptions(_Model):
     # `credits` in a `filter:` on invoices (how the payments sensor finds account credit): accepted like any number
     # field, or an unknown field (`Malformed filter`). UNVERIFIED: no source shows Bunny filtering on `credits`.
     credits_filter: Literal["accepted", "refused"] = "accepted"
-    # `sort:` on connections (how the client asks for invoice references newest first): honoured, or ignored (the
-    # default order, ids ascending, kept). UNVERIFIED: the SDL takes `sort: String` but shows no form beyond
-    # `webhookEvents`' default `created_at DESC` (api-notes §3.3).
-    sort_honoured: Literal["yes", "ignored"] = "yes"
+    # `sort:` on connections (how the client asks for invoice references newest first): honoured, ignored (the
+    # default order, ids ascending, kept), or refused with an error (`Invalid sort`, text unknown). UNVERIFIED: the
+    # SDL takes `sort: String` but shows no form beyond `webhookEvents`' default `created_at DESC` (api-notes §3.3).
+    sort_honoured: Literal["yes", "ignored", "refused"] = "yes"
 
 
 class Entity(_Stamped):

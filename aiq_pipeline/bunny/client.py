@@ -7,6 +7,7 @@ import Dagster: the Dagster layer reads the BUNNY_* settings and passes them in.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -113,6 +114,7 @@ class BunnyClient:
         self._currency_codes: dict[str, str] | None = None
         # Index into each operation's filter fallbacks that the server accepted (see `_iter_filtered`).
         self._filter_level: dict[str, int] = {}
+        self._sort_refused: set[str] = set()  # operations whose `sort:` the server answered with an error
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -206,13 +208,22 @@ class BunnyClient:
 
         The server's bound is widened by `filter_time_margin`, so without the sort every page back to it would be
         read. Whether Bunny honours `sort` on `updatedAt` is UNVERIFIED (api-notes §3.3): the stop is taken only
-        when what came back shows the order (see `_NewestFirst`); otherwise every page is read, as without it.
+        when what came back shows the order (see `_NewestFirst`); otherwise every page is read, as without it. A
+        server that answers the sort with an error is asked again without it, from then on.
         """
-        if since is None:
+        if since is None or document.operation in self._sort_refused:
             yield from self._iter_filtered(document, candidates)
             return
         order = _NewestFirst(since)
-        for page in self._iter_filtered_pages(document, candidates, {"sort": NEWEST_FIRST}):
+        pages = self._iter_filtered_pages(document, candidates, {"sort": NEWEST_FIRST})
+        try:
+            first = next(pages, [])
+        except BunnyQueryError as exc:  # if the sort was not the cause, the read without it fails the same way
+            log.warning("Bunny refused sort %r on %s (%s); reading without it", NEWEST_FIRST, document.operation, exc)
+            self._sort_refused.add(document.operation)
+            yield from self._iter_filtered(document, candidates)
+            return
+        for page in itertools.chain([first], pages):
             yield from page
             if order.past_since(page):
                 return

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from aiq_pipeline.bunny import BunnyQueryError
 from aiq_pipeline.bunny.client import NEWEST_FIRST
 from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection
 
@@ -102,3 +104,30 @@ def test_a_simpler_filter_after_a_refusal_is_still_asked_newest_first() -> None:
     calls = bunny.calls("InvoiceRefs")
     assert [c.variables["filter"] for c in calls[-2:]] == ["entityId = '1'"] * 2
     assert all(c.variables["sort"] == NEWEST_FIRST for c in calls)
+
+
+def test_a_bunny_that_answers_the_sort_with_an_error_is_read_without_it_from_then_on() -> None:
+    """A third reading: Bunny refuses an unknown sort string instead of ignoring it (its error text unknown)."""
+    unsorted = _bunny(DAY, sorts=False).handlers["InvoiceRefs"]
+
+    def refusing_sort(variables: dict[str, Any]) -> Any:
+        if variables.get("sort") is not None:
+            return httpx.Response(200, json={"data": {"invoices": None}, "errors": [{"message": "Invalid sort"}]})
+        return unsorted(variables)
+
+    bunny = FakeBunny()
+    bunny.handlers["InvoiceRefs"] = refusing_sort
+    with bunny.client(page_size=3) as client:
+        for _ in range(2):  # two ticks of one code server
+            assert {r.id for r in client.iter_invoice_refs("1", updated_since=SINCE)} == {"1", "8", "9"}
+    sorted_asks = [c for c in bunny.calls("InvoiceRefs") if c.variables.get("sort") is not None]
+    assert len(sorted_asks) == 1  # asked once; every page read without it since
+
+
+def test_an_error_that_is_not_the_sorts_still_fails_the_read() -> None:
+    bunny = FakeBunny()
+    bunny.handlers["InvoiceRefs"] = lambda _: httpx.Response(
+        200, json={"data": {"invoices": None}, "errors": [{"message": "Internal error"}]}
+    )
+    with bunny.client(page_size=3) as client, pytest.raises(BunnyQueryError, match="Internal error"):
+        list(client.iter_invoice_refs("1", updated_since=SINCE))

@@ -21,7 +21,7 @@ from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.payments.driving import bunny_post
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
 
-SORT_READINGS = ["yes", "ignored"]  # UNVERIFIED whether Bunny sorts `invoices` on `updatedAt`
+SORT_READINGS = ["yes", "ignored", "refused"]  # UNVERIFIED whether Bunny sorts `invoices` on `updatedAt`
 EARLIEST = timedelta(minutes=65)  # how far back these tests stamp invoices in Bunny
 
 
@@ -114,9 +114,12 @@ def test_a_tick_reads_bunny_only_back_to_its_watermark_however_full_the_filter_m
         # One page: the newest invoice and 99 of the burst behind the overlap, where paging stops. No token: the
         # process's token (a code server's) serves every tick until it nears expiry.
         assert requests == [1, 1, 1, 1] and pages == [1, 1, 1, 1], steady
-    else:
+    elif sort_honoured == "ignored":
         # Bunny's order tells nothing: every page of the margin, as before the sort (3 pages, then 6).
         assert pages == [3, 3, 6, 6], steady
+    else:
+        # Each tick's client asks newest first once, is refused, and reads every page without the sort.
+        assert pages == [4, 4, 7, 7], steady
 
 
 def test_every_invoice_is_found_a_late_one_behind_the_watermark_included(
@@ -137,4 +140,5 @@ def test_every_invoice_is_found_a_late_one_behind_the_watermark_included(
     tick = _tick_counting(sensor)
 
     assert {*late, *newer} <= _partitions(stack)
-    assert tick["graphql.field.invoices"] == (2 if sort_honoured == "yes" else 3), tick  # 272 invoices: 3 pages
+    # 272 invoices: 3 pages; newest first, 2; refused, the refusal and 3.
+    assert tick["graphql.field.invoices"] == {"yes": 2, "ignored": 3, "refused": 4}[sort_honoured], tick
