@@ -99,21 +99,29 @@ def _is_mark(record: dg.EventLogRecord) -> bool:
     return observation is not None and DISMISSAL in observation.metadata
 
 
+# Observations read per key (newest first: its latest failure and dismissal mark are among them), and the most one
+# read may return (Dagster refuses more than 10,000 records at a time): keys are read in chunks that fit.
+OBSERVATIONS_PER_KEY = 20
+MAX_RECORDS = 10_000
+
+
 def _observations(
     instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str]
 ) -> tuple[dict[str, dg.EventLogRecord], dict[str, dg.EventLogRecord]]:
     """The newest failure observation and the newest dismissal mark of each key (absent when there is none)."""
     failures: dict[str, dg.EventLogRecord] = {}
     marks: dict[str, dg.EventLogRecord] = {}
-    if not keys:
-        return failures, marks
-    records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=list(keys)), limit=len(keys) * 20
-    ).records
-    for record in records:  # newest first
-        newest = marks if _is_mark(record) else failures
-        if record.partition_key and record.partition_key not in newest:
-            newest[record.partition_key] = record
+    chunk = MAX_RECORDS // OBSERVATIONS_PER_KEY
+    for start in range(0, len(keys), chunk):
+        wanted = list(keys[start : start + chunk])
+        records = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=wanted),
+            limit=len(wanted) * OBSERVATIONS_PER_KEY,
+        ).records
+        for record in records:  # newest first
+            newest = marks if _is_mark(record) else failures
+            if record.partition_key and record.partition_key not in newest:
+                newest[record.partition_key] = record
     return failures, marks
 
 
