@@ -19,11 +19,11 @@ that document, kept in the cursor for the documents inside the overlap, not agai
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from aiq_pipeline.bunny.models import InvoiceRef, Payment
+from aiq_pipeline.bunny.models import Invoice, InvoiceRef, Payment
 from aiq_pipeline.service.discovery import InvoicePartitions, is_valid_partition_key, issued_in_scope
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
 from aiq_pipeline.sync.documents.payment import RECEIVED_STATES, applications
@@ -95,9 +95,11 @@ def discover_payments(
     start_date: date | None = None,
     credited: Iterable[InvoiceRef] = (),
     overlap: timedelta = timedelta(0),
+    coming: Collection[str] = (),
 ) -> PaymentDiscovery:
     """`credited`: invoices updated in the same window (those with account credit applied get a partition);
-    `overlap`: how far behind the watermark the next look reads again (what `seen` keeps)."""
+    `overlap`: how far behind the watermark the next look reads again (what `seen` keeps); `coming`: invoices without
+    a partition yet that the invoices sensor will pick up (`coming_invoices`): a payment of one waits for it."""
     payments = sorted(payments, key=lambda p: (p.updated_at, p.id))
     refs = sorted(credited, key=lambda r: (r.updated_at, r.id))
     known = set(known_keys)
@@ -110,7 +112,7 @@ def discover_payments(
         if (ref.credits or 0) > 0 and ref.state in SYNCED_INVOICE_STATES and issued_in_scope(ref.issued_at, start_date):
             found[account_credit_key(ref.id)] = ([ref.id], ref.updated_at)
     candidates = dict(cursor.deferred) | {key: ids for key, (ids, _) in found.items() if key not in known}
-    new_keys, rejected, deferred = _ready(candidates, known, invoices)
+    new_keys, rejected, deferred = _ready(candidates, known, invoices, frozenset(coming))
     changed = {key: at for key, (_, at) in found.items() if key in known and cursor.changed(key, at)}
     moments = [*(p.updated_at for p in payments), *(r.updated_at for r in refs)]
     watermark = max(filter(None, [cursor.watermark, *moments]), default=None)
@@ -125,7 +127,7 @@ def discover_payments(
 
 
 def _ready(
-    candidates: dict[str, list[str]], known: set[str], invoices: InvoicePartitions
+    candidates: dict[str, list[str]], known: set[str], invoices: InvoicePartitions, coming: frozenset[str]
 ) -> tuple[list[str], list[str], dict[str, list[str]]]:
     new_keys: list[str] = []
     rejected: list[str] = []
@@ -135,11 +137,36 @@ def _ready(
             continue
         if not is_valid_partition_key(key):
             rejected.append(key)
-        elif any(invoices.in_flight(invoice_id) for invoice_id in invoice_ids):
+        elif any(invoices.in_flight(invoice_id) or invoice_id in coming for invoice_id in invoice_ids):
             deferred[key] = invoice_ids
         else:
             new_keys.append(key)
     return new_keys, rejected, deferred
+
+
+def unpartitioned_invoices(
+    payments: Iterable[Payment], known_keys: Collection[str], cursor: PaymentCursor, invoices: InvoicePartitions
+) -> set[str]:
+    """The invoices paid by the payments without a partition (and by those still waiting) that have none either: the
+    sensor asks Bunny which of them the invoices sensor will pick up (`coming_invoices`)."""
+    paid = {i for p in payments if payment_key(p.id) not in known_keys for i in applications(p)}
+    paid |= {i for ids in cursor.deferred.values() for i in ids}
+    return paid - invoices.known
+
+
+def coming_invoices(found: Mapping[str, Invoice], entity_id: str, start_date: date | None) -> frozenset[str]:
+    """Of `found` (invoices without a partition), those the invoices sensor picks up: released, of the entity, issued
+    in scope, not merged into another. A payment of one waits until it is posted, instead of failing first with
+    INVOICE_NOT_POSTED when a burst's payments are seen before its invoices; a payment of an invoice the sync never
+    takes posts at once, and its INVOICE_NOT_POSTED is an exception a person sees."""
+    return frozenset(
+        invoice_id
+        for invoice_id, invoice in found.items()
+        if invoice.entity_id == entity_id
+        and invoice.state in SYNCED_INVOICE_STATES
+        and not invoice.merged_to_invoice_id
+        and issued_in_scope(invoice.issued_at, start_date)
+    )
 
 
 def _seen(

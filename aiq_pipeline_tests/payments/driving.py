@@ -54,6 +54,7 @@ class Daemon:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.cursors: dict[str, str | None] = {}
+        self.last: dict[str, str | None] = {}  # each sensor's last tick message (its skip reason)
 
     def tick(self, *assets: DocumentAsset) -> list[dg.ExecuteInProcessResult]:
         runs = []
@@ -70,6 +71,7 @@ class Daemon:
             result = sensor(context)
             assert isinstance(result, dg.SensorResult), result
             self.cursors[asset.sensor_name] = result.cursor
+            self.last[asset.sensor_name] = result.skip_reason.skip_message if result.skip_reason else None
             runs += apply_tick(self.stack, result)
         return runs
 

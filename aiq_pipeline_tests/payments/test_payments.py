@@ -4,6 +4,7 @@ payments never posted; an unmapped processor or an invoice not yet in AIQ as a c
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -18,7 +19,7 @@ from aiq_pipeline.sync.identity import (
     payment_reference,
 )
 from aiq_pipeline_tests.pair_names import PAYMENTS
-from aiq_pipeline_tests.payments.conftest import FEES_ACCOUNT
+from aiq_pipeline_tests.payments.conftest import FEES_ACCOUNT, START
 from aiq_pipeline_tests.payments.driving import (
     Daemon,
     aiq_by_reference,
@@ -104,20 +105,34 @@ def test_an_unmapped_processor_is_a_clear_exception_and_nothing_is_written(stack
     assert aiq_by_reference(stack, payment_reference(payment["id"])) == []
 
 
-def test_a_payment_for_an_invoice_not_in_aiq_waits_then_posts_by_itself(stack: Stack) -> None:
+def test_a_payment_seen_before_its_invoice_waits_for_it_then_posts(stack: Stack) -> None:
+    """A burst's payments may be seen before its invoices: a payment of an invoice the invoices sensor will pick up
+    waits for it (no exception, no failed run), then posts once the invoice is in AIQ."""
     daemon = Daemon(stack)
     invoice = new_invoice(stack)
     payment = take_payment(stack, "1", [invoice])
     daemon.tick(PAYMENTS)  # the payment is seen before its invoice has a partition
-    (waiting,) = document_exceptions(stack.instance, PAYMENTS)
-    assert waiting.reason_code == "INVOICE_NOT_POSTED" and invoice in waiting.reason and waiting.retryable
-    assert aiq_by_reference(stack, payment_reference(payment["id"])) == []
+    assert document_exceptions(stack.instance, PAYMENTS) == []
+    assert f"PAY-{payment['id']}" not in statuses(stack)  # no partition yet: it waits in the sensor's cursor
+    assert "1 waiting for their invoices" in (daemon.last[PAYMENTS.sensor_name] or "")
 
-    daemon.tick()  # the invoice posts; the payment is run again by the next tick
-    daemon.tick(PAYMENTS)
+    daemon.tick()  # the invoice posts, then the payment
     assert document_exceptions(stack.instance, PAYMENTS) == []
     (receipt,) = aiq_by_reference(stack, payment_reference(payment["id"]))
     assert receipt.outstanding_amount == 0
+
+
+def test_a_payment_of_an_invoice_the_sync_never_takes_is_an_exception_at_once(stack: Stack) -> None:
+    """Issued before the sync's start date, the invoice never gets a partition: its payment does not wait silently,
+    it fails as INVOICE_NOT_POSTED where a person sees it (and posts by itself once the invoice is backfilled)."""
+    daemon = Daemon(stack)
+    old = new_invoice(stack, issued_at=(date.fromisoformat(START) - timedelta(days=3)).isoformat())
+    payment = take_payment(stack, "1", [old])
+    daemon.tick()
+    (waiting,) = document_exceptions(stack.instance, PAYMENTS)
+    assert waiting.key == f"PAY-{payment['id']}" and waiting.reason_code == "INVOICE_NOT_POSTED"
+    assert old in waiting.reason and waiting.retryable
+    assert aiq_by_reference(stack, payment_reference(payment["id"])) == []
 
 
 def aiq_options(stack: Stack, **values: object) -> None:

@@ -24,7 +24,12 @@ from aiq_pipeline.defs.posting.sensing import (
 from aiq_pipeline.defs.posting.status import DocumentException, invoice_partitions
 from aiq_pipeline.defs.resources import BunnyResource, SyncSettings
 from aiq_pipeline.service.discovery import InvoicePartitions
-from aiq_pipeline.service.payment_discovery import PaymentCursor, discover_payments
+from aiq_pipeline.service.payment_discovery import (
+    PaymentCursor,
+    coming_invoices,
+    discover_payments,
+    unpartitioned_invoices,
+)
 from aiq_pipeline.sync.documents.plan import INVOICE_NOT_POSTED
 
 
@@ -50,10 +55,12 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
         cursor = PaymentCursor.parse(context.cursor)
         invoices = invoice_partitions(instance, names.invoices)
         since = tick.since(cursor.watermark)
+        known = instance.get_dynamic_partitions(names.payments.partitions_name)
         with bunny.open() as client:
             payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
             credited = list(iter_credited_invoice_refs(client, bunny.entity_id, updated_since=since))
-        known = instance.get_dynamic_partitions(names.payments.partitions_name)
+            unknown = unpartitioned_invoices(payments, set(known), cursor, invoices)
+            coming = coming_invoices(client.get_invoices(unknown), bunny.entity_id, tick.start) if unknown else ()
         found = discover_payments(
             payments,
             known_keys=known,
@@ -62,6 +69,7 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
             start_date=tick.start,
             credited=credited,
             overlap=tick.overlap,
+            coming=coming,
         )
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
