@@ -158,11 +158,12 @@ def exceptions(ctx: click.Context, as_json: bool, show_dismissed: bool) -> None:
         click.echo(f"    {e.reason}")
         if e.fix:
             click.echo(f"    fix: {e.fix}")
+    command = _pair_names().command
     click.echo(
-        "Fix the cause, then: aiq-pipeline retry --all (or retry DOCUMENT..., by key or number, e.g. 8 INV-1007 "
+        f"Fix the cause, then: {command} retry --all (or retry DOCUMENT..., by key or number, e.g. 8 INV-1007 "
         "CN-12 VOID-7 PAY-31 CREDIT-9)"
     )
-    click.echo('Handled outside the product? aiq-pipeline exceptions dismiss DOCUMENT... --reason "..."')
+    click.echo(f'Handled outside the product? {command} exceptions dismiss DOCUMENT... --reason "..."')
 
 
 _NOUNS = {
@@ -214,7 +215,7 @@ def _list_dismissed(as_json: bool) -> None:
             f"on {d.recorded_at:%Y-%m-%d %H:%M} UTC"
         )
         click.echo(f"    why: {d.reason}")
-    click.echo("Bring one back: aiq-pipeline exceptions undismiss DOCUMENT... (its key or its number)")
+    click.echo(f"Bring one back: {_pair_names().command} exceptions undismiss DOCUMENT... (its key or its number)")
 
 
 @exceptions.command(epilog=EXIT_CODES)
@@ -248,7 +249,8 @@ def dismiss(keys: tuple[str, ...], reason: str, by: str | None) -> None:
         except DismissRefused as exc:
             raise _Refused(f"{exc}{_nor_numbered(named)}") from None
     click.echo(_rendered(result, "dismissed", named))
-    click.echo(f"Undo with: aiq-pipeline exceptions undismiss {' '.join(result.changed + result.unchanged)}")
+    undo = " ".join(result.changed + result.unchanged)
+    click.echo(f"Undo with: {_pair_names().command} exceptions undismiss {undo}")
 
 
 @exceptions.command(epilog=EXIT_CODES)

@@ -45,6 +45,11 @@ class PairNames:
         return f"{STORE_POOL}_{self.pair}" if self.prefixed else STORE_POOL
 
     @property
+    def command(self) -> str:
+        """How a person calls the command line on this pair (the hints the commands print)."""
+        return f"aiq-pipeline --pair {self.pair}" if self.prefixed else "aiq-pipeline"
+
+    @property
     def first_start_key(self) -> str:
         """Where the instance keeps the moment the pair's sync was first switched on (`posting.first_start`)."""
         key = "aiq_pipeline/sync_first_switched_on"

@@ -50,12 +50,12 @@ class StepFailed(Exception):
 class DocumentsDismissed(Exception):
     """A retry named documents a person dismissed: nothing is posted until they are undismissed."""
 
-    def __init__(self, marks: list[DismissalMark]) -> None:
+    def __init__(self, marks: list[DismissalMark], command: str = "aiq-pipeline") -> None:
         self.marks = marks
         keys = " ".join(m.key for m in marks)
         super().__init__(
             f"dismissed, not retried: {keys} (handled outside the product). To post them after all, bring them "
-            f"back first: aiq-pipeline exceptions undismiss {keys}"
+            f"back first: {command} exceptions undismiss {keys}"
         )
 
 
@@ -236,8 +236,9 @@ def retry(
     person's explicit override for these documents, this once: written again even so (a second copy if AIQ holds
     the first). Refused (DocumentsDismissed, nothing posted) when any of them is dismissed."""
     defs = load_definitions(defs)
-    if marks := dismissed(instance, names_of(defs), keys):
-        raise DocumentsDismissed(marks)
+    names = names_of(defs)
+    if marks := dismissed(instance, names, keys):
+        raise DocumentsDismissed(marks, names.command)
     reap_dead_runs(instance)
     trigger = REWRITE_UNKNOWN_TRIGGER if rewrite_unknown else "retry"
     return post_in_process(instance, keys, trigger=trigger, defs=defs)

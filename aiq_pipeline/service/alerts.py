@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aiq_pipeline.service.outcome import Reason
+from aiq_pipeline.settings import DEFAULT_PAIR_NAME
 from aiq_pipeline.store.alerts import (
     AlertedDocument,
     AlertLog,
@@ -203,9 +204,10 @@ def digest(
     if count > len(shown):
         lines.append(f"... and {count - len(shown)} more.")
     lines += ["", *context.where]
+    cli = "aiq-pipeline" if context.pair == DEFAULT_PAIR_NAME else f"aiq-pipeline --pair {context.pair}"
     lines += [
-        "On the command line: `aiq-pipeline exceptions` lists them; once fixed, `aiq-pipeline retry --all` posts "
-        "them; `aiq-pipeline exceptions dismiss KEY --reason ...` for one handled outside.",
+        f"On the command line: `{cli} exceptions` lists them; once fixed, `{cli} retry --all` posts them; "
+        f"`{cli} exceptions dismiss KEY --reason ...` for one handled outside.",
     ]
     return title, "\n".join(lines)
 

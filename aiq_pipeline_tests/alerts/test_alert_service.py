@@ -238,3 +238,16 @@ def test_no_secret_reaches_the_store_logs_or_reports(store: Store, smtp: SmtpSer
     assert report.failed and report2.failed
     for secret in (SMTP_PASSWORD, WEBHOOK_TOKEN, smtp.url, hook.url):
         assert secret not in everything
+
+
+def test_a_pairs_digest_names_the_pair_in_its_command_lines() -> None:
+    from dataclasses import replace
+
+    from aiq_pipeline.service.alerts import digest
+
+    _, text = digest(replace(CONTEXT, pair="trading"), BATCH)
+    assert "pair trading" in text
+    assert "`aiq-pipeline --pair trading exceptions` lists them" in text
+    assert "`aiq-pipeline --pair trading retry --all`" in text
+    _, default = digest(CONTEXT, BATCH)
+    assert "`aiq-pipeline exceptions` lists them" in default and "--pair" not in default

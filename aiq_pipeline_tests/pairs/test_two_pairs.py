@@ -201,6 +201,7 @@ def test_two_pairs_post_each_to_its_own_entity_and_keep_their_exceptions_retries
     # A dismissal is the pair's own too.
     dismissed = pairs.cli("exceptions", "dismiss", "7", "--reason", "booked by hand", pair="trading")
     assert dismissed.exit_code == 0, dismissed.output
+    assert "Undo with: aiq-pipeline --pair trading exceptions undismiss 7" in dismissed.output
     assert pairs.exceptions("trading") == {"6", "8"}
     listed = pairs.cli("exceptions", "--dismissed", "--json", pair="holdings")
     assert json.loads(listed.stdout) == []
