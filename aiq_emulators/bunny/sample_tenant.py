@@ -263,21 +263,26 @@ def _financial_accounts() -> list[FinancialAccount]:
         ("4010", "Professional services revenue", False),
         ("4900", "Revenue control", False),
     ):
-        accounts.append(
-            FinancialAccount(
-                id=str(len(accounts) + 1),
-                entity_id="1",
-                code=code,
-                name=name,
-                account_type="earned_revenue",
-                default_account=default,
-                external_id=code,
-                source="accountsiq",
-                created_at=IMPORTED,
-                updated_at=IMPORTED,
-            )
-        )
+        accounts.append(imported_revenue_account(str(len(accounts) + 1), "1", code, name, default=default))
     return accounts
+
+
+def imported_revenue_account(
+    account_id: str, entity_id: str, code: str, name: str, *, default: bool
+) -> FinancialAccount:
+    """An earned-revenue account of the AIQ chart, as Bunny's "Sync financial accounts" imported it."""
+    return FinancialAccount(
+        id=account_id,
+        entity_id=entity_id,
+        code=code,
+        name=name,
+        account_type="earned_revenue",
+        default_account=default,
+        external_id=code,
+        source="accountsiq",
+        created_at=IMPORTED,
+        updated_at=IMPORTED,
+    )
 
 
 def _price_list_charges(account_by_code: dict[str | None, str]) -> list[PriceListCharge]:

@@ -10,13 +10,11 @@ Nothing here draws from the generator's random numbers: entity 1's documents are
 
 from __future__ import annotations
 
-import datetime as dt
-
-from aiq_emulators.bunny.models import FinancialAccount, Tenant
+from aiq_emulators.bunny.models import Tenant
+from aiq_emulators.bunny.sample_tenant import imported_revenue_account
 
 HOLDINGS_BUNNY_ENTITY = "2"
 HOLDINGS_ACCOUNTS = (("4000", "Revenue", True), ("4010", "Professional services revenue", False))
-_IMPORTED = dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC)
 
 
 def set_up_holdings(tenant: Tenant) -> None:
@@ -31,18 +29,7 @@ def set_up_holdings(tenant: Tenant) -> None:
     next_id = max(int(a.id) for a in tenant.financial_accounts) + 1
     for offset, (code, name, default) in enumerate(HOLDINGS_ACCOUNTS):
         tenant.financial_accounts.append(
-            FinancialAccount(
-                id=str(next_id + offset),
-                entity_id=HOLDINGS_BUNNY_ENTITY,
-                code=code,
-                name=name,
-                account_type="earned_revenue",
-                default_account=default,
-                external_id=code,
-                source="accountsiq",
-                created_at=_IMPORTED,
-                updated_at=_IMPORTED,
-            )
+            imported_revenue_account(str(next_id + offset), HOLDINGS_BUNNY_ENTITY, code, name, default=default)
         )
 
 
