@@ -188,6 +188,12 @@ def test_two_pairs_post_each_to_its_own_entity_and_keep_their_exceptions_retries
     foreign = pairs.cli("retry", *sorted(holdings_invoices), pair="trading")
     assert foreign.exit_code == 2, foreign.output
     _make_holdings_revenue_default(pairs)
+    # A dry run is the pair's own too: holdings plans its invoice at DEMO02's USD rate (DEMO01's is 0.92) and with
+    # its own default tax code.
+    (planned,) = json.loads(pairs.cli("preview", sorted(holdings_invoices)[0], "--json", pair="holdings").stdout)
+    (document,) = planned["documents"]
+    assert planned["would"] == "would post" and document["exchange_rate"] == "0.79"
+    assert {line["tax_code"] for line in document["lines"]} == {"Z"}
     retried = pairs.cli("retry", "--all", pair="holdings")
     assert retried.exit_code == 0, retried.output
     assert pairs.exceptions("holdings") == set()
