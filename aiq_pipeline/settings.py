@@ -61,6 +61,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aiq_pipeline.pairs_file import (
+    POSTGRES_SCHEMES,
     EnvReference,
     FileProblem,
     PairsFile,
@@ -672,7 +673,6 @@ ENVIRONMENT_ONLY: tuple[str, ...] = ("DAGSTER_HOME", PAIRS_FILE_VARIABLE, PAIR_V
 FILE_KEYS: tuple[str, ...] = tuple(name for name in VARIABLES if name not in ENVIRONMENT_ONLY)
 # Written in a pairs file only as { env = "NAME" }. The store may be literal unless it carries a password.
 FILE_SECRETS: tuple[str, ...] = tuple(v.name for v in VARIABLES.values() if v.secret and v.name != "AIQ_PIPELINE_STORE")
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgres+psycopg2://")
 
 
 def uses_pairs_file() -> bool:
@@ -868,7 +868,7 @@ def _aiq_target(pairs_file: PairsFile, pair: str) -> tuple[str, str] | None:
 
 def _duckdb_store(pairs_file: PairsFile, pair: str, home: Path | None) -> str | None:
     location = _file_value(pairs_file, pair, "AIQ_PIPELINE_STORE") or str(default_store_path(home, pair))
-    if location.startswith(_POSTGRES_SCHEMES):
+    if location.startswith(POSTGRES_SCHEMES):
         return None
     return str(Path(location).expanduser().resolve())
 
