@@ -81,6 +81,9 @@ class PaymentDiscovery:
         return len(self.cursor.deferred)
 
 
+Found = dict[str, tuple[list[str], datetime]]  # partition key -> (the invoice ids it settles, its updatedAt)
+
+
 def received_on(payment: Payment) -> date | None:
     moment = payment.received_at or payment.completed_at or payment.created_at
     return moment.date() if moment else None
@@ -103,15 +106,8 @@ def discover_payments(
     payments = sorted(payments, key=lambda p: (p.updated_at, p.id))
     refs = sorted(credited, key=lambda r: (r.updated_at, r.id))
     known = set(known_keys)
-    received = [p for p in payments if p.processing_state in RECEIVED_STATES]
-    in_scope = [p for p in received if issued_in_scope(received_on(p), start_date)]
-    found: dict[str, tuple[list[str], datetime]] = {
-        payment_key(p.id): (list(applications(p)), p.updated_at) for p in in_scope
-    }
-    for ref in refs:
-        if (ref.credits or 0) > 0 and ref.state in SYNCED_INVOICE_STATES and issued_in_scope(ref.issued_at, start_date):
-            found[account_credit_key(ref.id)] = ([ref.id], ref.updated_at)
-    candidates = dict(cursor.deferred) | {key: ids for key, (ids, _) in found.items() if key not in known}
+    found, skipped = _found(payments, refs, start_date)
+    candidates = _candidates(found, known, cursor)
     new_keys, rejected, deferred = _ready(candidates, known, invoices, frozenset(coming))
     changed = {key: at for key, (_, at) in found.items() if key in known and cursor.changed(key, at)}
     moments = [*(p.updated_at for p in payments), *(r.updated_at for r in refs)]
@@ -121,9 +117,26 @@ def discover_payments(
         changed_keys=list(changed),
         cursor=PaymentCursor(watermark=watermark, deferred=deferred, seen=_seen(cursor, found, watermark, overlap)),
         rejected_keys=rejected,
-        skipped_before_start=len(received) - len(in_scope),
+        skipped_before_start=skipped,
         changed_at=changed,
     )
+
+
+def _found(payments: Iterable[Payment], refs: Iterable[InvoiceRef], start_date: date | None) -> tuple[Found, int]:
+    """The payments received in scope and the invoices with account credit applied, by partition key; and how many
+    received payments fell before the start."""
+    received = [p for p in payments if p.processing_state in RECEIVED_STATES]
+    in_scope = [p for p in received if issued_in_scope(received_on(p), start_date)]
+    found: Found = {payment_key(p.id): (list(applications(p)), p.updated_at) for p in in_scope}
+    for ref in refs:
+        if (ref.credits or 0) > 0 and ref.state in SYNCED_INVOICE_STATES and issued_in_scope(ref.issued_at, start_date):
+            found[account_credit_key(ref.id)] = ([ref.id], ref.updated_at)
+    return found, len(received) - len(in_scope)
+
+
+def _candidates(found: Found, known: Collection[str], cursor: PaymentCursor) -> dict[str, list[str]]:
+    """What may get a partition: those still waiting, and those found without one."""
+    return dict(cursor.deferred) | {key: ids for key, (ids, _) in found.items() if key not in known}
 
 
 def _ready(
@@ -145,13 +158,19 @@ def _ready(
 
 
 def unpartitioned_invoices(
-    payments: Iterable[Payment], known_keys: Collection[str], cursor: PaymentCursor, invoices: InvoicePartitions
+    payments: Iterable[Payment],
+    credited: Iterable[InvoiceRef],
+    *,
+    known_keys: Collection[str],
+    cursor: PaymentCursor,
+    invoices: InvoicePartitions,
+    start_date: date | None,
 ) -> set[str]:
-    """The invoices paid by the payments without a partition (and by those still waiting) that have none either: the
-    sensor asks Bunny which of them the invoices sensor will pick up (`coming_invoices`)."""
-    paid = {i for p in payments if payment_key(p.id) not in known_keys for i in applications(p)}
-    paid |= {i for ids in cursor.deferred.values() for i in ids}
-    return paid - invoices.known
+    """The invoices settled by what may get a partition (as `discover_payments` finds it) that have none either:
+    the sensor asks Bunny which of them the invoices sensor will pick up (`coming_invoices`)."""
+    found, _ = _found(payments, credited, start_date)
+    candidates = _candidates(found, set(known_keys), cursor)
+    return {i for ids in candidates.values() for i in ids} - invoices.known
 
 
 def coming_invoices(found: Mapping[str, Invoice], entity_id: str, start_date: date | None) -> frozenset[str]:
@@ -169,9 +188,7 @@ def coming_invoices(found: Mapping[str, Invoice], entity_id: str, start_date: da
     )
 
 
-def _seen(
-    cursor: PaymentCursor, found: dict[str, tuple[list[str], datetime]], watermark: datetime | None, overlap: timedelta
-) -> dict[str, datetime]:
+def _seen(cursor: PaymentCursor, found: Found, watermark: datetime | None, overlap: timedelta) -> dict[str, datetime]:
     """The `updatedAt` last seen of every document the next look reads again (at or after watermark - overlap)."""
     if watermark is None:
         return {}

@@ -59,7 +59,9 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
         with bunny.open() as client:
             payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
             credited = list(iter_credited_invoice_refs(client, bunny.entity_id, updated_since=since))
-            unknown = unpartitioned_invoices(payments, set(known), cursor, invoices)
+            unknown = unpartitioned_invoices(
+                payments, credited, known_keys=known, cursor=cursor, invoices=invoices, start_date=tick.start
+            )
             coming = coming_invoices(client.get_invoices(unknown), bunny.entity_id, tick.start) if unknown else ()
         found = discover_payments(
             payments,
