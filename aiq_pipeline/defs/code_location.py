@@ -25,7 +25,7 @@ from aiq_pipeline.defs.resources import (
     default_sensor_status,
     resources_from_settings,
 )
-from aiq_pipeline.settings import PAIR_VARIABLE, Settings, configured_pairs, variables_set
+from aiq_pipeline.settings import PAIR_VARIABLE, Settings, configured_pairs, environment_value
 
 
 class _PostingOptions(TypedDict):
@@ -36,10 +36,15 @@ class _PostingOptions(TypedDict):
     sensor_status: dg.DefaultSensorStatus
 
 
-def builds_one_pair() -> bool:
-    """Whether the environment names one pair to build (`defs`): without a pairs file, with a file of one pair, or
-    with AIQ_PIPELINE_PAIR set. Otherwise each pair is its own location (`defs_<pair>`)."""
-    return len(configured_pairs()) == 1 or PAIR_VARIABLE in variables_set()
+def chosen_pair() -> str | None:
+    """The pair the environment names (`defs`): AIQ_PIPELINE_PAIR, else the only pair configured (the environment's
+    `default`, or a pairs file's only pair); None when a pairs file holds several and none is named (then each
+    pair is its own location, `defs_<pair>`)."""
+    named = (environment_value(PAIR_VARIABLE) or "").strip()
+    if named:
+        return named
+    pairs = configured_pairs()
+    return pairs[0] if len(pairs) == 1 else None
 
 
 def build_definitions(

@@ -223,6 +223,7 @@ def _reconcile(
 ) -> Iterator[dg.MaterializeResult[None]]:
     mark_run_process(context)
     key, scopes = names.monthly_reconciliation, [asset.partitions_name for asset in names.documents]
+    db = store.store()
     money = MoneySettings(
         accounts=posting_rules.payments(),
         payment_amount=posting_rules.bunny_payment_amount,
@@ -237,9 +238,9 @@ def _reconcile(
             sync_start=sync_settings.start_date(),
             money=money,
             today=datetime.now(UTC).date(),
-            dismissed=dismissed_keys(store.store(), scopes),
+            dismissed=dismissed_keys(db, scopes),
         )
-    snapshot_id, written = write_reconciliation(store.store(), accountsiq.entity_id, result)
+    snapshot_id, written = write_reconciliation(db, accountsiq.entity_id, result)
     context.log.info(result.describe())
     for difference in [
         *result.differences,
