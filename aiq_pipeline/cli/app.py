@@ -103,15 +103,21 @@ def main(pair: str | None) -> None:
         choose_pair(pair)
 
 
+def configured_pairs_or_exit(*, err: bool = True) -> tuple[str, ...]:
+    """The configured pairs; a pairs file that cannot be used ends in doctor's line(s) (on stderr, or with `err`
+    False on stdout, where doctor reports) and exit code 4."""
+    try:
+        return configured_pairs()
+    except SettingsError as exc:
+        for problem in describe_problems(exc):
+            click.echo(problem.line(), err=err)
+        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+
+
 def choose_pair(pair: str) -> None:
     """Check `pair` against the configured pairs (a usage error listing them when unknown) and make it this
     process's pair (and its children's): AIQ_PIPELINE_PAIR."""
-    try:
-        names = configured_pairs()
-    except SettingsError as exc:
-        for problem in describe_problems(exc):
-            click.echo(problem.line(), err=True)
-        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+    names = configured_pairs_or_exit()
     if pair not in names:
         raise click.BadParameter(
             f"{pair!r} is not a configured pair; the pairs are: {', '.join(names)}", param_hint="'--pair'"

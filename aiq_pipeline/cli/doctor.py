@@ -21,16 +21,14 @@ from datetime import date
 
 import click
 
-from aiq_pipeline.cli.app import main
+from aiq_pipeline.cli.app import configured_pairs_or_exit, main
 from aiq_pipeline.service.doctor import diagnose
 from aiq_pipeline.service.probe import READING_CONTRADICTS_EXIT_CODE, run_probe
 from aiq_pipeline.service.probe.bunny_invoices import DEFAULT_INVOICES
-from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE, describe_problems
+from aiq_pipeline.service.problems import SETTINGS_PROBLEM_EXIT_CODE
 from aiq_pipeline.settings import (
     PAIR_VARIABLE,
     Settings,
-    SettingsError,
-    configured_pairs,
     read_settings,
     uses_pairs_file,
 )
@@ -67,12 +65,7 @@ def doctor(probe: bool, invoices: int | None) -> None:
     invoices = invoices or DEFAULT_INVOICES
     if not uses_pairs_file():
         sys.exit(_check_pair(None, probe, invoices))
-    try:
-        pairs = configured_pairs()
-    except SettingsError as exc:
-        for problem in describe_problems(exc):
-            click.echo(problem.line())
-        sys.exit(SETTINGS_PROBLEM_EXIT_CODE)
+    pairs = configured_pairs_or_exit(err=False)
     chosen = os.environ.get(PAIR_VARIABLE, "").strip()  # --pair (or the environment) names one pair
     codes: dict[str, int] = {}
     for index, pair in enumerate((chosen,) if chosen else pairs):
