@@ -74,6 +74,7 @@ class BunnyClient:
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         token_cache: TokenCache | None = None,
+        unsorted_lists: set[tuple[str, str]] | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required (BUNNY_BASE_URL)")
@@ -115,6 +116,9 @@ class BunnyClient:
         # Index into each operation's filter fallbacks that the server accepted (see `_iter_filtered`).
         self._filter_level: dict[str, int] = {}
         self._sort_refused: set[str] = set()  # operations whose `sort:` the server answered with an error
+        # (Bunny URL, operation) of the lists an answer showed are not sorted newest first; pass one set to share
+        # what a process learns between its clients.
+        self._unsorted = unsorted_lists if unsorted_lists is not None else set()
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -202,7 +206,7 @@ class BunnyClient:
             return
 
     def _iter_newest_first(
-        self, document: Document, candidates: Sequence[str | None], since: datetime | None
+        self, document: Document, candidates: Sequence[str | None], since: datetime | None, anchor: datetime | None
     ) -> Iterator[dict[str, Any]]:
         """`_iter_filtered`; since a moment, asked newest first and paged only until the rest is older than it.
 
@@ -211,10 +215,11 @@ class BunnyClient:
         when what came back shows the order (see `_NewestFirst`); otherwise every page is read, as without it. A
         server that answers the sort with an error is asked again without it, from then on.
         """
-        if since is None or document.operation in self._sort_refused:
+        unsorted = (self.base_url, document.operation)
+        if since is None or anchor is None or document.operation in self._sort_refused or unsorted in self._unsorted:
             yield from self._iter_filtered(document, candidates)
             return
-        order = _NewestFirst(since)
+        order = _NewestFirst(since, anchor)
         pages = self._iter_filtered_pages(document, candidates, {"sort": NEWEST_FIRST})
         try:
             first = next(pages, [])
@@ -227,8 +232,11 @@ class BunnyClient:
             yield from page
             if order.past_since(page):
                 return
-        if not order.sorted:
-            log.debug("Bunny did not sort %s newest first: every page was read", document.operation)
+        if order.stepped_up:
+            # Proof that this Bunny lists in an order of its own: from now on every page is read, so a page that
+            # merely looks sorted is never taken for the order (see `_NewestFirst`).
+            self._unsorted.add(unsorted)
+            log.info("Bunny did not sort %s newest first: every page is read from now on", document.operation)
 
     # -- currencies ----------------------------------------------------------------------------------
     def iter_currencies(self) -> Iterator[Currency]:
@@ -263,13 +271,16 @@ class BunnyClient:
         *,
         updated_since: datetime | None,
         states: Collection[str] | None = None,
+        newest_known: datetime | None = None,
     ) -> Iterator[InvoiceRef]:
         """id/state/updatedAt/issuedAt of the entity's invoices updated at or after `updated_since` (newest first
-        when Bunny sorts them, see `_iter_newest_first`)."""
+        when Bunny sorts them, see `_iter_newest_first`). `newest_known`: an `updatedAt` the caller saw in this
+        list before, which tells the order even when nothing is newer than `updated_since`."""
         seen: set[str] = set()
         keep = _invoice_test(entity_id, updated_since, states)
         candidates = self._invoice_filters(entity_id, updated_since, states)
-        for node in self._iter_newest_first(documents.INVOICE_REFS, candidates, updated_since):
+        anchor = newest_known or updated_since
+        for node in self._iter_newest_first(documents.INVOICE_REFS, candidates, updated_since, anchor):
             ref = decoding.invoice_ref(node)
             if ref.id not in seen and keep(ref.entity_id, ref.updated_at, ref.state):
                 seen.add(ref.id)
@@ -491,22 +502,26 @@ class _NewestFirst:
     """Follows a list asked newest first, page by page: is the rest of it older than `since`?
 
     Only if the order shows: every `updatedAt` so far is no later than the one before it, the first is not older
-    than `since` and the last is. A server ignoring the sort lists in an order of its own (ids ascending, probably),
-    which steps up somewhere or starts with an invoice changed before `since` (the oldest of the window); the latter
-    keeps a run of equal stamps (a burst released in one second) from passing for the order. What it cannot tell
-    from the order: a first invoice changed since `since` followed by a page of stamps that never step up.
+    than `anchor` (`since`, or a stamp known to be in the list) and the last is older than `since`. A server
+    ignoring the sort lists in an order of its own (ids ascending, probably), which steps up somewhere or starts with
+    an invoice changed before the anchor (the oldest of the window); the latter keeps a run of equal stamps (a burst
+    released in one second) from passing for the order. What it cannot tell from the order: a first invoice at or
+    after the anchor followed by a page of stamps that never step up.
     """
 
-    def __init__(self, since: datetime) -> None:
+    def __init__(self, since: datetime, anchor: datetime) -> None:
         self.since = since
+        self.anchor = anchor
         self.sorted = True
+        self.stepped_up = False  # proof that the list is not sorted newest first (starting behind is not)
         self._last: datetime | None = None
 
     def past_since(self, page: Iterable[Mapping[str, Any]]) -> bool:
         for node in page:
             stamp = decoding.timestamp(node.get("updatedAt"))
-            started_behind = self._last is None and stamp < self.since
-            if started_behind or (self._last is not None and stamp > self._last):
+            if self._last is not None and stamp > self._last:
+                self.stepped_up = True
+            if self.stepped_up or (self._last is None and stamp < self.anchor):
                 self.sorted = False
             self._last = stamp
         return self.sorted and self._last is not None and self._last < self.since

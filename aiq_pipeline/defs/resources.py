@@ -115,6 +115,8 @@ class AccountsIQResource(Resource):
 # Bunny tokens shared by every client this process opens: a code server's sensor ticks and a command's steps ask
 # for one token per tenant and API client until it nears expiry, not one per tick or step.
 PROCESS_TOKENS = TokenCache()
+# The lists Bunny showed it does not sort newest first (an unverified reading), learnt once per process.
+PROCESS_UNSORTED_LISTS: set[tuple[str, str]] = set()
 
 
 class BunnyResource(Resource):
@@ -138,6 +140,7 @@ class BunnyResource(Resource):
             client_secret=self.client_secret,
             backoff_base=self.backoff_seconds,
             token_cache=PROCESS_TOKENS,
+            unsorted_lists=PROCESS_UNSORTED_LISTS,
         ) as client:
             yield client
 
@@ -166,7 +169,8 @@ class SyncSettings(Resource):
 
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE, description="Invoices per run")
     max_invoices_per_tick: int = Field(default=DEFAULT_MAX_INVOICES_PER_TICK, ge=1)
-    overlap_minutes: int = Field(default=10, ge=0, description="How far the sensor re-reads behind its cursor")
+    overlap_minutes: int = Field(default=10, ge=0, description="How late a Bunny updatedAt may become visible")
+    sweep_minutes: int = Field(default=5, ge=0, description="How often a sensor reads behind its cursor again")
     sync_start_date: str | None = Field(
         default=None, description="YYYY-MM-DD: invoices issued before this date are never picked up"
     )

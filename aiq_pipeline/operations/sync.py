@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -121,7 +121,7 @@ def _new_invoices(
             entity_id=bunny.entity_id,
             known_ids=instance.get_dynamic_partitions(names.invoices.partitions_name),
             cursor=Cursor(watermark=first_look),
-            overlap=timedelta(0),
+            since=first_look,
             limit=10**9,
             start_date=start,
         )

@@ -1,11 +1,11 @@
 """Finding the Bunny documents to post: what every sensor (and `aiq-pipeline sync`) asks Bunny for.
 
-The cursor is a watermark on Bunny's `updatedAt`. Each look re-reads a little behind it (the overlap), so a document
-updated while the previous look was paging is not missed; documents that already have a partition are dropped by
-comparing sets, so none is asked for twice. A look costs what changed since the watermark less the overlap: the client
-asks Bunny for invoices newest first and stops paging there (when Bunny sorts; `BunnyClient.iter_invoice_refs`),
-not at the 14 h its server-side filter is widened by; so a quiet tick still re-reads the overlap's worth of invoices
-behind the last change (a whole burst, until something newer moves the watermark).
+The cursor is a watermark on Bunny's `updatedAt`. A tick reads what is newer than it; every few minutes a sweep reads
+the window behind it again (`defs/posting/sensing.Tick`), so a document whose update became visible late (or in the
+watermark's own second, after the look) is not missed. Documents that already have a partition are dropped by
+comparing sets, so none is asked for twice. A look costs what changed since where it starts: the client asks Bunny
+for invoices newest first and stops paging there (when Bunny sorts; `BunnyClient.iter_invoice_refs`), not at the
+14 h its server-side filter is widened by; so a quiet tick reads one page, and only a sweep re-reads a burst.
 
 The first start: without a configured start date, the sync starts from the moment it was first switched on, like
 Bunny's own switch ("sync invoices released after it is turned on"): documents issued before that day are never
@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Protocol
 
 from aiq_pipeline.bunny.models import CreditNote, InvoiceRef
@@ -42,7 +42,12 @@ def is_valid_partition_key(key: str) -> bool:
 
 class InvoiceRefSource(Protocol):
     def iter_invoice_refs(
-        self, entity_id: str, *, updated_since: datetime | None, states: Collection[str] | None = None
+        self,
+        entity_id: str,
+        *,
+        updated_since: datetime | None,
+        states: Collection[str] | None = None,
+        newest_known: datetime | None = None,
     ) -> Iterable[InvoiceRef]: ...
 
 
@@ -57,13 +62,17 @@ def _text(moment: datetime | None) -> str | None:
 @dataclass(frozen=True)
 class Cursor:
     watermark: datetime | None = None
+    resume: bool = False  # the look stopped at its cap: the next reads from the watermark itself, not after it
 
     @classmethod
     def parse(cls, raw: str | None) -> Cursor:
-        return cls(watermark=_moment(json.loads(raw).get("watermark"))) if raw else cls()
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(watermark=_moment(data.get("watermark")), resume=bool(data.get("resume")))
 
     def serialize(self) -> str:
-        return json.dumps({"watermark": _text(self.watermark)})
+        return json.dumps({"watermark": _text(self.watermark), "resume": self.resume})
 
 
 def issued_in_scope(issued_at: date | None, start_date: date | None) -> bool:
@@ -89,12 +98,16 @@ def discover_released_invoices(
     entity_id: str,
     known_ids: Collection[str],
     cursor: Cursor,
-    overlap: timedelta,
+    since: datetime | None,
     limit: int,
     start_date: date | None = None,
 ) -> Discovery:
-    since = cursor.watermark - overlap if cursor.watermark else None
-    refs = list(source.iter_invoice_refs(entity_id, updated_since=since, states=SYNCED_INVOICE_STATES))
+    """The invoices released since `since` (None: all) that have no partition yet, at most `limit` of them."""
+    refs = list(
+        source.iter_invoice_refs(
+            entity_id, updated_since=since, states=SYNCED_INVOICE_STATES, newest_known=cursor.watermark
+        )
+    )
     # The server filters on state where it can; check again so a lenient server cannot widen the set. A component
     # of a consolidated invoice is billed again on the combined one: it is never picked up.
     refs = [r for r in refs if r.state in SYNCED_INVOICE_STATES and not r.merged_to_invoice_id]
@@ -109,13 +122,13 @@ def discover_released_invoices(
     more = len(ordered) > limit
     watermark: datetime | None
     if more:
-        # Resume from the last invoice taken; the overlap re-reads its neighbours, the set check drops them.
+        # Resume from the last invoice taken, its moment included; the set check drops what was taken.
         watermark = taken[-1].updated_at
     else:
         watermark = max(filter(None, [cursor.watermark, *(r.updated_at for r in refs)]), default=None)
     return Discovery(
         new_invoice_ids=[r.id for r in taken],
-        cursor=Cursor(watermark=watermark),
+        cursor=Cursor(watermark=watermark, resume=more),
         seen=len(refs),
         skipped_before_start=len(refs) - len(eligible),
         rejected_keys=[i for i in fresh if not is_valid_partition_key(i)],

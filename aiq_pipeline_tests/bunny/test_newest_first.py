@@ -12,7 +12,7 @@ import pytest
 
 from aiq_pipeline.bunny import BunnyQueryError
 from aiq_pipeline.bunny.client import NEWEST_FIRST
-from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection
+from aiq_pipeline_tests.bunny.fake_bunny import BASE_URL, FakeBunny, connection
 
 SINCE = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 
@@ -43,9 +43,9 @@ def _bunny(refs: list[dict[str, Any]], *, sorts: bool) -> FakeBunny:
     return bunny
 
 
-def _read(bunny: FakeBunny, since: datetime | None = SINCE) -> list[str]:
+def _read(bunny: FakeBunny, since: datetime | None = SINCE, newest_known: datetime | None = None) -> list[str]:
     with bunny.client(page_size=3) as client:
-        return [r.id for r in client.iter_invoice_refs("1", updated_since=since)]
+        return [r.id for r in client.iter_invoice_refs("1", updated_since=since, newest_known=newest_known)]
 
 
 # Ids ascending, as a server ignoring the sort lists them: one old invoice changed recently (1), the day's invoices
@@ -81,6 +81,25 @@ def test_nothing_newer_than_the_moment_costs_every_page() -> None:
     bunny = _bunny([_ref(i, -i) for i in range(1, 6)], sorts=True)
     assert _read(bunny) == []
     assert len(bunny.calls("InvoiceRefs")) == 2
+
+
+def test_a_stamp_known_to_be_in_the_list_shows_the_order_when_nothing_is_newer() -> None:
+    # The sensor's quick look: nothing newer than its watermark (the newest stamp it saw, here -1 min).
+    refs = [_ref(i, -i) for i in range(1, 6)]
+    bunny = _bunny(refs, sorts=True)
+    assert _read(bunny, newest_known=SINCE - timedelta(minutes=1)) == []
+    assert len(bunny.calls("InvoiceRefs")) == 1
+    unsorted = _bunny(list(reversed(refs)), sorts=False)  # oldest first: starts behind the known stamp
+    assert _read(unsorted, newest_known=SINCE - timedelta(minutes=1)) == []
+    assert len(unsorted.calls("InvoiceRefs")) == 2
+
+
+def test_a_known_stamp_does_not_stop_the_read_before_what_is_newer() -> None:
+    bunny = _bunny(DAY, sorts=True)
+    assert _read(bunny, newest_known=SINCE + timedelta(minutes=2)) == ["1", "9", "8"]
+    unsorted = _bunny(DAY, sorts=False)
+    assert sorted(_read(unsorted, newest_known=SINCE + timedelta(minutes=2))) == ["1", "8", "9"]
+    assert len(unsorted.calls("InvoiceRefs")) == 3
 
 
 def test_without_a_moment_nothing_is_sorted_and_every_page_is_read() -> None:
@@ -131,3 +150,21 @@ def test_an_error_that_is_not_the_sorts_still_fails_the_read() -> None:
     )
     with bunny.client(page_size=3) as client, pytest.raises(BunnyQueryError, match="Internal error"):
         list(client.iter_invoice_refs("1", updated_since=SINCE))
+
+
+def test_once_an_answer_steps_up_every_later_read_sharing_what_was_learnt_reads_every_page() -> None:
+    # A burst in one second listed first by a server ignoring the sort looks sorted on its own (the 1st read here
+    # proves otherwise: 1 2 3 steps up to 8); a later read must not stop after such a page.
+    burst_first = [*(_ref(i, -1) for i in range(1, 4)), *(_ref(i, -30) for i in range(4, 7)), _ref(7, 1)]
+    learnt: set[tuple[str, str]] = set()
+    bunny = _bunny(DAY, sorts=False)
+    with bunny.client(page_size=3, unsorted_lists=learnt) as client:
+        assert sorted(r.id for r in client.iter_invoice_refs("1", updated_since=SINCE)) == ["1", "8", "9"]
+    assert learnt == {(BASE_URL, "InvoiceRefs")}
+    later = _bunny(burst_first, sorts=False)
+    with later.client(page_size=3, unsorted_lists=learnt) as client:
+        known = SINCE - timedelta(minutes=1)
+        assert [r.id for r in client.iter_invoice_refs("1", updated_since=SINCE, newest_known=known)] == ["7"]
+    assert [c.variables.get("sort") for c in later.calls("InvoiceRefs")] == [None] * 3
+    # Without what was learnt, the same answer passes for sorted: 7 waits for a read that reaches it (a sweep).
+    assert _read(_bunny(burst_first, sorts=False), newest_known=SINCE - timedelta(minutes=1)) == []

@@ -12,7 +12,7 @@ from aiq_pipeline.bunny.models import POSTABLE_INVOICE_STATES
 from aiq_pipeline.defs.posting.status import failed_keys, partition_status
 from aiq_pipeline.sync.identity import customer_code
 from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS
-from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick
+from aiq_pipeline_tests.pipeline.helpers import apply_tick, sensor_tick, sweep_due
 
 if TYPE_CHECKING:
     from aiq_pipeline_tests.pipeline.conftest import Stack
@@ -38,21 +38,22 @@ class Daemon:
         self.invoice_cursor: str | None = None
         self.credit_cursor: str | None = None
 
-    def tick_invoices(self) -> None:
-        result = sensor_tick(self.stack, self.invoice_cursor)
+    def tick_invoices(self, *, sweep: bool = False) -> None:
+        result = sensor_tick(self.stack, sweep_due(self.invoice_cursor) if sweep else self.invoice_cursor)
         self.invoice_cursor = result.cursor
         apply_tick(self.stack, result)
 
-    def tick_credits(self) -> dg.SensorResult:
-        result = credit_tick(self.stack, self.credit_cursor)
+    def tick_credits(self, *, sweep: bool = False) -> dg.SensorResult:
+        result = credit_tick(self.stack, sweep_due(self.credit_cursor) if sweep else self.credit_cursor)
         assert isinstance(result, dg.SensorResult), result
         self.credit_cursor = result.cursor
         apply_tick(self.stack, result)
         return result
 
-    def tick(self) -> None:
-        self.tick_invoices()
-        self.tick_credits()
+    def tick(self, *, sweep: bool = False) -> None:
+        """Both sensors; `sweep`: as if their last sweep were long ago (what a quick tick leaves waits for one)."""
+        self.tick_invoices(sweep=sweep)
+        self.tick_credits(sweep=sweep)
 
 
 def credit_statuses(stack: Stack) -> dict[str, dg.AssetPartitionStatus | None]:

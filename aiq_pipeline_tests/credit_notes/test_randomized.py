@@ -127,11 +127,11 @@ def test_aiq_and_bunny_agree_after_any_sequence(sequence):
         # Settle: what is left behind is on the exceptions list, retryable, and the sensors pick up the rest.
         stack.emulators.accountsiq.faults.clear()
         for _ in range(4):
-            daemon.tick()
+            daemon.tick(sweep=True)
             keys = all_failed_keys(stack.instance)
             if keys:
                 retry(stack.instance, keys, defs=stack.defs)
-        daemon.tick()
+        daemon.tick(sweep=True)
 
         left = [(e.key, e.reason_code, e.reason) for e in list_exceptions(stack.instance, DOCUMENT_ASSETS)]
         assert left == [], (sequence, left)

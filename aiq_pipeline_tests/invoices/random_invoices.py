@@ -282,7 +282,7 @@ class InvoiceScenario(Scenario):
         faults.add(rule)
         try:  # the document sensors in a random order, so the fault meets the writes waiting
             names = self.rng.sample(["invoices", "credit_notes"], 2)
-            runs = self.daemon.tick(*(SENSORS[n] for n in names))
+            runs = self.daemon.tick(*(SENSORS[n] for n in names), sweep=self.rng.random() < 0.3)
             said = f"tick {' -> '.join(names)}: {len(runs)} run(s)"
         finally:
             faults.clear()

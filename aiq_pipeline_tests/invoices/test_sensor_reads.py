@@ -1,6 +1,6 @@
 """What the released-invoices sensor asks Bunny for: invoices asked newest first, so a tick reads what changed since
-its watermark (less the overlap) and stops there, however much of the client's 14-h filter margin is full; and
-nothing missed for it, under either reading of whether Bunny honours `sort` (UNVERIFIED: the emulator's
+its watermark (a sweep: less the overlap) and stops there, however much of the client's 14-h filter margin is full;
+and nothing missed for it, under every reading of whether Bunny honours `sort` (UNVERIFIED: the emulator's
 `sort_honoured` option), an invoice whose `updatedAt` lags behind the watermark (within the overlap) included."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from aiq_pipeline.store import Store
 from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.payments.driving import bunny_post
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
+from aiq_pipeline_tests.pipeline.helpers import sweep_due
 
 SORT_READINGS = ["yes", "ignored", "refused"]  # UNVERIFIED whether Bunny sorts `invoices` on `updatedAt`
 EARLIEST = timedelta(minutes=65)  # how far back these tests stamp invoices in Bunny
@@ -57,10 +58,10 @@ class Sensor:
         self.stack = stack
         self.cursor: str | None = None
 
-    def tick(self) -> None:
+    def tick(self, *, sweep: bool = False) -> None:
         context = dg.build_sensor_context(
             instance=self.stack.instance,
-            cursor=self.cursor,
+            cursor=sweep_due(self.cursor) if sweep else self.cursor,
             resources={name: self.stack.defs.resources[name] for name in ("bunny", "sync_settings")},
         )
         result = self.stack.defs.get_sensor_def(INVOICES.sensor_name)(context)
@@ -75,9 +76,9 @@ def _bunny_counters(stack: Stack) -> Counter[str]:
     return Counter(answer.json()["counters"])
 
 
-def _tick_counting(sensor: Sensor) -> Counter[str]:
+def _tick_counting(sensor: Sensor, *, sweep: bool = False) -> Counter[str]:
     before = _bunny_counters(sensor.stack)
-    sensor.tick()
+    sensor.tick(sweep=sweep)
     return _bunny_counters(sensor.stack) - before
 
 
@@ -122,7 +123,7 @@ def test_a_tick_reads_bunny_only_back_to_its_watermark_however_full_the_filter_m
         assert pages == [4, 4, 7, 7], steady
 
 
-def test_every_invoice_is_found_a_late_one_behind_the_watermark_included(
+def test_every_invoice_is_found_a_late_one_behind_the_watermark_on_the_next_sweep(
     stack: Stack, now: datetime, sort_honoured: str
 ) -> None:
     sensor = Sensor(stack)
@@ -137,8 +138,29 @@ def test_every_invoice_is_found_a_late_one_behind_the_watermark_included(
     # and a newer one. Newest first, the late one is the 122nd: on the second page, which ends in the older burst.
     late = _release_at(stack, now - timedelta(minutes=34))
     newer = _release_at(stack, now - timedelta(minutes=20))
-    tick = _tick_counting(sensor)
+    quick = _tick_counting(sensor)  # reads from the watermark on: the newer one, not yet the late one
+    assert set(newer) <= _partitions(stack) and not set(late) & _partitions(stack)
+    sweep = _tick_counting(sensor, sweep=True)  # reads the overlap behind the watermark again
 
-    assert {*late, *newer} <= _partitions(stack)
-    # 272 invoices: 3 pages; newest first, 2; refused, the refusal and 3.
-    assert tick["graphql.field.invoices"] == {"yes": 2, "ignored": 3, "refused": 4}[sort_honoured], tick
+    assert set(late) <= _partitions(stack)
+    # 272 invoices: 3 pages; newest first, 1 then 2; refused, the refusal and 3.
+    pages = {"yes": (1, 2), "ignored": (3, 3), "refused": (4, 4)}[sort_honoured]
+    assert (quick["graphql.field.invoices"], sweep["graphql.field.invoices"]) == pages, (quick, sweep)
+
+
+def test_ticks_after_a_burst_read_one_page_until_the_sweep(stack: Stack, now: datetime, sort_honoured: str) -> None:
+    """A burst stays inside the overlap for 10 minutes: only the sweeps read it again, not every 30-s tick."""
+    sensor = Sensor(stack)
+    sensor.tick()
+    burst = _release_at(stack, now - timedelta(minutes=1), 250)
+    sensor.tick()
+    assert set(burst) <= _partitions(stack)
+    steady = [_tick_counting(sensor) for _ in range(3)]
+    swept = _tick_counting(sensor, sweep=True)
+    after = _tick_counting(sensor)
+
+    pages = [t["graphql.field.invoices"] for t in [*steady, swept, after]]
+    if sort_honoured == "yes":
+        assert pages == [1, 1, 1, 3, 1], pages
+    else:  # unsorted, every tick reads the client's filter margin whole (refused: after one refusal)
+        assert pages == {"ignored": [3] * 5, "refused": [4] * 5}[sort_honoured], pages

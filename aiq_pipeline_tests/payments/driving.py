@@ -16,7 +16,7 @@ from aiq_pipeline.defs.posting.status import partition_status
 from aiq_pipeline.sync.identity import customer_code
 from aiq_pipeline_tests.pair_names import CREDIT_NOTES, DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline_tests.payments.conftest import START
-from aiq_pipeline_tests.pipeline.helpers import apply_tick
+from aiq_pipeline_tests.pipeline.helpers import apply_tick, sweep_due
 
 if TYPE_CHECKING:
     from aiq_pipeline_tests.pipeline.conftest import Stack
@@ -56,13 +56,15 @@ class Daemon:
         self.cursors: dict[str, str | None] = {}
         self.last: dict[str, str | None] = {}  # each sensor's last tick message (its skip reason)
 
-    def tick(self, *assets: DocumentAsset) -> list[dg.ExecuteInProcessResult]:
+    def tick(self, *assets: DocumentAsset, sweep: bool = False) -> list[dg.ExecuteInProcessResult]:
+        """One tick of each sensor (all three by default); `sweep`: as if its last sweep were long ago."""
         runs = []
         for asset in assets or (INVOICES, CREDIT_NOTES, PAYMENTS):
             sensor = self.stack.defs.get_sensor_def(asset.sensor_name)
+            cursor = self.cursors.get(asset.sensor_name)
             context = dg.build_sensor_context(
                 instance=self.stack.instance,
-                cursor=self.cursors.get(asset.sensor_name),
+                cursor=sweep_due(cursor) if sweep else cursor,
                 resources={
                     "bunny": self.stack.defs.resources["bunny"],
                     "sync_settings": self.stack.defs.resources["sync_settings"],

@@ -487,7 +487,9 @@ class Scenario:
 
     def tick(self) -> str:
         names = self.rng.sample(list(SENSORS), self.rng.randint(1, len(SENSORS)))
-        runs = self.daemon.tick(*(SENSORS[n] for n in names))
+        # A sweep now and then, as every few minutes: what a quick tick leaves (a change stamped in the second of its
+        # watermark, or behind it) waits for one.
+        runs = self.daemon.tick(*(SENSORS[n] for n in names), sweep=self.rng.random() < 0.3)
         listed = Counter(e.reason_code for e in list_exceptions(self.stack.instance, DOCUMENT_ASSETS))
         return f"tick {' -> '.join(names)}: {len(runs)} run(s); exceptions {dict(listed) or 'none'}"
 
@@ -533,7 +535,7 @@ class Scenario:
 
     def tick_until_quiet(self, limit: int = 6) -> int:
         for round_number in range(1, limit + 1):
-            if not self.daemon.tick(INVOICES, CREDIT_NOTES, PAYMENTS):
+            if not self.daemon.tick(INVOICES, CREDIT_NOTES, PAYMENTS, sweep=True):  # the operator waits minutes
                 return round_number
         return limit
 

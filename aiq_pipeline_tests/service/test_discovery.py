@@ -20,7 +20,7 @@ class FakeSource:
         self.refs = refs
         self.calls = []
 
-    def iter_invoice_refs(self, entity_id, *, updated_since, states=None):
+    def iter_invoice_refs(self, entity_id, *, updated_since, states=None, newest_known=None):
         self.calls.append((entity_id, updated_since, frozenset(states or ())))
         return [r for r in self.refs if updated_since is None or r.updated_at >= updated_since]
 
@@ -29,10 +29,12 @@ def ref(i, minutes, state="NOT_DUE", issued=date(2026, 11, 1)):
     return InvoiceRef(id=str(i), state=state, updated_at=T0 + timedelta(minutes=minutes), issued_at=issued)
 
 
-def discover(source, **kw):
-    args = dict(entity_id="1", known_ids=(), cursor=Cursor(), overlap=timedelta(minutes=5), limit=100)
+def discover(source, overlap=timedelta(minutes=5), **kw):
+    """A look reading `overlap` behind its cursor's watermark, as a sweep does."""
+    args = dict(entity_id="1", known_ids=(), cursor=Cursor(), limit=100)
     args.update(kw)
-    return discover_released_invoices(source, **args)
+    watermark = args["cursor"].watermark
+    return discover_released_invoices(source, since=watermark - overlap if watermark else None, **args)
 
 
 def test_new_postable_invoices_are_found_in_update_order_and_drafts_ignored():
@@ -55,6 +57,7 @@ def test_cursor_window_overlaps_and_known_invoices_are_not_asked_twice():
 def test_cursor_survives_serialisation():
     cursor = Cursor(watermark=T0)
     assert Cursor.parse(cursor.serialize()) == cursor
+    assert Cursor.parse(Cursor(watermark=T0, resume=True).serialize()).resume
     assert Cursor.parse(None) == Cursor()
 
 
@@ -64,6 +67,9 @@ def test_cap_per_look_resumes_where_it_stopped():
     assert first.new_invoice_ids == ["1", "2", "3"] and first.more_pending
     second = discover(source, limit=3, cursor=first.cursor, known_ids=first.new_invoice_ids)
     assert second.new_invoice_ids == ["4", "5", "6"]
+    third = discover(source, limit=3, cursor=second.cursor, known_ids=[*first.new_invoice_ids, *second.new_invoice_ids])
+    # The next look reads from the watermark itself while a look stops at its cap, after it once it does not.
+    assert (first.cursor.resume, second.cursor.resume, third.cursor.resume) == (True, True, False)
 
 
 def test_invoices_issued_before_start_date_are_never_picked_up():

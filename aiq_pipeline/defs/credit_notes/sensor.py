@@ -38,7 +38,11 @@ def released_credit_notes_sensor(names: PairNames, default_status: dg.DefaultSen
         with bunny.open() as client:
             notes = list(client.iter_credit_notes(bunny.entity_id, updated_since=tick.since(cursor.notes_watermark)))
             void_since = tick.since(cursor.voids_watermark)
-            voided = list(client.iter_invoice_refs(bunny.entity_id, updated_since=void_since, states=["VOIDED"]))
+            voided = list(
+                client.iter_invoice_refs(
+                    bunny.entity_id, updated_since=void_since, states=["VOIDED"], newest_known=cursor.voids_watermark
+                )
+            )
         found = discover_credit_notes(
             notes,
             voided,
@@ -60,6 +64,7 @@ def released_credit_notes_sensor(names: PairNames, default_status: dg.DefaultSen
         summary = f"{len(found.new_keys)} new credit note/void key(s), {len(runs)} run(s), {found.waiting} waiting"
         return sensor_result(
             context,
+            tick,
             names.credit_notes,
             new_keys=found.new_keys,
             runs=runs,

@@ -33,15 +33,18 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
         tick = begin_tick(context, names, sync_settings)
         instance, start = tick.instance, tick.start
         cursor = Cursor.parse(context.cursor)
+        since = tick.since(cursor.watermark, resume=cursor.resume)
         if cursor.watermark is None and sync_settings.start_date() is None:
-            cursor = Cursor(watermark=switch_on(instance, names))  # the first look starts when the switch went on
+            # The looks start when the switch went on: by this machine's clock, not a Bunny stamp, so until Bunny's
+            # first they read the sweep's window behind it.
+            since = switch_on(instance, names) - tick.window
         with bunny.open() as client:
             found = discover_released_invoices(
                 client,
                 entity_id=bunny.entity_id,
                 known_ids=instance.get_dynamic_partitions(names.invoices.partitions_name),
                 cursor=cursor,
-                overlap=tick.overlap,
+                since=since,
                 limit=sync_settings.max_invoices_per_tick,
                 start_date=start,
             )
@@ -54,6 +57,6 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
             f" ({found.skipped_before_start} earlier left alone); {tick.reaped} dead run(s) marked failed"
         )
         new, moved = found.new_invoice_ids, found.cursor.serialize()
-        return sensor_result(context, names.invoices, new_keys=new, runs=runs, cursor=moved, summary=summary)
+        return sensor_result(context, tick, names.invoices, new_keys=new, runs=runs, cursor=moved, summary=summary)
 
     return _sensor

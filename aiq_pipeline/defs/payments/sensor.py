@@ -70,7 +70,7 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
             cursor=cursor,
             start_date=tick.start,
             credited=credited,
-            overlap=tick.overlap,
+            overlap=tick.window,
             coming=coming,
         )
         if found.rejected_keys:
@@ -94,6 +94,7 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
         )
         return sensor_result(
             context,
+            tick,
             names.payments,
             new_keys=found.new_keys,
             runs=runs,

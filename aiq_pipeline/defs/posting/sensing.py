@@ -4,9 +4,10 @@ waited for is posted), and the tick's result."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -40,24 +41,57 @@ def document_sensor(
     )
 
 
+# The key every document sensor's cursor carries besides its kind's own: when it last read its window again.
+SWEPT_AT = "swept_at"
+_JUST_AFTER = timedelta(microseconds=1)
+
+
 @dataclass(frozen=True)
 class Tick:
-    """Where every document sensor's tick starts, once the dead runs are marked failed (freeing their documents)."""
+    """Where every document sensor's tick starts, once the dead runs are marked failed (freeing their documents).
+
+    A tick reads Bunny for what is newer than its watermark (the newest `updatedAt` seen). Every few minutes a sweep
+    reads the window behind the watermark again, for changes whose `updatedAt` became visible late: the overlap, plus
+    the time since the last sweep, so a change that shows up to the overlap late is still found. Reading the overlap
+    on every 30-s tick re-read a whole billing burst each time, for as long as the burst was inside it.
+    """
 
     instance: dg.DagsterInstance
     reaped: int  # dead runs marked failed this tick
-    overlap: timedelta  # how far behind its watermark the sensor reads again (Bunny's updatedAt may lag)
+    window: timedelta  # how far behind its watermark a sweep reads again
     start: date  # the first issue date the sync picks up
+    sweeping: bool  # this tick is a sweep
+    swept_at: datetime  # when the sensor last swept (this tick, when it sweeps)
 
-    def since(self, watermark: datetime | None) -> datetime | None:
-        return watermark - self.overlap if watermark else None
+    def since(self, watermark: datetime | None, *, resume: bool = False) -> datetime | None:
+        """Where this tick reads from; `resume`: the last look stopped at its cap, inside the watermark's moment."""
+        if watermark is None:
+            return None
+        if self.sweeping:
+            return watermark - self.window
+        # Stamps may share a second: the rest of a burst stamped with the watermark's waits for the sweep.
+        return watermark if resume else watermark + _JUST_AFTER
+
+    def cursor(self, kind_cursor: str) -> str:
+        """The kind's serialized cursor (a JSON object) with when this sensor last swept."""
+        return json.dumps({**json.loads(kind_cursor), SWEPT_AT: self.swept_at.isoformat()})
 
 
 def begin_tick(context: dg.SensorEvaluationContext, names: PairNames, sync_settings: SyncSettings) -> Tick:
     instance = context.instance
     reaped = len(reap_dead_runs(instance))
-    overlap = timedelta(minutes=sync_settings.overlap_minutes)
-    return Tick(instance, reaped, overlap, sync_start_date(instance, names, sync_settings.start_date()))
+    every = timedelta(minutes=sync_settings.sweep_minutes)
+    window = timedelta(minutes=sync_settings.overlap_minutes) + every
+    now = datetime.now(UTC)
+    last = _swept_at(context.cursor)
+    sweeping = last is None or now - last >= every
+    start = sync_start_date(instance, names, sync_settings.start_date())
+    return Tick(instance, reaped, window, start, sweeping=sweeping, swept_at=now if sweeping else last or now)
+
+
+def _swept_at(raw: str | None) -> datetime | None:
+    moment = json.loads(raw).get(SWEPT_AT) if raw else None
+    return datetime.fromisoformat(moment) if moment else None
 
 
 def new_document_runs(asset: DocumentAsset, keys: Sequence[str], *, batch_size: int, tag: str) -> list[dg.RunRequest]:
@@ -70,6 +104,7 @@ def new_document_runs(asset: DocumentAsset, keys: Sequence[str], *, batch_size: 
 
 def sensor_result(
     context: dg.SensorEvaluationContext,
+    tick: Tick,
     asset: DocumentAsset,
     *,
     new_keys: Sequence[str],
@@ -78,11 +113,12 @@ def sensor_result(
     summary: str,
 ) -> dg.SensorResult:
     """The tick's result: the new partitions added, the runs requested, the cursor moved; logged in one line."""
+    summary += f"; swept the last {tick.window // timedelta(minutes=1)} min again" if tick.sweeping else ""
     context.log.info(summary)
     return dg.SensorResult(
         dynamic_partitions_requests=[asset.partitions.build_add_request(list(new_keys))] if new_keys else [],
         run_requests=runs,
-        cursor=cursor,
+        cursor=tick.cursor(cursor),
         skip_reason=None if runs else dg.SkipReason(f"nothing to post: {summary}"),
     )
 
