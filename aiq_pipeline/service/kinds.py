@@ -171,6 +171,15 @@ def _invoice_related(invoice: BunnyInvoice) -> Related:
     return Related(invoice_reference(invoice.id), AiqTarget.SALES_INVOICE, invoice.id, _issued(invoice))
 
 
+def _invoice_own_related(invoice: Invoice) -> tuple[Related, ...]:
+    """An invoice's own document and, once voided, its remainder credit note: a voided invoice of which AIQ holds
+    either is completed, not skipped (`plan_invoice`), so its plan must know whether AIQ holds the remainder."""
+    own = _invoice_related(invoice)
+    if invoice.state != "VOIDED":
+        return (own,)
+    return own, Related(invoice_credit_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, invoice.id, _issued(invoice))
+
+
 def _note_related(source: CreditNoteSource) -> tuple[Related, ...]:
     note = source.note
     own = Related(credit_note_reference(note.id), AiqTarget.SALES_CREDIT_NOTE, credit_note_key(note.id), note.issued_at)
@@ -189,7 +198,7 @@ INVOICE: DocumentKind[Invoice] = DocumentKind(
     fetch=lambda docs, invoice_id: docs.invoice(invoice_id),
     plan=plan_invoice,
     facts=lambda invoice: _invoice_facts(invoice, invoice_reference(invoice.id)),
-    related=lambda invoice: (_invoice_related(invoice),),
+    related=_invoice_own_related,
     currency=lambda invoice: invoice.currency_code,
 )
 

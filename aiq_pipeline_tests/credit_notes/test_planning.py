@@ -281,3 +281,22 @@ def test_a_voided_invoice_partly_in_aiq_posts_its_remainder_and_its_reversal_wai
         (void_reference(voided.id), main),
         (void_reference(voided.id), void_credit_reference(voided.id)),
     ]
+
+
+def test_a_voided_invoice_whose_remainder_alone_is_in_aiq_posts_its_invoice_and_its_reversal_waits_for_it() -> None:
+    """Found by the randomized invoices test (seed 738148): the invoice's write in doubt, its remainder credit note
+    written, the invoice voided, a person's override took the write as absent; the invoice was skipped as "voided
+    before it was posted" and the void reversed the whole invoice, so its month lacked the revenue the void took off
+    later."""
+    voided = replace(CREDIT_BEYOND, state="VOIDED")
+    main, rest = invoice_reference(voided.id), invoice_credit_reference(voided.id)
+    completing = plan_invoice(voided, context(posted=_held((rest, "123.00"))))
+    assert isinstance(completing, PostingPlan), completing
+    assert [(d.reference, d.target, d.gross) for d in completing.documents] == [
+        (main, "SI", D("246.00")),
+        (rest, "SN", D("123.00")),
+    ]
+    assert [(a.source, a.target) for a in completing.allocations] == [(rest, main)]
+    waiting = plan_void_reversal(voided, context(posted=_held((rest, "123.00"))))
+    assert isinstance(waiting, Wait) and waiting.code == "INVOICE_NOT_POSTED", waiting
+    assert waiting.details == {"credited_invoice_id": voided.id} and main in waiting.reason

@@ -7,6 +7,7 @@ invoice, and nothing was left on the exceptions list)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,7 +16,13 @@ from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.service.posting import PostingService
 from aiq_pipeline.store import Store
 from aiq_pipeline.store.journal import PlannedWrite, PostingJournal, WriteState
-from aiq_pipeline.sync.identity import invoice_reference, void_key, void_reference
+from aiq_pipeline.sync.identity import (
+    invoice_credit_reference,
+    invoice_reference,
+    void_credit_reference,
+    void_key,
+    void_reference,
+)
 from aiq_pipeline_tests.journal.conftest import Bench
 from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY
 
@@ -129,3 +136,43 @@ def test_a_voided_invoice_a_person_takes_as_absent_leaves_nothing_in_doubt_for_i
     reversal = _service(bench, "run-2").post(void_key(invoice_id))
     assert reversal.status == Status.SKIPPED, reversal  # nothing to reverse, and nothing left in doubt
     assert bench.aiq_count(reference) == bench.aiq_count(void_reference(invoice_id)) == 0
+
+
+def test_a_voided_invoice_whose_remainder_alone_is_in_aiq_is_completed_before_its_void_reverses_it(
+    bench: Bench,
+) -> None:
+    """Found by the randomized invoices test (seed 738148): the invoice's write in doubt, its remainder credit note
+    written, the invoice voided; the person's override skipped the invoice as "voided before it was posted" and the
+    void then reversed the whole invoice, of which AIQ held only the remainder: its month lacked the revenue the
+    void took off."""
+    standard = {"charge": "SUB-MONTHLY", "tax_rate": "23", "tax_code": "V01", "price": "200.00"}
+    services = {"charge": "PRO-SERVICES", "tax_rate": "13.5", "tax_code": "V02", "charge_kind": "quote"}
+    # The V02 group's credit exceeds its charge by 20.00: a remainder credit note, allocated to the invoice.
+    credit = services | {"price": "-70.00", "is_credit": True, "credits_line": 2, "line_text": "Credit"}
+    items = [standard, services | {"price": "50.00"}, credit]
+    (invoice_id,) = bench.emulators.bunny.create_invoices({"items": items}, release=True)
+    main, rest = invoice_reference(invoice_id), invoice_credit_reference(invoice_id)
+    creates = ["CreateBatchSalesInvoiceGetBackTransactionID", "CreateBatchSalesInvoiceBulkGetBackTransactionIDs"]
+    bench.emulators.accountsiq.faults.add({"kind": "http_500", "count": 1, "operations": creates})  # nothing written
+    assert _service(bench, "run-1").post(invoice_id).reason_code == "OUTCOME_UNKNOWN"
+    assert bench.aiq_count(main) == 0 and bench.aiq_count(rest) == 1
+    bench.emulators.bunny.store.void_invoice(invoice_id)
+    in_doubt = _service(bench, "run-2").post(void_key(invoice_id))
+    assert in_doubt.reason_code == "OUTCOME_UNKNOWN" and bench.aiq_count(void_reference(invoice_id)) == 0, in_doubt
+
+    person = _service(bench, "run-person", manual=True, rewrite_unknown=True).post(invoice_id)
+
+    assert person.status == Status.POSTED, person  # completed in its own month, as it was live there
+    assert bench.aiq_count(main) == bench.aiq_count(rest) == 1
+    reversal = _service(bench, "run-3").post(void_key(invoice_id))
+    assert reversal.status == Status.POSTED, reversal
+    assert bench.aiq_count(void_reference(invoice_id)) == bench.aiq_count(void_credit_reference(invoice_id)) == 1
+    transactions = bench.emulators.accountsiq.state.data.entities[AIQ_ENTITY].transactions.values()
+    held = [t for t in transactions if t.external_reference in (main, rest) or "VOID" in t.external_reference]
+    by_code: dict[tuple[str, str], Decimal] = {}
+    for t in held:
+        for line in t.lines:
+            if line.kind in ("Net", "Vat"):
+                key = (line.kind, line.tax_code or "")
+                by_code[key] = by_code.get(key, Decimal(0)) + line.amount
+    assert set(by_code.values()) == {Decimal(0)}, by_code  # the void takes off exactly what the invoice put on

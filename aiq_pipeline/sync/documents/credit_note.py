@@ -400,7 +400,9 @@ def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
         return Skip("Voided in Bunny before it was posted: nothing to reverse.")
     draft = _reversal_draft(invoice, ctx, void_day(invoice), posted)
     if posted is not None and remainder is None and draft.remainder is not None:
-        return _remainder_missing(invoice, label)
+        return _part_missing(invoice, label, f"its remainder credit note {invoice_credit_reference(invoice.id)}")
+    if posted is None and remainder is not None and draft.main is not None:
+        return _part_missing(invoice, label, f"the invoice itself ({invoice_reference(invoice.id)})")
     documents = _reversals(draft, posted, remainder)
     allocations = tuple(
         PlannedAllocation(*pair, documents[0].date)
@@ -419,13 +421,13 @@ def plan_void_reversal(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
     )
 
 
-def _remainder_missing(invoice: BunnyInvoice, label: str) -> Wait:
-    """The invoice is in AIQ but its remainder credit note is not (its write failed or is in doubt): reversing the
-    remainder now would reverse a document AIQ does not hold, so the reversal waits for the invoice's retry."""
+def _part_missing(invoice: BunnyInvoice, label: str, missing: str) -> Wait:
+    """Part of the invoice is in AIQ but not the rest (its main document or its remainder credit note, whose write
+    failed or is in doubt): reversing the whole now would reverse a document AIQ does not hold, so the reversal
+    waits for the invoice's retry (which completes the voided invoice, see `plan_invoice`)."""
     return Wait(
         INVOICE_NOT_POSTED,
-        f"{label} is only partly in AccountsIQ: its remainder credit note {invoice_credit_reference(invoice.id)} is "
-        "not; the reversal of the voided invoice waits for it.",
+        f"{label} is only partly in AccountsIQ: {missing} is not; the reversal of the voided invoice waits for it.",
         f"Retry invoice {invoice.number or invoice.id} (see its own exception); the reversal then posts on the next "
         "retry.",
         {"credited_invoice_id": invoice.id},

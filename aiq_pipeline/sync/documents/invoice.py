@@ -72,8 +72,9 @@ class Draft:
 
 def plan_invoice(invoice: BunnyInvoice, ctx: PlanContext) -> Decision:
     """The AIQ posting of a Bunny invoice (called once the service knows AIQ does not hold it yet)."""
-    # A voided invoice whose main document is in AIQ is completed (its remainder credit note, if any, was not
-    # written yet): it was live in its month, and the void reverses the whole of it.
+    # A voided invoice partly in AIQ (its main document without its remainder credit note, or the remainder without
+    # the main document, whose write failed or was in doubt) is completed: it was live in its month, and the void
+    # reverses the whole of it.
     if invoice.state == "VOIDED" and not _completing_voided(invoice, ctx):
         return Skip("Voided in Bunny before it was posted.", code="VOIDED")
     if invoice.merged_to_invoice_id:
@@ -223,8 +224,10 @@ def _no_remainder(label: str) -> Problem:
 
 
 def _completing_voided(invoice: BunnyInvoice, ctx: PlanContext) -> bool:
-    """A voided invoice whose main document AIQ holds: the rest of it is still posted (see `plan_invoice`)."""
-    return invoice.state == "VOIDED" and ctx.holds(invoice_reference(invoice.id)) is not None
+    """A voided invoice of which AIQ holds a document (its main one or its remainder credit note): the rest of it is
+    still posted (see `plan_invoice`)."""
+    held = (ctx.holds(invoice_reference(invoice.id)), ctx.holds(invoice_credit_reference(invoice.id)))
+    return invoice.state == "VOIDED" and any(d is not None for d in held)
 
 
 def _document_problems(invoice: BunnyInvoice, ctx: PlanContext, label: str) -> list[Problem]:
