@@ -206,7 +206,11 @@ class BunnyClient:
             return
 
     def _iter_newest_first(
-        self, document: Document, candidates: Sequence[str | None], since: datetime | None, anchor: datetime | None
+        self,
+        document: Document,
+        candidates: Sequence[str | None],
+        since: datetime | None,
+        newest_known: datetime | None = None,
     ) -> Iterator[dict[str, Any]]:
         """`_iter_filtered`; since a moment, asked newest first and paged only until the rest is older than it.
 
@@ -216,10 +220,10 @@ class BunnyClient:
         server that answers the sort with an error is asked again without it, from then on.
         """
         unsorted = (self.base_url, document.operation)
-        if since is None or anchor is None or document.operation in self._sort_refused or unsorted in self._unsorted:
+        if since is None or document.operation in self._sort_refused or unsorted in self._unsorted:
             yield from self._iter_filtered(document, candidates)
             return
-        order = _NewestFirst(since, anchor)
+        order = _NewestFirst(since, newest_known)
         pages = self._iter_filtered_pages(document, candidates, {"sort": NEWEST_FIRST})
         try:
             first = next(pages, [])
@@ -274,13 +278,14 @@ class BunnyClient:
         newest_known: datetime | None = None,
     ) -> Iterator[InvoiceRef]:
         """id/state/updatedAt/issuedAt of the entity's invoices updated at or after `updated_since` (newest first
-        when Bunny sorts them, see `_iter_newest_first`). `newest_known`: an `updatedAt` the caller saw in this
-        list before, which tells the order even when nothing is newer than `updated_since`."""
+        when Bunny sorts them, see `_iter_newest_first`). `newest_known`: the newest `updatedAt` the caller saw in
+        this list before. It tells the order even when nothing is newer; and read from it (`updated_since` at or
+        after it), paging stops at the first page that reaches it: the rest of that stamp was seen, but for what
+        committed in that second after the caller's look, which a read from further back finds."""
         seen: set[str] = set()
         keep = _invoice_test(entity_id, updated_since, states)
         candidates = self._invoice_filters(entity_id, updated_since, states)
-        anchor = newest_known or updated_since
-        for node in self._iter_newest_first(documents.INVOICE_REFS, candidates, updated_since, anchor):
+        for node in self._iter_newest_first(documents.INVOICE_REFS, candidates, updated_since, newest_known):
             ref = decoding.invoice_ref(node)
             if ref.id not in seen and keep(ref.entity_id, ref.updated_at, ref.state):
                 seen.add(ref.id)
@@ -502,16 +507,18 @@ class _NewestFirst:
     """Follows a list asked newest first, page by page: is the rest of it older than `since`?
 
     Only if the order shows: every `updatedAt` so far is no later than the one before it, the first is not older
-    than `anchor` (`since`, or a stamp known to be in the list) and the last is older than `since`. A server
-    ignoring the sort lists in an order of its own (ids ascending, probably), which steps up somewhere or starts with
-    an invoice changed before the anchor (the oldest of the window); the latter keeps a run of equal stamps (a burst
-    released in one second) from passing for the order. What it cannot tell from the order: a first invoice at or
-    after the anchor followed by a page of stamps that never step up.
+    than the anchor (`since`, or the newest stamp the caller knows is in the list) and the last is older than
+    `since` (or, read from that known stamp, reaches it). A server ignoring the sort lists in an order of its own (ids
+    ascending, probably), which steps up somewhere or starts with an invoice changed before the anchor (the oldest of
+    the window); the latter keeps a run of equal stamps (a burst released in one second) from passing for the order.
+    What it cannot tell from the order: a first invoice at or after the anchor followed by a page of stamps that
+    never step up.
     """
 
-    def __init__(self, since: datetime, anchor: datetime) -> None:
+    def __init__(self, since: datetime, newest_known: datetime | None) -> None:
         self.since = since
-        self.anchor = anchor
+        self.anchor = newest_known or since
+        self.from_known = newest_known is not None and since >= newest_known
         self.sorted = True
         self.stepped_up = False  # proof that the list is not sorted newest first (starting behind is not)
         self._last: datetime | None = None
@@ -524,7 +531,9 @@ class _NewestFirst:
             if self.stepped_up or (self._last is None and stamp < self.anchor):
                 self.sorted = False
             self._last = stamp
-        return self.sorted and self._last is not None and self._last < self.since
+        if not self.sorted or self._last is None:
+            return False
+        return self._last < self.since or (self.from_known and self._last <= self.since)
 
 
 def _distinct(candidates: list[str | None]) -> list[str | None]:

@@ -1,11 +1,12 @@
 """Finding the Bunny documents to post: what every sensor (and `aiq-pipeline sync`) asks Bunny for.
 
-The cursor is a watermark on Bunny's `updatedAt`. A tick reads what is newer than it; every few minutes a sweep reads
-the window behind it again (`defs/posting/sensing.Tick`), so a document whose update became visible late (or in the
-watermark's own second, after the look) is not missed. Documents that already have a partition are dropped by
-comparing sets, so none is asked for twice. A look costs what changed since where it starts: the client asks Bunny
-for invoices newest first and stops paging there (when Bunny sorts; `BunnyClient.iter_invoice_refs`), not at the
-14 h its server-side filter is widened by; so a quiet tick reads one page, and only a sweep re-reads a burst.
+The cursor is a watermark on Bunny's `updatedAt`. A tick reads from it on; every few minutes a sweep reads the window
+behind it again (`defs/posting/sensing.Tick`), so a document whose update became visible late is not missed.
+Documents that already have a partition are dropped by comparing sets, so none is asked for twice. A look costs what
+changed since where it starts: the client asks Bunny for invoices newest first and stops paging there (when Bunny
+sorts; `BunnyClient.iter_invoice_refs`), not at the 14 h its server-side filter is widened by; read from the
+watermark, it stops at the first page that reaches it. So a quiet tick reads one page, and only a sweep re-reads a
+burst stamped in one second.
 
 The first start: without a configured start date, the sync starts from the moment it was first switched on, like
 Bunny's own switch ("sync invoices released after it is turned on"): documents issued before that day are never
@@ -62,7 +63,7 @@ def _text(moment: datetime | None) -> str | None:
 @dataclass(frozen=True)
 class Cursor:
     watermark: datetime | None = None
-    resume: bool = False  # the look stopped at its cap: the next reads from the watermark itself, not after it
+    resume: bool = False  # the look stopped at its cap, inside the watermark's moment: the next reads all of that
 
     @classmethod
     def parse(cls, raw: str | None) -> Cursor:
@@ -105,7 +106,10 @@ def discover_released_invoices(
     """The invoices released since `since` (None: all) that have no partition yet, at most `limit` of them."""
     refs = list(
         source.iter_invoice_refs(
-            entity_id, updated_since=since, states=SYNCED_INVOICE_STATES, newest_known=cursor.watermark
+            entity_id,
+            updated_since=since,
+            states=SYNCED_INVOICE_STATES,
+            newest_known=None if cursor.resume else cursor.watermark,
         )
     )
     # The server filters on state where it can; check again so a lenient server cannot widen the set. A component

@@ -94,6 +94,21 @@ def test_a_stamp_known_to_be_in_the_list_shows_the_order_when_nothing_is_newer()
     assert len(unsorted.calls("InvoiceRefs")) == 2
 
 
+def test_read_from_the_newest_known_stamp_paging_stops_at_the_first_page_that_reaches_it() -> None:
+    # The sensor's quick look after a burst released in one second (ids 1-5 at -1 min): one newer invoice (6), and the
+    # burst's stamp reached on the first page; the rest of the burst was seen.
+    refs = [*(_ref(i, -1) for i in range(1, 6)), _ref(6, 0), _ref(7, -30)]
+    bunny = _bunny(refs, sorts=True)
+    known = SINCE - timedelta(minutes=1)
+    assert _read(bunny, since=known, newest_known=known)[0] == "6"
+    assert len(bunny.calls("InvoiceRefs")) == 1
+    further = _bunny(refs, sorts=True)  # a sweep reads from further back: every page of the burst
+    assert sorted(_read(further, since=known - timedelta(minutes=5), newest_known=known)) == [
+        str(i) for i in range(1, 7)
+    ]
+    assert len(further.calls("InvoiceRefs")) == 3
+
+
 def test_a_known_stamp_does_not_stop_the_read_before_what_is_newer() -> None:
     bunny = _bunny(DAY, sorts=True)
     assert _read(bunny, newest_known=SINCE + timedelta(minutes=2)) == ["1", "9", "8"]

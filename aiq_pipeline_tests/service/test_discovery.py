@@ -19,9 +19,11 @@ class FakeSource:
     def __init__(self, refs):
         self.refs = refs
         self.calls = []
+        self.newest_known = []
 
     def iter_invoice_refs(self, entity_id, *, updated_since, states=None, newest_known=None):
         self.calls.append((entity_id, updated_since, frozenset(states or ())))
+        self.newest_known.append(newest_known)
         return [r for r in self.refs if updated_since is None or r.updated_at >= updated_since]
 
 
@@ -68,8 +70,10 @@ def test_cap_per_look_resumes_where_it_stopped():
     second = discover(source, limit=3, cursor=first.cursor, known_ids=first.new_invoice_ids)
     assert second.new_invoice_ids == ["4", "5", "6"]
     third = discover(source, limit=3, cursor=second.cursor, known_ids=[*first.new_invoice_ids, *second.new_invoice_ids])
-    # The next look reads from the watermark itself while a look stops at its cap, after it once it does not.
+    # While a look stops at its cap, the next must read all of the watermark's moment, not stop where it is reached.
     assert (first.cursor.resume, second.cursor.resume, third.cursor.resume) == (True, True, False)
+    discover(source, limit=3, cursor=third.cursor, known_ids=[str(i) for i in range(1, 8)])
+    assert source.newest_known == [None, None, None, third.cursor.watermark]
 
 
 def test_invoices_issued_before_start_date_are_never_picked_up():

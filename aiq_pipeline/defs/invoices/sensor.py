@@ -33,7 +33,7 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
         tick = begin_tick(context, names, sync_settings)
         instance, start = tick.instance, tick.start
         cursor = Cursor.parse(context.cursor)
-        since = tick.since(cursor.watermark, resume=cursor.resume)
+        since = tick.since(cursor.watermark)
         if cursor.watermark is None and sync_settings.start_date() is None:
             # The looks start when the switch went on: by this machine's clock, not a Bunny stamp, so until Bunny's
             # first they read the sweep's window behind it.

@@ -43,15 +43,14 @@ def document_sensor(
 
 # The key every document sensor's cursor carries besides its kind's own: when it last read its window again.
 SWEPT_AT = "swept_at"
-_JUST_AFTER = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
 class Tick:
     """Where every document sensor's tick starts, once the dead runs are marked failed (freeing their documents).
 
-    A tick reads Bunny for what is newer than its watermark (the newest `updatedAt` seen). Every few minutes a sweep
-    reads the window behind the watermark again, for changes whose `updatedAt` became visible late: the overlap, plus
+    A tick reads Bunny from its watermark (the newest `updatedAt` seen) on. Every few minutes a sweep reads the
+    window behind the watermark again, for changes whose `updatedAt` became visible late: the overlap, plus
     the time since the last sweep, so a change that shows up to the overlap late is still found. Reading the overlap
     on every 30-s tick re-read a whole billing burst each time, for as long as the burst was inside it.
     """
@@ -63,14 +62,11 @@ class Tick:
     sweeping: bool  # this tick is a sweep
     swept_at: datetime  # when the sensor last swept (this tick, when it sweeps)
 
-    def since(self, watermark: datetime | None, *, resume: bool = False) -> datetime | None:
-        """Where this tick reads from; `resume`: the last look stopped at its cap, inside the watermark's moment."""
+    def since(self, watermark: datetime | None) -> datetime | None:
+        """Where this tick reads from: the watermark itself (stamps may share a second), or the sweep's window."""
         if watermark is None:
             return None
-        if self.sweeping:
-            return watermark - self.window
-        # Stamps may share a second: the rest of a burst stamped with the watermark's waits for the sweep.
-        return watermark if resume else watermark + _JUST_AFTER
+        return watermark - self.window if self.sweeping else watermark
 
     def cursor(self, kind_cursor: str) -> str:
         """The kind's serialized cursor (a JSON object) with when this sensor last swept."""
