@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiq_pipeline.accountsiq import AccountsIQClient
@@ -37,6 +36,8 @@ from aiq_pipeline.service.kinds import KINDS, BunnyDocuments, DocumentKind, Rela
 from aiq_pipeline.service.lookups import DuplicateInAiq, Lookups, Wanted, following_lag, one
 from aiq_pipeline.service.outcome import Outcome, Reason, Status
 from aiq_pipeline.service.posting_outcomes import (
+    PlanTotals,
+    combined,
     duplicate,
     existing_outcome,
     failure,
@@ -56,12 +57,12 @@ from aiq_pipeline.sync.customer import AmbiguousCustomer, ambiguous_problem
 from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument, PostingSettings
 from aiq_pipeline.sync.documents.dating import posting_day
 from aiq_pipeline.sync.documents.invoice import NOTHING_TO_POST
-from aiq_pipeline.sync.documents.plan import PostingPlan, Skip, Wait
+from aiq_pipeline.sync.documents.plan import AiqTarget, PlannedDocument, PostingPlan, Skip, Wait
 from aiq_pipeline.sync.identity import parse_key
 from aiq_pipeline.sync.inputs import BunnyAccount
 from aiq_pipeline.sync.money import ZERO, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
-from aiq_pipeline.sync.reconciliation import totals_from_summary, totals_from_transaction
+from aiq_pipeline.sync.reconciliation import PostedTotals, totals_from_summary, totals_from_transaction
 
 T = TypeVar("T")
 
@@ -109,6 +110,7 @@ class _Ready:
     notes: list[str] = field(default_factory=list)
     lag_seconds: float | None = None  # how long AIQ's look-up took to show it (at most), when measured
     written_again: list[WrittenAgain] = field(default_factory=list)  # writes in doubt a person's retry wrote again
+    own_target: AiqTarget | None = None  # the type of the kind's own document (an invoice's: a sales invoice)
 
 
 class PostingService:
@@ -339,7 +341,7 @@ class PostingService:
                 retryable=True,
                 details=decision.details,
             )
-        return _Ready(base, decision, posted, customer)
+        return _Ready(base, decision, posted, customer, own_target=related[0].target)
 
     def _plan(
         self,
@@ -438,7 +440,7 @@ class PostingService:
 
     def _look_up_posted(self, ready: list[_Ready]) -> None:
         """One listing of the documents just posted, so each is verified without a call of its own."""
-        posted = [Wanted(r.plan.main.reference, r.plan.main.target, r.plan.main.date) for r in ready if not r.failed]
+        posted = [Wanted(d.reference, d.target, d.date) for r in ready if not r.failed for d in _verified_documents(r)]
         with contextlib.suppress(AiqError):  # without it, each is read back by its id
             self.lookups.prefetch(posted)
         self._measure_lag(ready)
@@ -464,8 +466,9 @@ class PostingService:
             allocated += self.allocator.allocate(allocation, r.posted, r.base.key, r.notes)
             related_id = r.posted[allocation.target].transaction_id
         main = r.posted[r.plan.main.reference]
+        totals = self._aiq_totals(main.transaction_id, r.plan.main)
         outcome = replace(
-            self._verified(r.base, main.transaction_id, r.plan.main, sent=r.plan.main.gross),
+            verified(r.base, main.transaction_id, totals, sent=r.plan.main.gross, plan=self._plan_totals(r, totals)),
             status=Status.POSTED if r.wrote else Status.ALREADY_POSTED,
             customer_created=r.created_customer,
             related_transaction_id=related_id,
@@ -480,19 +483,46 @@ class PostingService:
         return all(e.state == WriteState.POSTED for e in self.journal.entries([key]))
 
     def _existing(self, base: Outcome, own: PostedDocument) -> Outcome:
-        return existing_outcome(self._verified(base, own.transaction_id))
+        return existing_outcome(verified(base, own.transaction_id, self._aiq_totals(own.transaction_id)))
 
-    def _verified(
-        self, base: Outcome, transaction_id: int, main: Any = None, *, sent: Decimal | None = None
-    ) -> Outcome:
-        """`base` with AIQ's totals (from the batch listing, else read back by id) compared to Bunny's."""
-        found = [] if main is None else self.lookups.find(main.reference, main.target)
+    def _aiq_totals(self, transaction_id: int, document: PlannedDocument | None = None) -> PostedTotals:
+        """AIQ's totals of transaction `transaction_id` (`document`'s): from the batch listing, else read back by
+        id."""
+        found = [] if document is None else self.lookups.find(document.reference, document.target)
         match = next((s for s in found if s.transaction_id == transaction_id), None)
         if match is not None and match.lines:
-            totals = totals_from_summary(match)
-        else:
-            totals = totals_from_transaction(self.aiq.get_transaction(transaction_id))
-        return verified(base, transaction_id, totals, sent=sent)
+            return totals_from_summary(match)
+        return totals_from_transaction(self.aiq.get_transaction(transaction_id))
+
+    def _plan_totals(self, r: _Ready, main: PostedTotals) -> PlanTotals | None:
+        """What AIQ holds of `r`'s plan combined, signed as Bunny's document (a remainder credit note subtracts
+        from its invoice); None when that is AIQ's main document alone, as it is (no other AIQ call then)."""
+        documents = _verified_documents(r)
+        own = r.own_target or r.plan.main.target
+        if len(documents) == 1 and (r.plan.main.target == own or r.plan.main.target not in _SALES_DOCUMENTS):
+            return None  # one document, of the kind's own type (or not a sales document): as it is
+        parts = [
+            (
+                1 if d.target == own else -1,
+                d.reference,
+                main if d is r.plan.main else self._aiq_totals(r.posted[d.reference].transaction_id, d),
+            )
+            for d in documents
+        ]
+        return combined(parts)
+
+
+# The documents that carry a Bunny invoice's or credit note's totals between them (a refund's money out does not).
+_SALES_DOCUMENTS = frozenset({AiqTarget.SALES_INVOICE, AiqTarget.SALES_CREDIT_NOTE})
+
+
+def _verified_documents(r: _Ready) -> list[PlannedDocument]:
+    """The plan's documents whose AIQ totals are compared with Bunny's: its main one, with the others of the sales
+    types when it is one (an invoice's remainder credit note, a void's reversal of that remainder)."""
+    main = r.plan.main
+    if main.target not in _SALES_DOCUMENTS:
+        return [main]
+    return [main, *(d for d in r.plan.documents[1:] if d.target in _SALES_DOCUMENTS)]
 
 
 def _found(reference: str, summary: TransactionSummary) -> PostedDocument:

@@ -3,7 +3,8 @@ do. Every kind's outcomes are written here the same way."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from aiq_pipeline.service.writes import OutcomeUnknown, Witness
 from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import ClaimLost, OutcomeRecord, PostingJournal
 from aiq_pipeline.sync.documents.plan import PostingPlan
-from aiq_pipeline.sync.money import to_cents
+from aiq_pipeline.sync.money import money_sum, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed
 from aiq_pipeline.sync.reconciliation import PostedTotals
 
@@ -38,17 +39,53 @@ def with_facts(base: Outcome, facts: Facts) -> Outcome:
     )
 
 
-def verified(base: Outcome, transaction_id: int, posted: PostedTotals, *, sent: Decimal | None = None) -> Outcome:
+@dataclass(frozen=True)
+class PlanTotals:
+    """What AIQ holds of a plan's documents combined, signed as Bunny's document is: each document of the kind's own
+    type (an invoice's sales invoice) adds, each of the other type (its remainder credit note) subtracts."""
+
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    described: str  # which documents, how: "BUNNY-INV-28 less BUNNY-INVCR-28"
+
+
+def combined(parts: Sequence[tuple[int, str, PostedTotals]]) -> PlanTotals:
+    """`parts` (sign, reference, AIQ's totals as read: magnitudes) as one signed total."""
+    words = [
+        (("" if sign > 0 else "minus ") if i == 0 else ("plus " if sign > 0 else "less ")) + reference
+        for i, (sign, reference, _) in enumerate(parts)
+    ]
+    return PlanTotals(
+        net=money_sum(sign * t.net for sign, _, t in parts),
+        tax=money_sum(sign * t.tax for sign, _, t in parts),
+        gross=money_sum(sign * t.gross for sign, _, t in parts),
+        described=" ".join(words),
+    )
+
+
+def verified(
+    base: Outcome,
+    transaction_id: int,
+    posted: PostedTotals,
+    *,
+    sent: Decimal | None = None,
+    plan: PlanTotals | None = None,
+) -> Outcome:
     """`base` with AIQ's totals and whether they equal Bunny's (or, when Bunny gives none, what was sent) to the
-    cent."""
+    cent. `posted` is AIQ's main document (transaction `transaction_id`); when the plan is more than it (a remainder
+    credit note) or is signed against Bunny's document (an invoice that is a credit note alone), Bunny's totals are
+    compared with `plan`, what AIQ holds of the plan combined."""
+    aiq: PostedTotals | PlanTotals = posted if plan is None else plan
+    of = "" if plan is None else f" ({plan.described})"
     differences = [
-        f"{name}: Bunny {to_cents(bunny)}, AIQ {aiq}"
-        for name, bunny, aiq in (
-            ("net", base.net, posted.net),
-            ("tax", base.tax, posted.tax),
-            ("gross", base.gross, posted.gross),
+        f"{name}: Bunny {to_cents(bunny)}, AIQ {value}{of}"
+        for name, bunny, value in (
+            ("net", base.net, aiq.net),
+            ("tax", base.tax, aiq.tax),
+            ("gross", base.gross, aiq.gross),
         )
-        if bunny is not None and to_cents(bunny) != aiq
+        if bunny is not None and to_cents(bunny) != value
     ]
     if base.gross is None and sent is not None and to_cents(sent) != posted.gross:
         differences.append(f"gross: sent {to_cents(sent)}, AIQ {posted.gross}")
