@@ -410,9 +410,11 @@ class BunnyClient:
         *,
         updated_since: datetime | None = None,
         processing_states: Collection[str] | None = None,
+        newest_known: datetime | None = None,
     ) -> Iterator[Payment]:
         """The entity's payments updated at or after `updated_since` (optionally only in `processing_states`),
-        each with its applications to invoices; one `paymentApplications` request per page of payments."""
+        each with its applications to invoices; one `paymentApplications` request per page of payments. Asked
+        newest first since a moment, as `iter_invoice_refs` (`newest_known` likewise)."""
         _require_aware(updated_since)
         entity = filters.equals("entityId", entity_id)
         states = filters.one_of("processingState", processing_states) if processing_states else None
@@ -421,7 +423,7 @@ class BunnyClient:
         wanted_states = frozenset(processing_states) if processing_states else None
         seen: set[str] = set()
         batch: list[dict[str, Any]] = []
-        for node in self._iter_filtered(documents.PAYMENTS, candidates):
+        for node in self._iter_newest_first(documents.PAYMENTS, candidates, updated_since, newest_known):
             node_id = str(node.get("id"))
             if node_id in seen or _ref(node.get("entity")) != entity_id:
                 continue

@@ -35,13 +35,14 @@ CREDITED = "credits > 0"  # a number, unquoted, as the documented grammar compar
 
 
 def iter_credited_invoice_refs(
-    client: BunnyClient, entity_id: str, *, updated_since: datetime | None
+    client: BunnyClient, entity_id: str, *, updated_since: datetime | None, newest_known: datetime | None = None
 ) -> Iterator[InvoiceRef]:
-    """The entity's invoices updated at or after `updated_since` whose `credits` is above zero, each once."""
+    """The entity's invoices updated at or after `updated_since` whose `credits` is above zero, each once; newest
+    first since a moment, as `iter_invoice_refs` (`newest_known` likewise)."""
     plain = client._invoice_filters(entity_id, updated_since, None)  # the client's plumbing, from inside its package
     narrowed = [filters.all_of(plain[0], CREDITED), *plain]
     seen: set[str] = set()
-    for node in client._iter_filtered(CREDITED_INVOICE_REFS, narrowed):
+    for node in client._iter_newest_first(CREDITED_INVOICE_REFS, narrowed, updated_since, newest_known):
         ref = decoding.invoice_ref(node)
         if (
             ref.id not in seen

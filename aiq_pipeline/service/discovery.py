@@ -52,11 +52,11 @@ class InvoiceRefSource(Protocol):
     ) -> Iterable[InvoiceRef]: ...
 
 
-def _moment(raw: str | None) -> datetime | None:
+def parse_moment(raw: str | None) -> datetime | None:
     return datetime.fromisoformat(raw) if raw else None
 
 
-def _text(moment: datetime | None) -> str | None:
+def moment_text(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
@@ -70,10 +70,10 @@ class Cursor:
         if not raw:
             return cls()
         data = json.loads(raw)
-        return cls(watermark=_moment(data.get("watermark")), resume=bool(data.get("resume")))
+        return cls(watermark=parse_moment(data.get("watermark")), resume=bool(data.get("resume")))
 
     def serialize(self) -> str:
-        return json.dumps({"watermark": _text(self.watermark), "resume": self.resume})
+        return json.dumps({"watermark": moment_text(self.watermark), "resume": self.resume})
 
 
 def issued_in_scope(issued_at: date | None, start_date: date | None) -> bool:
@@ -156,8 +156,8 @@ class CreditCursor:
             return cls()
         data = json.loads(raw)
         return cls(
-            notes_watermark=_moment(data.get("notes_watermark")),
-            voids_watermark=_moment(data.get("voids_watermark")),
+            notes_watermark=parse_moment(data.get("notes_watermark")),
+            voids_watermark=parse_moment(data.get("voids_watermark")),
             deferred_notes=dict(data.get("deferred_notes") or {}),
             deferred_voids=list(data.get("deferred_voids") or []),
         )
@@ -165,8 +165,8 @@ class CreditCursor:
     def serialize(self) -> str:
         return json.dumps(
             {
-                "notes_watermark": _text(self.notes_watermark),
-                "voids_watermark": _text(self.voids_watermark),
+                "notes_watermark": moment_text(self.notes_watermark),
+                "voids_watermark": moment_text(self.voids_watermark),
                 "deferred_notes": self.deferred_notes,
                 "deferred_voids": self.deferred_voids,
             }

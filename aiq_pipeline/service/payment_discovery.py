@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from aiq_pipeline.bunny.models import Invoice, InvoiceRef, Payment
-from aiq_pipeline.service.discovery import InvoicePartitions, is_valid_partition_key, issued_in_scope
+from aiq_pipeline.service.discovery import (
+    InvoicePartitions,
+    is_valid_partition_key,
+    issued_in_scope,
+    moment_text,
+    parse_moment,
+)
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
 from aiq_pipeline.sync.documents.payment import RECEIVED_STATES, applications
 from aiq_pipeline.sync.identity import account_credit_key, payment_key
@@ -37,24 +43,33 @@ class PaymentCursor:
     # partition key -> the `updatedAt` last seen, for the documents the next look reads again (inside the overlap);
     # None in a cursor written before it was kept (then a change is an `updatedAt` past the watermark)
     seen: dict[str, datetime] | None = None
+    # The newest `updatedAt` seen in each list read (payments, credited invoices): where a read from the watermark
+    # may stop paging (`BunnyClient.iter_payments`' `newest_known`).
+    payments_newest: datetime | None = None
+    credited_newest: datetime | None = None
 
     @classmethod
     def parse(cls, raw: str | None) -> PaymentCursor:
         if not raw:
             return cls()
         data = json.loads(raw)
-        moment = data.get("watermark")
         seen = data.get("seen")
         return cls(
-            watermark=datetime.fromisoformat(moment) if moment else None,
+            watermark=parse_moment(data.get("watermark")),
             deferred={k: list(v) for k, v in (data.get("deferred") or {}).items()},
             seen=None if seen is None else {k: datetime.fromisoformat(v) for k, v in seen.items()},
+            payments_newest=parse_moment(data.get("payments_newest")),
+            credited_newest=parse_moment(data.get("credited_newest")),
         )
 
     def serialize(self) -> str:
-        moment = self.watermark.isoformat() if self.watermark else None
         seen = {k: v.isoformat() for k, v in (self.seen or {}).items()}
-        return json.dumps({"watermark": moment, "deferred": self.deferred, "seen": seen})
+        moments = {
+            "watermark": moment_text(self.watermark),
+            "payments_newest": moment_text(self.payments_newest),
+            "credited_newest": moment_text(self.credited_newest),
+        }
+        return json.dumps({**moments, "deferred": self.deferred, "seen": seen})
 
     def changed(self, key: str, updated_at: datetime) -> bool:
         """Whether a document that already has a partition changed since this cursor's look."""
@@ -110,12 +125,19 @@ def discover_payments(
     candidates = _candidates(found, known, cursor)
     new_keys, rejected, deferred = _ready(candidates, known, invoices, frozenset(coming))
     changed = {key: at for key, (_, at) in found.items() if key in known and cursor.changed(key, at)}
-    moments = [*(p.updated_at for p in payments), *(r.updated_at for r in refs)]
-    watermark = max(filter(None, [cursor.watermark, *moments]), default=None)
+    payments_newest = _newest(cursor.payments_newest, (p.updated_at for p in payments))
+    credited_newest = _newest(cursor.credited_newest, (r.updated_at for r in refs))
+    watermark = _newest(cursor.watermark, filter(None, [payments_newest, credited_newest]))
     return PaymentDiscovery(
         new_keys=new_keys,
         changed_keys=list(changed),
-        cursor=PaymentCursor(watermark=watermark, deferred=deferred, seen=_seen(cursor, found, watermark, overlap)),
+        cursor=PaymentCursor(
+            watermark=watermark,
+            deferred=deferred,
+            seen=_seen(cursor, found, watermark, overlap),
+            payments_newest=payments_newest,
+            credited_newest=credited_newest,
+        ),
         rejected_keys=rejected,
         skipped_before_start=skipped,
         changed_at=changed,
@@ -186,6 +208,10 @@ def coming_invoices(found: Mapping[str, Invoice], entity_id: str, start_date: da
         and not invoice.merged_to_invoice_id
         and issued_in_scope(invoice.issued_at, start_date)
     )
+
+
+def _newest(before: datetime | None, moments: Iterable[datetime]) -> datetime | None:
+    return max(filter(None, [before, *moments]), default=None)
 
 
 def _seen(cursor: PaymentCursor, found: Found, watermark: datetime | None, overlap: timedelta) -> dict[str, datetime]:

@@ -57,8 +57,14 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
         since = tick.since(cursor.watermark)
         known = instance.get_dynamic_partitions(names.payments.partitions_name)
         with bunny.open() as client:
-            payments = list(client.iter_payments(bunny.entity_id, updated_since=since))
-            credited = list(iter_credited_invoice_refs(client, bunny.entity_id, updated_since=since))
+            payments = list(
+                client.iter_payments(bunny.entity_id, updated_since=since, newest_known=cursor.payments_newest)
+            )
+            credited = list(
+                iter_credited_invoice_refs(
+                    client, bunny.entity_id, updated_since=since, newest_known=cursor.credited_newest
+                )
+            )
             unknown = unpartitioned_invoices(
                 payments, credited, known_keys=known, cursor=cursor, invoices=invoices, start_date=tick.start
             )
