@@ -360,12 +360,17 @@ class BunnyClient:
                 seen.add(invoice.id)
                 yield invoice
 
-    def iter_credit_notes(self, entity_id: str, *, updated_since: datetime | None = None) -> Iterator[CreditNote]:
+    def iter_credit_notes(
+        self, entity_id: str, *, updated_since: datetime | None = None, newest_known: datetime | None = None
+    ) -> Iterator[CreditNote]:
+        """The entity's credit notes updated at or after `updated_since`; newest first since a moment, as
+        `iter_invoice_refs` (`newest_known` likewise)."""
         _require_aware(updated_since)
         entity = filters.equals("entityId", entity_id)
         candidates = [filters.all_of(entity, self._updated_clause(updated_since)), entity, None]
         seen: set[str] = set()
-        for node in self._iter_filtered(documents.CREDIT_NOTES, _distinct(candidates)):
+        notes = self._iter_newest_first(documents.CREDIT_NOTES, _distinct(candidates), updated_since, newest_known)
+        for node in notes:
             note = decoding.credit_note(node, self.currency_code)
             if note.id in seen or note.entity_id != entity_id:
                 continue

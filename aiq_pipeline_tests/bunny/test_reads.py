@@ -210,3 +210,29 @@ def test_get_entity_and_current_scopes(bunny: FakeBunny) -> None:
         "Demo Trading Ltd",
         "EUR",
     )
+
+
+def test_credit_notes_are_asked_newest_first_and_a_read_from_the_newest_known_stops_on_reaching_it(
+    bunny: FakeBunny,
+) -> None:
+    def note(i: int, minute: int) -> dict[str, Any]:
+        return {
+            "id": f"c{i}", "number": f"CN-{i}", "state": "APPLIED", "kind": "REFUND", "entityId": "1",
+            "accountId": "77", "creditedInvoiceId": "1", "currencyId": "1", "issuedAt": "2026-06-03",
+            "subtotal": 1, "taxAmount": 0, "amount": 1, "updatedAt": f"2026-06-03T00:{minute:02d}:00Z",
+            "creditNoteItems": [],
+        }  # fmt: skip
+
+    notes = [note(i, i) for i in range(1, 8)]  # c7 newest; c8 arrives after the last look
+    notes.append(note(8, 9))
+
+    def answer(v: dict[str, Any]) -> Any:
+        listed = sorted(notes, key=lambda n: n["updatedAt"], reverse=True) if v.get("sort") else notes
+        return {"creditNotes": connection(listed, v)}
+
+    bunny.handlers["CreditNotes"] = answer
+    known = datetime(2026, 6, 3, 0, 7, tzinfo=UTC)
+    with bunny.client(page_size=3) as client:
+        found = [n.id for n in client.iter_credit_notes("1", updated_since=known, newest_known=known)]
+    assert found == ["c8", "c7"]
+    assert len(bunny.calls("CreditNotes")) == 1  # c8 c7 c6: the page reaches c7, the newest seen before

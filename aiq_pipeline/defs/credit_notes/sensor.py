@@ -36,7 +36,12 @@ def released_credit_notes_sensor(names: PairNames, default_status: dg.DefaultSen
         cursor = CreditCursor.parse(context.cursor)
         invoices = invoice_partitions(instance, names.invoices)
         with bunny.open() as client:
-            notes = list(client.iter_credit_notes(bunny.entity_id, updated_since=tick.since(cursor.notes_watermark)))
+            notes_since = tick.since(cursor.notes_watermark)
+            notes = list(
+                client.iter_credit_notes(
+                    bunny.entity_id, updated_since=notes_since, newest_known=cursor.notes_watermark
+                )
+            )
             void_since = tick.since(cursor.voids_watermark)
             voided = list(
                 client.iter_invoice_refs(
