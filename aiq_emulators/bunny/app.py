@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aiq_emulators.bunny.complexity import combined_refusal
 from aiq_emulators.bunny.control import control_routes, create_invoices, release
 from aiq_emulators.bunny.executable import bunny_schema
 from aiq_emulators.bunny.faults import FaultBoard, FaultSpec
@@ -199,6 +200,10 @@ def create_app(
         errors = validate(schema, document)
         if errors:
             return {"errors": [e.formatted for e in errors]}
+        # UNVERIFIED, an option: graphql-ruby checks complexity after validation, before running anything.
+        refusal = combined_refusal(document, operation_name) if store.options.combined_reads == "refused" else None
+        if refusal is not None:
+            return {"errors": [{"message": refusal}]}
         # One lock around the whole execution: a query sees one consistent tenant.
         with store.lock:
             result = execute(

@@ -169,6 +169,10 @@ class EmulatorOptions(_Model):
     # default order, ids ascending, kept), or refused with an error (`Invalid sort`, text unknown). UNVERIFIED: the
     # SDL takes `sort: String` but shows no form beyond `webhookEvents`' default `created_at DESC` (api-notes §3.3).
     sort_honoured: Literal["yes", "ignored", "refused"] = "yes"
+    # A query selecting several root fields (how the client reads a posting run's currencies, financial accounts and
+    # price-list charges in one request): run, as GraphQL and graphql-ruby do, or refused before running with
+    # graphql-ruby's `max_complexity` error. UNVERIFIED: no source shows Bunny's complexity or depth limits.
+    combined_reads: Literal["accepted", "refused"] = "accepted"
 
 
 class Entity(_Stamped):
