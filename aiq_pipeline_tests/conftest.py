@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from dagster._core.storage.defs_state.base import DefsStateStorage, set_defs_state_storage
 
-from aiq_pipeline.defs.resources import PROCESS_UNSORTED_LISTS
+from aiq_pipeline.defs.resources import PROCESS_COMBINED_REFUSED, PROCESS_UNSORTED_LISTS
 
 os.environ.setdefault("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", "0.2")
 
@@ -33,6 +33,8 @@ def _environment_restored() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _bunny_order_forgotten() -> Iterator[None]:
-    """What a process learnt of Bunny's list order stays with the test that taught it (emulator ports are reused)."""
+    """What a process learnt of Bunny's list order, or of its combined reads, stays with the test that taught it
+    (emulator ports are reused)."""
     yield
     PROCESS_UNSORTED_LISTS.clear()
+    PROCESS_COMBINED_REFUSED.clear()

@@ -8,6 +8,7 @@ from aiq_pipeline.bunny.errors import (
     BunnyFilterRejectedError,
     BunnyMutationError,
     BunnyOutcomeUnknownError,
+    BunnyPermissionError,
     BunnyQueryError,
     BunnyTransientError,
 )
@@ -28,6 +29,7 @@ from aiq_pipeline.bunny.models import (
     Payment,
     PaymentApplication,
     PriceListCharge,
+    ReferenceLists,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "BunnyFilterRejectedError",
     "BunnyMutationError",
     "BunnyOutcomeUnknownError",
+    "BunnyPermissionError",
     "BunnyQueryError",
     "BunnyTransientError",
     "Contact",
@@ -57,5 +60,6 @@ __all__ = [
     "Payment",
     "PaymentApplication",
     "PriceListCharge",
+    "ReferenceLists",
     "TokenCache",
 ]

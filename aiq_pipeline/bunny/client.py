@@ -20,7 +20,12 @@ import httpx
 from aiq_pipeline.bunny import decoding, documents, filters
 from aiq_pipeline.bunny.auth import TokenCache, TokenProvider
 from aiq_pipeline.bunny.documents import Document
-from aiq_pipeline.bunny.errors import BunnyFilterRejectedError, BunnyMutationError, BunnyQueryError
+from aiq_pipeline.bunny.errors import (
+    BunnyFilterRejectedError,
+    BunnyMutationError,
+    BunnyPermissionError,
+    BunnyQueryError,
+)
 from aiq_pipeline.bunny.graphql_http import GraphQLTransport
 from aiq_pipeline.bunny.models import (
     CreditNote,
@@ -34,6 +39,7 @@ from aiq_pipeline.bunny.models import (
     Payment,
     PaymentApplication,
     PriceListCharge,
+    ReferenceLists,
 )
 from aiq_pipeline.bunny.retry_policy import RetryPolicy
 
@@ -75,6 +81,7 @@ class BunnyClient:
         clock: Callable[[], float] = time.monotonic,
         token_cache: TokenCache | None = None,
         unsorted_lists: set[tuple[str, str]] | None = None,
+        combined_refused: set[str] | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required (BUNNY_BASE_URL)")
@@ -112,6 +119,7 @@ class BunnyClient:
             retry=RetryPolicy(max_attempts=max_attempts, backoff_base=backoff_base, sleep=sleep),
             redact=self._redact,
         )
+        self._currencies: tuple[Currency, ...] | None = None  # as last read, with their codes by id below
         self._currency_codes: dict[str, str] | None = None
         # Index into each operation's filter fallbacks that the server accepted (see `_iter_filtered`).
         self._filter_level: dict[str, int] = {}
@@ -119,6 +127,9 @@ class BunnyClient:
         # (Bunny URL, operation) of the lists an answer showed are not sorted newest first; pass one set to share
         # what a process learns between its clients.
         self._unsorted = unsorted_lists if unsorted_lists is not None else set()
+        # Bunny URLs that refused an operation reading several lists at once (see `reference_lists`); shared like
+        # `unsorted_lists`.
+        self._combined_refused = combined_refused if combined_refused is not None else set()
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -157,24 +168,18 @@ class BunnyClient:
         for page in self._iter_pages(document, variables):
             yield from page
 
-    def _iter_pages(self, document: Document, variables: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """The nodes of a Relay connection, one list per page (`first`/`after`)."""
-        after: str | None = None
-        seen_cursors: set[str] = set()
+    def _iter_pages(
+        self, document: Document, variables: Mapping[str, Any], after: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The nodes of a Relay connection, one list per page (`first`/`after`), from the start or from `after` (the
+        `endCursor` of a page read otherwise, see `reference_lists`)."""
+        seen_cursors: set[str] = {after} if after else set()
         while True:
             data = self._query(document, {**variables, "first": self.page_size, "after": after})
-            connection = data.get(document.root)
-            if not isinstance(connection, dict):
-                raise BunnyQueryError(f"{document.root} answered null", operation=document.operation)
-            yield [node for node in connection.get("nodes") or () if node is not None]
-            page = connection.get("pageInfo") or {}
-            if not page.get("hasNextPage"):
+            nodes, after = _page(data.get(document.root), document.root, document.operation, seen_cursors)
+            yield nodes
+            if after is None:
                 return
-            cursor = page.get("endCursor")
-            if not cursor or cursor in seen_cursors:
-                raise BunnyQueryError("pagination did not advance (hasNextPage without a new endCursor)")
-            seen_cursors.add(cursor)
-            after = cursor
 
     def _iter_filtered(self, document: Document, candidates: Sequence[str | None]) -> Iterator[dict[str, Any]]:
         """Nodes under the first filter of `candidates` the server accepts, most selective first.
@@ -250,13 +255,84 @@ class BunnyClient:
     def currency_code(self, currency_id: str) -> str:
         """ISO 4217 code of a Bunny currency id (`currencies` is read once per client, again on a miss)."""
         if self._currency_codes is None or currency_id not in self._currency_codes:
-            self._currency_codes = {c.id: c.iso_code for c in self.iter_currencies()}
-        code = self._currency_codes.get(currency_id)
+            self._remember_currencies(tuple(self.iter_currencies()))
+        code = (self._currency_codes or {}).get(currency_id)
         if code is not None:
             return code
         if len(currency_id) == 3 and currency_id.isalpha() and currency_id.isupper():
             return currency_id  # a tenant whose currency ids are ISO codes already
         raise BunnyQueryError(f"unknown currency id {currency_id!r} (not in `currencies`)", operation="Currencies")
+
+    def _remember_currencies(self, currencies: tuple[Currency, ...]) -> None:
+        self._currencies = currencies
+        self._currency_codes = {c.id: c.iso_code for c in currencies}
+
+    # -- reference lists -----------------------------------------------------------------------------
+    # Whether Bunny runs an operation selecting several root fields is UNVERIFIED: graphql-ruby may be configured
+    # with a `max_complexity` or `max_depth` it exceeds, answered HTTP 200 with an error ("Query has complexity of
+    # 312, which exceeds max complexity of 300") before anything runs. The Bunny emulator makes it an option
+    # (`combined_reads`); on such an answer the lists are read one by one, from then on for this Bunny URL.
+    def reference_lists(self, entity_id: str) -> ReferenceLists:
+        """Every currency, the entity's financial accounts and every price-list charge: one request while each list
+        fits in a page (a longer list goes on with its own query from its `endCursor`). Fills the currency cache, so
+        decoding documents afterwards asks no `currencies`."""
+        if self.base_url in self._combined_refused:
+            return self._reference_lists_one_by_one(entity_id)
+        candidates = _account_filters(entity_id)
+        level = self._filter_level.get(documents.FINANCIAL_ACCOUNTS.operation, 0)
+        account_filter = candidates[min(level, len(candidates) - 1)]
+        try:
+            data = self._query(documents.REFERENCE_LISTS, {"first": self.page_size, "accountFilter": account_filter})
+        except BunnyPermissionError:
+            raise  # a missing scope is the settings' problem: reading one by one would only meet it again
+        except BunnyFilterRejectedError:
+            # `iter_financial_accounts` falls back to a simpler filter, where the next combined read then starts.
+            return self._reference_lists_one_by_one(entity_id)
+        except BunnyQueryError as exc:
+            return self._combined_read_refused(entity_id, exc)
+        return self._reference_lists_from(data, entity_id, account_filter)
+
+    def _combined_read_refused(self, entity_id: str, refusal: BunnyQueryError) -> ReferenceLists:
+        """The lists one by one after an error on the combined read (outages and refused tokens are raised before
+        this: they are not `BunnyQueryError`s). It is taken for a refusal of the combination, and remembered, only
+        if the separate reads succeed; else their error is raised, as it was before the combined read."""
+        lists = self._reference_lists_one_by_one(entity_id)
+        self._combined_refused.add(self.base_url)
+        log.warning("Bunny refused reading several lists in one request (%s): reading them one by one", refusal)
+        return lists
+
+    def _reference_lists_one_by_one(self, entity_id: str) -> ReferenceLists:
+        # Currencies this client already read (for decoding) are not asked again, as in `currency_code`.
+        if self._currencies is None:
+            self._remember_currencies(tuple(self.iter_currencies()))
+        currencies = self._currencies or ()
+        accounts = tuple(self.iter_financial_accounts(entity_id))
+        return ReferenceLists(currencies, accounts, tuple(self.iter_price_list_charges()))
+
+    def _reference_lists_from(
+        self, data: Mapping[str, Any], entity_id: str, account_filter: str | None
+    ) -> ReferenceLists:
+        """The combined answer's three lists, each continued with its own query where it has more pages."""
+        currencies = tuple(decoding.currency(n) for n in self._rest_of(documents.CURRENCIES, data, {}))
+        self._remember_currencies(currencies)
+        account_nodes = self._rest_of(documents.FINANCIAL_ACCOUNTS, data, {"filter": account_filter})
+        charges = self._rest_of(documents.PRICE_LIST_CHARGES, data, {})
+        return ReferenceLists(
+            currencies,
+            tuple(_entity_accounts(account_nodes, entity_id)),
+            tuple(decoding.price_list_charge(n) for n in charges),
+        )
+
+    def _rest_of(
+        self, document: Document, data: Mapping[str, Any], variables: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The nodes of `document`'s list: the first page, under its root field in `data`, then the pages after it."""
+        operation = documents.REFERENCE_LISTS.operation
+        nodes, after = _page(data.get(document.root), document.root, operation, set())
+        if after is not None:
+            for page in self._iter_pages(document, variables, after):
+                nodes.extend(page)
+        return nodes
 
     # -- reads ---------------------------------------------------------------------------------------
     def current_scopes(self) -> frozenset[str]:
@@ -474,11 +550,8 @@ class BunnyClient:
             yield decoding.payment(node, self.currency_code, tuple(by_payment.get(str(node.get("id")), ())))
 
     def iter_financial_accounts(self, entity_id: str) -> Iterator[FinancialAccount]:
-        candidates = [filters.equals("entityId", entity_id), None]
-        for node in self._iter_filtered(documents.FINANCIAL_ACCOUNTS, candidates):
-            account = decoding.financial_account(node)
-            if account.entity_id == entity_id:
-                yield account
+        nodes = self._iter_filtered(documents.FINANCIAL_ACCOUNTS, _account_filters(entity_id))
+        yield from _entity_accounts(nodes, entity_id)
 
     def iter_price_list_charges(self) -> Iterator[PriceListCharge]:
         for node in self._iter_nodes(documents.PRICE_LIST_CHARGES, {}):
@@ -541,6 +614,35 @@ class _NewestFirst:
         if not self.sorted or self._last is None:
             return False
         return self._last < self.since or (self.from_known and self._last <= self.since)
+
+
+def _page(
+    connection: Any, root: str, operation: str, seen_cursors: set[str]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A Relay connection page's nodes, and the cursor to read the next page from (None after the last page)."""
+    if not isinstance(connection, dict):
+        raise BunnyQueryError(f"{root} answered null", operation=operation)
+    nodes = [node for node in connection.get("nodes") or () if node is not None]
+    page = connection.get("pageInfo") or {}
+    if not page.get("hasNextPage"):
+        return nodes, None
+    cursor = page.get("endCursor")
+    if not cursor or cursor in seen_cursors:
+        raise BunnyQueryError("pagination did not advance (hasNextPage without a new endCursor)")
+    seen_cursors.add(cursor)
+    return nodes, cursor
+
+
+def _account_filters(entity_id: str) -> list[str | None]:
+    return [filters.equals("entityId", entity_id), None]
+
+
+def _entity_accounts(nodes: Iterable[dict[str, Any]], entity_id: str) -> Iterator[FinancialAccount]:
+    """The entity's accounts among `nodes` (the server's filter may have been dropped, see `_iter_filtered`)."""
+    for node in nodes:
+        account = decoding.financial_account(node)
+        if account.entity_id == entity_id:
+            yield account
 
 
 def _distinct(candidates: list[str | None]) -> list[str | None]:

@@ -21,13 +21,24 @@ class Document:
     root: str  # the root field whose value the client reads
     text: str
     mutation: bool = False
+    more_roots: tuple[str, ...] = ()  # the other root fields of an operation that reads several lists at once
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        return (self.root, *self.more_roots)
 
 
 def _document(
-    file: str, operation: str, root: str, *, fragments: tuple[str, ...] = (), mutation: bool = False
+    file: str,
+    operation: str,
+    root: str,
+    *,
+    fragments: tuple[str, ...] = (),
+    mutation: bool = False,
+    more_roots: tuple[str, ...] = (),
 ) -> Document:
     text = "\n".join([_read(file), *(_read(fragment) for fragment in fragments)])
-    return Document(operation=operation, root=root, text=text, mutation=mutation)
+    return Document(operation=operation, root=root, text=text, mutation=mutation, more_roots=more_roots)
 
 
 CURRENT_USER = _document("current_user", "CurrentUser", "currentUser")
@@ -62,6 +73,14 @@ FINANCIAL_ACCOUNT_UPDATE = _document(
     mutation=True,
 )
 PRICE_LIST_CHARGES = _document("price_list_charges", "PriceListCharges", "priceListCharges")
+# The first page of all three in one request (a posting run's reference data); see `BunnyClient.reference_lists`.
+REFERENCE_LISTS = _document(
+    "reference_lists",
+    "ReferenceLists",
+    CURRENCIES.root,
+    fragments=("financial_account_fields",),
+    more_roots=(FINANCIAL_ACCOUNTS.root, PRICE_LIST_CHARGES.root),
+)
 PAYMENTS = _document("payments", "Payments", "payments", fragments=("payment_fields", "account_fields"))
 PAYMENT = _document("payment", "Payment", "payment", fragments=("payment_fields", "account_fields"))
 PAYMENT_APPLICATIONS = _document(
@@ -83,6 +102,7 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     FINANCIAL_ACCOUNT_CREATE,
     FINANCIAL_ACCOUNT_UPDATE,
     PRICE_LIST_CHARGES,
+    REFERENCE_LISTS,
     PAYMENTS,
     PAYMENT,
     PAYMENT_APPLICATIONS,

@@ -39,6 +39,11 @@ class BunnyFilterRejectedError(BunnyQueryError):
     """The server refused a `filter:` string (`Malformed filter`); the client falls back to a simpler one."""
 
 
+class BunnyPermissionError(BunnyQueryError):
+    """HTTP 200 with an error naming a missing permission or scope (`Missing required permission: product:read,
+    can't access field priceListCharges`): grant the API client the scope; asking otherwise does not help."""
+
+
 class BunnyMutationError(BunnyError):
     """A mutation answered with payload `errors` or a null resource: Bunny refused the change."""
 

@@ -30,6 +30,7 @@ from aiq_pipeline.bunny.errors import (
     BunnyFilterRejectedError,
     BunnyMutationError,
     BunnyOutcomeUnknownError,
+    BunnyPermissionError,
     BunnyQueryError,
     BunnyTransientError,
 )
@@ -39,6 +40,8 @@ from aiq_pipeline.bunny.retry_policy import RetryPolicy, parse_retry_after
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Status codes that mean "turned away before processing".
 _NOT_PROCESSED_STATUS = frozenset({429, 503})
+# Words of an error that refuses access rather than the request (Bunny's own: "Missing required permission: ...").
+_PERMISSION_WORDS = ("permission", "scope", "not authorized", "unauthorized", "forbidden", "access denied")
 
 
 def decode_json(text: str) -> Any:
@@ -165,4 +168,6 @@ class GraphQLTransport:
         # document itself is wrong (unknown field, bad argument).
         if document.mutation and any(e.get("path") for e in details):
             raise BunnyMutationError(summary, operation=document.operation, errors=messages)
+        if any(word in m.lower() for m in messages for word in _PERMISSION_WORDS):
+            raise BunnyPermissionError(summary, operation=document.operation, errors=details)
         raise BunnyQueryError(summary, operation=document.operation, errors=details)

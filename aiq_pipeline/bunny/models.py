@@ -257,6 +257,16 @@ class Currency:
 
 
 @dataclass(frozen=True)
+class ReferenceLists:
+    """What a posting run reads of Bunny once (`BunnyClient.reference_lists`): every currency, the entity's
+    financial accounts and every price-list charge, each list whole."""
+
+    currencies: tuple[Currency, ...]
+    financial_accounts: tuple[FinancialAccount, ...]
+    price_list_charges: tuple[PriceListCharge, ...]
+
+
+@dataclass(frozen=True)
 class Entity:
     id: str
     name: str

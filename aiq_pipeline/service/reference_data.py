@@ -36,9 +36,9 @@ class ReferenceData:
             tax_rate_units=tax_rate_units,
             banks=_banks(aiq),
         )
-        mapping = resolve_gl_mapping(
-            bunny.iter_price_list_charges(), bunny.iter_financial_accounts(bunny_entity_id), entity_id=bunny_entity_id
-        )
+        # One Bunny request for all three lists, currencies included: decoding the batch then asks for none.
+        lists = bunny.reference_lists(bunny_entity_id)
+        mapping = resolve_gl_mapping(lists.price_list_charges, lists.financial_accounts, entity_id=bunny_entity_id)
         return cls(ledger=ledger, mapping=validate_gl_mapping(mapping, chart))
 
     def with_aiq_rate(self, aiq: AccountsIQClient, settings: PostingSettings, currency: str) -> PostingSettings | None:

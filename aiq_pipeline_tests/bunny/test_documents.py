@@ -52,7 +52,7 @@ def test_document_metadata_matches_its_text(document: documents.Document) -> Non
     assert operation.name is not None and operation.name.value == document.operation
     assert (operation.operation.value == "mutation") is document.mutation
     roots = [s.name.value for s in operation.selection_set.selections]  # type: ignore[attr-defined]
-    assert roots == [document.root]
+    assert roots == list(document.roots)
 
 
 class _LiteralArguments(Visitor):
