@@ -52,7 +52,15 @@ from aiq_pipeline.service.processes import is_dead, this_process
 from aiq_pipeline.service.reference_data import ReferenceData
 from aiq_pipeline.service.writes import WRITTEN_AGAIN, Item, OutcomeUnknown, Writer, WriterOptions, WrittenAgain
 from aiq_pipeline.store.database import utcnow
-from aiq_pipeline.store.journal import ClaimHolder, ClaimLost, FoundBy, PlannedWrite, PostingJournal, WriteState
+from aiq_pipeline.store.journal import (
+    ClaimHolder,
+    ClaimLost,
+    FoundBy,
+    JournalEntry,
+    PlannedWrite,
+    PostingJournal,
+    WriteState,
+)
 from aiq_pipeline.sync.customer import AmbiguousCustomer, ambiguous_problem
 from aiq_pipeline.sync.documents.context import PlanContext, PostedDocument, PostingSettings
 from aiq_pipeline.sync.documents.dating import posting_day
@@ -163,6 +171,7 @@ class PostingService:
         self._reference: ReferenceData | None = None
         self._dry_run = False
         self._sent_at = clock()
+        self._ahead: dict[str, JournalEntry | None] = {}  # journal rows read ahead for the batch (`_entry`)
 
     @property
     def reference(self) -> ReferenceData:
@@ -277,11 +286,15 @@ class PostingService:
     # -- reading the batch ---------------------------------------------------------------------------------
 
     def _read_batch(self, claimed: list[_Claimed]) -> None:
-        """The batch's Bunny documents in bulk, then one AIQ listing for the documents the journal never wrote."""
+        """The reference data, the batch's Bunny documents in bulk, then one AIQ listing for the documents the journal
+        never wrote."""
+        self._ahead = {}
         by_kind: dict[str, list[str]] = {}
         for c in claimed:
             by_kind.setdefault(c.kind.name, []).append(c.base.source_id)
         try:
+            if claimed:  # first: Bunny's currencies come with it, so decoding the documents asks no more
+                self.reference  # noqa: B018  (the property loads it, once)
             for name, ids in by_kind.items():
                 self.kinds[name].prefetch(self.documents, ids)
             self.lookups.prefetch(self._unwritten(claimed))
@@ -289,15 +302,28 @@ class PostingService:
             pass  # each document reads (and fails) on its own below, with its own outcome
 
     def _unwritten(self, claimed: list[_Claimed]) -> list[Wanted]:
-        wanted: list[Wanted] = []
-        for c in claimed:
-            source = c.kind.fetch(self.documents, c.base.source_id)
-            if source is None:
-                continue
-            for related in c.kind.related(source):
-                if related.around is not None and self.journal.entry(related.reference) is None:
-                    wanted.append(Wanted(related.reference, related.target, self._aiq_date(related.around)))
-        return wanted
+        """The related documents the journal has no row of (read ahead in one query, for `_entry`)."""
+        related = [
+            r
+            for c in claimed
+            if (source := c.kind.fetch(self.documents, c.base.source_id)) is not None
+            for r in c.kind.related(source)
+        ]
+        found = self.journal.entries_by_reference([r.reference for r in related])
+        self._ahead = {r.reference: found.get(r.reference) for r in related}
+        return [
+            Wanted(r.reference, r.target, self._aiq_date(r.around))
+            for r in related
+            if r.around is not None and found.get(r.reference) is None
+        ]
+
+    def _entry(self, reference: str) -> JournalEntry | None:
+        """`reference`'s journal row: the batch's read-ahead the first time (nothing this run does writes it before
+        that, and other runs do not write under this run's claims), the journal's own after that (this run may have
+        written it since)."""
+        if reference in self._ahead:
+            return self._ahead.pop(reference)
+        return self.journal.entry(reference)
 
     def _aiq_date(self, day: date) -> date:
         """The date a document of Bunny date `day` carries in AIQ (moved under the closed-period policy)."""
@@ -382,7 +408,7 @@ class PostingService:
         """The AIQ document `related` names, from the journal (final) or AIQ's look-up; None when absent. A write
         of it in doubt is looked for until the deadline first: one look that misses it decides nothing, unless a
         person's retry takes it as absent (`Writer.believed_absent`; the override only for document `key`'s own)."""
-        entry = self.journal.entry(related.reference)
+        entry = self._entry(related.reference)
         if entry is not None and entry.state == WriteState.POSTED and entry.aiq_id is not None:
             document = aiq_documents.posted_lines(entry.document)
             return PostedDocument(related.reference, entry.aiq_id, entry.gross or ZERO, document=document)
@@ -449,11 +475,14 @@ class PostingService:
         """For each document written now and shown by the listing: how long AIQ took to show it, at most (the
         journal keeps it; the deadline for unknown outcomes follows it; the UI plots it)."""
         lag = self._clock() - self._sent_at
-        for r in ready:
-            main = r.plan.main
-            if r.wrote and r.failed is None and self.lookups.find(main.reference, main.target):
-                self.journal.record_lookup_lag(main.reference, lag)
-                r.lag_seconds = round(lag.total_seconds(), 3)
+        shown = [
+            r
+            for r in ready
+            if r.wrote and r.failed is None and self.lookups.find(r.plan.main.reference, r.plan.main.target)
+        ]
+        self.journal.record_lookup_lag([r.plan.main.reference for r in shown], lag)
+        for r in shown:
+            r.lag_seconds = round(lag.total_seconds(), 3)
 
     # -- finishing one document ------------------------------------------------------------------------------
 

@@ -394,15 +394,19 @@ class PostingJournal:
         with self.session.transaction() as conn:
             self._upsert(conn, rows)
 
-    def record_lookup_lag(self, reference: str, lag: timedelta) -> None:
-        """How long after it was sent AIQ's look-up first showed a posted document (kept once, the first look)."""
+    def record_lookup_lag(self, references: Sequence[str], lag: timedelta) -> None:
+        """How long after they were sent AIQ's look-up first showed these posted documents (kept once, the first
+        look), in one statement per chunk."""
+        if not references:
+            return
         seconds = _seconds(lag)
         with self.session.transaction() as conn:
-            conn.execute(
-                "UPDATE posting_journal SET lookup_lag_seconds = ? "
-                "WHERE entity_id = ? AND reference = ? AND lookup_lag_seconds IS NULL",
-                [seconds, self.entity_id, reference],
-            )
+            for part in _chunks(sorted(set(references))):
+                conn.execute(
+                    "UPDATE posting_journal SET lookup_lag_seconds = ? "
+                    f"WHERE entity_id = ? AND reference IN ({_marks(part)}) AND lookup_lag_seconds IS NULL",
+                    [seconds, self.entity_id, *part],
+                )
 
     def recent_lookup_lags(self, limit: int = 200) -> list[Decimal]:
         """The newest measured look-up lags (seconds), newest first."""

@@ -94,7 +94,7 @@ def test_the_journal_of_a_dry_run_reads_and_refuses_every_write(store: Store) ->
             lambda: journal.release("1", "run"),
             lambda: journal.begin_write(write, "run"),
             lambda: journal.record_posted(write, 1, found_by=FoundBy.LOOKUP),
-            lambda: journal.record_lookup_lag("BUNNY-INV-1", timedelta(seconds=1)),
+            lambda: journal.record_lookup_lag(["BUNNY-INV-1"], timedelta(seconds=1)),
             lambda: journal.record_unknown(write, "lost"),
             lambda: journal.record_outcomes([OutcomeRecord("1", "invoice", "posted")]),
             lambda: journal.session.query("DELETE FROM posting_journal"),

@@ -6,9 +6,13 @@ failing it. Real HTTP against both emulators."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
+
+import pytest
 
 from aiq_pipeline.service.aiq_documents import planned_write
 from aiq_pipeline.service.outcome import Status
+from aiq_pipeline.service.posting import PostingService
 from aiq_pipeline.store.journal import FoundBy
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline_tests.journal.conftest import Bench
@@ -92,3 +96,31 @@ def test_a_preview_is_what_is_then_posted_field_by_field_and_writes_nothing(benc
             assert entry.document == sent.document  # the exact document, field by field
     again = bench.service("run-preview-2").preview_many(batch)
     assert [p.outcome.status for p in again] == [Status.ALREADY_POSTED] * 3
+
+
+def _store_transactions(service: PostingService, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the store transactions (each query is one) `service`'s journal opens from now on."""
+    session = service.journal.session
+    opened = [0]
+    transaction = session.transaction
+
+    def counted() -> Any:
+        opened[0] += not session._in_transaction
+        return transaction()
+
+    monkeypatch.setattr(session, "transaction", counted)
+    return opened
+
+
+def test_a_batch_costs_a_fixed_number_of_journal_statements_not_a_few_per_invoice(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert all(o.status == Status.POSTED for o in bench.service("warm-up").post_many(_invoices(bench, 6)))
+    counts = []
+    for size in (5, 40):
+        service = bench.service(f"run-{size}")
+        opened = _store_transactions(service, monkeypatch)
+        assert [o.status for o in service.post_many(_invoices(bench, size))] == [Status.POSTED] * size
+        counts.append(opened[0])
+    # Before: each invoice read its journal row twice and wrote its look-up lag alone (3 per invoice).
+    assert counts[0] == counts[1], counts

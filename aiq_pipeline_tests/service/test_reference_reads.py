@@ -45,16 +45,16 @@ def _run(bench: Bench, count: int) -> tuple[Counter[str], int]:
 
 def test_a_posting_run_reads_its_reference_data_in_one_request(bench: Bench) -> None:
     operations, requests = _run(bench, 30)
-    # `Currencies` is the batch's own: its invoices are decoded (PostingService._read_batch) before the reference
-    # data is read. Before `ReferenceLists`, a run also asked `FinancialAccounts` and `PriceListCharges`.
-    assert operations == Counter({"Invoices": 1, "Currencies": 1, "ReferenceLists": 1})
-    assert requests == 1 + 3  # the token
+    # The reference data is read before the batch's invoices are decoded, so its currencies serve them. Before
+    # `ReferenceLists`, a run asked `Currencies`, `FinancialAccounts` and `PriceListCharges` one by one.
+    assert operations == Counter({"Invoices": 1, "ReferenceLists": 1})
+    assert requests == 1 + 2  # the token
 
 
 def test_a_posting_run_where_bunny_refuses_combined_reads_reads_them_one_by_one(bench: Bench) -> None:
     httpx.post(f"{bench.emulators.bunny_url}/_emulator/options", json={"combined_reads": "refused"}).raise_for_status()
     operations, requests = _run(bench, 30)
-    # The refused `ReferenceLists`, then the two lists the client had not read yet (its currencies serve).
+    # The refused `ReferenceLists`, then the three lists one by one.
     expected = Counter({"Invoices": 1, "Currencies": 1, "ReferenceLists": 1, "FinancialAccounts": 1})
     assert operations == expected + Counter({"PriceListCharges": 1})
     assert requests == 1 + 5
