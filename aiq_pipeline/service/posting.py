@@ -169,19 +169,28 @@ class PostingService:
         self.allocator = Allocator(aiq, journal, self.lookups, owner=owner, clock=clock)
         self.customer_writes = CustomerWrites(aiq, journal, self.customers, owner=owner, lease=options.claim_lease)
         self._reference: ReferenceData | None = None
+        self._reference_failed: BunnyError | AiqError | None = None
         self._dry_run = False
         self._sent_at = clock()
         self._ahead: dict[str, JournalEntry | None] = {}  # journal rows read ahead for the batch (`_entry`)
 
     @property
     def reference(self) -> ReferenceData:
+        """Read once per run; a read that failed is not tried again for each document of the batch (the next batch
+        tries again), so AIQ or Bunny not answering costs one read, not one per document."""
         if self._reference is None:
-            self._reference = ReferenceData.load(
-                self.aiq,
-                self.bunny,
-                bunny_entity_id=self.settings.bunny_entity_id,
-                tax_rate_units=self.options.aiq_tax_rate_units,
-            )
+            if self._reference_failed is not None:
+                raise self._reference_failed
+            try:
+                self._reference = ReferenceData.load(
+                    self.aiq,
+                    self.bunny,
+                    bunny_entity_id=self.settings.bunny_entity_id,
+                    tax_rate_units=self.options.aiq_tax_rate_units,
+                )
+            except (BunnyError, AiqError) as exc:
+                self._reference_failed = exc
+                raise
         return self._reference
 
     def post(self, key: str) -> Outcome:
@@ -288,13 +297,14 @@ class PostingService:
     def _read_batch(self, claimed: list[_Claimed]) -> None:
         """The reference data, the batch's Bunny documents in bulk, then one AIQ listing for the documents the journal
         never wrote."""
-        self._ahead = {}
+        self._ahead, self._reference_failed = {}, None
         by_kind: dict[str, list[str]] = {}
         for c in claimed:
             by_kind.setdefault(c.kind.name, []).append(c.base.source_id)
-        try:
-            if claimed:  # first: Bunny's currencies come with it, so decoding the documents asks no more
+        if claimed:  # first: Bunny's currencies come with it, so decoding the documents asks no more
+            with contextlib.suppress(BunnyError, AiqError):  # then each document fails with it, below
                 self.reference  # noqa: B018  (the property loads it, once)
+        try:
             for name, ids in by_kind.items():
                 self.kinds[name].prefetch(self.documents, ids)
             self.lookups.prefetch(self._unwritten(claimed))
@@ -458,7 +468,7 @@ class PostingService:
                 r.posted[item.doc.reference] = PostedDocument(
                     item.doc.reference, result, item.doc.gross, customer_code=item.doc.customer_code
                 )
-                r.wrote = True
+                r.wrote = r.wrote or item.doc.reference in self.writer.sent  # not when found in AIQ (a re-run)
                 if again := self.writer.written_again.get(item.doc.reference):
                     r.written_again.append(again)
             elif r.failed is None:
@@ -475,11 +485,8 @@ class PostingService:
         """For each document written now and shown by the listing: how long AIQ took to show it, at most (the
         journal keeps it; the deadline for unknown outcomes follows it; the UI plots it)."""
         lag = self._clock() - self._sent_at
-        shown = [
-            r
-            for r in ready
-            if r.wrote and r.failed is None and self.lookups.find(r.plan.main.reference, r.plan.main.target)
-        ]
+        main_sent = [r for r in ready if r.failed is None and r.plan.main.reference in self.writer.sent]
+        shown = [r for r in main_sent if self.lookups.find(r.plan.main.reference, r.plan.main.target)]
         self.journal.record_lookup_lag([r.plan.main.reference for r in shown], lag)
         for r in shown:
             r.lag_seconds = round(lag.total_seconds(), 3)

@@ -140,6 +140,7 @@ class Writer:
         self.rewrite_unknown = manual and rewrite_unknown  # a person's explicit override, for this run only
         self._clock, self._sleep = clock, sleep
         self.written_again: dict[str, WrittenAgain] = {}  # by reference: writes in doubt this run wrote again
+        self.sent: set[str] = set()  # references this run sent and AIQ holds (not those it found there already)
         self._witnesses: dict[str, Witness] = {}  # by AIQ type: looked up once a run
 
     # -- many documents ----------------------------------------------------------------------------------
@@ -235,6 +236,7 @@ class Writer:
     def _send_all(self, items: list[Item]) -> dict[str, Written]:
         results: dict[str, Written] = {}
         chunks: list[list[tuple[Item, JournalEntry]]] = []
+        sending: list[str] = []
         begun = self.journal.begin_writes([i.write for i in items], self.owner)
         for target in dict.fromkeys(i.doc.target for i in items):
             started = []
@@ -246,6 +248,7 @@ class Writer:
                     results[item.write.reference] = entry.aiq_id
                 else:
                     started.append((item, entry))
+            sending += [item.write.reference for item, _ in started]
             if target in BULK:
                 size = self.options.chunk
                 chunks += [started[n : n + size] for n in range(0, len(started), size)]
@@ -257,6 +260,7 @@ class Writer:
             for chunk, call in calls:
                 results |= self._bulk_results(chunk, call)
         self.lookups.forget(i.write.reference for i in items)
+        self.sent.update(ref for ref in sending if isinstance(results.get(ref), int))
         return results
 
     def _bulk_results(

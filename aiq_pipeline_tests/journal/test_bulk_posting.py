@@ -124,3 +124,18 @@ def test_a_batch_costs_a_fixed_number_of_journal_statements_not_a_few_per_invoic
         counts.append(opened[0])
     # Before: each invoice read its journal row twice and wrote its look-up lag alone (3 per invoice).
     assert counts[0] == counts[1], counts
+
+
+def test_aiq_not_answering_the_reference_reads_fails_a_batch_after_one_read_not_one_per_invoice(bench: Bench) -> None:
+    batch = _invoices(bench, 8)
+    aiq = bench.emulators.accountsiq
+    aiq.faults.add({"kind": "http_500", "count": 1000, "operations": ["GetChartOfAccounts"]})
+    before = aiq.stats.calls["GetChartOfAccounts"]
+    outcomes = bench.service("run-1").post_many(batch)
+    tries = aiq.stats.calls["GetChartOfAccounts"] - before
+    aiq.faults.clear()
+    assert [o.status for o in outcomes] == [Status.FAILED] * len(batch)
+    assert all(o.retryable for o in outcomes), outcomes
+    assert 1 <= tries <= 4, tries  # the client's attempts at one read; before, one read more per invoice
+    # The next run reads it again, and posts.
+    assert [o.status for o in bench.service("run-2").post_many(batch)] == [Status.POSTED] * len(batch)

@@ -84,3 +84,14 @@ def test_a_remainder_aiq_holds_at_another_amount_is_a_mismatch_of_the_plan_combi
         f"net: Bunny 180.00, AIQ 179.99 {combined}",
         f"gross: Bunny 223.30, AIQ 223.29 {combined}",
     ), again.differences
+
+
+def test_a_rerun_of_an_invoice_aiq_holds_with_its_remainder_is_already_posted_and_still_matches(bench: Bench) -> None:
+    invoice_id = _remainder_invoice(bench)
+    assert bench.service("run-1").post(invoice_id).status == Status.POSTED
+    again = bench.service("run-2").post(invoice_id)
+    # Before, the remainder found in the journal counted as written by this run: "posted", with a look-up lag.
+    assert again.status == Status.ALREADY_POSTED, again
+    assert "aiq_lookup_lag_seconds" not in again.details
+    assert again.totals_match and again.differences == (), again.differences
+    assert bench.aiq_count(invoice_reference(invoice_id)) == bench.aiq_count(invoice_credit_reference(invoice_id)) == 1
