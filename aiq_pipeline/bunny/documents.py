@@ -43,7 +43,7 @@ def _document(
 
 CURRENT_USER = _document("current_user", "CurrentUser", "currentUser")
 ENTITY = _document("entity", "Entity", "entity")
-CURRENCIES = _document("currencies", "Currencies", "currencies")
+CURRENCIES = _document("currencies", "Currencies", "currencies", fragments=("currency_fields",))
 INVOICE_REFS = _document("invoice_refs", "InvoiceRefs", "invoices")
 INVOICE_NUMBERS = _document("invoice_numbers", "InvoiceNumbers", "invoices")
 CREDIT_NOTE_NUMBERS = _document("credit_note_numbers", "CreditNoteNumbers", "creditNotes")
@@ -72,13 +72,15 @@ FINANCIAL_ACCOUNT_UPDATE = _document(
     fragments=("financial_account_fields",),
     mutation=True,
 )
-PRICE_LIST_CHARGES = _document("price_list_charges", "PriceListCharges", "priceListCharges")
+PRICE_LIST_CHARGES = _document(
+    "price_list_charges", "PriceListCharges", "priceListCharges", fragments=("price_list_charge_fields",)
+)
 # The first page of all three in one request (a posting run's reference data); see `BunnyClient.reference_lists`.
 REFERENCE_LISTS = _document(
     "reference_lists",
     "ReferenceLists",
     CURRENCIES.root,
-    fragments=("financial_account_fields",),
+    fragments=("currency_fields", "financial_account_fields", "price_list_charge_fields"),
     more_roots=(FINANCIAL_ACCOUNTS.root, PRICE_LIST_CHARGES.root),
 )
 PAYMENTS = _document("payments", "Payments", "payments", fragments=("payment_fields", "account_fields"))

@@ -3,23 +3,13 @@ page of ids, the same models as the single reads, and a one-by-one fallback when
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from aiq_emulators.bunny.app import create_app
-from aiq_emulators.serving import serve_in_thread
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection, currencies_handler
 from aiq_pipeline_tests.bunny.invoice_samples import invoice_node
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve_in_thread(create_app()) as url:
-        yield url
 
 
 def _client(base_url: str, **options: Any) -> BunnyClient:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from aiq_emulators.bunny.app import create_app
-from aiq_emulators.serving import serve_in_thread
 from aiq_pipeline.bunny import (
     DEFAULT_SCOPES,
     BunnyClient,
@@ -23,12 +20,6 @@ from aiq_pipeline.bunny import (
 
 CLIENT_ID = "demo-bunny-client"
 CLIENT_SECRET = "demo-bunny-secret"
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve_in_thread(create_app()) as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -11,17 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from aiq_emulators.bunny.app import create_app
-from aiq_emulators.serving import serve_in_thread
 from aiq_pipeline.bunny import BunnyClient
 
 TAXED = {"items": [{"charge": "SUB-MONTHLY", "tax_rate": "23"}], "release": True}  # 60.27
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve_in_thread(create_app()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from aiq_emulators.bunny.app import create_app
-from aiq_emulators.serving import serve_in_thread
 from aiq_pipeline.bunny import BunnyClient, Invoice
 from aiq_pipeline.bunny.decoding import DecodingError, invoice
 
@@ -29,12 +27,6 @@ REAL_WORLD: dict[str, Any] = {
     ],
     "coupons": [{"code": "WINTER", "percent": "10"}],
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve_in_thread(create_app()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -5,14 +5,12 @@ query (the UNVERIFIED `combined_reads` reading), remembered per process; a missi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from aiq_emulators.bunny.app import OPTIONS_ENV, create_app, options_from_env
-from aiq_emulators.serving import serve_in_thread
+from aiq_emulators.bunny.app import OPTIONS_ENV, options_from_env
 from aiq_pipeline.bunny import (
     BunnyClient,
     BunnyConfigurationError,
@@ -28,12 +26,6 @@ from aiq_pipeline_tests.bunny.fake_bunny import CURRENCIES, FakeBunny, connectio
 CLIENT_ID = "demo-bunny-client"
 CLIENT_SECRET = "demo-bunny-secret"
 SEPARATE = ("Currencies", "FinancialAccounts", "PriceListCharges")
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve_in_thread(create_app()) as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)
