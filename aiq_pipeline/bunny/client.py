@@ -272,11 +272,16 @@ class BunnyClient:
     # with a `max_complexity` or `max_depth` it exceeds, answered HTTP 200 with an error ("Query has complexity of
     # 312, which exceeds max complexity of 300") before anything runs. The Bunny emulator makes it an option
     # (`combined_reads`); on such an answer the lists are read one by one, from then on for this Bunny URL.
+    @property
+    def combined_reads_refused(self) -> bool:
+        """Whether this Bunny refused reading several lists in one request (so far, in this process)."""
+        return self.base_url in self._combined_refused
+
     def reference_lists(self, entity_id: str) -> ReferenceLists:
         """Every currency, the entity's financial accounts and every price-list charge: one request while each list
         fits in a page (a longer list goes on with its own query from its `endCursor`). Fills the currency cache, so
         decoding documents afterwards asks no `currencies`."""
-        if self.base_url in self._combined_refused:
+        if self.combined_reads_refused:
             return self._reference_lists_one_by_one(entity_id)
         candidates = _account_filters(entity_id)
         level = self._filter_level.get(documents.FINANCIAL_ACCOUNTS.operation, 0)

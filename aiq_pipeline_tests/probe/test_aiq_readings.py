@@ -66,7 +66,7 @@ def test_a_tenant_at_the_products_readings_checks_out(fresh: Tenants, monkeypatc
     result = fresh.probe(monkeypatch)
     assert result.exit_code == 0, result.output
     assert result.fixes == []
-    assert "probe: 12 readings, 12 agree, 0 contradict, 0 undetermined" in result.output
+    assert "probe: 13 readings, 13 agree, 0 contradict, 0 undetermined" in result.output
     assert {row["verdict"] for row in result.rows.values()} == {AGREES}
 
 

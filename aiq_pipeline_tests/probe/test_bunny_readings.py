@@ -1,6 +1,6 @@
-"""`doctor --probe` names each Bunny reading the emulator serves (its money readings and its filter grammar), under
-every value of its option, alone and all together, and exits 5 naming the variable to set when a setting disagrees
-(README of the Bunny emulator, "Readings"; aiq_pipeline/bunny/MONEY.md)."""
+"""`doctor --probe` names each Bunny reading the emulator serves (its money readings, its filter grammar and whether
+it runs several lists in one query), under every value of its option, alone and all together, and exits 5 naming the
+variable to set when a setting disagrees (README of the Bunny emulator, "Readings"; aiq_pipeline/bunny/MONEY.md)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ READINGS: dict[str, tuple[str, dict[Any, tuple[str, str]]]] = {
         "filter_grammar",
         {"documented": ("documented", AGREES), "single_equals": ("single_equals", AGREES)},
     ),
+    "Bunny combined reads": ("combined_reads", {"accepted": ("accepted", AGREES), "refused": ("refused", AGREES)}),
 }
 SETTINGS = {  # the readings a setting decides: variable, and its value for the alternate reading
     "Bunny subtotal": ("AIQ_PIPELINE_BUNNY_SUBTOTAL", "before_discount", "after_discount"),
@@ -70,7 +71,7 @@ def test_the_products_readings_all_agree(fresh: Tenants, monkeypatch: pytest.Mon
     result = fresh.probe(monkeypatch)
     assert _check(result, {}) == []
     assert result.exit_code == 0, result.output
-    assert "probe: 12 readings, 12 agree, 0 contradict, 0 undetermined" in result.output
+    assert "probe: 13 readings, 13 agree, 0 contradict, 0 undetermined" in result.output
 
 
 @pytest.mark.parametrize("reading", list(READINGS))

@@ -21,6 +21,9 @@ from aiq_pipeline.service.probe.aiq_history import exchange_rate_finding, period
 from aiq_pipeline.service.probe.bunny_filters import filter_finding
 from aiq_pipeline.service.probe.bunny_invoices import DEFAULT_INVOICES, last_released_invoices
 from aiq_pipeline.service.probe.bunny_money import money_findings
+from aiq_pipeline.service.probe.bunny_reads import READING as COMBINED_READING
+from aiq_pipeline.service.probe.bunny_reads import SETTING as COMBINED_SETTING
+from aiq_pipeline.service.probe.bunny_reads import combined_reads_finding
 from aiq_pipeline.service.probe.findings import Finding, Verdict, failed_finding
 from aiq_pipeline.service.probe.report import ProbeReport
 from aiq_pipeline.settings import AiqConnection, BunnyConnection, PostingRules, Settings
@@ -69,19 +72,31 @@ def _bunny(
     factory: Callable[..., BunnyClient],
 ) -> tuple[list[Invoice], list[Finding]]:
     with factory(**connection.client_arguments(), max_attempts=CHECK_ATTEMPTS) as client:
+        read, findings = _invoice_readings(client, connection, rules, count, now)
         try:
-            read = last_released_invoices(client, connection.entity_id, count, now=now)
+            findings.append(combined_reads_finding(client, connection.entity_id))
         except BunnyError as exc:
-            return [], [failed_finding(name, setting, exc) for name, setting in BUNNY_READINGS]
-        if not read:
-            evidence = f"no released invoice in Bunny entity {connection.entity_id}"
-            return [], [Finding(n, "cannot tell", evidence, s, Verdict.UNDETERMINED) for n, s in BUNNY_READINGS]
-        findings = money_findings(read, rules)
-        try:
-            findings.append(filter_finding(client, connection.entity_id, read))
-        except BunnyError as exc:
-            findings.append(failed_finding(*BUNNY_READINGS[-1], exc))
+            findings.append(failed_finding(COMBINED_READING, COMBINED_SETTING, exc))
         return read, findings
+
+
+def _invoice_readings(
+    client: BunnyClient, connection: BunnyConnection, rules: PostingRules, count: int, now: datetime
+) -> tuple[list[Invoice], list[Finding]]:
+    """The readings the tenant's released invoices show."""
+    try:
+        read = last_released_invoices(client, connection.entity_id, count, now=now)
+    except BunnyError as exc:
+        return [], [failed_finding(name, setting, exc) for name, setting in BUNNY_READINGS]
+    if not read:
+        evidence = f"no released invoice in Bunny entity {connection.entity_id}"
+        return [], [Finding(n, "cannot tell", evidence, s, Verdict.UNDETERMINED) for n, s in BUNNY_READINGS]
+    findings = money_findings(read, rules)
+    try:
+        findings.append(filter_finding(client, connection.entity_id, read))
+    except BunnyError as exc:
+        findings.append(failed_finding(*BUNNY_READINGS[-1], exc))
+    return read, findings
 
 
 def _aiq(
