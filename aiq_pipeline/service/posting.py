@@ -302,14 +302,18 @@ class PostingService:
         for c in claimed:
             by_kind.setdefault(c.kind.name, []).append(c.base.source_id)
         if claimed:  # first: Bunny's currencies come with it, so decoding the documents asks no more
-            with contextlib.suppress(BunnyError, AiqError):  # then each document fails with it, below
-                self.reference  # noqa: B018  (the property loads it, once)
+            self._load_reference()
         try:
             for name, ids in by_kind.items():
                 self.kinds[name].prefetch(self.documents, ids)
             self.lookups.prefetch(self._unwritten(claimed))
         except (BunnyError, AiqError):
             pass  # each document reads (and fails) on its own below, with its own outcome
+
+    def _load_reference(self) -> None:
+        """Read the reference data now; a failure is kept, and each document of the batch reports it below."""
+        with contextlib.suppress(BunnyError, AiqError):
+            _ = self.reference
 
     def _unwritten(self, claimed: list[_Claimed]) -> list[Wanted]:
         """The related documents the journal has no row of (read ahead in one query, for `_entry`)."""
