@@ -318,6 +318,15 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (fields 14 and 15 of /proc/<pid>/stat), 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -333,10 +342,30 @@ class MemoryPeaks:
     daemon_bytes: int = 0
     max_processes: int = 0
     seen: dict[int, str] = field(default_factory=dict)  # pid -> command line, every process of the tree
+    cpu: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds when last sampled
+    roles: dict[int, str] = field(default_factory=dict)  # pid -> daemon, run, code server or other
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds by role, summed over the tree's processes. A lower bound: what a process used after its last
+        sample (at most one sampling interval) is not seen."""
+        totals: dict[str, float] = defaultdict(float)
+        for pid, seconds in self.cpu.items():
+            totals[self.roles[pid]] += seconds
+        return dict(totals)
+
+
+def _role(pid: int, root: int, cmd: str) -> str:
+    if pid == root:
+        return "daemon"
+    if "execute_run" in cmd or "spawn_main" in cmd:
+        return "run"
+    if "grpc" in cmd or "code-server" in cmd:
+        return "code server"
+    return "other"
 
 
 class MemorySampler:
-    """Samples the RSS of a process tree on a thread until stopped; keeps the peaks."""
+    """Samples the RSS and CPU time of a process tree on a thread until stopped; keeps the peaks and CPU totals."""
 
     def __init__(self, root: int, every: float = 0.25) -> None:
         self.root = root
@@ -363,11 +392,13 @@ class MemorySampler:
                 total += rss
                 cmd = p.seen.get(pid) or cmdline(pid)[:300]
                 p.seen[pid] = cmd
-                if pid == self.root:
+                role = p.roles.setdefault(pid, _role(pid, self.root, cmd))
+                p.cpu[pid] = max(p.cpu.get(pid, 0.0), cpu_seconds(pid))
+                if role == "daemon":
                     p.daemon_bytes = max(p.daemon_bytes, rss)
-                elif "execute_run" in cmd or "spawn_main" in cmd:
+                elif role == "run":
                     p.run_process_bytes = max(p.run_process_bytes, rss)
-                elif "grpc" in cmd or "code-server" in cmd:
+                elif role == "code server":
                     p.code_server_bytes = max(p.code_server_bytes, rss)
             p.tree_bytes = max(p.tree_bytes, total)
             p.max_processes = max(p.max_processes, len(pids))

@@ -68,6 +68,7 @@ from aiq_pipeline.defs.names import DEFAULT_NAMES
 POLL_SECONDS = 1.0
 # A code location that fails to load leaves the daemon running without ticks: give up early, not at the timeout.
 FIRST_TICK_LIMIT = 180
+CPU_ROLES = ("run", "code server", "daemon", "other")  # the daemon tree's processes, as the sampler sorts them
 
 
 # ---------------------------------------------------------------------------------------------- instance readings
@@ -102,6 +103,7 @@ class PhaseResult:
     other_runs: Counter[str]
     memory: MemoryPeaks
     timed_out: bool
+    own_cpu: float = 0.0  # this process's CPU seconds over the phase: the emulators' threads, polls, the sampler
 
     @property
     def elapsed(self) -> float | None:
@@ -236,6 +238,7 @@ def wait_for_phase(
     """Start the daemon, wait until every key is MATERIALIZED (or the runs are all over, or time is up)."""
     materialized: set[str] = set()
     timed_out = False
+    own_cpu = time.process_time()
     with daemon_process(storage.home, workspace, env, log) as process, MemorySampler(process.pid) as sampler:
         daemon_start = time.time()
         with storage.instance() as instance:
@@ -277,6 +280,7 @@ def wait_for_phase(
             materializations = [m for m in _all_materializations(instance, asset) if m.partition_key in keys]
             runs, statuses = _run_timings(instance, asset, materializations)
             failures = _failure_reasons(instance, asset)
+    own_cpu = time.process_time() - own_cpu
     return PhaseResult(
         name=name,
         storage=storage.kind,
@@ -293,6 +297,7 @@ def wait_for_phase(
         other_runs=others,
         memory=sampler.peaks,
         timed_out=timed_out,
+        own_cpu=own_cpu,
     )
 
 
@@ -431,6 +436,12 @@ def print_phase(result: PhaseResult, show_runs: bool) -> None:
         f"  peak RSS                       : tree {_mb(m.tree_bytes)} ({m.max_processes} processes at most), "
         f"daemon {_mb(m.daemon_bytes)}, code server {_mb(m.code_server_bytes)}, run process {_mb(m.run_process_bytes)}"
     )
+    cpu = m.cpu_by_role()
+    print(
+        "  CPU seconds (sampled)          : "
+        + ", ".join(f"{role} {cpu.get(role, 0.0):.1f}" for role in CPU_ROLES)
+        + f"; this process (emulators, polls) {result.own_cpu:.1f}"
+    )
     if show_runs and runs:
         print("  run  partitions  queued+launch  start->1st  work  tail  total  status")
         for i, r in enumerate(runs, start=1):
@@ -464,25 +475,31 @@ def print_pipeline(result: PipelineResult, show_runs: bool) -> None:
     )
 
 
+def _summary_columns(ph: PhaseResult, w: int) -> str:
+    return (
+        f"{ph.name:<{w}} {_fmt(ph.elapsed, ''):>6}  {_fmt(ph.rate, '', 2):>5}  "
+        f"{_fmt(_ms(ph.in_run_per_invoice), '', 0):>13}  "
+        f"{_fmt(ph.queued_median, ''):>14}  {_fmt(ph.tick_seconds, '', 2):>6}  "
+        f"{ph.memory.cpu_by_role().get('run', 0.0):>9.1f}  {ph.own_cpu:>9.1f}"
+    )
+
+
 def print_summary(pipelines: list[PipelineResult], floor: PhaseResult | None, batch: int) -> None:
     print(f"\n== summary (batch size {batch})")
     names = [p.phase.name for p in pipelines] + ([floor.name] if floor else [])
     w = max(len(name) for name in names)
-    print(f"  {'phase':<{w}} wall s  inv/s  in-run ms/inv  queue+launch s  tick s  AIQ/inv  Bunny/inv  dup")
+    print(
+        f"  {'phase':<{w}} wall s  inv/s  in-run ms/inv  queue+launch s  tick s  run CPU s  own CPU s  AIQ/inv  "
+        "Bunny/inv  dup"
+    )
     for p in pipelines:
         ph = p.phase
         print(
-            f"  {ph.name:<{w}} {_fmt(ph.elapsed, ''):>6}  {_fmt(ph.rate, '', 2):>5}  "
-            f"{_fmt(_ms(ph.in_run_per_invoice), '', 0):>13}  "
-            f"{_fmt(ph.queued_median, ''):>14}  {_fmt(ph.tick_seconds, '', 2):>6}  "
+            f"  {_summary_columns(ph, w)}  "
             f"{p.counters.aiq_total / p.n:>7.2f}  {p.counters.bunny_requests / p.n:>9.2f}  {p.duplicates:>3}"
         )
     if floor is not None:
-        print(
-            f"  {floor.name:<{w}} {_fmt(floor.elapsed, ''):>6}  {_fmt(floor.rate, '', 2):>5}  "
-            f"{_fmt(_ms(floor.in_run_per_invoice), '', 0):>13}  "
-            f"{_fmt(floor.queued_median, ''):>14}  {_fmt(floor.tick_seconds, '', 2):>6}"
-        )
+        print(f"  {_summary_columns(floor, w)}")
         for p in pipelines:
             print(f"  ratio to the floor ({p.phase.name}): {_ratio(p.phase.elapsed, floor.elapsed)}")
     with_latency = [p for p in pipelines if p.aiq_latency_ms or p.bunny_latency_ms]

@@ -97,6 +97,9 @@ def test_invoice_burst_with_latency_on_postgres_compares_with_no_latency_and_the
     assert re.search(r"Bunny requests per invoice\s+: \d+\.\d\d", out)
     assert re.search(r"ratio to the same burst with no latency: \d+\.\d\d", out)
     assert re.search(r"ratio to the floor \(pipeline \(no latency\)\): \d+\.\d\d", out)
+    # Every phase's processes were sampled: the runs used some CPU, as this process did (the emulators' threads).
+    cpu = re.findall(r"CPU seconds \(sampled\)\s+: run (\d+\.\d), .*; this process \(emulators, polls\) (\d+\.\d)", out)
+    assert len(cpu) == 3 and all(float(run) > 0 and float(own) > 0 for run, own in cpu), cpu
     databases = set(re.findall(r"\b(aiq_bench_[0-9a-f]{12}(?:_\d)?)\b", out))
     assert len(databases) >= 2, out  # the instance's and the store's, per burst
     import psycopg2
