@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
-SCRIPTS = ("invoice_burst.py", "sensor_tick.py", "profile_batch.py")
+SCRIPTS = ("invoice_burst.py", "sensor_tick.py", "profile_batch.py", "lookup_listing.py")
 
 
 def run_script(name: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -132,3 +132,11 @@ def test_profile_batch_posts_a_tiny_batch_three_ways() -> None:
     assert "(0 failed)" in out
     assert "B. Dagster floor in process" in out
     assert "(success: True)" in out
+
+
+def test_lookup_listing_creates_each_level_and_looks_up_a_batch_at_it() -> None:
+    result = run_script("lookup_listing.py", "--existing", "4,12", "--batch", "3", timeout=300)
+    assert result.returncode == 0, explain(result)
+    rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+\.\d) MB", result.stdout, flags=re.MULTILINE)
+    assert [(int(level), int(calls)) for level, calls, _ in rows] == [(4, 1), (12, 1)], result.stdout
+    assert "result: OK" in result.stdout
