@@ -324,7 +324,9 @@ class PostingService:
             for r in c.kind.related(source)
         ]
         found = self.journal.entries_by_reference([r.reference for r in related])
-        self._ahead = {r.reference: found.get(r.reference) for r in related}
+        # Kept only under this run's own claims: another run may write the rest (a void's invoice) meanwhile.
+        own = {c.base.key for c in claimed}
+        self._ahead = {r.reference: found.get(r.reference) for r in related if r.claim_key in own}
         return [
             Wanted(r.reference, r.target, self._aiq_date(r.around))
             for r in related
@@ -332,9 +334,8 @@ class PostingService:
         ]
 
     def _entry(self, reference: str) -> JournalEntry | None:
-        """`reference`'s journal row: the batch's read-ahead the first time (nothing this run does writes it before
-        that, and other runs do not write under this run's claims), the journal's own after that (this run may have
-        written it since)."""
+        """`reference`'s journal row: the batch's read-ahead the first time when it is under this run's own claims
+        (no other run writes under them, and nothing this run does writes it before that), else the journal's own."""
         if reference in self._ahead:
             return self._ahead.pop(reference)
         return self.journal.entry(reference)

@@ -176,3 +176,38 @@ def test_a_voided_invoice_whose_remainder_alone_is_in_aiq_is_completed_before_it
                 key = (line.kind, line.tax_code or "")
                 by_code[key] = by_code.get(key, Decimal(0)) + line.amount
     assert set(by_code.values()) == {Decimal(0)}, by_code  # the void takes off exactly what the invoice put on
+
+
+def test_an_invoice_another_run_posts_while_its_void_is_read_is_reversed_not_skipped(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch reads its journal rows ahead, but a void's invoice is claimed by another run (the invoices asset's):
+    what that run writes while the void's batch lists AIQ must be seen. Before, the void kept the read-ahead's "no
+    row", AIQ's lagging look-up did not show the invoice either, and the void was skipped as "voided before it was
+    posted" while AIQ kept the invoice (found in review)."""
+    bench.emulators.accountsiq.set_options(lookup_lag_seconds=120)  # AIQ's listing does not show the invoice yet
+    invoice_id = bench.invoice()
+    invoices_run = bench.service("invoices-run")
+    invoices_run.documents.prefetch_invoices([invoice_id])  # it read the invoice before it was voided
+    bench.emulators.bunny.store.void_invoice(invoice_id)
+    voids_run = bench.service("voids-run")
+    listing = voids_run.lookups.prefetch
+    posted = []
+
+    def invoice_posts_during_the_listing(wanted: Any) -> None:
+        if not posted:
+            posted.append(invoices_run.post(invoice_id))
+        listing(wanted)
+
+    monkeypatch.setattr(voids_run.lookups, "prefetch", invoice_posts_during_the_listing)
+    outcome = voids_run.post(void_key(invoice_id))
+    assert [o.status for o in posted] == [Status.POSTED]
+    # The reversal is written; settling it waits for AIQ's look-up to show it (a retryable failure, not a skip).
+    assert outcome.status == Status.FAILED and outcome.retryable, (outcome.status, outcome.reason)
+    assert bench.aiq_count(void_reference(invoice_id)) == 1
+
+    bench.emulators.accountsiq.set_options(lookup_lag_seconds=0)
+    retried = bench.service("voids-retry").post(void_key(invoice_id))
+    assert retried.status in (Status.POSTED, Status.ALREADY_POSTED), (retried.status, retried.reason)
+    assert bench.aiq_count(invoice_reference(invoice_id)) == 1
+    assert bench.aiq_count(void_reference(invoice_id)) == 1
