@@ -179,8 +179,8 @@ class PostingService:
         """Read once per run; a read that failed is not tried again for each document of the batch (the next batch
         tries again), so AIQ or Bunny not answering costs one read, not one per document."""
         if self._reference is None:
-            if self._reference_failed is not None:
-                raise self._reference_failed
+            if self._reference_failed is not None:  # its traceback anew each time, not one growing per document
+                raise self._reference_failed.with_traceback(None)
             try:
                 self._reference = ReferenceData.load(
                     self.aiq,

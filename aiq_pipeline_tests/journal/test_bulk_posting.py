@@ -5,11 +5,13 @@ failing it. Real HTTP against both emulators."""
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from aiq_pipeline.accountsiq import AiqError
 from aiq_pipeline.service.aiq_documents import planned_write
 from aiq_pipeline.service.outcome import Status
 from aiq_pipeline.service.posting import PostingService
@@ -131,11 +133,17 @@ def test_aiq_not_answering_the_reference_reads_fails_a_batch_after_one_read_not_
     aiq = bench.emulators.accountsiq
     aiq.faults.add({"kind": "http_500", "count": 1000, "operations": ["GetChartOfAccounts"]})
     before = aiq.stats.calls["GetChartOfAccounts"]
-    outcomes = bench.service("run-1").post_many(batch)
+    service = bench.service("run-1")
+    outcomes = service.post_many(batch)
     tries = aiq.stats.calls["GetChartOfAccounts"] - before
     aiq.faults.clear()
     assert [o.status for o in outcomes] == [Status.FAILED] * len(batch)
     assert all(o.retryable for o in outcomes), outcomes
     assert 1 <= tries <= 4, tries  # the client's attempts at one read; before, one read more per invoice
+    # The kept error is raised again for each invoice with a traceback of its own: it does not grow per invoice
+    # (holding every invoice's frames and what they refer to until the run ends).
+    with pytest.raises(AiqError) as raised:
+        _ = service.reference
+    assert len(traceback.extract_tb(raised.value.__traceback__)) <= 3, traceback.format_tb(raised.value.__traceback__)
     # The next run reads it again, and posts.
     assert [o.status for o in bench.service("run-2").post_many(batch)] == [Status.POSTED] * len(batch)
