@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
@@ -23,7 +24,7 @@ from aiq_emulators.serving import free_port
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.cli import main
 from aiq_pipeline.defs.resources import resources_from_environment
-from aiq_pipeline.service.doctor import Report, check_accountsiq
+from aiq_pipeline.service.doctor import CHECK_ATTEMPTS, Report, check_accountsiq
 from aiq_pipeline.settings import VARIABLES, AiqConnection
 from aiq_pipeline_tests.accountsiq.scripted_aiq import CLIENT_ID, CLIENT_SECRET, ScriptedAiq, failure, token_result
 
@@ -261,10 +262,21 @@ def test_check_accountsiq_compares_codes_upper_case(configured: str, aiq_codes: 
 
 
 def test_unreachable_base_url_names_aiq_base_url(good_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_doctor(monkeypatch, AIQ_BASE_URL=f"http://127.0.0.1:{free_port()}")
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    attempts: list[str] = []
+    send = httpx.HTTPTransport.handle_request
+
+    def counted(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if str(request.url).startswith(unreachable):
+            attempts.append(str(request.url))
+        return send(transport, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", counted)
+    result = run_doctor(monkeypatch, AIQ_BASE_URL=unreachable)
     assert result.exit_code == PROBLEM_EXIT
     [failed] = [ln for ln in result.output.splitlines() if ln.startswith("FAIL")]
     assert "[AIQ_BASE_URL]" in failed and "did not answer" in failed and "check the base URL" in failed
+    assert len(attempts) == CHECK_ATTEMPTS  # doctor's own bounded attempts, then it says so
 
 
 def test_throttled_aiq_is_not_blamed_on_a_setting(
