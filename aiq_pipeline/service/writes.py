@@ -141,6 +141,7 @@ class Writer:
         self._clock, self._sleep = clock, sleep
         self.written_again: dict[str, WrittenAgain] = {}  # by reference: writes in doubt this run wrote again
         self.sent: set[str] = set()  # references this run sent and AIQ holds (not those it found there already)
+        self._refused_as_duplicates: set[str] = set()  # sent, but AIQ already held them (its duplicate answer)
         self._witnesses: dict[str, Witness] = {}  # by AIQ type: looked up once a run
 
     # -- many documents ----------------------------------------------------------------------------------
@@ -260,7 +261,9 @@ class Writer:
             for chunk, call in calls:
                 results |= self._bulk_results(chunk, call)
         self.lookups.forget(i.write.reference for i in items)
-        self.sent.update(ref for ref in sending if isinstance(results.get(ref), int))
+        self.sent.update(
+            ref for ref in sending if isinstance(results.get(ref), int) and ref not in self._refused_as_duplicates
+        )
         return results
 
     def _bulk_results(
@@ -287,7 +290,7 @@ class Writer:
     def _item_error(self, item: Item, entry: JournalEntry, error: AiqError | None) -> Written:
         """An item of a bulk call that AIQ did not answer with a created transaction."""
         if isinstance(error, AiqDuplicateReference):
-            return self._resolve(item, entry, FoundBy.DUPLICATE)
+            return self._already_held(item, entry)
         if isinstance(error, AiqWriteOutcomeUnknown) or error is None:
             return self._resolve(item, entry, FoundBy.LOOKUP)
         self.journal.record_rejected(item.write, str(error))
@@ -299,7 +302,7 @@ class Writer:
         try:
             created = aiq_documents.create(self.aiq, item.doc)
         except AiqDuplicateReference:
-            return self._resolve(item, entry, FoundBy.DUPLICATE)
+            return self._already_held(item, entry)
         except AiqWriteOutcomeUnknown:
             return self._resolve(item, entry, FoundBy.LOOKUP)
         except (AiqValidationError, AiqThrottledError, AiqTransportError) as exc:
@@ -307,6 +310,11 @@ class Writer:
             return exc
         self.journal.record_posted(item.write, created.transaction_id, found_by=FoundBy.ANSWER)
         return created.transaction_id
+
+    def _already_held(self, item: Item, entry: JournalEntry) -> Written:
+        """AIQ refused the write because it holds the reference already: found there, not written by this run."""
+        self._refused_as_duplicates.add(item.write.reference)
+        return self._resolve(item, entry, FoundBy.DUPLICATE)
 
     def _resolve(self, item: Item, entry: JournalEntry, found_by: FoundBy) -> Written:
         found = self.look_until(item.write, since=entry.sent_at, found_by=found_by)
