@@ -5,9 +5,14 @@ amount is still a mismatch, named as the plan's documents combined (real HTTP, b
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
+import aiq_pipeline_tests.journal.conftest as journal_bench
 from aiq_pipeline.service.outcome import Status
+from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.identity import (
     invoice_credit_reference,
     invoice_reference,
@@ -25,6 +30,7 @@ BEYOND_GROUP = SERVICES | {"price": "-70.00", "is_credit": True, "credits_line":
 # A move to a cheaper plan: the unused time on the dearer one exceeds the new charge, the invoice's total is negative.
 UNUSED_TIME = STANDARD | {"price": "-250.00", "is_credit": True, "credits_line": 1, "line_text": "Unused time"}
 CENT = Decimal("0.01")
+LESS_CREDITS = BunnyReadings(amount="less_credits")
 
 
 def _remainder_invoice(bench: Bench) -> str:
@@ -95,3 +101,21 @@ def test_a_rerun_of_an_invoice_aiq_holds_with_its_remainder_is_already_posted_an
     assert "aiq_lookup_lag_seconds" not in again.details
     assert again.totals_match and again.differences == (), again.differences
     assert bench.aiq_count(invoice_reference(invoice_id)) == bench.aiq_count(invoice_credit_reference(invoice_id)) == 1
+
+
+def test_the_void_of_an_invoice_with_credit_applied_reverses_it_whole_under_the_less_credits_reading(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where Bunny's `amount` is net of the account credit applied (the `less_credits` reading), the invoice posts at
+    its full value and so must its reversal. Before, the reversal's check left the credits out (246.00 against 226.00):
+    TOTALS_MISMATCH on every retry, and AIQ kept the voided invoice's revenue (found in review)."""
+    monkeypatch.setattr(journal_bench, "SETTINGS", replace(journal_bench.SETTINGS, readings=LESS_CREDITS))
+    bench.emulators.bunny.store.set_options({"amount_includes_credits": True})
+    (created,) = bench.emulators.bunny.create_invoices({"credits": "20.00", "items": [STANDARD]}, release=True)
+    invoice_id = str(created)
+    posted = bench.service("run-1").post(invoice_id)
+    assert posted.status == Status.POSTED and posted.aiq_gross == Decimal("246.00"), posted.reason
+    bench.emulators.bunny.store.void_invoice(invoice_id)
+    reversal = bench.service("run-2").post(void_key(invoice_id))
+    assert reversal.status == Status.POSTED, (reversal.reason_code, reversal.reason)
+    assert bench.aiq_count(void_reference(invoice_id)) == 1

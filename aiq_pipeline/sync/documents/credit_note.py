@@ -111,7 +111,12 @@ class _CreditedInvoice:
 
 
 def _credited_view(
-    invoice: BunnyInvoice, items: tuple[BunnyInvoiceItem, ...], *, on: date | None, totals: tuple[Decimal, ...]
+    invoice: BunnyInvoice,
+    items: tuple[BunnyInvoiceItem, ...],
+    *,
+    on: date | None,
+    totals: tuple[Decimal, ...],
+    credits: Decimal | None = None,
 ) -> _CreditedInvoice:
     subtotal, tax, amount = totals
     base_total = None
@@ -138,6 +143,7 @@ def _credited_view(
         base_currency_code=invoice.base_currency_code,
         base_currency_total=base_total,
         updated_at=invoice.updated_at,
+        credits=credits,
     )
 
 
@@ -442,9 +448,9 @@ def void_day(invoice: BunnyInvoice) -> date:
 
 def _reversal_draft(invoice: BunnyInvoice, ctx: PlanContext, day: date | None, posted: PostedDocument | None) -> Draft:
     """The dating, customer and (for an invoice the journal does not know) lines of a reversal."""
-    view = _credited_view(
-        invoice, tuple(invoice.items), on=day, totals=(invoice.subtotal, invoice.tax_amount, invoice.amount)
-    )
+    # The whole invoice, credits applied included: under the `less_credits` reading its amount is net of them.
+    totals = (invoice.subtotal, invoice.tax_amount, invoice.amount)
+    view = _credited_view(invoice, tuple(invoice.items), on=day, totals=totals, credits=invoice.credits)
     try:
         draft = draft_documents(
             view,
