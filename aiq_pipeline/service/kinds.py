@@ -68,6 +68,7 @@ class Facts:
     tax: Decimal | None
     gross: Decimal | None
     account: BunnyAccount | None = None  # the Bunny customer, for matching the AIQ customer
+    credits: Decimal | None = None  # account credit applied (an invoice's), for the `less_credits` reading
 
 
 class BunnyDocuments:
@@ -146,6 +147,7 @@ def _invoice_facts(invoice: Invoice, reference: str) -> Facts:
         tax=invoice.tax_amount,
         gross=invoice.amount,
         account=invoice.account,
+        credits=invoice.credits,
     )
 
 

@@ -358,7 +358,7 @@ class PostingService:
                 reason=f"Bunny has no {what} {base.source_id} in entity {self.settings.bunny_entity_id}.",
                 fix="Nothing to post. If it was removed on purpose, ignore this exception.",
             )
-        base = with_facts(base, kind.facts(source))
+        base = with_facts(base, kind.facts(source), self.settings.readings)
         related = kind.related(source)
         posted = {r.reference: found for r in related if (found := self._resolve(r, base.key)) is not None}
         own = posted.get(related[0].reference)

@@ -18,6 +18,7 @@ from aiq_pipeline.service.override import REWRITE_UNKNOWN_FLAG
 from aiq_pipeline.service.writes import OutcomeUnknown, Witness
 from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import ClaimLost, OutcomeRecord, PostingJournal
+from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.documents.plan import PostingPlan
 from aiq_pipeline.sync.money import money_sum, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed
@@ -26,16 +27,24 @@ from aiq_pipeline.sync.reconciliation import PostedTotals
 TRANSIENT_FIX = "Nothing to fix in the data: retry later (the sync retries automatically a few times)."
 
 
-def with_facts(base: Outcome, facts: Facts) -> Outcome:
+def with_facts(base: Outcome, facts: Facts, readings: BunnyReadings) -> Outcome:
+    """`base` with what the Bunny document says of itself, its totals read this tenant's way (as the planner reads
+    them), so that the totals check compares like with like."""
+    gross = facts.gross
+    if gross is not None and readings.amount == "less_credits":
+        gross += facts.credits or 0  # `amount` is net of the credit applied: the document's value has it back
+    net = facts.net
+    if readings.subtotal == "before_discount" and gross is not None and facts.tax is not None:
+        net = gross - facts.tax  # `subtotal` is before discounts: the value after them is the gross less the tax
     return replace(
         base,
         number=facts.number,
         customer_code=facts.customer_code,
         external_reference=facts.external_reference,
         currency=facts.currency,
-        net=facts.net,
+        net=net,
         tax=facts.tax,
-        gross=facts.gross,
+        gross=gross,
     )
 
 

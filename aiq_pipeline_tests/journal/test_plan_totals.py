@@ -119,3 +119,41 @@ def test_the_void_of_an_invoice_with_credit_applied_reverses_it_whole_under_the_
     reversal = bench.service("run-2").post(void_key(invoice_id))
     assert reversal.status == Status.POSTED, (reversal.reason_code, reversal.reason)
     assert bench.aiq_count(void_reference(invoice_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("readings", "emulator", "invoice", "bunny"),
+    [
+        (  # Bunny's amount is net of the 20.00 credit applied: the invoice's value is 246.00 all the same
+            LESS_CREDITS,
+            {"amount_includes_credits": True},
+            {"credits": "20.00", "items": [STANDARD]},
+            ("200.00", "46.00", "246.00"),
+        ),
+        (  # Bunny's subtotal is before the 20.00 discount: the net AIQ holds is 180.00
+            BunnyReadings(subtotal="before_discount"),
+            {"subtotal_semantics": "before_discount"},
+            {"items": [STANDARD | {"quantity": 1, "discount": "20.00"}]},
+            ("180.00", "41.40", "221.40"),
+        ),
+    ],
+    ids=["less_credits", "before_discount"],
+)
+def test_the_totals_check_reads_bunny_as_the_tenant_does(
+    bench: Bench,
+    monkeypatch: pytest.MonkeyPatch,
+    readings: BunnyReadings,
+    emulator: dict[str, object],
+    invoice: dict[str, object],
+    bunny: tuple[str, str, str],
+) -> None:
+    """The planner checks a document against Bunny's totals read this tenant's way; so does the totals check after
+    posting. Before, the check took Bunny's raw fields and was red on every invoice with credit applied or a
+    discount, though AIQ held exactly what Bunny billed (found in review)."""
+    monkeypatch.setattr(journal_bench, "SETTINGS", replace(journal_bench.SETTINGS, readings=readings))
+    bench.emulators.bunny.store.set_options(emulator)
+    (created,) = bench.emulators.bunny.create_invoices(invoice, release=True)
+    outcome = bench.service().post(str(created))
+    assert outcome.status == Status.POSTED, outcome.reason
+    assert (outcome.net, outcome.tax, outcome.gross) == tuple(Decimal(v) for v in bunny)
+    assert outcome.totals_match, outcome.differences
