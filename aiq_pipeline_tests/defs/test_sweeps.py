@@ -60,3 +60,12 @@ def test_the_cursor_keeps_when_the_sensor_last_swept(instance: dg.DagsterInstanc
     quick = _tick(instance, timedelta(minutes=2))
     assert json.loads(quick.cursor("{}"))[SWEPT_AT] == quick.swept_at.isoformat()
     assert quick.swept_at < before - timedelta(minutes=1)  # a quick tick leaves the last sweep's moment
+
+
+def test_a_last_sweep_in_the_future_sweeps_now_instead_of_never(instance: dg.DagsterInstance) -> None:
+    """The clock stepped back, or the cursor was written on a host whose clock runs ahead: waiting for `now` to pass
+    the stamp would stop every sweep until then, and a late document would fall behind the window (found in
+    review)."""
+    tick = _tick(instance, -timedelta(hours=2))
+    assert tick.sweeping
+    assert tick.swept_at <= datetime.now(UTC)  # the cursor takes this clock's moment from now on

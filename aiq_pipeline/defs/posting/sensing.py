@@ -80,7 +80,8 @@ def begin_tick(context: dg.SensorEvaluationContext, names: PairNames, sync_setti
     window = timedelta(minutes=sync_settings.overlap_minutes) + every
     now = datetime.now(UTC)
     last = _swept_at(context.cursor)
-    sweeping = last is None or now - last >= every
+    # A last sweep "in the future" (this clock stepped back, or another host's ran ahead) must not stop the sweeps.
+    sweeping = last is None or now < last or now - last >= every
     start = sync_start_date(instance, names, sync_settings.start_date())
     return Tick(instance, reaped, window, start, sweeping=sweeping, swept_at=now if sweeping else last or now)
 
