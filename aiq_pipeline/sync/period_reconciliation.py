@@ -2,7 +2,10 @@
 
 What AIQ should hold for each Bunny document (references from `identity`, dates as the posters use them):
 
-- a postable invoice (released, not voided): one SI `BUNNY-INV-<id>` with its net, tax and gross;
+- a postable invoice (released, not voided): one SI `BUNNY-INV-<id>` with its net, tax and gross; where its credit
+  lines exceed a group's charges, that SI less its remainder SN `BUNNY-INVCR-<id>`, and for an invoice whose total
+  is negative the SN alone (signed: Bunny's totals are then negative). A voided invoice's reversal likewise is the
+  SN `BUNNY-VOID-<id>` less its remainder SI `BUNNY-VOIDCR-<id>`. Either counts as one document on both sides;
 - an issued credit note: one SN `BUNNY-CN-<id>` with its net, tax and gross;
 - a voided invoice: either nothing (voided before it was posted) or the pair SI `BUNNY-INV-<id>` + SN
   `BUNNY-VOID-<id>`, each equal to the invoice (voided after posting). The reversal is dated on the void day (the
@@ -49,11 +52,13 @@ from aiq_pipeline.sync.identity import (
     INVOICE_PREFIX,
     VOID_PREFIX,
     credit_note_reference,
+    invoice_credit_reference,
     invoice_reference,
+    void_credit_reference,
     void_reference,
 )
 from aiq_pipeline.sync.inputs import AiqTransactionSummary, BunnyCreditNote, BunnyInvoice
-from aiq_pipeline.sync.money import Totals, to_cents
+from aiq_pipeline.sync.money import ZERO, Totals, to_cents
 from aiq_pipeline.sync.reconciliation import totals_from_summary
 
 INVOICE_TYPE = "SI"
@@ -208,6 +213,32 @@ class _Expected:
     state: str
     amounts: Amounts
     required: bool  # False: optional (before the sync start date) or half of a voided pair
+    # The plan's remainder, of the other type (an invoice's credit beyond a group of its lines, or all of an invoice
+    # whose total is negative): AIQ holds the document as its main document less this one.
+    remainder: str | None = None
+
+
+def _split(
+    expected: _Expected, found: Sequence[AiqTransactionSummary]
+) -> tuple[list[AiqTransactionSummary], list[AiqTransactionSummary]]:
+    """`found` as the plan's main documents and its remainders."""
+    own = expected.reference.upper()
+    return (
+        [t for t in found if (t.external_reference or "").upper() == own],
+        [t for t in found if (t.external_reference or "").upper() != own],
+    )
+
+
+def _plan_amounts(main: Sequence[AiqTransactionSummary], rest: Sequence[AiqTransactionSummary]) -> Amounts:
+    """What AIQ holds of a plan, signed as the Bunny document: its main document less its remainder."""
+    none = Amounts(ZERO, ZERO, ZERO, None)
+    held = _aiq_amounts(main[0]) if main else none
+    less = _aiq_amounts(rest[0]) if rest else none
+    return Amounts(held.net - less.net, held.tax - less.tax, held.gross - less.gross, held.currency or less.currency)
+
+
+def _other_type(type_code: str) -> str:
+    return CREDIT_NOTE_TYPE if type_code == INVOICE_TYPE else INVOICE_TYPE
 
 
 def _reversal(invoice: BunnyInvoice) -> _Expected:
@@ -221,6 +252,7 @@ def _reversal(invoice: BunnyInvoice) -> _Expected:
         invoice.state,
         _bunny_amounts(invoice),
         required=False,
+        remainder=void_credit_reference(invoice.id),
     )
 
 
@@ -242,6 +274,10 @@ class _Builder:
     def take(self, reference: str) -> list[AiqTransactionSummary]:
         return self.aiq_by_reference.pop(reference.upper(), [])
 
+    def take_plan(self, expected: _Expected) -> list[AiqTransactionSummary]:
+        """AIQ's documents of `expected`'s plan: under its own reference, and its remainder's."""
+        return self.take(expected.reference) + (self.take(expected.remainder) if expected.remainder else [])
+
     def differ(
         self,
         problem: Problem,
@@ -250,6 +286,7 @@ class _Builder:
         found: Sequence[AiqTransactionSummary],
         detail: str,
         kind: str | None = None,
+        aiq: Amounts | None = None,
     ) -> None:
         self.differences.append(
             DocumentDifference(
@@ -261,7 +298,7 @@ class _Builder:
                 bunny_state=expected.state if expected else None,
                 aiq_transaction_ids=tuple(t.transaction_id for t in found),
                 bunny=expected.amounts if expected else None,
-                aiq=_aiq_amounts(found[0]) if found else None,
+                aiq=aiq or (_aiq_amounts(found[0]) if found else None),
                 detail=detail,
             )
         )
@@ -274,9 +311,20 @@ class _Builder:
     def count_bunny(self, bucket: str, amounts: Amounts) -> None:
         self.bunny_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
 
+    def count_aiq_plan(self, bucket: str, expected: _Expected, found: Sequence[AiqTransactionSummary]) -> None:
+        """One document on AIQ's side for one Bunny document, its plan combined (duplicates count apart)."""
+        main, rest = _split(expected, found)
+        if not rest:
+            self.count_aiq(bucket, found)
+            return
+        amounts = _plan_amounts(main, rest)
+        self.aiq_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
+        self.count_aiq(bucket, [*main[1:], *rest[1:]])
+
     def check_one(self, expected: _Expected, found: list[AiqTransactionSummary], bucket: str) -> None:
-        """A document AIQ must (required) or may (optional) hold exactly once, equal to Bunny's."""
-        self.count_aiq(bucket, found)
+        """A document AIQ must (required) or may (optional) hold exactly once, equal to Bunny's (its main document
+        less its remainder, where the plan has one)."""
+        self.count_aiq_plan(bucket, expected, found)
         if not found:
             if expected.required and expected.reference.upper() in self.handled_outside:
                 self.dismissed_absent.append(expected.reference)  # a person said it is handled outside
@@ -287,33 +335,49 @@ class _Builder:
                 self.optional_absent += 1
             return
         self.count_bunny(bucket, expected.amounts)
-        problems = self._document_problems(expected, found)
+        main, rest = _split(expected, found)
+        problems = self._document_problems(expected, main, rest)
         if problems:
-            self.differ(problems[0][0], expected, expected.reference, found, "; ".join(d for _, d in problems))
+            detail = "; ".join(d for _, d in problems)
+            self.differ(problems[0][0], expected, expected.reference, found, detail, aiq=_plan_amounts(main, rest))
         else:
             self.matched += 1
 
     def _document_problems(
-        self, expected: _Expected, found: Sequence[AiqTransactionSummary]
+        self, expected: _Expected, main: Sequence[AiqTransactionSummary], rest: Sequence[AiqTransactionSummary]
     ) -> list[tuple[Problem, str]]:
         problems: list[tuple[Problem, str]] = []
-        if len(found) > 1:
-            ids = ", ".join(str(t.transaction_id) for t in found)
-            problems.append((Problem.DUPLICATE_IN_AIQ, f"AIQ holds {len(found)} documents (transactions {ids})"))
-        wrong = [t for t in found if (t.transaction_type or "").upper() != expected.type_code]
+        for held in (main, rest):
+            if len(held) > 1:
+                ids = ", ".join(str(t.transaction_id) for t in held)
+                reference = held[0].external_reference
+                problems.append(
+                    (Problem.DUPLICATE_IN_AIQ, f"AIQ holds {len(held)} documents {reference} (transactions {ids})")
+                )
+        wrong = [
+            (t, wanted)
+            for held, wanted in ((main, expected.type_code), (rest, _other_type(expected.type_code)))
+            for t in held
+            if (t.transaction_type or "").upper() != wanted
+        ]
         if wrong:
+            (t, wanted), *_ = wrong
             problems.append(
-                (Problem.WRONG_TYPE, f"AIQ type {wrong[0].transaction_type}, expected {expected.type_code}")
+                (Problem.WRONG_TYPE, f"AIQ type {t.transaction_type} for {t.external_reference}, expected {wanted}")
             )
-        amounts = _amount_differences(expected.amounts, _aiq_amounts(found[0]))
+        amounts = _amount_differences(expected.amounts, _plan_amounts(main, rest))
+        if rest and amounts:
+            amounts.append(
+                f"AIQ's {main[0].external_reference if main else 'nothing'} less {rest[0].external_reference}"
+            )
         if amounts:
             problems.append((Problem.AMOUNTS_DIFFER, "; ".join(amounts)))
         return problems
 
     def check_void(self, expected: _Expected, reversal: _Expected) -> None:
         """A voided invoice: nothing in AIQ, or its invoice and the reversal, both equal to the invoice."""
-        invoice_found = self.take(expected.reference)
-        reversal_found = self.take(reversal.reference)
+        invoice_found = self.take_plan(expected)
+        reversal_found = self.take_plan(reversal)
         if not invoice_found and not reversal_found:
             return  # voided before it was posted: nothing to hold, and nothing is held
         if invoice_found and reversal_found:
@@ -342,7 +406,7 @@ class _Builder:
 
     def check_unexpected(self, expected: _Expected) -> None:
         """A Bunny document in a state that never reaches AIQ: AIQ must not hold it."""
-        found = self.take(expected.reference)
+        found = self.take_plan(expected)
         if found:
             bucket = KIND_INVOICE if expected.type_code == INVOICE_TYPE else KIND_CREDIT_NOTE
             self.count_aiq(bucket, found)
@@ -366,13 +430,14 @@ class _Builder:
             invoice.state,
             _bunny_amounts(invoice),
             required=required,
+            remainder=invoice_credit_reference(invoice.id),
         )
         if invoice.state == VOIDED and not paired:
-            self.check_one(replace(expected, required=False), self.take(expected.reference), KIND_INVOICE)
+            self.check_one(replace(expected, required=False), self.take_plan(expected), KIND_INVOICE)
         elif invoice.state == VOIDED:
             self.check_void(expected, _reversal(invoice))
         elif invoice.is_postable:
-            self.check_one(expected, self.take(expected.reference), KIND_INVOICE)
+            self.check_one(expected, self.take_plan(expected), KIND_INVOICE)
         else:
             self.check_unexpected(expected)
 
@@ -380,7 +445,7 @@ class _Builder:
         """The reversal of an earlier month's invoice voided this month: nothing (voided before it was posted) or
         one SN equal to the invoice."""
         reversal = _reversal(invoice)
-        self.check_one(reversal, self.take(reversal.reference), KIND_VOID)
+        self.check_one(reversal, self.take_plan(reversal), KIND_VOID)
 
     def check_credit_note(self, note: BunnyCreditNote, *, required: bool) -> None:
         """A Bunny credit note of the month: issued (once in AIQ) or never posted."""

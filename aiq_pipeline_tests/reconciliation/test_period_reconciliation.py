@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -340,3 +340,51 @@ def test_document_moved_out_of_a_closed_period_belongs_to_its_aiq_posting_month(
     assert may.passed and may.matched_documents == 0 and may.totals == ()
     # Without knowing the period starts, nothing counts as moved: both months show the difference.
     assert not run(invoices=[may_invoice], notes=[may_note], aiq=moved).passed
+
+
+# An invoice whose credit beyond a group of its lines posts as a sales invoice (that group's charges and the other
+# groups) and a remainder credit note: Bunny net 200 + 50 - 70 = 180, tax 46 + 6.75 - 9.45 = 43.30.
+REMAINDER_INVOICE = Invoice("28", subtotal=D("180.00"), tax_amount=D("43.30"), amount=D("223.30"))
+MAIN_AND_REMAINDER = (("BUNNY-INV-28", "200.00", "46.00", "SI"), ("BUNNY-INVCR-28", "20.00", "2.70", "SN"))
+
+
+def _held(*documents: tuple[str, str, str, str]) -> list[Summary]:
+    return [posted(60 + n, ref, net, tax, type_code=kind) for n, (ref, net, tax, kind) in enumerate(documents)]
+
+
+def test_an_invoice_with_a_remainder_credit_note_matches_as_the_two_combined() -> None:
+    """Found in review: the remainder was NOT_IN_BUNNY and the invoice AMOUNTS_DIFFER, so no month with a downgrade
+    proration or a large credit ever passed, though AIQ held exactly what Bunny billed."""
+    result = run(invoices=[REMAINDER_INVOICE], aiq=_held(*MAIN_AND_REMAINDER))
+    assert result.passed, [str(d) for d in result.differences]
+    (row,) = result.totals
+    assert (row.kind, row.aiq.count, row.aiq.net, row.aiq.gross) == ("invoice", 1, D("180.00"), D("223.30"))
+
+
+def test_an_invoice_whose_total_is_negative_matches_as_its_credit_note_alone() -> None:
+    negative = Invoice("29", subtotal=D("-50.00"), tax_amount=D("-11.50"), amount=D("-61.50"))
+    result = run(invoices=[negative], aiq=_held(("BUNNY-INVCR-29", "50.00", "11.50", "SN")))
+    assert result.passed, [str(d) for d in result.differences]
+
+
+def test_a_remainder_held_at_another_amount_differs_as_the_plan_combined() -> None:
+    (main, _) = MAIN_AND_REMAINDER
+    diff = only(run(invoices=[REMAINDER_INVOICE], aiq=_held(main, ("BUNNY-INVCR-28", "20.01", "2.70", "SN"))))
+    assert (diff.problem, diff.external_reference) == (Problem.AMOUNTS_DIFFER, "BUNNY-INV-28")
+    assert "net: Bunny 180.00, AIQ 179.99" in diff.detail and "BUNNY-INV-28 less BUNNY-INVCR-28" in diff.detail
+
+
+def test_a_remainder_of_the_wrong_type_or_twice_is_named() -> None:
+    (main, remainder) = MAIN_AND_REMAINDER
+    wrong = run(invoices=[REMAINDER_INVOICE], aiq=_held(main, (*remainder[:3], "SI")))
+    assert only(wrong).problem == Problem.WRONG_TYPE and "BUNNY-INVCR-28" in only(wrong).detail
+    twice = run(invoices=[REMAINDER_INVOICE], aiq=_held(main, remainder, remainder))
+    assert only(twice).problem == Problem.DUPLICATE_IN_AIQ
+
+
+def test_a_voided_invoice_with_a_remainder_and_its_two_reversals_net_to_zero() -> None:
+    voided = replace(REMAINDER_INVOICE, state="VOIDED")
+    reversals = (("BUNNY-VOID-28", "200.00", "46.00", "SN"), ("BUNNY-VOIDCR-28", "20.00", "2.70", "SI"))
+    result = run(invoices=[voided], aiq=_held(*MAIN_AND_REMAINDER, *reversals))
+    assert result.passed, [str(d) for d in result.differences]
+    assert result.matched_documents == 2  # the invoice and its reversal, each as its plan combined
