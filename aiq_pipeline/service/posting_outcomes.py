@@ -30,12 +30,7 @@ TRANSIENT_FIX = "Nothing to fix in the data: retry later (the sync retries autom
 def with_facts(base: Outcome, facts: Facts, readings: BunnyReadings) -> Outcome:
     """`base` with what the Bunny document says of itself, its totals read this tenant's way (as the planner reads
     them), so that the totals check compares like with like."""
-    gross = facts.gross
-    if gross is not None and readings.amount == "less_credits":
-        gross += facts.credits or 0  # `amount` is net of the credit applied: the document's value has it back
-    net = facts.net
-    if readings.subtotal == "before_discount" and gross is not None and facts.tax is not None:
-        net = gross - facts.tax  # `subtotal` is before discounts: the value after them is the gross less the tax
+    net, tax, gross = readings.document_totals(facts.net, facts.tax, facts.gross, facts.credits)
     return replace(
         base,
         number=facts.number,
@@ -43,7 +38,7 @@ def with_facts(base: Outcome, facts: Facts, readings: BunnyReadings) -> Outcome:
         external_reference=facts.external_reference,
         currency=facts.currency,
         net=net,
-        tax=facts.tax,
+        tax=tax,
         gross=gross,
     )
 

@@ -30,6 +30,7 @@ from aiq_pipeline.service.money_reconciliation import (
     reconcile_customer_balances,
 )
 from aiq_pipeline.store import Store
+from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.identity import (
     KIND_CREDIT_NOTE,
     credit_note_reference,
@@ -72,13 +73,15 @@ def reconcile_month(
     money: MoneySettings | None = None,
     today: date | None = None,
     dismissed: Collection[str] = (),
+    readings: BunnyReadings | None = None,
 ) -> PeriodReconciliation:
     """Read the month from both systems (clients already open) and reconcile it.
 
     With `money` (and a bank account mapped in it) the money is reconciled too: receipts and refunds per day and
     bank account, and, when the month is the one in progress (`today` in it), every customer's balance as at the
     month's last day. Without it, documents only. `dismissed`: partition keys of documents a person dismissed as
-    handled outside the product; AIQ lacking them is named, not a difference.
+    handled outside the product; AIQ lacking them is named, not a difference. `readings`: how this tenant's Bunny
+    totals read (the planner's), so a document is compared at the value it was posted at.
     """
     first, last = month_bounds(month)
     with_money = money is not None and money.payments_synced
@@ -102,6 +105,7 @@ def reconcile_month(
         sync_start=sync_start,
         period_starts=period_starts,
         handled_outside=[r for key in dismissed if (r := document_reference(key)) is not None],
+        readings=readings,
     )
     if money is None:
         return result

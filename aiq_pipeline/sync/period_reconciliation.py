@@ -46,6 +46,7 @@ from enum import StrEnum
 
 from aiq_pipeline.sync.balance_reconciliation import BalanceReconciliation
 from aiq_pipeline.sync.bank_reconciliation import BankReconciliation
+from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES, void_day
 from aiq_pipeline.sync.identity import (
     CREDIT_NOTE_PREFIX,
@@ -183,8 +184,12 @@ def month_bounds(month: str | date) -> tuple[date, date]:
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _bunny_amounts(doc: BunnyInvoice | BunnyCreditNote) -> Amounts:
-    return Amounts(to_cents(doc.subtotal), to_cents(doc.tax_amount), to_cents(doc.amount), doc.currency_code)
+def _bunny_amounts(
+    doc: BunnyInvoice | BunnyCreditNote, readings: BunnyReadings, credits: Decimal | None = None
+) -> Amounts:
+    """Bunny's totals of `doc` as its value, read this tenant's way (as the planner and the totals check read them)."""
+    net, tax, gross = readings.document_totals(doc.subtotal, doc.tax_amount, doc.amount, credits)
+    return Amounts(to_cents(net or ZERO), to_cents(tax or ZERO), to_cents(gross or ZERO), doc.currency_code)
 
 
 def _aiq_amounts(summary: AiqTransactionSummary) -> Amounts:
@@ -241,7 +246,7 @@ def _other_type(type_code: str) -> str:
     return CREDIT_NOTE_TYPE if type_code == INVOICE_TYPE else INVOICE_TYPE
 
 
-def _reversal(invoice: BunnyInvoice) -> _Expected:
+def _reversal(invoice: BunnyInvoice, readings: BunnyReadings) -> _Expected:
     """What a voided invoice's reversal must be: optional (voided before it was posted), equal to the invoice."""
     return _Expected(
         KIND_VOID,
@@ -250,7 +255,7 @@ def _reversal(invoice: BunnyInvoice) -> _Expected:
         invoice.id,
         invoice.number,
         invoice.state,
-        _bunny_amounts(invoice),
+        _bunny_amounts(invoice, readings, invoice.credits),
         required=False,
         remainder=void_credit_reference(invoice.id),
     )
@@ -269,6 +274,7 @@ class _Builder:
     matched: int = 0
     optional_absent: int = 0
     handled_outside: frozenset[str] = frozenset()  # references of documents a person dismissed (upper case)
+    readings: BunnyReadings = field(default_factory=BunnyReadings)  # how this tenant's Bunny totals read
     dismissed_absent: list[str] = field(default_factory=list)
 
     def take(self, reference: str) -> list[AiqTransactionSummary]:
@@ -428,14 +434,14 @@ class _Builder:
             invoice.id,
             invoice.number,
             invoice.state,
-            _bunny_amounts(invoice),
+            _bunny_amounts(invoice, self.readings, invoice.credits),
             required=required,
             remainder=invoice_credit_reference(invoice.id),
         )
         if invoice.state == VOIDED and not paired:
             self.check_one(replace(expected, required=False), self.take_plan(expected), KIND_INVOICE)
         elif invoice.state == VOIDED:
-            self.check_void(expected, _reversal(invoice))
+            self.check_void(expected, _reversal(invoice, self.readings))
         elif invoice.is_postable:
             self.check_one(expected, self.take_plan(expected), KIND_INVOICE)
         else:
@@ -444,7 +450,7 @@ class _Builder:
     def check_reversal(self, invoice: BunnyInvoice) -> None:
         """The reversal of an earlier month's invoice voided this month: nothing (voided before it was posted) or
         one SN equal to the invoice."""
-        reversal = _reversal(invoice)
+        reversal = _reversal(invoice, self.readings)
         self.check_one(reversal, self.take_plan(reversal), KIND_VOID)
 
     def check_credit_note(self, note: BunnyCreditNote, *, required: bool) -> None:
@@ -456,7 +462,7 @@ class _Builder:
             note.id,
             note.number,
             note.state,
-            _bunny_amounts(note),
+            _bunny_amounts(note, self.readings),
             required=required,
         )
         if note.state in ISSUED_CREDIT_NOTE_STATES:
@@ -577,6 +583,7 @@ def reconcile_period(
     sync_start: date | None = None,
     period_starts: Iterable[date] = (),
     handled_outside: Iterable[str] = (),
+    readings: BunnyReadings | None = None,
 ) -> PeriodReconciliation:
     """Compare the month's Bunny documents with the month's AIQ SI/SN documents, document by document.
 
@@ -590,6 +597,7 @@ def reconcile_period(
     ours, other = _month_documents(transactions, first, last)
     builder = _Builder(entity_id, first.strftime("%Y-%m"), first, last, ours)
     builder.handled_outside = frozenset(r.upper() for r in handled_outside)
+    builder.readings = readings or BunnyReadings()
     for invoice in sorted(invoices, key=lambda i: i.id):
         reversed_here = invoice.state == VOIDED and _in(
             _ledger_day(posted_on, void_reference(invoice.id), void_day(invoice)), first, last

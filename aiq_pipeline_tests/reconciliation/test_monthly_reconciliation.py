@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
+import aiq_pipeline.defs.reconciliation.assets as reconciliation_assets
+from aiq_emulators.runner import running_emulators
 from aiq_pipeline.accountsiq import BatchLine, BatchSalesInvoice
+from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.defs.reconciliation.assets import RECONCILIATION_CHECK
+from aiq_pipeline.defs.resources import PostingRulesResource
 from aiq_pipeline.operations.reconcile import MonthOutcome, reconcile_after_sync, reconcile_months_in_process
 from aiq_pipeline.operations.runs import EXIT_DOCUMENTS_FAILED, SyncSummary
 from aiq_pipeline.operations.sync import retry, sync_once
-from aiq_pipeline.service.reconciliation import latest_reconciliation
+from aiq_pipeline.service.reconciliation import latest_reconciliation, reconcile_month
+from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline_tests.credit_notes.driving import Daemon, all_failed_keys
 from aiq_pipeline_tests.pair_names import MONTHLY_RECONCILIATION
-from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, Stack
+from aiq_pipeline_tests.pipeline.conftest import AIQ_ENTITY, Stack, make_resources
 
 pytestmark = pytest.mark.slow
 
@@ -179,3 +186,20 @@ def test_sync_command_reconciles_the_months_it_touched(stack: Stack) -> None:
     )
     assert {o.month_key for o in again} == {"2026-05-01", "2026-06-01", "2026-10-01", "2026-11-01"}
     assert all(o.passed for o in again), again
+
+
+def test_the_month_is_read_with_the_tenants_bunny_readings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reconciliation compares Bunny's totals read this tenant's way (AIQ_PIPELINE_BUNNY_AMOUNT and ..._SUBTOTAL),
+    as the posting did: the asset hands the configured readings to the month's comparison."""
+    seen: list[BunnyReadings | None] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("readings"))
+        return reconcile_month(*args, **kwargs)
+
+    monkeypatch.setattr(reconciliation_assets, "reconcile_month", recording)
+    rules = PostingRulesResource(bunny_amount="less_credits", bunny_subtotal="before_discount")
+    with running_emulators(state_dir=tmp_path / "emulators") as emulators, dg.instance_for_test() as instance:
+        resources = make_resources(emulators, tmp_path / "store.duckdb") | {"posting_rules": rules}
+        reconcile_months_in_process(instance, ["2026-06-01"], build_definitions(resources), "test")
+    assert seen == [BunnyReadings(subtotal="before_discount", amount="less_credits")]

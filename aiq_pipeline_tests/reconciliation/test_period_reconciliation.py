@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.money import Totals
 from aiq_pipeline.sync.period_reconciliation import (
     PeriodReconciliation,
@@ -37,6 +38,7 @@ class Invoice:
     currency_code: str = "EUR"
     number: str | None = None
     updated_at: datetime = datetime(2026, 6, 20, 12, 0)  # a voided invoice's void day (Bunny has no void date)
+    credits: Decimal | None = None
 
     @property
     def is_postable(self) -> bool:
@@ -388,3 +390,20 @@ def test_a_voided_invoice_with_a_remainder_and_its_two_reversals_net_to_zero() -
     result = run(invoices=[voided], aiq=_held(*MAIN_AND_REMAINDER, *reversals))
     assert result.passed, [str(d) for d in result.differences]
     assert result.matched_documents == 2  # the invoice and its reversal, each as its plan combined
+
+
+@pytest.mark.parametrize(
+    ("readings", "invoice"),
+    [
+        (BunnyReadings(amount="less_credits"), Invoice("30", amount=D("103.00"), credits=D("20.00"))),
+        (BunnyReadings(subtotal="before_discount"), Invoice("30", subtotal=D("120.00"))),  # 20.00 discounted
+    ],
+    ids=["less_credits", "before_discount"],
+)
+def test_bunny_totals_are_read_as_the_tenant_reads_them(readings: BunnyReadings, invoice: Invoice) -> None:
+    """AIQ holds the invoice at its value (100 + 23): Bunny's `amount` net of 20.00 credit applied, or its subtotal
+    before a 20.00 discount, must be read the tenant's way, as the planner and the totals check read them (found in
+    review: such a month never passed)."""
+    held = [posted(70, "BUNNY-INV-30", "100", "23")]
+    assert run(invoices=[invoice], aiq=held, readings=readings).passed
+    assert only(run(invoices=[invoice], aiq=held)).problem == Problem.AMOUNTS_DIFFER  # read the default way

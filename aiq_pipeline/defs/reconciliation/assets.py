@@ -239,6 +239,7 @@ def _reconcile(
             money=money,
             today=datetime.now(UTC).date(),
             dismissed=dismissed_keys(db, scopes),
+            readings=posting_rules.readings(),
         )
     snapshot_id, written = write_reconciliation(db, accountsiq.entity_id, result)
     context.log.info(result.describe())

@@ -63,6 +63,18 @@ class BunnyReadings:
     amount: str = "full"  # Invoice.amount: the full value, or less_credits (after credit applied)
     payment_amount: str = "gross"  # Payment.amount: what the customer paid (fees inside), or net_of_fees
 
+    def document_totals(
+        self, net: Decimal | None, tax: Decimal | None, gross: Decimal | None, credits: Decimal | None = None
+    ) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+        """A Bunny document's net, tax and gross as its value, read this tenant's way (what AIQ holds of it):
+        under `less_credits` the gross has the credit applied back; under `before_discount` the net is the gross
+        less the tax."""
+        if gross is not None and self.amount == "less_credits":
+            gross += credits or 0
+        if gross is not None and tax is not None and self.subtotal == "before_discount":
+            net = gross - tax
+        return net, tax, gross
+
 
 @dataclass(frozen=True)
 class BadDebt:
