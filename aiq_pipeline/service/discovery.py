@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from aiq_pipeline.bunny.models import CreditNote, InvoiceRef
@@ -64,16 +64,36 @@ def moment_text(moment: datetime | None) -> str | None:
 class Cursor:
     watermark: datetime | None = None
     resume: bool = False  # the look stopped at its cap, inside the watermark's moment: the next reads all of that
+    # Where a look that read more than a page started: the next look reads from there again, once. Bunny pages by
+    # position, so an invoice read on one page that leaves the list (voided) before the next page is asked for
+    # moves every later row up one place, and the next page's first row is never seen.
+    reread_from: datetime | None = None
 
     @classmethod
     def parse(cls, raw: str | None) -> Cursor:
         if not raw:
             return cls()
         data = json.loads(raw)
-        return cls(watermark=parse_moment(data.get("watermark")), resume=bool(data.get("resume")))
+        return cls(
+            watermark=parse_moment(data.get("watermark")),
+            resume=bool(data.get("resume")),
+            reread_from=parse_moment(data.get("reread_from")),
+        )
 
     def serialize(self) -> str:
-        return json.dumps({"watermark": moment_text(self.watermark), "resume": self.resume})
+        return json.dumps(
+            {
+                "watermark": moment_text(self.watermark),
+                "resume": self.resume,
+                "reread_from": moment_text(self.reread_from),
+            }
+        )
+
+    def since(self, since: datetime | None) -> datetime | None:
+        """Where this look reads from: `since`, or earlier where the last look asked for a reading again."""
+        if self.reread_from is None or since is None:
+            return since
+        return min(since, self.reread_from)
 
 
 def issued_in_scope(issued_at: date | None, start_date: date | None) -> bool:
@@ -102,14 +122,20 @@ def discover_released_invoices(
     since: datetime | None,
     limit: int,
     start_date: date | None = None,
+    page_size: int | None = None,
+    sweep_window: timedelta | None = None,
 ) -> Discovery:
-    """The invoices released since `since` (None: all) that have no partition yet, at most `limit` of them."""
+    """The invoices released since `since` (None: all) that have no partition yet, at most `limit` of them. A look
+    that reads more than `page_size` from further back than the next sweep reads (`sweep_window` behind the new
+    watermark) asks the next look to read from its start again (`Cursor.reread_from`)."""
+    rereading = cursor.reread_from is not None
+    since = cursor.since(since)
     refs = list(
         source.iter_invoice_refs(
             entity_id,
             updated_since=since,
             states=SYNCED_INVOICE_STATES,
-            newest_known=None if cursor.resume else cursor.watermark,
+            newest_known=None if cursor.resume or rereading else cursor.watermark,
         )
     )
     # The server filters on state where it can; check again so a lenient server cannot widen the set. A component
@@ -130,9 +156,13 @@ def discover_released_invoices(
         watermark = taken[-1].updated_at
     else:
         watermark = max(filter(None, [cursor.watermark, *(r.updated_at for r in refs)]), default=None)
+    # Once: a reading again that spans pages too is not read a third time.
+    paged = page_size is not None and len(refs) > page_size and not rereading and not more
+    behind_sweep = since is not None and watermark is not None and since < watermark - (sweep_window or timedelta(0))
+    reread = since if paged and behind_sweep else None
     return Discovery(
         new_invoice_ids=[r.id for r in taken],
-        cursor=Cursor(watermark=watermark, resume=more),
+        cursor=Cursor(watermark=watermark, resume=more, reread_from=reread),
         seen=len(refs),
         skipped_before_start=len(refs) - len(eligible),
         rejected_keys=[i for i in fresh if not is_valid_partition_key(i)],

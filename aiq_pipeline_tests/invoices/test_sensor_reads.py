@@ -9,12 +9,14 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import httpx
 import pytest
 
 from aiq_emulators.runner import running_emulators
+from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.store import Store
 from aiq_pipeline_tests.pair_names import INVOICES
@@ -112,9 +114,11 @@ def test_a_tick_reads_bunny_only_back_to_its_watermark_however_full_the_filter_m
     requests = [t["graphql.requests"] + t["oauth.requests"] for t in steady]
     pages = [t["graphql.field.invoices"] for t in steady]
     if sort_honoured == "yes":
-        # One page: the newest invoice and 99 of the burst behind the overlap, where paging stops. No token: the
-        # process's token (a code server's) serves every tick until it nears expiry.
-        assert requests == [1, 1, 1, 1] and pages == [1, 1, 1, 1], steady
+        # The tick after a look of several pages from behind the sweep's window reads it again once (3 pages: an
+        # invoice voided between two pages hides none); then one page: the newest invoice and 99 of the burst behind
+        # the overlap, where paging stops. No token: the process's token (a code server's) serves every tick until it
+        # nears expiry.
+        assert requests == [3, 1, 3, 1] and pages == [3, 1, 3, 1], steady
     elif sort_honoured == "ignored":
         # Bunny's order tells nothing: every page of the margin, as before the sort (3 pages, then 6).
         assert pages == [3, 3, 6, 6], steady
@@ -160,7 +164,44 @@ def test_ticks_after_a_burst_read_one_page_until_the_sweep(stack: Stack, now: da
     after = _tick_counting(sensor)
 
     pages = [t["graphql.field.invoices"] for t in [*steady, swept, after]]
-    if sort_honoured == "yes":
-        assert pages == [1, 1, 1, 3, 1], pages
+    if sort_honoured == "yes":  # the burst's look came from behind the sweep's window: read again once
+        assert pages == [3, 1, 1, 3, 1], pages
     else:  # unsorted, every tick reads the client's filter margin whole (refused: after one refusal)
         assert pages == {"ignored": [3] * 5, "refused": [4] * 5}[sort_honoured], pages
+
+
+@pytest.mark.parametrize("mid_read", [True, False], ids=["voided_between_pages", "voided_before"])
+def test_an_invoice_voided_between_two_pages_of_a_look_hides_no_other(
+    stack: Stack, now: datetime, monkeypatch: pytest.MonkeyPatch, mid_read: bool
+) -> None:
+    """Bunny pages by position: an invoice read on page 1 and voided before page 2 is asked for moves every later row
+    up one place, and page 2's first row is never seen. A look of more than a page is read again once from where it
+    started, so that row is found by the next tick. Before, after a catch-up longer than the sweep's window, it was
+    never given a partition and nobody was told (found in review)."""
+    sensor = Sensor(stack)
+    sensor.tick()
+    _release_at(stack, now - timedelta(minutes=60))
+    sensor.tick()  # the watermark: an hour ago
+    older = _release_at(stack, now - timedelta(minutes=45), 150)  # the sensor stopped; Bunny goes on
+    newer = _release_at(stack, now - timedelta(minutes=30), 60)
+    newest = _release_at(stack, now - timedelta(minutes=5))
+    gone = newer[10]
+    ask = BunnyClient._query
+    voided: list[str] = []
+
+    def voiding_between_pages(client: BunnyClient, document: Any, variables: Any = None) -> Any:
+        if not voided and document.operation == "InvoiceRefs" and (variables or {}).get("after"):
+            stack.emulators.bunny.store.void_invoice(gone)
+            voided.append(gone)
+        return ask(client, document, variables)
+
+    if mid_read:
+        monkeypatch.setattr(BunnyClient, "_query", voiding_between_pages)
+    else:
+        stack.emulators.bunny.store.void_invoice(gone)
+    sensor.tick(sweep=True)  # the catch-up look: three pages
+    monkeypatch.setattr(BunnyClient, "_query", ask)
+    assert voided == ([gone] if mid_read else [])
+    sensor.tick()
+    missing = {*older, *newer, *newest} - {gone} - _partitions(stack)
+    assert not missing, f"never given a partition: {sorted(missing)}"

@@ -47,6 +47,8 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
                 since=since,
                 limit=sync_settings.max_invoices_per_tick,
                 start_date=start,
+                page_size=client.page_size,
+                sweep_window=tick.window,
             )
         if found.rejected_keys:
             context.log.error("invoice ids that cannot be partition keys, not synced: %s", found.rejected_keys)
