@@ -407,3 +407,13 @@ def test_bunny_totals_are_read_as_the_tenant_reads_them(readings: BunnyReadings,
     held = [posted(70, "BUNNY-INV-30", "100", "23")]
     assert run(invoices=[invoice], aiq=held, readings=readings).passed
     assert only(run(invoices=[invoice], aiq=held)).problem == Problem.AMOUNTS_DIFFER  # read the default way
+
+
+def test_a_zero_value_invoice_is_not_missing_when_aiq_holds_nothing_and_must_match_when_it_does() -> None:
+    """A trial or a 100 % coupon posts nothing (unless configured to): AIQ lacking it is no difference. Found by running
+    the randomized invoices through the reconciliation: every zero-value invoice was MISSING_IN_AIQ."""
+    trial = Invoice("40", subtotal=ZERO, tax_amount=ZERO, amount=ZERO)
+    result = run(invoices=[trial])
+    assert result.passed and result.optional_absent == 1
+    held = run(invoices=[trial], aiq=[posted(80, "BUNNY-INV-40", "1.00", "0.23")])
+    assert only(held).problem == Problem.AMOUNTS_DIFFER
