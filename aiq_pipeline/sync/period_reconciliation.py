@@ -319,11 +319,12 @@ class _Builder:
     def count_bunny(self, bucket: str, amounts: Amounts) -> None:
         self.bunny_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
 
-    def count_aiq_plan(self, bucket: str, expected: _Expected, found: Sequence[AiqTransactionSummary]) -> None:
+    def count_aiq_plan(
+        self, bucket: str, main: Sequence[AiqTransactionSummary], rest: Sequence[AiqTransactionSummary]
+    ) -> None:
         """One document on AIQ's side for one Bunny document, its plan combined (duplicates count apart)."""
-        main, rest = _split(expected, found)
         if not rest:
-            self.count_aiq(bucket, found)
+            self.count_aiq(bucket, main)
             return
         amounts = _plan_amounts(main, rest)
         self.aiq_totals[(bucket, (amounts.currency or "").upper())].add(amounts)
@@ -332,7 +333,8 @@ class _Builder:
     def check_one(self, expected: _Expected, found: list[AiqTransactionSummary], bucket: str) -> None:
         """A document AIQ must (required) or may (optional) hold exactly once, equal to Bunny's (its main document
         less its remainder, where the plan has one)."""
-        self.count_aiq_plan(bucket, expected, found)
+        main, rest = _split(expected, found)
+        self.count_aiq_plan(bucket, main, rest)
         if not found:
             if expected.required and expected.reference.upper() in self.handled_outside:
                 self.dismissed_absent.append(expected.reference)  # a person said it is handled outside
@@ -343,7 +345,6 @@ class _Builder:
                 self.optional_absent += 1
             return
         self.count_bunny(bucket, expected.amounts)
-        main, rest = _split(expected, found)
         problems = self._document_problems(expected, main, rest)
         if problems:
             detail = "; ".join(d for _, d in problems)
