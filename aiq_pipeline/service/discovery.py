@@ -64,9 +64,11 @@ def moment_text(moment: datetime | None) -> str | None:
 class Cursor:
     watermark: datetime | None = None
     resume: bool = False  # the look stopped at its cap, inside the watermark's moment: the next reads all of that
-    # Where a look that read more than a page started: the next look reads from there again, once. Bunny pages by
-    # position, so an invoice read on one page that leaves the list (voided) before the next page is asked for
-    # moves every later row up one place, and the next page's first row is never seen.
+    # Where a look that read more than a page started: the next look reads from there again, once. Whether Bunny's
+    # cursors are positions (graphql-ruby's default, the emulator's) is UNVERIFIED; if they are, an invoice read on
+    # one page that leaves the list (voided) before the next page is asked for moves every later row up one place,
+    # and the next page's first row is never seen. With cursors that hold their place, the read again costs only
+    # its requests.
     reread_from: datetime | None = None
 
     @classmethod
