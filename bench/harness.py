@@ -7,6 +7,7 @@ Not a package and not imported by the product: the scripts beside it put this fo
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
@@ -277,6 +279,64 @@ def noop_workspace(folder: Path) -> Path:
         encoding="utf-8",
     )
     return workspace
+
+
+class RoundTrips:
+    """Wall time (to the full answer) and bytes received of every HTTP request this process sends, by system and
+    operation."""
+
+    def __init__(self, aiq_url: str) -> None:
+        self.aiq_url = aiq_url
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.received: Counter[str] = Counter()
+        self._send = httpx.Client.send
+
+    def __enter__(self) -> RoundTrips:
+        trips = self
+
+        def send(client: httpx.Client, request: httpx.Request, **kw: object) -> httpx.Response:
+            started = time.perf_counter()
+            name = trips.name(request)
+            try:
+                response = trips._send(client, request, **kw)  # type: ignore[arg-type]
+                trips.received[name] += len(response.content)
+                return response
+            finally:
+                trips.times[name].append(time.perf_counter() - started)
+
+        httpx.Client.send = send  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        httpx.Client.send = self._send  # type: ignore[method-assign]
+
+    def name(self, request: httpx.Request) -> str:
+        if str(request.url).startswith(self.aiq_url):
+            return "AIQ " + request.headers.get("SOAPAction", "?").rsplit("/", 1)[-1]
+        if request.url.path == "/graphql":
+            try:
+                body = json.loads(request.content or b"{}")
+            except ValueError:
+                body = {}
+            return "Bunny " + (body.get("operationName") or body.get("query", "?").split("{")[0].strip() or "?")
+        return "Bunny " + request.url.path
+
+    @property
+    def seconds(self) -> float:
+        return sum(sum(v) for v in self.times.values())
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.times.values())
+
+    def report(self, invoices: int) -> None:
+        count, seconds = self.count, self.seconds
+        print(f"  HTTP round trips: {count} ({count / invoices:.2f} per invoice), {seconds:.2f} s waiting in total")
+        for name, values in sorted(self.times.items(), key=lambda kv: -sum(kv[1])):
+            print(
+                f"    {name:<52} {len(values):>5}  mean {sum(values) / len(values) * 1000:6.1f} ms  "
+                f"total {sum(values):6.2f} s  ({sum(values) / invoices * 1000:5.1f} ms/invoice)"
+            )
 
 
 # ---------------------------------------------------------------------------------------------- processes

@@ -17,52 +17,23 @@ the time to its answer (the emulator's work and loopback), the client's parsing,
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-
-import httpx
+from pathlib import Path
 
 from aiq_emulators.accountsiq.app import start_emulator
 from aiq_pipeline.accountsiq import AccountsIQClient
 from aiq_pipeline.accountsiq.models import BatchLine, BatchSalesInvoice
 from aiq_pipeline.service.lookups import MARGIN
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Sibling module of this script (bench/ is not a package).
+from harness import RoundTrips
+
 ENTITY, CLIENT, SECRET = "DEMO01", "demo-aiq-client", "demo-aiq-secret"
 CUSTOMER = "EXISTING-001"  # a customer of the emulator's demo tenant
 CREATE_CHUNK = 500
 LINE = BatchLine("4000", "V01", "Subscription", Decimal("49.00"), Decimal("0.23"), None)
-
-
-@dataclass
-class Wire:
-    """What this process's HTTP requests received: bytes and seconds to the full answer."""
-
-    bytes: int = 0
-    seconds: float = 0.0
-    requests: int = 0
-
-
-@contextmanager
-def watching() -> Iterator[Wire]:
-    wire = Wire()
-    send = httpx.Client.send
-
-    def timed(client: httpx.Client, request: httpx.Request, **kw: object) -> httpx.Response:
-        started = time.perf_counter()
-        response = send(client, request, **kw)  # type: ignore[arg-type]
-        wire.seconds += time.perf_counter() - started
-        wire.bytes += len(response.content)
-        wire.requests += 1
-        return response
-
-    httpx.Client.send = timed  # type: ignore[method-assign]
-    try:
-        yield wire
-    finally:
-        httpx.Client.send = send  # type: ignore[method-assign]
 
 
 def create_up_to(aiq: AccountsIQClient, made: int, target: int, day: date) -> int:
@@ -76,9 +47,9 @@ def create_up_to(aiq: AccountsIQClient, made: int, target: int, day: date) -> in
     return made
 
 
-def look_up(aiq: AccountsIQClient, batch: int, day: date) -> tuple[float, Wire, int]:
+def look_up(aiq: AccountsIQClient, url: str, batch: int, day: date) -> tuple[float, RoundTrips, int]:
     references = [f"WANTED-{i}" for i in range(batch)]
-    with watching() as wire:
+    with RoundTrips(url) as wire:
         started = time.perf_counter()
         found = aiq.get_transactions_by_external_references(
             references, types=["SI"], from_date=day - MARGIN, to_date=day + MARGIN
@@ -106,11 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         made = 0
         for level in levels:
             made = create_up_to(aiq, made, level, day)
-            seconds, wire, matched = look_up(aiq, args.batch, day)
+            seconds, wire, matched = look_up(aiq, url, args.batch, day)
             if matched:
                 raise SystemExit(f"{matched} of the wanted references were found: they were never written")
+            received = sum(wire.received.values())
             print(
-                f"{made:>9}  {wire.requests:>5}  {wire.bytes / 1e6:>8.1f} MB  {wire.bytes / made / 1e3:>4.1f} KB  "
+                f"{made:>9}  {wire.count:>5}  {received / 1e6:>8.1f} MB  {received / made / 1e3:>4.1f} KB  "
                 f"{wire.seconds:>8.2f}  {seconds - wire.seconds:>7.2f}  {seconds:>7.2f}"
             )
     print("result: OK")

@@ -20,14 +20,12 @@ go to stdout (`2>/dev/null` to see only them).
 import argparse
 import cProfile
 import io
-import json
 import pstats
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
@@ -59,55 +57,10 @@ from harness import (  # noqa: E402
     DEFAULT_ACCOUNTS,
     INVOICE_ITEMS,
     LOCAL_INSTANCE,
+    RoundTrips,
     arm_latency,
 )
 from noop_location import NOOP_ASSET, NOOP_PARTITIONS_NAME, noop_invoices  # noqa: E402
-
-
-class RoundTrips:
-    """Wall time of every HTTP request this process sends, by system and operation."""
-
-    def __init__(self, aiq_url: str) -> None:
-        self.aiq_url = aiq_url
-        self.times: dict[str, list[float]] = defaultdict(list)
-        self._send = httpx.Client.send
-
-    def __enter__(self) -> "RoundTrips":
-        trips = self
-
-        def send(client: httpx.Client, request: httpx.Request, **kw: object) -> httpx.Response:
-            started = time.perf_counter()
-            try:
-                return trips._send(client, request, **kw)
-            finally:
-                trips.times[trips.name(request)].append(time.perf_counter() - started)
-
-        httpx.Client.send = send  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        httpx.Client.send = self._send  # type: ignore[method-assign]
-
-    def name(self, request: httpx.Request) -> str:
-        if str(request.url).startswith(self.aiq_url):
-            return "AIQ " + request.headers.get("SOAPAction", "?").rsplit("/", 1)[-1]
-        if request.url.path == "/graphql":
-            try:
-                body = json.loads(request.content or b"{}")
-            except ValueError:
-                body = {}
-            return "Bunny " + (body.get("operationName") or body.get("query", "?").split("{")[0].strip() or "?")
-        return "Bunny " + request.url.path
-
-    def report(self, invoices: int) -> None:
-        total = sum(sum(v) for v in self.times.values())
-        count = sum(len(v) for v in self.times.values())
-        print(f"  HTTP round trips: {count} ({count / invoices:.2f} per invoice), {total:.2f} s waiting in total")
-        for name, values in sorted(self.times.items(), key=lambda kv: -sum(kv[1])):
-            print(
-                f"    {name:<52} {len(values):>5}  mean {sum(values) / len(values) * 1000:6.1f} ms  "
-                f"total {sum(values):6.2f} s  ({sum(values) / invoices * 1000:5.1f} ms/invoice)"
-            )
 
 
 def _wait_ready(url: str, timeout: float = 30) -> None:
