@@ -37,6 +37,7 @@ from aiq_pipeline.sync.identity import (
     invoice_reference,
     payment_key,
     payment_reference,
+    void_credit_reference,
     void_key,
     void_reference,
 )
@@ -174,12 +175,11 @@ def _invoice_related(invoice: BunnyInvoice) -> Related:
 
 
 def _invoice_own_related(invoice: Invoice) -> tuple[Related, ...]:
-    """An invoice's own document and, once voided, its remainder credit note: a voided invoice of which AIQ holds
-    either is completed, not skipped (`plan_invoice`), so its plan must know whether AIQ holds the remainder."""
-    own = _invoice_related(invoice)
-    if invoice.state != "VOIDED":
-        return (own,)
-    return own, Related(invoice_credit_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, invoice.id, _issued(invoice))
+    """An invoice's own document and its remainder credit note. What AIQ holds of the two is what a re-run reports
+    (the remainder alone, for an invoice whose total is negative), and a voided invoice of which AIQ holds either is
+    completed, not skipped (`plan_invoice`)."""
+    remainder = Related(invoice_credit_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, invoice.id, _issued(invoice))
+    return _invoice_related(invoice), remainder
 
 
 def _note_related(source: CreditNoteSource) -> tuple[Related, ...]:
@@ -228,6 +228,10 @@ VOID: DocumentKind[Invoice] = DocumentKind(
         _invoice_related(invoice),
         # The invoice's remainder credit note (when its credits exceeded a group's charges): reversed only once held.
         Related(invoice_credit_reference(invoice.id), AiqTarget.SALES_CREDIT_NOTE, invoice.id, _issued(invoice)),
+        # ... by an invoice of the void's own, which a re-run reports with the reversal.
+        Related(
+            void_credit_reference(invoice.id), AiqTarget.SALES_INVOICE, void_key(invoice.id), invoice.updated_at.date()
+        ),
     ),
     currency=lambda invoice: invoice.currency_code,
 )

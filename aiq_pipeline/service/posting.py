@@ -121,6 +121,10 @@ class _Ready:
     own_target: AiqTarget | None = None  # the type of the kind's own document (an invoice's: a sales invoice)
 
 
+# A document by its reference and type: one the plan writes, or one the kind relates to.
+_Named = PlannedDocument | Related
+
+
 class PostingService:
     """Posts documents of the given kinds for one AIQ entity, as run `owner` (a Dagster run id)."""
 
@@ -361,15 +365,19 @@ class PostingService:
         base = with_facts(base, kind.facts(source), self.settings.readings)
         related = kind.related(source)
         posted = {r.reference: found for r in related if (found := self._resolve(r, base.key)) is not None}
-        own = posted.get(related[0].reference)
+        held = [(r, posted[r.reference]) for r in related if r.claim_key == base.key and r.reference in posted]
         try:
             customer = self._resolve_customer(kind.facts(source).account)
             decision = self._plan(kind, source, posted, customer)
         except PreflightFailed as exc:
             # Already in AIQ unless a document of its own (a remainder, a refund) is still unwritten: that must show.
-            return self._existing(base, own) if own and self._complete(base.key) else preflight(base, exc)
-        if own is not None and not isinstance(decision, PostingPlan):
-            return self._existing(base, own)
+            return (
+                self._existing(base, related[0].target, held)
+                if held and self._complete(base.key)
+                else preflight(base, exc)
+            )
+        if held and not isinstance(decision, PostingPlan):
+            return self._existing(base, related[0].target, held)
         if isinstance(decision, Skip):
             status = Status.NOTHING_TO_POST if decision.code == NOTHING_TO_POST else Status.SKIPPED
             return replace(base, status=status, reason_code=decision.code, reason=decision.reason)
@@ -523,10 +531,14 @@ class PostingService:
         """No write of document `key`'s is unfinished in the journal (rejected, in doubt or being sent)."""
         return all(e.state == WriteState.POSTED for e in self.journal.entries([key]))
 
-    def _existing(self, base: Outcome, own: PostedDocument) -> Outcome:
-        return existing_outcome(verified(base, own.transaction_id, self._aiq_totals(own.transaction_id)))
+    def _existing(self, base: Outcome, own: AiqTarget, held: list[tuple[Related, PostedDocument]]) -> Outcome:
+        """Already in AIQ: what AIQ holds of the document's own parts (`held`, under its claim; the first read as
+        its main document)."""
+        parts = [(r, p.transaction_id) for r, p in held]
+        main = self._aiq_totals(parts[0][1], parts[0][0])
+        return existing_outcome(verified(base, parts[0][1], main, plan=self._as_one(own, parts, main)))
 
-    def _aiq_totals(self, transaction_id: int, document: PlannedDocument | None = None) -> PostedTotals:
+    def _aiq_totals(self, transaction_id: int, document: _Named | None = None) -> PostedTotals:
         """AIQ's totals of transaction `transaction_id` (`document`'s): from the batch listing, else read back by
         id."""
         found = [] if document is None else self.lookups.find(document.reference, document.target)
@@ -536,21 +548,23 @@ class PostingService:
         return totals_from_transaction(self.aiq.get_transaction(transaction_id))
 
     def _plan_totals(self, r: _Ready, main: PostedTotals) -> PlanTotals | None:
-        """What AIQ holds of `r`'s plan combined, signed as Bunny's document (a remainder credit note subtracts
-        from its invoice); None when that is AIQ's main document alone, as it is (no other AIQ call then)."""
-        documents = _verified_documents(r)
-        own = r.own_target or r.plan.main.target
-        if len(documents) == 1 and (r.plan.main.target == own or r.plan.main.target not in _SALES_DOCUMENTS):
-            return None  # one document, of the kind's own type (or not a sales document): as it is
-        parts = [
-            (
-                1 if d.target == own else -1,
-                d.reference,
-                main if d is r.plan.main else self._aiq_totals(r.posted[d.reference].transaction_id, d),
-            )
-            for d in documents
-        ]
-        return combined(parts)
+        parts = [(d, r.posted[d.reference].transaction_id) for d in _verified_documents(r)]
+        return self._as_one(r.own_target or r.plan.main.target, parts, main)
+
+    def _as_one(self, own: AiqTarget, parts: Sequence[tuple[_Named, int]], main: PostedTotals) -> PlanTotals | None:
+        """What AIQ holds of `parts` (document, transaction id; the first is AIQ's main one, read as `main`) as one
+        total signed as Bunny's document (a remainder credit note subtracts from its invoice); None when that is
+        the main document as it is: one of the kind's own type, or not a sales document (no other AIQ call then)."""
+        sales = [(d, tid) for d, tid in parts if d.target in _SALES_DOCUMENTS]
+        if not sales or (len(sales) == 1 and sales[0][0].target == own):
+            return None
+        first = parts[0][1]
+        return combined(
+            [
+                (1 if d.target == own else -1, d.reference, main if tid == first else self._aiq_totals(tid, d))
+                for d, tid in sales
+            ]
+        )
 
 
 # The documents that carry a Bunny invoice's or credit note's totals between them (a refund's money out does not).

@@ -157,3 +157,50 @@ def test_the_totals_check_reads_bunny_as_the_tenant_does(
     assert outcome.status == Status.POSTED, outcome.reason
     assert (outcome.net, outcome.tax, outcome.gross) == tuple(Decimal(v) for v in bunny)
     assert outcome.totals_match, outcome.differences
+
+
+def _close_every_period(bench: Bench) -> None:
+    """The month's sales ledger is closed in AIQ after the documents posted (a re-run then fails preflight)."""
+    with bench.emulators.accountsiq.state.writing() as data:
+        for period in data.entities[AIQ_ENTITY].periods:
+            period.sales_closed = True
+
+
+def test_a_rerun_after_the_month_closed_of_an_invoice_with_a_remainder_is_already_posted_and_matches(
+    bench: Bench,
+) -> None:
+    invoice_id = _remainder_invoice(bench)
+    assert bench.service("run-1").post(invoice_id).totals_match
+    _close_every_period(bench)
+    again = bench.service("run-2").post(invoice_id)
+    # Before, the sales invoice alone was compared (net 250.00 against Bunny's 180.00): a red re-run.
+    assert again.status == Status.ALREADY_POSTED, (again.reason_code, again.reason)
+    assert again.totals_match and again.differences == (), again.differences
+
+
+def test_a_rerun_after_the_month_closed_of_a_negative_invoice_is_already_posted_as_its_credit_note(
+    bench: Bench,
+) -> None:
+    (created,) = bench.emulators.bunny.create_invoices({"items": [STANDARD, UNUSED_TIME]}, release=True)
+    invoice_id = str(created)
+    assert bench.service("run-1").post(invoice_id).totals_match
+    _close_every_period(bench)
+    again = bench.service("run-2").post(invoice_id)
+    # Before, FAILED CLOSED_PERIOD: the plan's only document (the credit note) was not among those looked for.
+    assert again.status == Status.ALREADY_POSTED, (again.reason_code, again.reason)
+    assert again.transaction_id is not None and again.gross is not None and again.gross < 0
+    assert again.totals_match and again.differences == (), again.differences
+
+
+def test_a_rerun_after_the_month_closed_of_a_void_with_a_remainder_is_already_posted_and_matches(
+    bench: Bench,
+) -> None:
+    invoice_id = _remainder_invoice(bench)
+    assert bench.service("run-1").post(invoice_id).totals_match
+    bench.emulators.bunny.store.void_invoice(invoice_id)
+    assert bench.service("run-2").post(void_key(invoice_id)).totals_match
+    _close_every_period(bench)
+    again = bench.service("run-3").post(void_key(invoice_id))
+    assert again.status == Status.ALREADY_POSTED, (again.reason_code, again.reason)
+    assert again.totals_match and again.differences == (), again.differences
+    assert bench.aiq_count(void_reference(invoice_id)) == bench.aiq_count(void_credit_reference(invoice_id)) == 1
