@@ -92,10 +92,31 @@ class Cursor:
         )
 
     def since(self, since: datetime | None) -> datetime | None:
-        """Where this look reads from: `since`, or earlier where the last look asked for a reading again."""
-        if self.reread_from is None or since is None:
-            return since
-        return min(since, self.reread_from)
+        return read_since(since, self.reread_from)
+
+
+def read_since(since: datetime | None, reread_from: datetime | None) -> datetime | None:
+    """Where a look reads from: `since`, or earlier where the last look asked for a reading again (`reread_from`)."""
+    if reread_from is None or since is None:
+        return since
+    return min(since, reread_from)
+
+
+def next_reread_from(
+    since: datetime | None,
+    watermark: datetime | None,
+    *,
+    read: int,
+    page_size: int | None,
+    sweep_window: timedelta | None,
+    rereading: bool,
+) -> datetime | None:
+    """Where the next look reads again from (a cursor's `reread_from`, see `Cursor`): `since`, when this look read
+    more than `page_size` (`read` rows) from further back than the next sweep reads (`sweep_window` behind the new
+    `watermark`). Once: a reading again (`rereading`) that spans pages too is not read a third time."""
+    paged = page_size is not None and read > page_size and not rereading
+    behind_sweep = since is not None and watermark is not None and since < watermark - (sweep_window or timedelta(0))
+    return since if paged and behind_sweep else None
 
 
 def issued_in_scope(issued_at: date | None, start_date: date | None) -> bool:
@@ -158,10 +179,12 @@ def discover_released_invoices(
         watermark = taken[-1].updated_at
     else:
         watermark = max(filter(None, [cursor.watermark, *(r.updated_at for r in refs)]), default=None)
-    # Once: a reading again that spans pages too is not read a third time.
-    paged = page_size is not None and len(refs) > page_size and not rereading and not more
-    behind_sweep = since is not None and watermark is not None and since < watermark - (sweep_window or timedelta(0))
-    reread = since if paged and behind_sweep else None
+    # Only a look that took all it found: one stopped at its cap goes on from its last invoice (`resume`).
+    reread = None
+    if not more:
+        reread = next_reread_from(
+            since, watermark, read=len(refs), page_size=page_size, sweep_window=sweep_window, rereading=rereading
+        )
     return Discovery(
         new_invoice_ids=[r.id for r in taken],
         cursor=Cursor(watermark=watermark, resume=more, reread_from=reread),
