@@ -29,7 +29,9 @@ from aiq_pipeline.service.discovery import (
     is_valid_partition_key,
     issued_in_scope,
     moment_text,
+    next_reread_from,
     parse_moment,
+    read_since,
 )
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
 from aiq_pipeline.sync.documents.payment import RECEIVED_STATES, applications
@@ -47,6 +49,9 @@ class PaymentCursor:
     # may stop paging (`BunnyClient.iter_payments`' `newest_known`).
     payments_newest: datetime | None = None
     credited_newest: datetime | None = None
+    # Where the next look reads both lists again from, once, after one of them read more than a page from behind the
+    # sweep's window: a credited invoice can leave `credits > 0` between two pages (see `discovery.Cursor`).
+    reread_from: datetime | None = None
 
     @classmethod
     def parse(cls, raw: str | None) -> PaymentCursor:
@@ -60,6 +65,7 @@ class PaymentCursor:
             seen=None if seen is None else {k: datetime.fromisoformat(v) for k, v in seen.items()},
             payments_newest=parse_moment(data.get("payments_newest")),
             credited_newest=parse_moment(data.get("credited_newest")),
+            reread_from=parse_moment(data.get("reread_from")),
         )
 
     def serialize(self) -> str:
@@ -68,8 +74,16 @@ class PaymentCursor:
             "watermark": moment_text(self.watermark),
             "payments_newest": moment_text(self.payments_newest),
             "credited_newest": moment_text(self.credited_newest),
+            "reread_from": moment_text(self.reread_from),
         }
         return json.dumps({**moments, "deferred": self.deferred, "seen": seen})
+
+    def since(self, since: datetime | None) -> datetime | None:
+        return read_since(since, self.reread_from)
+
+    def newest_known(self, newest: datetime | None) -> datetime | None:
+        """Where a read of one list may stop paging: a reading again reads back to its start."""
+        return None if self.reread_from is not None else newest
 
     def changed(self, key: str, updated_at: datetime) -> bool:
         """Whether a document that already has a partition changed since this cursor's look."""
@@ -114,10 +128,14 @@ def discover_payments(
     credited: Iterable[InvoiceRef] = (),
     overlap: timedelta = timedelta(0),
     coming: Collection[str] = (),
+    since: datetime | None = None,
+    page_size: int | None = None,
 ) -> PaymentDiscovery:
     """`credited`: invoices updated in the same window (those with account credit applied get a partition);
     `overlap`: how far behind the watermark the next look reads again (what `seen` keeps); `coming`: invoices without
-    a partition yet that the invoices sensor will pick up (`coming_invoices`): a payment of one waits for it."""
+    a partition yet that the invoices sensor will pick up (`coming_invoices`): a payment of one waits for it. A look
+    from `since` in which a list read more than `page_size` from behind the next sweep asks the next look to read
+    from its start again (`PaymentCursor.reread_from`)."""
     payments = sorted(payments, key=lambda p: (p.updated_at, p.id))
     refs = sorted(credited, key=lambda r: (r.updated_at, r.id))
     known = set(known_keys)
@@ -128,15 +146,21 @@ def discover_payments(
     payments_newest = _newest(cursor.payments_newest, (p.updated_at for p in payments))
     credited_newest = _newest(cursor.credited_newest, (r.updated_at for r in refs))
     watermark = _newest(cursor.watermark, filter(None, [payments_newest, credited_newest]))
+    read = max(len(payments), len(refs))
+    rereading = cursor.reread_from is not None
+    reread = next_reread_from(
+        since, watermark, read=read, page_size=page_size, sweep_window=overlap, rereading=rereading
+    )
     return PaymentDiscovery(
         new_keys=new_keys,
         changed_keys=list(changed),
         cursor=PaymentCursor(
             watermark=watermark,
             deferred=deferred,
-            seen=_seen(cursor, found, watermark, overlap),
+            seen=_seen(cursor, found, watermark, overlap, reread),
             payments_newest=payments_newest,
             credited_newest=credited_newest,
+            reread_from=reread,
         ),
         rejected_keys=rejected,
         skipped_before_start=skipped,
@@ -214,11 +238,15 @@ def _newest(before: datetime | None, moments: Iterable[datetime]) -> datetime | 
     return max(filter(None, [before, *moments]), default=None)
 
 
-def _seen(cursor: PaymentCursor, found: Found, watermark: datetime | None, overlap: timedelta) -> dict[str, datetime]:
-    """The `updatedAt` last seen of every document the next look reads again (at or after watermark - overlap)."""
+def _seen(
+    cursor: PaymentCursor, found: Found, watermark: datetime | None, overlap: timedelta, reread: datetime | None
+) -> dict[str, datetime]:
+    """The `updatedAt` last seen of every document the next look reads again (at or after watermark - overlap, or
+    `reread`, where it reads from again): one not kept would look changed, and run again."""
     if watermark is None:
         return {}
     seen = dict(cursor.seen or {})
     for key, (_, updated_at) in found.items():
         seen[key] = max(updated_at, seen.get(key, updated_at))
-    return {key: moment for key, moment in seen.items() if moment >= watermark - overlap}
+    horizon = read_since(watermark - overlap, reread)
+    return {key: moment for key, moment in seen.items() if horizon is None or moment >= horizon}

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from graphql import build_schema, parse, validate
 
+from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.credited import CREDITED_INVOICE_REFS, iter_credited_invoice_refs
 from aiq_pipeline.service.payment_discovery import PaymentCursor
 from aiq_pipeline.sync.identity import account_credit_key, account_credit_reference, payment_key
@@ -85,8 +86,13 @@ def test_after_a_burst_of_payments_ticks_read_one_page_until_the_sweep(stack: St
 
 def test_the_payment_cursor_keeps_each_lists_newest_stamp() -> None:
     moment = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
-    newest = {"payments_newest": moment - timedelta(minutes=1), "credited_newest": moment}
-    cursor = PaymentCursor(watermark=moment, seen={"PAY-1": moment}, **newest)
+    cursor = PaymentCursor(
+        watermark=moment,
+        seen={"PAY-1": moment},
+        payments_newest=moment - timedelta(minutes=1),
+        credited_newest=moment,
+        reread_from=moment - timedelta(hours=1),
+    )
     assert PaymentCursor.parse(cursor.serialize()) == cursor
     assert PaymentCursor.parse('{"watermark": null, "deferred": {}}') == PaymentCursor()  # one written before
 
@@ -142,6 +148,72 @@ def test_account_credit_and_a_payment_arriving_late_are_found_on_the_next_sweep(
     (more,) = aiq_by_reference(stack, account_credit_reference(credited) + "-2")  # the change, run again
     assert abs(more.control_amount) == Decimal("5.00")
     assert aiq_by_reference(stack, account_credit_reference(untouched)) == []
+
+
+def _credited_at(stack: Stack, moment: datetime, count: int = 1) -> list[str]:
+    """`count` released invoices with account credit applied, Bunny's clock at `moment` (a burst: one second)."""
+    _bunny_clock(stack, moment)
+    try:
+        spec = {"account": "1", "credits": "1.00"}
+        return [str(i) for i in stack.emulators.bunny.create_invoices(spec, count=count, release=True)]
+    finally:
+        _bunny_clock(stack, None)
+
+
+def _remove_credit(stack: Stack, invoice_id: str) -> None:
+    """The invoice's account credit taken off again: it leaves `credits > 0`. The emulator has no such action; what
+    Bunny does to `credits` when such an invoice is voided is unknown too."""
+    store = stack.emulators.bunny.store
+    with store.lock:
+        invoice = store.find("invoices", invoice_id)
+        invoice.credits_applied = Decimal(0)
+        invoice.updated_at = store.now()
+        store.save()
+
+
+@pytest.mark.parametrize("mid_read", [True, False], ids=["removed_between_pages", "removed_before"])
+def test_a_credit_removed_between_two_pages_of_a_look_hides_no_other(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, mid_read: bool
+) -> None:
+    """Where Bunny's cursors are positions (UNVERIFIED; the emulator's, graphql-ruby's default) an invoice read on
+    page 1 of the credited invoices that leaves `credits > 0` before page 2 is asked for moves every later row up one
+    place, and page 2's first row is never seen. As for the invoices sensor, a look of more than a page is read again
+    once from where it started. Before, after a catch-up longer than the sweep's window, that invoice's credit never
+    got a partition (nor waited for one in the cursor) and nobody was told (found in review)."""
+    now = datetime.now(UTC)
+    if (now - timedelta(minutes=65)).date() != now.date():
+        pytest.skip("Bunny's clock is set back an hour: not across midnight (the sync starts today)")
+    daemon = Daemon(stack)
+    daemon.tick(PAYMENTS)
+    _credited_at(stack, now - timedelta(minutes=60))
+    daemon.tick(PAYMENTS)  # the watermark: an hour ago
+    older = _credited_at(stack, now - timedelta(minutes=45), 150)  # the sensor stopped; Bunny goes on
+    newer = _credited_at(stack, now - timedelta(minutes=30), 60)
+    newest = _credited_at(stack, now - timedelta(minutes=5))
+    gone = newer[10]
+    ask = BunnyClient._query
+    removed: list[str] = []
+
+    def removing_between_pages(client: BunnyClient, document: Any, variables: Any = None) -> Any:
+        if not removed and document.operation == "CreditedInvoiceRefs" and (variables or {}).get("after"):
+            _remove_credit(stack, gone)
+            removed.append(gone)
+        return ask(client, document, variables)
+
+    if mid_read:
+        monkeypatch.setattr(BunnyClient, "_query", removing_between_pages)
+    else:
+        _remove_credit(stack, gone)
+    daemon.tick(PAYMENTS, sweep=True)  # the catch-up look: three pages
+    monkeypatch.setattr(BunnyClient, "_query", ask)
+    assert removed == ([gone] if mid_read else [])
+    daemon.tick(PAYMENTS)
+    # Their invoices have no partition yet (the invoices sensor does not tick here): each credit waits for its
+    # invoice in the cursor, and gets its partition once that invoice is posted.
+    cursor = PaymentCursor.parse(daemon.cursors[PAYMENTS.sensor_name])
+    found = {*statuses(stack), *cursor.deferred}
+    missing = {account_credit_key(i) for i in {*older, *newer, *newest} - {gone}} - found
+    assert not missing, f"never given a partition: {sorted(missing)}"
 
 
 # -- the read itself, against a scripted Bunny ------------------------------------------------------------

@@ -54,15 +54,20 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
         instance = tick.instance
         cursor = PaymentCursor.parse(context.cursor)
         invoices = invoice_partitions(instance, names.invoices)
-        since = tick.since(cursor.watermark)
+        since = cursor.since(tick.since(cursor.watermark))
         known = instance.get_dynamic_partitions(names.payments.partitions_name)
         with bunny.open() as client:
             payments = list(
-                client.iter_payments(bunny.entity_id, updated_since=since, newest_known=cursor.payments_newest)
+                client.iter_payments(
+                    bunny.entity_id, updated_since=since, newest_known=cursor.newest_known(cursor.payments_newest)
+                )
             )
             credited = list(
                 iter_credited_invoice_refs(
-                    client, bunny.entity_id, updated_since=since, newest_known=cursor.credited_newest
+                    client,
+                    bunny.entity_id,
+                    updated_since=since,
+                    newest_known=cursor.newest_known(cursor.credited_newest),
                 )
             )
             unknown = unpartitioned_invoices(
@@ -78,6 +83,8 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
             credited=credited,
             overlap=tick.window,
             coming=coming,
+            since=since,
+            page_size=client.page_size,
         )
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
