@@ -17,7 +17,9 @@ from graphql import build_schema, parse, validate
 
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.bunny.credited import CREDITED_INVOICE_REFS, iter_credited_invoice_refs
-from aiq_pipeline.service.payment_discovery import PaymentCursor
+from aiq_pipeline.bunny.models import Payment
+from aiq_pipeline.service.discovery import InvoicePartitions
+from aiq_pipeline.service.payment_discovery import PaymentCursor, PaymentDiscovery, discover_payments
 from aiq_pipeline.sync.identity import account_credit_key, account_credit_reference, payment_key
 from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection
 from aiq_pipeline_tests.bunny.test_documents import VENDORED_SDL
@@ -95,6 +97,43 @@ def test_the_payment_cursor_keeps_each_lists_newest_stamp() -> None:
     )
     assert PaymentCursor.parse(cursor.serialize()) == cursor
     assert PaymentCursor.parse('{"watermark": null, "deferred": {}}') == PaymentCursor()  # one written before
+
+
+def _received(payment_id: str, updated_at: datetime) -> Payment:
+    return Payment(
+        id=payment_id,
+        entity_id="1",
+        account_id="1",
+        currency_code="EUR",
+        amount=Decimal("10.00"),
+        fees=None,
+        amount_unapplied=Decimal("10.00"),
+        state="UNAPPLIED",
+        processing_state="SUCCEEDED",
+        payment_processor="stripe",
+        received_at=updated_at,
+        completed_at=updated_at,
+        updated_at=updated_at,
+    )
+
+
+def test_the_look_read_again_after_a_catch_up_runs_nothing_again() -> None:
+    """The next look reads a catch-up of several pages again from its start: the cursor keeps the stamps it saw back
+    to there, so what it already found is not taken for changed (and run again) for lying behind the sweep's window."""
+    now = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
+    window, since = timedelta(minutes=15), now - timedelta(minutes=75)
+    found = [_received(str(i), now - timedelta(minutes=45)) for i in range(150)] + [_received("new", now)]
+    nothing = InvoicePartitions(frozenset(), frozenset(), frozenset())
+
+    def look(known: list[str], cursor: PaymentCursor) -> PaymentDiscovery:
+        return discover_payments(
+            found, known_keys=known, invoices=nothing, cursor=cursor, overlap=window, since=since, page_size=100
+        )
+
+    first = look([], PaymentCursor(watermark=since, seen={}))
+    assert len(first.new_keys) == 151 and first.cursor.reread_from == since
+    again = look(first.new_keys, first.cursor)
+    assert again.new_keys == again.changed_keys == [] and again.cursor.reread_from is None
 
 
 def _bunny_clock(stack: Stack, moment: datetime | None) -> None:
