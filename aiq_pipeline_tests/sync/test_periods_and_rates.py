@@ -15,7 +15,7 @@ from aiq_pipeline.sync.documents.invoice import plan_invoice
 from aiq_pipeline.sync.documents.plan import PostingPlan
 from aiq_pipeline.sync.identity import invoice_reference
 from aiq_pipeline.sync.problems import PreflightFailed, ProblemCode
-from aiq_pipeline_tests.sync.builders import PERIODS, SETTINGS, context, invoice, ledger
+from aiq_pipeline_tests.sync.builders import PERIODS, SETTINGS, context, invoice, item, ledger
 
 D = Decimal
 MOVE = dataclasses.replace(SETTINGS, closed_period_policy=CLOSED_PERIOD_FIRST_OPEN_DAY)
@@ -133,3 +133,15 @@ def test_no_rate_anywhere_is_no_exchange_rate_naming_aiq_and_the_setting() -> No
     assert "AIQ" in problem.fix and "configure" in problem.fix
     bad_aiq = dataclasses.replace(SETTINGS, exchange_rates={}, aiq_rates={"GBP": D(0)})
     assert problems(gbp, bad_aiq).codes == (ProblemCode.NO_EXCHANGE_RATE,)
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["base_total_signed", "base_total_magnitude"])
+def test_an_invoice_whose_total_is_negative_takes_bunnys_own_conversion(signed: bool) -> None:
+    """Bunny's `baseCurrencyTotal` of a negative invoice, signed as its amount or as a magnitude (UNVERIFIED): the
+    rate is the same either way. Before, `amount > 0` sent it to the configured rate (1.17, not Bunny's 0.92)."""
+    a = item("a", amount="20.00", tax="4.60")
+    b = item("b", amount="-50.00", tax="-11.50", is_coupon=True)
+    base = D("-33.948") if signed else D("33.948")  # 0.92 x -36.90
+    usd = invoice(a, b, currency_code="USD", base_currency_total=base)
+    p = plan(usd, dataclasses.replace(SETTINGS, exchange_rates={"USD": D("1.17")}))
+    assert (p.main.exchange_rate, p.exchange_rate_source) == (D("0.92"), "bunny")
