@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -44,6 +45,10 @@ from aiq_pipeline.bunny.models import (
 from aiq_pipeline.bunny.retry_policy import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+# graphql-ruby's limits ("Query has complexity of 312, which exceeds max complexity of 300"; likewise depth): what
+# refuses a combined read for good. Another error on it (a passing "Internal error") is not remembered.
+_QUERY_LIMIT = re.compile(r"\b(complexity|depth)\b|exceeds max", re.IGNORECASE)
 T = TypeVar("T")
 
 # What the product needs, and nothing more:
@@ -130,6 +135,7 @@ class BunnyClient:
         # Bunny URLs that refused an operation reading several lists at once (see `reference_lists`); shared like
         # `unsorted_lists`.
         self._combined_refused = combined_refused if combined_refused is not None else set()
+        self.combined_read_error: str | None = None  # the last combined read's error that named no limit
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -299,9 +305,13 @@ class BunnyClient:
 
     def _combined_read_refused(self, entity_id: str, refusal: BunnyQueryError) -> ReferenceLists:
         """The lists one by one after an error on the combined read (outages and refused tokens are raised before
-        this: they are not `BunnyQueryError`s). It is taken for a refusal of the combination, and remembered, only
-        if the separate reads succeed; else their error is raised, as it was before the combined read."""
+        this: they are not `BunnyQueryError`s). It is remembered as a refusal of the combination only when it names
+        a limit on the query and the separate reads succeed; else their error is raised, as it was before."""
         lists = self._reference_lists_one_by_one(entity_id)
+        if not _QUERY_LIMIT.search(str(refusal)):
+            self.combined_read_error = str(refusal)
+            log.warning("Bunny answered reading several lists in one request with %s: read one by one", refusal)
+            return lists
         self._combined_refused.add(self.base_url)
         log.warning("Bunny refused reading several lists in one request (%s): reading them one by one", refusal)
         return lists

@@ -21,6 +21,8 @@ from aiq_pipeline.bunny import (
 )
 from aiq_pipeline.bunny.documents import REFERENCE_LISTS
 from aiq_pipeline.defs.resources import PROCESS_COMBINED_REFUSED, BunnyResource
+from aiq_pipeline.service.probe.bunny_reads import combined_reads_finding
+from aiq_pipeline.service.probe.findings import Verdict
 from aiq_pipeline_tests.bunny.fake_bunny import CURRENCIES, FakeBunny, connection, currencies_handler
 
 CLIENT_ID = "demo-bunny-client"
@@ -177,6 +179,36 @@ def test_an_error_the_separate_reads_meet_too_is_theirs_to_raise_and_nothing_is_
     with fake.client(combined_refused=refused) as client, pytest.raises(BunnyQueryError) as raised:
         client.reference_lists("1")
     assert raised.value.operation == "Currencies"
+    assert refused == set()
+
+
+def test_an_error_that_is_no_limit_reads_one_by_one_this_time_and_the_next_read_tries_combined_again() -> None:
+    """Only a limit on the query (graphql-ruby's complexity or depth) is remembered as a refusal: a passing error
+    body on the combined read ("Internal error") is read around once, and the next read asks the combined query."""
+    fake = FakeBunny()
+    answers = iter([httpx.Response(200, json={"errors": [{"message": "Internal error"}]})])
+
+    def combined(variables: dict[str, Any]) -> Any:
+        return next(answers, None) or {
+            "currencies": connection(CURRENCIES, variables),
+            "financialAccounts": connection([], variables),
+            "priceListCharges": connection([], variables),
+        }
+
+    fake.handlers["ReferenceLists"] = combined
+    fake.handlers["Currencies"] = currencies_handler
+    fake.handlers["FinancialAccounts"] = lambda v: {"financialAccounts": connection([], v)}
+    fake.handlers["PriceListCharges"] = lambda v: {"priceListCharges": connection([], v)}
+    refused: set[str] = set()
+    with fake.client(combined_refused=refused) as client:
+        finding = combined_reads_finding(client, "1")  # `doctor --probe`'s row reads what the run reads
+        assert not client.combined_reads_refused
+    assert (finding.shows, finding.verdict) == ("cannot tell", Verdict.UNDETERMINED)
+    assert "Internal error" in finding.evidence and "2 currencies" in finding.evidence
+    with fake.client(combined_refused=refused) as client:
+        again = combined_reads_finding(client, "1")
+    assert (again.shows, again.verdict) == ("accepted", Verdict.AGREES)
+    assert len(fake.calls("ReferenceLists")) == 2 and len(fake.calls("Currencies")) == 1
     assert refused == set()
 
 

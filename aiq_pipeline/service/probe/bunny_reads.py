@@ -23,4 +23,10 @@ def combined_reads_finding(client: BunnyClient, entity_id: str) -> Finding:
     if client.combined_reads_refused:
         evidence = f"Bunny refused one query of three lists; read one by one: {counts} (2 requests more a run)"
         return Finding(READING, "refused", evidence, SETTING, Verdict.AGREES)
+    if client.combined_read_error is not None:
+        evidence = (
+            f"Bunny answered one query of three lists with an error that names no limit ({client.combined_read_error});"
+            f" read one by one: {counts}. Run the probe again"
+        )
+        return Finding(READING, "cannot tell", evidence, SETTING, Verdict.UNDETERMINED)
     return Finding(READING, "accepted", f"one request read {counts}", SETTING, Verdict.AGREES)
