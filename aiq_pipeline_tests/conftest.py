@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from dagster._core.storage.defs_state.base import DefsStateStorage, set_defs_state_storage
 
-from aiq_pipeline.defs.resources import PROCESS_COMBINED_REFUSED, PROCESS_UNSORTED_LISTS
+from aiq_pipeline.defs.resources import PROCESS_COMBINED_REFUSED, PROCESS_SORTED_LISTS, PROCESS_UNSORTED_LISTS
 
 os.environ.setdefault("AIQ_PIPELINE_TRANSIENT_RETRY_DELAY", "0.2")
 
@@ -37,4 +37,5 @@ def _bunny_order_forgotten() -> Iterator[None]:
     (emulator ports are reused)."""
     yield
     PROCESS_UNSORTED_LISTS.clear()
+    PROCESS_SORTED_LISTS.clear()
     PROCESS_COMBINED_REFUSED.clear()

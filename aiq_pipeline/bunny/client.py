@@ -66,6 +66,7 @@ DEFAULT_FILTER_TIME_MARGIN = timedelta(hours=14)
 # `sort:` in the one form sources show, `<snake_case column> asc|desc` (api-notes §3.3); a server that does not
 # understand it lists in its own order, which `_NewestFirst` notices.
 NEWEST_FIRST = "updated_at desc"
+OLDEST_FIRST = "updated_at asc"  # asked once, to tell whether the server sorts at all (`_order_shown`)
 
 
 class BunnyClient:
@@ -86,6 +87,7 @@ class BunnyClient:
         clock: Callable[[], float] = time.monotonic,
         token_cache: TokenCache | None = None,
         unsorted_lists: set[tuple[str, str]] | None = None,
+        sorted_lists: set[tuple[str, str]] | None = None,
         combined_refused: set[str] | None = None,
     ) -> None:
         if not base_url:
@@ -132,6 +134,8 @@ class BunnyClient:
         # (Bunny URL, operation) of the lists an answer showed are not sorted newest first; pass one set to share
         # what a process learns between its clients.
         self._unsorted = unsorted_lists if unsorted_lists is not None else set()
+        # ... and those a probe showed are (see `_order_shown`), shared likewise.
+        self._sorted = sorted_lists if sorted_lists is not None else set()
         # Bunny URLs that refused an operation reading several lists at once (see `reference_lists`); shared like
         # `unsorted_lists`.
         self._combined_refused = combined_refused if combined_refused is not None else set()
@@ -227,8 +231,9 @@ class BunnyClient:
 
         The server's bound is widened by `filter_time_margin`, so without the sort every page back to it would be
         read. Whether Bunny honours `sort` on `updatedAt` is UNVERIFIED (api-notes §3.3): the stop is taken only
-        when what came back shows the order (see `_NewestFirst`); otherwise every page is read, as without it. A
-        server that answers the sort with an error is asked again without it, from then on.
+        when what came back is in the order (see `_NewestFirst`) and Bunny was shown to sort this list at all
+        (`_order_shown`, once per process); otherwise every page is read, as without it. A server that answers the
+        sort with an error is asked again without it, from then on.
         """
         unsorted = (self.base_url, document.operation)
         if since is None or document.operation in self._sort_refused or unsorted in self._unsorted:
@@ -243,15 +248,46 @@ class BunnyClient:
             self._sort_refused.add(document.operation)
             yield from self._iter_filtered(document, candidates)
             return
+        probed = False
         for page in itertools.chain([first], pages):
             yield from page
-            if order.past_since(page):
-                return
+            if order.past_since(page) and unsorted not in self._unsorted:
+                if unsorted in self._sorted:
+                    return
+                if not probed:  # once a read: one that showed nothing is asked again by the next read
+                    probed = True
+                    if self._order_shown(document):
+                        return
         if order.stepped_up:
             # Proof that this Bunny lists in an order of its own: from now on every page is read, so a page that
             # merely looks sorted is never taken for the order (see `_NewestFirst`).
             self._unsorted.add(unsorted)
             log.info("Bunny did not sort %s newest first: every page is read from now on", document.operation)
+
+    def _order_shown(self, document: Document) -> bool:
+        """Whether Bunny sorts `document` at all: one row of the whole list asked oldest first, one newest first.
+
+        A page in order proves nothing by itself: a server ignoring the sort may list a burst stamped in one second,
+        then an older document, and a stop there never reads the newer ones it lists after them. Ignoring `sort`, it
+        answers both with the head of its own listing: one row, nothing shown (the next read asks again). Sorting,
+        it answers two, the older asked oldest first. Unfiltered, so a window of one stamp (a burst) cannot hide the
+        order, and rows do not leave the list between the two asks. Remembered for the process once shown.
+        """
+        rows: list[dict[str, Any]] = []
+        try:
+            for sort in (OLDEST_FIRST, NEWEST_FIRST):
+                data = self._query(document, {"filter": None, "sort": sort, "first": 1, "after": None})
+                rows += _page(data.get(document.root), document.root, document.operation, set())[0][:1]
+        except BunnyQueryError as exc:  # newest first was answered: read every page rather than guess
+            log.warning("Bunny refused sort %r on %s (%s); reading every page", OLDEST_FIRST, document.operation, exc)
+            self._unsorted.add((self.base_url, document.operation))
+            return False
+        if len(rows) < 2 or rows[0].get("id") == rows[1].get("id"):
+            return False
+        if not decoding.timestamp(rows[0].get("updatedAt")) < decoding.timestamp(rows[1].get("updatedAt")):
+            return False
+        self._sorted.add((self.base_url, document.operation))
+        return True
 
     # -- currencies ----------------------------------------------------------------------------------
     def iter_currencies(self) -> Iterator[Currency]:
@@ -607,7 +643,7 @@ class _NewestFirst:
     ascending, probably), which steps up somewhere or starts with an invoice changed before the anchor (the oldest of
     the window); the latter keeps a run of equal stamps (a burst released in one second) from passing for the order.
     What it cannot tell from the order: a first invoice at or after the anchor followed by a page of stamps that
-    never step up.
+    never step up (a burst, then an older invoice), so the stop also waits for `BunnyClient._order_shown`.
     """
 
     def __init__(self, since: datetime, newest_known: datetime | None) -> None:

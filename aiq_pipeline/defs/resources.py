@@ -117,6 +117,8 @@ class AccountsIQResource(Resource):
 PROCESS_TOKENS = TokenCache()
 # The lists Bunny showed it does not sort newest first (an unverified reading), learnt once per process.
 PROCESS_UNSORTED_LISTS: set[tuple[str, str]] = set()
+# ... and those it showed it does sort (asked oldest first once), learnt once per process.
+PROCESS_SORTED_LISTS: set[tuple[str, str]] = set()
 # The Bunny URLs that refused reading several lists in one request (an unverified reading), learnt once per process.
 PROCESS_COMBINED_REFUSED: set[str] = set()
 
@@ -143,6 +145,7 @@ class BunnyResource(Resource):
             backoff_base=self.backoff_seconds,
             token_cache=PROCESS_TOKENS,
             unsorted_lists=PROCESS_UNSORTED_LISTS,
+            sorted_lists=PROCESS_SORTED_LISTS,
             combined_refused=PROCESS_COMBINED_REFUSED,
         ) as client:
             yield client

@@ -1,6 +1,6 @@
 """Invoice references since a moment are asked newest first, and paging stops once the rest is older than the moment,
-but only when the answer shows Bunny sorted them (UNVERIFIED whether it honours `sort`); otherwise every page is
-read, as before. Against a scripted Bunny, pages of 3."""
+but only when the answer is in that order and Bunny, asked oldest first once, showed it sorts at all (UNVERIFIED
+whether it honours `sort`); otherwise every page is read, as before. Against a scripted Bunny, pages of 3."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from aiq_pipeline.bunny import BunnyQueryError
-from aiq_pipeline.bunny.client import NEWEST_FIRST
+from aiq_pipeline.bunny.client import NEWEST_FIRST, OLDEST_FIRST
 from aiq_pipeline_tests.bunny.fake_bunny import BASE_URL, FakeBunny, connection
 
 SINCE = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
@@ -30,17 +30,32 @@ def _ref(invoice_id: int, minutes: int) -> dict[str, Any]:
 
 
 def _bunny(refs: list[dict[str, Any]], *, sorts: bool) -> FakeBunny:
-    """A Bunny listing `refs` in their order (ids ascending), newest first when asked and `sorts`."""
+    """A Bunny listing `refs` in their order (ids ascending), newest or oldest first when asked and `sorts`."""
 
     def answer(variables: dict[str, Any]) -> Any:
         listed = refs
-        if sorts and variables.get("sort") == NEWEST_FIRST:
-            listed = sorted(refs, key=lambda r: r["updatedAt"], reverse=True)
+        if sorts and variables.get("sort") in (NEWEST_FIRST, OLDEST_FIRST):
+            listed = sorted(refs, key=lambda r: r["updatedAt"], reverse=variables["sort"] == NEWEST_FIRST)
         return {"invoices": connection(listed, variables)}
 
     bunny = FakeBunny()
     bunny.handlers["InvoiceRefs"] = answer
     return bunny
+
+
+PROBE = ["oldest", "newest"]  # Bunny asked whether it sorts: one row of the whole list each way, once a process
+
+
+def _asks(bunny: FakeBunny) -> list[str]:
+    """Each request for invoice references: "page" (of 3, newest first), "unsorted" (a page without the sort), or
+    one row of the whole list, "oldest" or "newest" first."""
+    named = {NEWEST_FIRST: "newest", OLDEST_FIRST: "oldest"}
+    asks = []
+    for call in bunny.calls("InvoiceRefs"):
+        sort, first = call.variables.get("sort"), call.variables["first"]
+        asks.append("unsorted" if sort is None else "page" if first == 3 else named[sort])
+        assert first == 3 or call.variables["filter"] is None
+    return asks
 
 
 def _read(bunny: FakeBunny, since: datetime | None = SINCE, newest_known: datetime | None = None) -> list[str]:
@@ -56,8 +71,9 @@ DAY = [_ref(1, 5), *(_ref(i, -60 * (8 - i)) for i in range(2, 8)), _ref(8, 1), _
 def test_a_sorted_answer_is_paged_only_until_the_rest_is_older_than_the_moment() -> None:
     bunny = _bunny(DAY, sorts=True)
     assert _read(bunny) == ["1", "9", "8"]
+    # 1 9 8 | 7 6 5 (older: stop, once Bunny showed it sorts: 2 oldest, 9 newest) | 4 3 2
+    assert _asks(bunny) == ["page", "page", *PROBE]
     calls = bunny.calls("InvoiceRefs")
-    assert [c.variables["sort"] for c in calls] == [NEWEST_FIRST] * 2  # 1 9 8 | 7 6 5 (older: stop) | 4 3 2
     assert calls[0].variables["filter"].startswith("entityId = '1' and updatedAt is on or after '2026-06-01T22:00:00'")
 
 
@@ -88,7 +104,7 @@ def test_a_stamp_known_to_be_in_the_list_shows_the_order_when_nothing_is_newer()
     refs = [_ref(i, -i) for i in range(1, 6)]
     bunny = _bunny(refs, sorts=True)
     assert _read(bunny, newest_known=SINCE - timedelta(minutes=1)) == []
-    assert len(bunny.calls("InvoiceRefs")) == 1
+    assert _asks(bunny) == ["page", *PROBE]
     unsorted = _bunny(list(reversed(refs)), sorts=False)  # oldest first: starts behind the known stamp
     assert _read(unsorted, newest_known=SINCE - timedelta(minutes=1)) == []
     assert len(unsorted.calls("InvoiceRefs")) == 2
@@ -100,13 +116,16 @@ def test_read_from_the_newest_known_stamp_paging_stops_at_the_first_page_that_re
     refs = [*(_ref(i, -1) for i in range(1, 6)), _ref(6, 0), _ref(7, -30)]
     bunny = _bunny(refs, sorts=True)
     known = SINCE - timedelta(minutes=1)
-    assert _read(bunny, since=known, newest_known=known)[0] == "6"
-    assert len(bunny.calls("InvoiceRefs")) == 1
+    with bunny.client(page_size=3) as client:
+        for _ in range(2):
+            ids = [r.id for r in client.iter_invoice_refs("1", updated_since=known, newest_known=known)]
+            assert ids[0] == "6"
+    assert _asks(bunny) == ["page", *PROBE, "page"]
     further = _bunny(refs, sorts=True)  # a sweep reads from further back: every page of the burst
     assert sorted(_read(further, since=known - timedelta(minutes=5), newest_known=known)) == [
         str(i) for i in range(1, 7)
     ]
-    assert len(further.calls("InvoiceRefs")) == 3
+    assert _asks(further) == ["page"] * 3 + PROBE  # another process: asked (the last page, as it happens)
 
 
 def test_a_known_stamp_does_not_stop_the_read_before_what_is_newer() -> None:
@@ -136,8 +155,8 @@ def test_a_simpler_filter_after_a_refusal_is_still_asked_newest_first() -> None:
     bunny.handlers["InvoiceRefs"] = refusing_two_clauses
     assert _read(bunny) == ["1", "9", "8"]
     calls = bunny.calls("InvoiceRefs")
-    assert [c.variables["filter"] for c in calls[-2:]] == ["entityId = '1'"] * 2
-    assert all(c.variables["sort"] == NEWEST_FIRST for c in calls)
+    assert [c.variables["filter"] for c in calls[1:3]] == ["entityId = '1'"] * 2
+    assert _asks(bunny) == ["page"] * 3 + PROBE
 
 
 def test_a_bunny_that_answers_the_sort_with_an_error_is_read_without_it_from_then_on() -> None:
@@ -181,5 +200,28 @@ def test_once_an_answer_steps_up_every_later_read_sharing_what_was_learnt_reads_
         known = SINCE - timedelta(minutes=1)
         assert [r.id for r in client.iter_invoice_refs("1", updated_since=SINCE, newest_known=known)] == ["7"]
     assert [c.variables.get("sort") for c in later.calls("InvoiceRefs")] == [None] * 3
-    # Without what was learnt, the same answer passes for sorted: 7 waits for a read that reaches it (a sweep).
-    assert _read(_bunny(burst_first, sorts=False), newest_known=SINCE - timedelta(minutes=1)) == []
+    # Without what was learnt, the same first page looks sorted; asked oldest first, Bunny shows nothing (it lists 1
+    # first, of page 1's one stamp), so every page is read.
+    assert _read(_bunny(burst_first, sorts=False), newest_known=SINCE - timedelta(minutes=1)) == ["7"]
+
+
+def test_a_page_that_merely_looks_sorted_is_not_taken_for_the_order() -> None:
+    # Ids ascending: two invoices of one second, then an older one, look newest first; 4, newer, is on page 2.
+    refs = [_ref(1, 1), _ref(2, 1), _ref(3, -30), _ref(4, 2)]
+    learnt: set[tuple[str, str]] = set()
+    bunny = _bunny(refs, sorts=False)
+    with bunny.client(page_size=3, unsorted_lists=learnt) as client:
+        assert [r.id for r in client.iter_invoice_refs("1", updated_since=SINCE)] == ["1", "2", "4"]
+    # Asked for one row oldest first and one newest first, Bunny answers 1 both times: its order is not shown.
+    assert _asks(bunny) == ["page", *PROBE, "page"]
+    assert learnt == {(BASE_URL, "InvoiceRefs")}  # 2 to 4 steps up
+
+
+def test_once_bunny_showed_it_sorts_each_read_stops_without_asking_again() -> None:
+    shown: set[tuple[str, str]] = set()
+    bunny = _bunny(DAY, sorts=True)
+    for _ in range(2):  # two ticks' clients of one process
+        with bunny.client(page_size=3, sorted_lists=shown) as client:
+            assert [r.id for r in client.iter_invoice_refs("1", updated_since=SINCE)] == ["1", "9", "8"]
+    assert shown == {(BASE_URL, "InvoiceRefs")}
+    assert _asks(bunny) == ["page", "page", *PROBE, "page", "page"]

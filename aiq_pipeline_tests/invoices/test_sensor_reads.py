@@ -18,7 +18,7 @@ import pytest
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.bunny import BunnyClient
 from aiq_pipeline.defs.code_location import build_definitions
-from aiq_pipeline.defs.resources import PROCESS_UNSORTED_LISTS
+from aiq_pipeline.defs.resources import PROCESS_SORTED_LISTS, PROCESS_UNSORTED_LISTS
 from aiq_pipeline.store import Store
 from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.payments.driving import bunny_post
@@ -228,6 +228,7 @@ def test_a_page_that_merely_looks_sorted_does_not_stop_the_reads_of_a_bunny_igno
     # A new process (the code server redeployed) keeps the sensor's cursor, not what the last one learnt of the
     # order. From the watermark (the burst) Bunny's filter margin holds 100: the burst, then the older one.
     PROCESS_UNSORTED_LISTS.clear()
+    PROCESS_SORTED_LISTS.clear()
     later = _release_at(stack, now - timedelta(minutes=20))  # listed after the older one: page 2
     sensor.tick()
     sensor.tick(sweep=True)
