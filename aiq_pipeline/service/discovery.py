@@ -3,8 +3,8 @@
 The cursor is a watermark on Bunny's `updatedAt`. A tick reads from it on; every few minutes a sweep reads the window
 behind it again (`defs/posting/sensing.Tick`), so a document whose update became visible late is not missed.
 Documents that already have a partition are dropped by comparing sets, so none is asked for twice. A look costs what
-changed since where it starts: the client asks Bunny for invoices newest first and stops paging there (when Bunny
-sorts; `BunnyClient.iter_invoice_refs`), not at the 14 h its server-side filter is widened by; read from the
+changed since where it starts: the client asks Bunny for invoices newest first and stops paging there (once Bunny
+showed it sorts; `BunnyClient.iter_invoice_refs`), not at the 14 h its server-side filter is widened by; read from the
 watermark, it stops at the first page that reaches it. So a quiet tick reads one page, and only a sweep re-reads a
 burst stamped in one second.
 

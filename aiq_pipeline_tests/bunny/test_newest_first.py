@@ -1,6 +1,7 @@
 """Invoice references since a moment are asked newest first, and paging stops once the rest is older than the moment,
-but only when the answer is in that order and Bunny, asked oldest first once, showed it sorts at all (UNVERIFIED
-whether it honours `sort`); otherwise every page is read, as before. Against a scripted Bunny, pages of 3."""
+but only when the answer is in that order and Bunny, asked once for a row of the whole list each way, showed it
+sorts at all (UNVERIFIED whether it honours `sort`); otherwise every page is read, as before. Against a scripted
+Bunny, pages of 3."""
 
 from __future__ import annotations
 
