@@ -271,15 +271,16 @@ class BunnyClient:
         then an older document, and a stop there never reads the newer ones it lists after them. Ignoring `sort`, it
         answers both with the head of its own listing: one row, nothing shown (the next read asks again). Sorting,
         it answers two, the older asked oldest first. Unfiltered, so a window of one stamp (a burst) cannot hide the
-        order, and rows do not leave the list between the two asks. Remembered for the process once shown.
+        order, and no change of state takes the head out of the list between the two asks. Remembered for the
+        process once shown.
         """
         rows: list[dict[str, Any]] = []
         try:
             for sort in (OLDEST_FIRST, NEWEST_FIRST):
                 data = self._query(document, {"filter": None, "sort": sort, "first": 1, "after": None})
                 rows += _page(data.get(document.root), document.root, document.operation, set())[0][:1]
-        except BunnyQueryError as exc:  # newest first was answered: read every page rather than guess
-            log.warning("Bunny refused sort %r on %s (%s); reading every page", OLDEST_FIRST, document.operation, exc)
+        except BunnyQueryError as exc:  # costs every page for the process, never a document
+            log.warning("Bunny did not show it sorts %s (%s): every page is read from now on", document.operation, exc)
             self._unsorted.add((self.base_url, document.operation))
             return False
         if len(rows) < 2 or rows[0].get("id") == rows[1].get("id"):

@@ -226,3 +226,20 @@ def test_once_bunny_showed_it_sorts_each_read_stops_without_asking_again() -> No
             assert [r.id for r in client.iter_invoice_refs("1", updated_since=SINCE)] == ["1", "9", "8"]
     assert shown == {(BASE_URL, "InvoiceRefs")}
     assert _asks(bunny) == ["page", "page", *PROBE, "page", "page"]
+
+
+def test_a_bunny_that_cannot_answer_oldest_first_is_read_to_the_end_from_then_on() -> None:
+    sorted_day = _bunny(DAY, sorts=True).handlers["InvoiceRefs"]
+
+    def refusing_oldest_first(variables: dict[str, Any]) -> Any:
+        if variables.get("sort") == OLDEST_FIRST:
+            return httpx.Response(200, json={"data": {"invoices": None}, "errors": [{"message": "Invalid sort"}]})
+        return sorted_day(variables)
+
+    bunny = FakeBunny()
+    bunny.handlers["InvoiceRefs"] = refusing_oldest_first
+    learnt: set[tuple[str, str]] = set()
+    with bunny.client(page_size=3, unsorted_lists=learnt) as client:
+        assert [r.id for r in client.iter_invoice_refs("1", updated_since=SINCE)] == ["1", "9", "8"]
+    assert _asks(bunny) == ["page", "page", "oldest", "page"]
+    assert learnt == {(BASE_URL, "InvoiceRefs")}

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from aiq_pipeline.bunny import BunnyQueryError
+from aiq_pipeline.bunny.client import NEWEST_FIRST
 from aiq_pipeline_tests.bunny.fake_bunny import FakeBunny, connection, currencies_handler
 from aiq_pipeline_tests.bunny.invoice_samples import invoice_node, ref_node
 
@@ -227,7 +228,8 @@ def test_credit_notes_are_asked_newest_first_and_a_read_from_the_newest_known_st
     notes.append(note(8, 9))
 
     def answer(v: dict[str, Any]) -> Any:
-        listed = sorted(notes, key=lambda n: n["updatedAt"], reverse=True) if v.get("sort") else notes
+        sort = v.get("sort")
+        listed = sorted(notes, key=lambda n: n["updatedAt"], reverse=sort == NEWEST_FIRST) if sort else notes
         return {"creditNotes": connection(listed, v)}
 
     bunny.handlers["CreditNotes"] = answer
@@ -235,4 +237,6 @@ def test_credit_notes_are_asked_newest_first_and_a_read_from_the_newest_known_st
     with bunny.client(page_size=3) as client:
         found = [n.id for n in client.iter_credit_notes("1", updated_since=known, newest_known=known)]
     assert found == ["c8", "c7"]
-    assert len(bunny.calls("CreditNotes")) == 1  # c8 c7 c6: the page reaches c7, the newest seen before
+    # c8 c7 c6: the page reaches c7, the newest seen before; the stop waits for Bunny to show it sorts (once a
+    # process: one note of the whole list oldest first, c1, one newest first, c8).
+    assert [c.variables["first"] for c in bunny.calls("CreditNotes")] == [3, 1, 1]
