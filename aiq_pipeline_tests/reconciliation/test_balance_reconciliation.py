@@ -241,3 +241,23 @@ def test_our_customer_codes() -> None:
         and not is_our_customer("BNYX")
         and not is_our_customer("ACME")
     )
+
+
+def test_a_negative_invoice_counts_as_the_credit_the_sync_posts_not_as_its_zero_amount_due() -> None:
+    """Found by running the randomized invoices through the reconciliation: an invoice whose total is negative (a
+    downgrade's proration) posts as a credit note alone, so AIQ owes the customer its amount, while Bunny shows it
+    with amountDue 0; counting that 0 listed every customer with a downgrade as differing by the credit."""
+    invoices = [
+        Invoice("1", D("100.00"), amount=D("100.00")),
+        Invoice("2", D("0.00"), amount=D("-20.35")),  # the emulator's (and the likeliest) reading: nothing due
+        Invoice("3", D("-5.00"), amount=D("-5.00")),  # should Bunny show the credit as due: counted once
+    ]
+    rows = [
+        Row(1, "BNY-1", "BUNNY-INV-1", D("100.00")),
+        Row(2, "BNY-1", "BUNNY-INVCR-2", D("-20.35")),
+        Row(3, "BNY-1", "BUNNY-INVCR-3", D("-5.00")),
+    ]
+    result = reconcile(invoices, [], [Balance("BNY-1", D("74.65"))], rows)
+    assert result.passed, result.differences
+    (row,) = result.rows
+    assert (row.bunny_amount_due, row.invoices) == (D("74.65"), 3)
