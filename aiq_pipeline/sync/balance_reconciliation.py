@@ -5,7 +5,8 @@ Bunny's side, per customer, is built from the documents the sync posts (so the t
 - the `amountDue` of the customer's invoices the sync posts: issued from the sync start date (or earlier when AIQ
   holds them: posted history), up to the as-at date, in a synced state, not a component of a consolidated
   invoice. Bunny's `amountDue` is the invoice less account credit applied, payments applied and write-offs
-  (aiq_pipeline/bunny/MONEY.md, UNVERIFIED);
+  (aiq_pipeline/bunny/MONEY.md, UNVERIFIED). An invoice whose total is negative counts at that total: the sync
+  posts it as a credit note the customer keeps, where Bunny's `amountDue` shows nothing due;
 - less the money of the customer's received payments (SUCCEEDED or DISPUTED, received from the sync start date up
   to the as-at date) that is applied to no invoice: `amountUnapplied` (an overpayment, left on the account in AIQ
   too). When Bunny leaves `amountUnapplied` out it is what the customer paid (the `payment_amount` reading) less
@@ -245,6 +246,9 @@ def _bunny_side(
         if invoice.amount_due is None:
             entry.unknown.append(invoice.id)
             entry.by_currency[currency] += ZERO
+        elif to_cents(invoice.amount) < 0:
+            # A negative total posts as a credit note alone: the customer is owed it, though Bunny shows nothing due.
+            entry.by_currency[currency] += min(to_cents(invoice.amount_due), to_cents(invoice.amount))
         else:
             entry.by_currency[currency] += to_cents(invoice.amount_due)
     for payment in payments:
