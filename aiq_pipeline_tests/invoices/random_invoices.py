@@ -426,3 +426,15 @@ def audit(stack: Stack, rules: PostingRulesResource) -> InvoiceAudit:
     result.missing = [f"{what}: {refs}" for what, refs in expected.items() if not any(references[r] for r in refs)]
     result.unexpected = sorted(r for r in references if r not in allowed)
     return result
+
+
+def refunds_of_unpaid_invoices(stack: Stack) -> dict[str, Decimal]:
+    """Customer code -> the REFUND credit notes' gross on invoices no money paid: every refund of this scenario,
+    which takes no payments (asserted)."""
+    store = stack.emulators.bunny.store
+    assert not [p for p in store.tenant.payments if p.entity_id == "1"], "the invoices scenario takes no payments"
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for note in store.tenant.credit_notes:
+        if note.entity_id == "1" and note.kind == "REFUND" and note.issued_at and note.issued_at >= sync_start():
+            out[customer_code(note.account_id)] += cents(note.amount)
+    return dict(out)
