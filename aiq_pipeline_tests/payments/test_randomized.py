@@ -20,7 +20,10 @@ in-doubt) exceptions retried. Then:
 - no pair of documents is allocated beyond what Bunny applied between them (read from the AIQ emulator's allocations),
   nor more than once, and every document's outstanding amount is its gross less its allocations;
 - each invoice's AIQ outstanding amount is Bunny's amount due (under wiki_table, plus the fees and account credit AIQ
-  will not allocate to an invoice).
+  will not allocate to an invoice);
+- the product's own checks agree: every posting run's totals check and every posted partition's `totals_match`, and
+  the monthly reconciliation of the month in progress whole (documents, receipts and refunds per bank day, customer
+  balances).
 
 The default run is one seed per allocation reading (a fresh seed each time); the slow variant runs 60 steps.
 Replaying: the test prints its seed; AIQ_PIPELINE_PAYMENTS_SEED=<seed> runs that seed (with the same test id, which
@@ -37,9 +40,9 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -48,6 +51,7 @@ from aiq_pipeline.operations.sync import retry
 from aiq_pipeline.sync.identity import account_credit_reference, invoice_reference
 from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES, PAYMENTS
 from aiq_pipeline_tests.payments.driving import Daemon, aiq_by_reference
+from aiq_pipeline_tests.payments.product_checks import posted_totals, reconcile_months
 from aiq_pipeline_tests.payments.random_payments import (
     SEED_VARIABLE,
     STEPS_VARIABLE,
@@ -65,10 +69,8 @@ from aiq_pipeline_tests.payments.random_payments import (
     steps_wanted,
     unmapped_allowed,
 )
+from aiq_pipeline_tests.pipeline.conftest import Stack
 from aiq_pipeline_tests.pipeline.helpers import REWRITE_FLAG
-
-if TYPE_CHECKING:
-    pass
 
 PAIRS = ["debit_credit", "wiki_table"]
 
@@ -116,6 +118,23 @@ def _scenario(tmp_path: Path, request: pytest.FixtureRequest, pairs: str, steps:
             f"steps {ran:.0f} s, total {time.monotonic() - started:.0f} s"
         )
         assert not result.problems(), f"seed {seed}: {result.problems()}\n{log.tail()}"
+        _the_products_checks_agree(stack, seed, log)
+
+
+def _the_products_checks_agree(stack: Stack, seed: int, log: Log) -> None:
+    """What the product itself tells finance: every run's totals green, and the month in progress (every document
+    here is issued today) reconciled whole: documents, receipts and refunds per bank day, customer balances."""
+    totals = posted_totals(stack.instance)
+    assert totals.checked and totals.runs, f"seed {seed}: no totals check recorded"
+    assert not totals.problems, f"seed {seed}: posting runs' totals differ: {totals.problems}\n{log.tail()}"
+    today = date.today()
+    (month,) = reconcile_months(stack, today, today)
+    log.say(f"RECONCILED seed {seed}: {month.description}")
+    assert month.balances, f"seed {seed}: no customer balance compared: {month.description}"
+    assert month.passed, (
+        f"seed {seed}: {month.description}\ndocuments {month.documents}\nbank {month.bank}\n"
+        f"balances {[r for r in month.balances if not r['passed']]}"
+    )
 
 
 @pytest.mark.parametrize("pairs", PAIRS)
