@@ -39,6 +39,7 @@ class Invoice:
     number: str | None = None
     updated_at: datetime = datetime(2026, 6, 20, 12, 0)  # a voided invoice's void day (Bunny has no void date)
     credits: Decimal | None = None
+    merged_to_invoice_id: str | None = None
 
     @property
     def is_postable(self) -> bool:
@@ -417,3 +418,23 @@ def test_a_zero_value_invoice_is_not_missing_when_aiq_holds_nothing_and_must_mat
     assert result.passed and result.optional_absent == 1
     held = run(invoices=[trial], aiq=[posted(80, "BUNNY-INV-40", "1.00", "0.23")])
     assert only(held).problem == Problem.AMOUNTS_DIFFER
+
+
+def test_a_combined_invoice_shown_consolidated_is_expected_once_and_its_components_never() -> None:
+    """Found by running the randomized invoices through the reconciliation under the `combined_consolidated` reading
+    of Bunny's consolidated billing (MONEY.md): the combined invoice is CONSOLIDATED and the planner posts it, but the
+    reconciliation took it as never posted (NOT_EXPECTED) and left it out of Bunny's totals."""
+    combined = Invoice("9", state="CONSOLIDATED")
+    merged = Invoice("7", state="MERGED", merged_to_invoice_id="9")
+    component = Invoice("8", state="CONSOLIDATED", merged_to_invoice_id="9")  # the other reading's component
+    result = run(invoices=[combined, merged, component], aiq=[posted(11, "BUNNY-INV-9", "100", "23")])
+    assert result.passed, result.differences
+    assert result.matched_documents == 1
+    assert only(run(invoices=[combined, merged, component])).external_reference == "BUNNY-INV-9"
+    held = only(
+        run(
+            invoices=[combined, component],
+            aiq=[posted(11, "BUNNY-INV-9", "100", "23"), posted(12, "BUNNY-INV-8", "1", "0")],
+        )
+    )
+    assert held.external_reference == "BUNNY-INV-8"
