@@ -2,10 +2,11 @@
 
 What AIQ should hold for each Bunny document (references from `identity`, dates as the posters use them):
 
-- a postable invoice (released, not voided): one SI `BUNNY-INV-<id>` with its net, tax and gross; where its credit
-  lines exceed a group's charges, that SI less its remainder SN `BUNNY-INVCR-<id>`, and for an invoice whose total
-  is negative the SN alone (signed: Bunny's totals are then negative). A voided invoice's reversal likewise is the
-  SN `BUNNY-VOID-<id>` less its remainder SI `BUNNY-VOIDCR-<id>`. Either counts as one document on both sides;
+- a postable invoice (released, not voided; or a consolidation's combined invoice shown CONSOLIDATED): one SI
+  `BUNNY-INV-<id>` with its net, tax and gross; where its credit lines exceed a group's charges, that SI less its
+  remainder SN `BUNNY-INVCR-<id>`, and for an invoice whose total is negative the SN alone (signed: Bunny's totals
+  are then negative). A voided invoice's reversal likewise is the SN `BUNNY-VOID-<id>` less its remainder SI
+  `BUNNY-VOIDCR-<id>`. Either counts as one document on both sides;
 - a zero-value invoice (a trial, a 100 % coupon): nothing, as the planner posts it (or, configured to post it, the
   SI; either way not a difference);
 - an issued credit note: one SN `BUNNY-CN-<id>` with its net, tax and gross;
@@ -50,6 +51,7 @@ from aiq_pipeline.sync.balance_reconciliation import BalanceReconciliation
 from aiq_pipeline.sync.bank_reconciliation import BankReconciliation
 from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES, void_day
+from aiq_pipeline.sync.documents.invoice import CONSOLIDATED
 from aiq_pipeline.sync.identity import (
     CREDIT_NOTE_PREFIX,
     INVOICE_PREFIX,
@@ -445,8 +447,10 @@ class _Builder:
             self.check_one(replace(expected, required=False), self.take_plan(expected), KIND_INVOICE)
         elif invoice.state == VOIDED:
             self.check_void(expected, _reversal(invoice, self.readings))
-        elif invoice.is_postable:
-            # A zero-value invoice (a trial, a 100 % coupon) posts nothing unless configured to: AIQ may lack it.
+        elif invoice.is_postable or (invoice.state == CONSOLIDATED and invoice.merged_to_invoice_id is None):
+            # CONSOLIDATED and merged into none: the combined invoice under one reading of consolidation (MONEY.md),
+            # which the planner posts. A zero-value invoice (a trial, a 100 % coupon) posts nothing unless
+            # configured to: AIQ may lack it.
             zero = expected.amounts.net == expected.amounts.tax == expected.amounts.gross == ZERO
             self.check_one(replace(expected, required=required and not zero), self.take_plan(expected), KIND_INVOICE)
         else:
