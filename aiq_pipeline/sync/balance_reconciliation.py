@@ -6,7 +6,8 @@ Bunny's side, per customer, is built from the documents the sync posts (so the t
   holds them: posted history), up to the as-at date, in a synced state, not a component of a consolidated
   invoice. Bunny's `amountDue` is the invoice less account credit applied, payments applied and write-offs
   (aiq_pipeline/bunny/MONEY.md, UNVERIFIED). An invoice whose total is negative counts at that total: the sync
-  posts it as a credit note the customer keeps, where Bunny's `amountDue` shows nothing due;
+  posts it as a credit note the customer keeps, where Bunny's `amountDue` shows nothing due. An invoice voided
+  after it was posted (AIQ holds it or its reversal) counts at 0, the pair's sum;
 - less the money of the customer's received payments (SUCCEEDED or DISPUTED, received from the sync start date up
   to the as-at date) that is applied to no invoice: `amountUnapplied` (an overpayment, left on the account in AIQ
   too). When Bunny leaves `amountUnapplied` out it is what the customer paid (the `payment_amount` reading) less
@@ -38,11 +39,12 @@ from typing import Protocol
 
 from aiq_pipeline.sync.bank_reconciliation import NET_OF_FEES, is_received, received_on
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
-from aiq_pipeline.sync.identity import CUSTOMER_PREFIX, invoice_reference, payment_reference
+from aiq_pipeline.sync.identity import CUSTOMER_PREFIX, invoice_reference, payment_reference, void_reference
 from aiq_pipeline.sync.inputs import BunnyPayment
 from aiq_pipeline.sync.money import ZERO, money_sum, to_cents
 
 OUR_REFERENCE_PREFIX = "BUNNY-"
+VOIDED = "VOIDED"
 
 
 class BalanceProblem(StrEnum):
@@ -230,7 +232,11 @@ def _bunny_side(
     owed: dict[str, _Owed] = defaultdict(_Owed)
     for invoice in invoices:
         reference = invoice_reference(invoice.id)
-        if invoice.state not in SYNCED_INVOICE_STATES or invoice.merged_to_invoice_id is not None:
+        # Voided after it was posted: its SI and reversal stay in AIQ, nothing due together; counted at 0 so the
+        # customer holding them is compared, not listed as AIQ's alone.
+        pair = {reference.upper(), void_reference(invoice.id).upper()}
+        voided_pair = invoice.state == VOIDED and bool(pair & held.keys())
+        if (invoice.state not in SYNCED_INVOICE_STATES and not voided_pair) or invoice.merged_to_invoice_id is not None:
             continue
         if not _in_scope(invoice.issued_at, reference, held, sync_start, as_of):
             continue
@@ -243,7 +249,9 @@ def _bunny_side(
         entry.accounts.add(invoice.account_id)
         entry.invoices += 1
         currency = _upper(invoice.currency_code)
-        if invoice.amount_due is None:
+        if voided_pair:
+            entry.by_currency[currency] += ZERO
+        elif invoice.amount_due is None:
             entry.unknown.append(invoice.id)
             entry.by_currency[currency] += ZERO
         elif to_cents(invoice.amount) < 0:
