@@ -555,14 +555,14 @@ class PostingService:
         """What AIQ holds of `parts` (document, transaction id; the first is AIQ's main one, read as `main`) as one
         total signed as Bunny's document (a remainder credit note subtracts from its invoice); None when that is
         the main document as it is: one of the kind's own type, or not a sales document (no other AIQ call then)."""
-        sales = [(d, tid) for d, tid in parts if d.target in _SALES_DOCUMENTS]
-        if not sales or (len(sales) == 1 and sales[0][0].target == own):
+        first_doc, first = parts[0]
+        together = [(d, tid) for d, tid in parts if _family(d.target) == _family(first_doc.target)]
+        if len(together) == 1 and first_doc.target == own:
             return None
-        first = parts[0][1]
         return combined(
             [
                 (1 if d.target == own else -1, d.reference, main if tid == first else self._aiq_totals(tid, d))
-                for d, tid in sales
+                for d, tid in together
             ]
         )
 
@@ -571,13 +571,17 @@ class PostingService:
 _SALES_DOCUMENTS = frozenset({AiqTarget.SALES_INVOICE, AiqTarget.SALES_CREDIT_NOTE})
 
 
+def _family(target: AiqTarget | str) -> str:
+    """Documents of one family carry a Bunny document's totals between them: a sales invoice and credit note (an
+    invoice's remainder), or the parts of one kind's credit journals (account credit applied in steps)."""
+    return "sales" if target in _SALES_DOCUMENTS else str(target)
+
+
 def _verified_documents(r: _Ready) -> list[PlannedDocument]:
-    """The plan's documents whose AIQ totals are compared with Bunny's: its main one, with the others of the sales
-    types when it is one (an invoice's remainder credit note, a void's reversal of that remainder)."""
+    """The plan's documents whose AIQ totals are compared with Bunny's: its main one, with the others of its family
+    (an invoice's remainder credit note, a void's reversal of that remainder, the earlier parts of account credit)."""
     main = r.plan.main
-    if main.target not in _SALES_DOCUMENTS:
-        return [main]
-    return [main, *(d for d in r.plan.documents[1:] if d.target in _SALES_DOCUMENTS)]
+    return [main, *(d for d in r.plan.documents[1:] if _family(d.target) == _family(main.target))]
 
 
 def _found(reference: str, summary: TransactionSummary) -> PostedDocument:

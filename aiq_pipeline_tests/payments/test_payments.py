@@ -20,6 +20,7 @@ from aiq_pipeline.sync.identity import (
 )
 from aiq_pipeline_tests.pair_names import PAYMENTS
 from aiq_pipeline_tests.payments.conftest import FEES_ACCOUNT, START
+from aiq_pipeline_tests.payments.product_checks import posted_totals
 from aiq_pipeline_tests.payments.driving import (
     Daemon,
     aiq_by_reference,
@@ -178,3 +179,6 @@ def test_account_credit_applied_to_an_invoice_settles_it_in_aiq(stack: Stack) ->
     (more,) = aiq_by_reference(stack, account_credit_reference(invoice) + "-2")
     assert abs(more.control_amount) == Decimal("5.00")
     assert aiq_customer_balances(stack)[CUSTOMER] == bunny_customer_balances(stack)[CUSTOMER]
+    # The totals check compares Bunny's credit (20.00) with the parts combined; before, the new part alone: 5.00.
+    totals = posted_totals(stack.instance)
+    assert totals.checked >= 2 and totals.problems == [], totals.problems
