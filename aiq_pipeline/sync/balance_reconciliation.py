@@ -39,7 +39,14 @@ from typing import Protocol
 
 from aiq_pipeline.sync.bank_reconciliation import NET_OF_FEES, is_received, received_on
 from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
-from aiq_pipeline.sync.identity import CUSTOMER_PREFIX, invoice_reference, payment_reference, void_reference
+from aiq_pipeline.sync.identity import (
+    CUSTOMER_PREFIX,
+    invoice_credit_reference,
+    invoice_reference,
+    payment_reference,
+    void_credit_reference,
+    void_reference,
+)
 from aiq_pipeline.sync.inputs import BunnyPayment
 from aiq_pipeline.sync.money import ZERO, money_sum, to_cents
 
@@ -213,10 +220,20 @@ def _outstanding(rows: Iterable[AiqLedgerRow]) -> tuple[dict[str, Decimal | None
     return total, other
 
 
-def _in_scope(day: date | None, reference: str, held: Mapping[str, str], sync_start: date | None, as_of: date) -> bool:
+def _in_scope(day: date | None, posted: bool, sync_start: date | None, as_of: date) -> bool:
+    """Up to the as-at date, and from the sync start unless AIQ holds it (`posted`: history posted before)."""
     if day is None or day > as_of:
         return False
-    return sync_start is None or day >= sync_start or reference.upper() in held
+    return sync_start is None or day >= sync_start or posted
+
+
+def _held_of(invoice_id: str, held: Mapping[str, str]) -> tuple[str | None, bool]:
+    """The customer code AIQ holds the invoice under (its SI, or for a negative invoice its SN alone; None: neither),
+    and whether AIQ holds any of the invoice or its reversal (the SN, or for a negative invoice the SI alone)."""
+    own = [r.upper() for r in (invoice_reference(invoice_id), invoice_credit_reference(invoice_id))]
+    reversal = [r.upper() for r in (void_reference(invoice_id), void_credit_reference(invoice_id))]
+    code = next((held[r] for r in own if r in held), None)
+    return code, code is not None or any(r in held for r in reversal)
 
 
 def _bunny_side(
@@ -231,18 +248,17 @@ def _bunny_side(
 ) -> dict[str, _Owed]:
     owed: dict[str, _Owed] = defaultdict(_Owed)
     for invoice in invoices:
-        reference = invoice_reference(invoice.id)
-        # Voided after it was posted: its SI and reversal stay in AIQ, nothing due together; counted at 0 so the
+        held_under, any_held = _held_of(invoice.id, held)
+        # Voided after it was posted: it and its reversal stay in AIQ, nothing due together; counted at 0 so the
         # customer holding them is compared, not listed as AIQ's alone.
-        pair = {reference.upper(), void_reference(invoice.id).upper()}
-        voided_pair = invoice.state == VOIDED and bool(pair & held.keys())
+        voided_pair = invoice.state == VOIDED and any_held
         if (invoice.state not in SYNCED_INVOICE_STATES and not voided_pair) or invoice.merged_to_invoice_id is not None:
             continue
-        if not _in_scope(invoice.issued_at, reference, held, sync_start, as_of):
+        if not _in_scope(invoice.issued_at, held_under is not None, sync_start, as_of):
             continue
-        if to_cents(invoice.amount) == 0 and reference.upper() not in held:
+        if to_cents(invoice.amount) == 0 and held_under is None:
             continue  # a zero-value invoice AIQ does not hold owes nothing (and may never post)
-        code = held.get(reference.upper()) or account_codes.get(invoice.account_id)
+        code = held_under or account_codes.get(invoice.account_id)
         if code is None:
             continue  # an ambiguous account: listed apart
         entry = owed[code]
@@ -261,7 +277,9 @@ def _bunny_side(
             entry.by_currency[currency] += to_cents(invoice.amount_due)
     for payment in payments:
         reference = payment_reference(payment.id)
-        if not is_received(payment) or not _in_scope(received_on(payment), reference, held, sync_start, as_of):
+        if not is_received(payment) or not _in_scope(
+            received_on(payment), reference.upper() in held, sync_start, as_of
+        ):
             continue
         account = payment.account_id or (payment.account.id if payment.account else "")
         code = held.get(reference.upper()) or account_codes.get(account)

@@ -276,3 +276,22 @@ def test_a_customer_whose_only_documents_are_a_voided_pair_agrees_at_zero() -> N
     half = [Row(1, "BNY-1", "BUNNY-INV-4", D("123.00"))]
     (row,) = reconcile(voided, [], [Balance("BNY-1", D("123.00"))], half, aiq_customers=["BNY-1"]).differences
     assert (row.problem, row.bunny_amount_due) == (BalanceProblem.BALANCE_DIFFERS, D("0.00"))
+
+
+def test_a_customer_whose_only_documents_are_a_voided_negative_invoices_pair_agrees_at_zero() -> None:
+    """A negative invoice posts as its credit note alone (INVCR) and its void as the reversal of that (VOIDCR): the
+    pair is recognised by those references too (found in review)."""
+    voided = [Invoice("4", D("0.00"), amount=D("-20.35"), state="VOIDED")]
+    pair = [Row(1, "BNY-1", "BUNNY-INVCR-4", D("0.00")), Row(2, "BNY-1", "BUNNY-VOIDCR-4", D("0.00"))]
+    result = reconcile(voided, [], [Balance("BNY-1", D("0.00"))], pair, aiq_customers=["BNY-1"])
+    assert [r.problem for r in result.differences] == [], result.differences
+    (row,) = result.rows
+    assert (row.bunny_amount_due, row.aiq_balance, row.invoices) == (D("0.00"), D("0.00"), 1)
+
+
+def test_a_negative_invoice_of_posted_history_counts_as_its_credit_note() -> None:
+    """Issued before the sync start and held by AIQ as its INVCR (posted history): it counts, like a positive one."""
+    invoices = [Invoice("5", D("0.00"), amount=D("-20.35"), issued_at=date(2026, 5, 2))]
+    rows = [Row(1, "BNY-1", "BUNNY-INVCR-5", D("-20.35"))]
+    result = reconcile(invoices, [], [Balance("BNY-1", D("-20.35"))], rows, sync_start=date(2026, 6, 1))
+    assert result.passed, result.differences
