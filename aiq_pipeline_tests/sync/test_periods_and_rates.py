@@ -145,3 +145,13 @@ def test_an_invoice_whose_total_is_negative_takes_bunnys_own_conversion(signed: 
     usd = invoice(a, b, currency_code="USD", base_currency_total=base)
     p = plan(usd, dataclasses.replace(SETTINGS, exchange_rates={"USD": D("1.17")}))
     assert (p.main.exchange_rate, p.exchange_rate_source) == (D("0.92"), "bunny")
+
+
+def test_a_base_total_of_zero_is_no_conversion_and_the_configured_rate_is_taken() -> None:
+    """Should Bunny show a negative invoice's base total as 0 (UNVERIFIED), that is no rate: before, it read as a rate
+    of 0, NO_EXCHANGE_RATE on every retry, the configured rate never reached (found in review)."""
+    a = item("a", amount="20.00", tax="4.60")
+    b = item("b", amount="-50.00", tax="-11.50", is_coupon=True)
+    usd = invoice(a, b, currency_code="USD", base_currency_total=D("0"))
+    p = plan(usd, dataclasses.replace(SETTINGS, exchange_rates={"USD": D("1.17")}))
+    assert (p.main.exchange_rate, p.exchange_rate_source) == (D("1.17"), "configured")

@@ -120,7 +120,7 @@ def _credited_view(
 ) -> _CreditedInvoice:
     subtotal, tax, amount = totals
     base_total = None
-    if invoice.base_currency_total is not None and invoice.amount:
+    if invoice.base_currency_total and invoice.amount:
         # Bunny's own conversion, scaled: the planner divides it by `amount` again, giving the invoice's rate.
         base_total = invoice.base_currency_total * amount / invoice.amount
     return _CreditedInvoice(

@@ -36,8 +36,9 @@ def exchange_rate(
     if currency == ledger.base_currency:
         return ONE, RATE_BASE
     bunny_base = (invoice.base_currency_code or "").strip().upper()
-    if bunny_base == ledger.base_currency and invoice.base_currency_total is not None and invoice.amount:
-        # Magnitudes: whether Bunny signs a negative invoice's base total is UNVERIFIED, and the rate is the same.
+    if bunny_base == ledger.base_currency and invoice.base_currency_total and invoice.amount:
+        # Magnitudes: whether Bunny signs a negative invoice's base total is UNVERIFIED, and the rate is the same;
+        # a base total of 0 is no conversion (a rate of 0 would block every retry).
         rate = (abs(invoice.base_currency_total) / abs(invoice.amount)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
         return rate, RATE_BUNNY
     return known_rate(currency, settings)
