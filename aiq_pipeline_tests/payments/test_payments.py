@@ -20,7 +20,6 @@ from aiq_pipeline.sync.identity import (
 )
 from aiq_pipeline_tests.pair_names import PAYMENTS
 from aiq_pipeline_tests.payments.conftest import FEES_ACCOUNT, START
-from aiq_pipeline_tests.payments.product_checks import posted_totals
 from aiq_pipeline_tests.payments.driving import (
     Daemon,
     aiq_by_reference,
@@ -31,6 +30,7 @@ from aiq_pipeline_tests.payments.driving import (
     statuses,
     take_payment,
 )
+from aiq_pipeline_tests.payments.product_checks import posted_totals
 from aiq_pipeline_tests.pipeline.conftest import Stack
 
 CUSTOMER = customer_code("1")
