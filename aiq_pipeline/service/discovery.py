@@ -64,11 +64,11 @@ def moment_text(moment: datetime | None) -> str | None:
 class Cursor:
     watermark: datetime | None = None
     resume: bool = False  # the look stopped at its cap, inside the watermark's moment: the next reads all of that
-    # Where a look that read more than a page started: the next look reads from there again, once. Whether Bunny's
-    # cursors are positions (graphql-ruby's default, the emulator's) is UNVERIFIED; if they are, an invoice read on
-    # one page that leaves the list (voided) before the next page is asked for moves every later row up one place,
-    # and the next page's first row is never seen. With cursors that hold their place, the read again costs only
-    # its requests.
+    # Where a look from behind the sweeps' reach started: the next look reads from there again (`next_reread_from`).
+    # Whether Bunny's cursors are positions (graphql-ruby's default, the emulator's) is UNVERIFIED; if they are, an
+    # invoice read on one page that leaves the list (voided) before the next page is asked for moves every later row
+    # up one place, and the next page's first row is never seen. With cursors that hold their place, the read again
+    # costs only its requests.
     reread_from: datetime | None = None
 
     @classmethod
@@ -107,16 +107,20 @@ def next_reread_from(
     watermark: datetime | None,
     *,
     read: int,
-    page_size: int | None,
+    paged: bool,
     sweep_window: timedelta | None,
+    last_watermark: datetime | None,
     rereading: bool,
 ) -> datetime | None:
-    """Where the next look reads again from (a cursor's `reread_from`, see `Cursor`): `since`, when this look read
-    more than `page_size` (`read` rows) from further back than the next sweep reads (`sweep_window` behind the new
-    `watermark`). Once: a reading again (`rereading`) that spans pages too is not read a third time."""
-    paged = page_size is not None and read > page_size and not rereading
-    behind_sweep = since is not None and watermark is not None and since < watermark - (sweep_window or timedelta(0))
-    return since if paged and behind_sweep else None
+    """Where the next look reads again from (a cursor's `reread_from`, see `Cursor`): where this look (a sensor's,
+    `paged`) first read what it read once only (`since`; for a reading again, the last look's watermark), when that
+    lies further back than the next sweep reads (`sweep_window` behind the new `watermark`) and the look read anything
+    (`read` rows). Not only a look of more than a page of rows: Bunny's pages also carry rows the client drops (its
+    filter's margin, other states), so the rows kept do not tell how many pages it served. A reading again that found
+    nothing newer asks for none."""
+    first = last_watermark if rereading else since
+    behind_sweep = first is not None and watermark is not None and first < watermark - (sweep_window or timedelta(0))
+    return first if paged and read > 0 and behind_sweep else None
 
 
 def issued_in_scope(issued_at: date | None, start_date: date | None) -> bool:
@@ -145,11 +149,11 @@ def discover_released_invoices(
     since: datetime | None,
     limit: int,
     start_date: date | None = None,
-    page_size: int | None = None,
+    paged: bool = False,
     sweep_window: timedelta | None = None,
 ) -> Discovery:
-    """The invoices released since `since` (None: all) that have no partition yet, at most `limit` of them. A look
-    that reads more than `page_size` from further back than the next sweep reads (`sweep_window` behind the new
+    """The invoices released since `since` (None: all) that have no partition yet, at most `limit` of them. A
+    sensor's look (`paged`) that reads from further back than the next sweep reads (`sweep_window` behind the new
     watermark) asks the next look to read from its start again (`Cursor.reread_from`)."""
     rereading = cursor.reread_from is not None
     since = cursor.since(since)
@@ -183,7 +187,13 @@ def discover_released_invoices(
     reread = None
     if not more:
         reread = next_reread_from(
-            since, watermark, read=len(refs), page_size=page_size, sweep_window=sweep_window, rereading=rereading
+            since,
+            watermark,
+            read=len(refs),
+            paged=paged,
+            sweep_window=sweep_window,
+            last_watermark=cursor.watermark,
+            rereading=rereading,
         )
     return Discovery(
         new_invoice_ids=[r.id for r in taken],

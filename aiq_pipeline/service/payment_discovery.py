@@ -49,8 +49,8 @@ class PaymentCursor:
     # may stop paging (`BunnyClient.iter_payments`' `newest_known`).
     payments_newest: datetime | None = None
     credited_newest: datetime | None = None
-    # Where the next look reads both lists again from, once, after one of them read more than a page from behind the
-    # sweep's window: a credited invoice can leave `credits > 0` between two pages (see `discovery.Cursor`).
+    # Where the next look reads both lists again from, after a look from behind the sweep's window: a credited invoice
+    # can leave `credits > 0` between two pages (see `discovery.Cursor`, `next_reread_from`).
     reread_from: datetime | None = None
 
     @classmethod
@@ -129,13 +129,13 @@ def discover_payments(
     overlap: timedelta = timedelta(0),
     coming: Collection[str] = (),
     since: datetime | None = None,
-    page_size: int | None = None,
+    paged: bool = False,
 ) -> PaymentDiscovery:
     """`credited`: invoices updated in the same window (those with account credit applied get a partition);
     `overlap`: how far behind the watermark the next look reads again (what `seen` keeps); `coming`: invoices without
-    a partition yet that the invoices sensor will pick up (`coming_invoices`): a payment of one waits for it. A look
-    from `since` in which a list read more than `page_size` from behind the next sweep asks the next look to read
-    from its start again (`PaymentCursor.reread_from`)."""
+    a partition yet that the invoices sensor will pick up (`coming_invoices`): a payment of one waits for it. A
+    sensor's look (`paged`) from `since` that read from behind the next sweep asks the next look to read from its
+    start again (`PaymentCursor.reread_from`)."""
     payments = sorted(payments, key=lambda p: (p.updated_at, p.id))
     refs = sorted(credited, key=lambda r: (r.updated_at, r.id))
     known = set(known_keys)
@@ -149,7 +149,13 @@ def discover_payments(
     read = max(len(payments), len(refs))
     rereading = cursor.reread_from is not None
     reread = next_reread_from(
-        since, watermark, read=read, page_size=page_size, sweep_window=overlap, rereading=rereading
+        since,
+        watermark,
+        read=read,
+        paged=paged,
+        sweep_window=overlap,
+        last_watermark=cursor.watermark,
+        rereading=rereading,
     )
     return PaymentDiscovery(
         new_keys=new_keys,

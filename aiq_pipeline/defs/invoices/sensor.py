@@ -47,7 +47,7 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
                 since=since,
                 limit=sync_settings.max_invoices_per_tick,
                 start_date=start,
-                page_size=client.page_size,
+                paged=True,
                 sweep_window=tick.window,
             )
         if found.rejected_keys:

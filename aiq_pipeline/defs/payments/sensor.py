@@ -84,7 +84,7 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
             overlap=tick.window,
             coming=coming,
             since=since,
-            page_size=client.page_size,
+            paged=True,
         )
         if found.rejected_keys:
             context.log.error("payment keys that cannot be partition keys, not synced: %s", found.rejected_keys)
