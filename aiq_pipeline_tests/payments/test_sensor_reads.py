@@ -211,6 +211,20 @@ def _remove_credit(stack: Stack, invoice_id: str) -> None:
         store.save()
 
 
+def _removing_between_pages(stack: Stack, gone: str, removed: list[str]) -> Any:
+    """`BunnyClient._query` that takes invoice `gone`'s credit off just before the first next page of credited
+    invoices is asked for (noted in `removed`)."""
+    ask = BunnyClient._query
+
+    def removing(client: BunnyClient, document: Any, variables: Any = None) -> Any:
+        if not removed and document.operation == "CreditedInvoiceRefs" and (variables or {}).get("after"):
+            _remove_credit(stack, gone)
+            removed.append(gone)
+        return ask(client, document, variables)
+
+    return removing
+
+
 @pytest.mark.parametrize("mid_read", [True, False], ids=["removed_between_pages", "removed_before"])
 def test_a_credit_removed_between_two_pages_of_a_look_hides_no_other(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, mid_read: bool
@@ -233,13 +247,7 @@ def test_a_credit_removed_between_two_pages_of_a_look_hides_no_other(
     gone = newer[10]
     ask = BunnyClient._query
     removed: list[str] = []
-
-    def removing_between_pages(client: BunnyClient, document: Any, variables: Any = None) -> Any:
-        if not removed and document.operation == "CreditedInvoiceRefs" and (variables or {}).get("after"):
-            _remove_credit(stack, gone)
-            removed.append(gone)
-        return ask(client, document, variables)
-
+    removing_between_pages = _removing_between_pages(stack, gone, removed)
     if mid_read:
         monkeypatch.setattr(BunnyClient, "_query", removing_between_pages)
     else:
@@ -277,13 +285,7 @@ def test_a_look_whose_pages_carry_rows_the_client_drops_is_read_again_too(
     gone = margin[3]
     ask = BunnyClient._query
     removed: list[str] = []
-
-    def removing_between_pages(client: BunnyClient, document: Any, variables: Any = None) -> Any:
-        if not removed and document.operation == "CreditedInvoiceRefs" and (variables or {}).get("after"):
-            _remove_credit(stack, gone)
-            removed.append(gone)
-        return ask(client, document, variables)
-
+    removing_between_pages = _removing_between_pages(stack, gone, removed)
     monkeypatch.setattr(BunnyClient, "_query", removing_between_pages)
     daemon.tick(PAYMENTS, sweep=True)  # the catch-up look: two pages, about 52 rows kept
     monkeypatch.setattr(BunnyClient, "_query", ask)
