@@ -139,7 +139,7 @@ class BunnyClient:
         # Bunny URLs that refused an operation reading several lists at once (see `reference_lists`); shared like
         # `unsorted_lists`.
         self._combined_refused = combined_refused if combined_refused is not None else set()
-        self.combined_read_error: str | None = None  # the last combined read's error that named no limit
+        self.combined_read_error: str | None = None  # the last `reference_lists` call's error that named no limit
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -324,6 +324,7 @@ class BunnyClient:
         """Every currency, the entity's financial accounts and every price-list charge: one request while each list
         fits in a page (a longer list goes on with its own query from its `endCursor`). Fills the currency cache, so
         decoding documents afterwards asks no `currencies`."""
+        self.combined_read_error = None
         if self.combined_reads_refused:
             return self._reference_lists_one_by_one(entity_id)
         candidates = _account_filters(entity_id)

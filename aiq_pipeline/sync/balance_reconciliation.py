@@ -38,7 +38,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from aiq_pipeline.sync.bank_reconciliation import NET_OF_FEES, is_received, received_on
-from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES
+from aiq_pipeline.sync.documents.invoice import SYNCED_INVOICE_STATES, VOIDED
 from aiq_pipeline.sync.identity import (
     CUSTOMER_PREFIX,
     invoice_credit_reference,
@@ -51,7 +51,6 @@ from aiq_pipeline.sync.inputs import BunnyPayment
 from aiq_pipeline.sync.money import ZERO, money_sum, to_cents
 
 OUR_REFERENCE_PREFIX = "BUNNY-"
-VOIDED = "VOIDED"
 
 
 class BalanceProblem(StrEnum):

@@ -51,7 +51,7 @@ from aiq_pipeline.sync.balance_reconciliation import BalanceReconciliation
 from aiq_pipeline.sync.bank_reconciliation import BankReconciliation
 from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.documents.credit_note import ISSUED_CREDIT_NOTE_STATES, void_day
-from aiq_pipeline.sync.documents.invoice import CONSOLIDATED
+from aiq_pipeline.sync.documents.invoice import CONSOLIDATED, VOIDED
 from aiq_pipeline.sync.identity import (
     CREDIT_NOTE_PREFIX,
     INVOICE_PREFIX,
@@ -68,7 +68,6 @@ from aiq_pipeline.sync.reconciliation import totals_from_summary
 
 INVOICE_TYPE = "SI"
 CREDIT_NOTE_TYPE = "SN"
-VOIDED = "VOIDED"
 KIND_INVOICE = "invoice"
 KIND_CREDIT_NOTE = "credit_note"
 KIND_VOID = "void_reversal"

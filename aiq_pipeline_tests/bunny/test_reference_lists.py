@@ -200,13 +200,12 @@ def test_an_error_that_is_no_limit_reads_one_by_one_this_time_and_the_next_read_
     fake.handlers["FinancialAccounts"] = lambda v: {"financialAccounts": connection([], v)}
     fake.handlers["PriceListCharges"] = lambda v: {"priceListCharges": connection([], v)}
     refused: set[str] = set()
-    with fake.client(combined_refused=refused) as client:
+    with fake.client(combined_refused=refused) as client:  # one client: the error is of that read only
         finding = combined_reads_finding(client, "1")  # `doctor --probe`'s row reads what the run reads
         assert not client.combined_reads_refused
+        again = combined_reads_finding(client, "1")
     assert (finding.shows, finding.verdict) == ("cannot tell", Verdict.UNDETERMINED)
     assert "Internal error" in finding.evidence and "2 currencies" in finding.evidence
-    with fake.client(combined_refused=refused) as client:
-        again = combined_reads_finding(client, "1")
     assert (again.shows, again.verdict) == ("accepted", Verdict.AGREES)
     assert len(fake.calls("ReferenceLists")) == 2 and len(fake.calls("Currencies")) == 1
     assert refused == set()

@@ -53,6 +53,7 @@ NOTHING_TO_POST = "NOTHING_TO_POST"
 # invoice is CONSOLIDATED, under the other its components are; a component (merged into another invoice) is skipped
 # whatever its state, so both readings post each revenue once.
 CONSOLIDATED = "CONSOLIDATED"
+VOIDED = "VOIDED"
 SYNCED_INVOICE_STATES: frozenset[str] = frozenset(
     {"NOT_DUE", "DUE", "UNPAID", "PROCESSING_PAYMENT", "PAID", CONSOLIDATED}
 )
