@@ -16,8 +16,8 @@ retried until none is left. Then, from the emulators' own state (not the product
 - write-offs sit on the bad-debt account for exactly Bunny's written-off net;
 - the product's own checks agree: every posting run's totals check and every posted partition's `totals_match`,
   and the monthly reconciliation of each month from the sync start (documents, bank days; customer balances in the
-  month in progress, which differ by exactly the scenario's refunds of unpaid invoices: whether Bunny allows one is
-  unverified).
+  month in progress, which differ by exactly the scenario's refunds of unpaid invoices: Bunny's docs say a refund is
+  "up to the paid amount", MONEY.md; the emulator allows one).
 
 Replaying: the test prints its seed; AIQ_PIPELINE_INVOICES_SEED=<seed> runs that seed again,
 AIQ_PIPELINE_INVOICES_STEPS=<n> sets the number of steps (defaults: 24, slow 50).
@@ -109,7 +109,7 @@ def _the_products_checks_agree(stack: Stack, seed: int, log: Log) -> None:
         assert not month.bank, f"seed {seed}: {month.month}: {month.description}\n{month.bank}"
     (now,) = [m for m in months if m.balances]
     gap = refunds_of_unpaid_invoices(stack)
-    # A refund of an unpaid invoice (unverified whether Bunny allows one; its emulator does) leaves it due in Bunny,
+    # A refund of an unpaid invoice (Bunny's docs: "up to the paid amount"; its emulator allows one) leaves it due,
     # while the product settles the invoice with the credit in AIQ: AIQ's balance is Bunny's less exactly that refund.
     compared = {
         row["customer_code"]: (row["aiq_balance"], row["aiq_outstanding"], row["bunny_amount_due"])
