@@ -462,8 +462,8 @@ class DemoStack:
             return Settings.from_env(pair=pair.name)
 
     def release_interrupted_runs(self) -> None:
-        """Runs the last demo stopped mid-way (Ctrl-C) still hold the store pool's one slot and would block
-        every later run. No daemon uses this DAGSTER_HOME yet, so they cannot be alive: mark them failed and
+        """Runs the last demo stopped mid-way (Ctrl-C) still hold store pool slots and would block
+        later runs. No daemon uses this DAGSTER_HOME yet, so they cannot be alive: mark them failed and
         free their slots. Queued runs stay queued; the daemon launches them."""
         assert self.instance is not None
         interrupted = self.instance.get_runs(

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -51,3 +53,32 @@ def test_outcomes_upsert_counts_attempts_and_keeps_money_exact(store):
 
 def test_repr_hides_postgres_password():
     assert "s3cret" not in repr(Store("postgresql://user:s3cret@db:5432/aiq"))
+
+
+def test_a_duckdb_session_lets_another_process_write_between_its_transactions(tmp_path):
+    """Two posting runs share the DuckDB file: a batch's session must keep another run out only for the length of
+    each transaction, never while it waits on AIQ or Bunny (DuckDB admits one process per file)."""
+    store = Store(tmp_path / "store.duckdb")
+    # Another run's write, with no retry: it fails at once if the file is held.
+    writer = "import duckdb, sys\nduckdb.connect(sys.argv[1]).execute('CREATE TABLE other_run (x INT)')\n"
+    with store.session() as session:
+        journal = PostingJournal(session, "E1")
+        journal.record_outcomes([OutcomeRecord("INV1", "invoice", "posted")])
+        other = subprocess.run([sys.executable, "-c", writer, store.location], capture_output=True, text=True)
+        assert other.returncode == 0, other.stderr
+        journal.record_outcomes([OutcomeRecord("INV2", "invoice", "posted")])
+    assert [r["claim_key"] for r in store.query("SELECT claim_key FROM posting_outcomes ORDER BY 1")] == [
+        "INV1",
+        "INV2",
+    ]
+    assert store.query("SELECT COUNT(*) AS n FROM other_run") == [{"n": 0}]
+
+
+def test_a_duckdb_transaction_holds_the_file_until_it_commits(tmp_path):
+    """Within a transaction the file stays held, so its statements commit together and nobody interleaves."""
+    store = Store(tmp_path / "store.duckdb")
+    probe = "import duckdb, sys\ntry:\n    duckdb.connect(sys.argv[1])\nexcept duckdb.IOException:\n    sys.exit(3)\n"
+    with store.session() as session, session.transaction() as conn:
+        conn.execute("SELECT 1")
+        held = subprocess.run([sys.executable, "-c", probe, store.location], capture_output=True, text=True)
+    assert held.returncode == 3, held.stderr

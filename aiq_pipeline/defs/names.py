@@ -39,8 +39,9 @@ class PairNames:
     def store_pool(self) -> str:
         """Every asset that writes the pair's store (and posts to AIQ) holds a slot of this pool.
 
-        DuckDB allows one writer process per file, so the local profile gives each pool one slot; PostgreSQL takes
-        more (deploy/dagster.production.yaml). Exactly-once does not depend on it: the journal's claims do that.
+        The local profile gives it two slots, as many as its runs (DuckDB's file is opened for one transaction at
+        a time, so runs take turns at it); production four (deploy/dagster.production.yaml). Exactly-once does not
+        depend on it: the journal's claims do that.
         """
         return f"{STORE_POOL}_{self.pair}" if self.prefixed else STORE_POOL
 

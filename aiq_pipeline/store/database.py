@@ -2,8 +2,8 @@
 
 Embedded default: one DuckDB file. Production: PostgreSQL, by giving a `postgresql://` URL instead of a
 path (the same SQL runs on both; placeholders are translated). DuckDB allows one process per file, so
-connections are held only as long as a piece of work needs them (a call, or a posting batch's `session()`),
-and opening retries briefly while another process (another run) holds the file.
+it is opened for one transaction at a time (never across a call to AIQ or Bunny), and opening retries briefly
+while another process (another run) holds the file: two posting runs interleave their transactions.
 
 On PostgreSQL many processes share the database, so: statements run in transactions (committed on success,
 rolled back on error); the schema is created once per schema version under an advisory lock (concurrent
@@ -16,7 +16,7 @@ repr, a log line or an error message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,15 +93,18 @@ def utcnow() -> datetime:
 
 
 class Session:
-    """One open connection to the store, held for a batch of work.
+    """The store for a batch of work. `execute` and `query` commit at once; `transaction()` groups statements so
+    they commit together or not at all.
 
-    DuckDB pays ~50 ms to open a file and write its checkpoint on close, so a posting run keeps one connection for
-    its whole batch instead of one per statement. `execute` and `query` commit at once; `transaction()` groups
-    statements so they commit together or not at all.
+    PostgreSQL: one connection held for the batch. DuckDB: the file is opened for each outermost transaction and
+    closed after it (`opener`), because DuckDB admits one process per file and a batch spends most of its time
+    waiting on AIQ and Bunny and writing Dagster's events: held for the batch, the file would keep every other
+    run out. Opening and closing costs some 20-50 ms, and a batch runs about two dozen transactions.
     """
 
-    def __init__(self, raw: Any, *, is_postgres: bool) -> None:
+    def __init__(self, raw: Any, *, is_postgres: bool, opener: Callable[[], Any] | None = None) -> None:
         self._raw = raw
+        self._opener = opener
         self.is_postgres = is_postgres
         self._in_transaction = False
 
@@ -110,6 +113,10 @@ class Session:
         if self._in_transaction:  # nested: part of the outer transaction
             yield self._connection()
             return
+        opened = self._raw is None
+        if opened:
+            assert self._opener is not None
+            self._raw = self._opener()
         self._in_transaction = True
         try:
             if self.is_postgres:
@@ -125,6 +132,8 @@ class Session:
                 self._raw.commit()
         finally:
             self._in_transaction = False
+            if opened:
+                self.close()
 
     def _connection(self) -> _Connection:
         return _PostgresConnection(self._raw) if self.is_postgres else self._raw
@@ -151,7 +160,9 @@ class Session:
             return _rows(conn.execute(sql, list(params)))
 
     def close(self) -> None:
-        self._raw.close()
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
 
 def _rows(cursor: Any) -> list[dict[str, Any]]:
@@ -175,13 +186,23 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A connection held until the block ends (see `Session`)."""
-        raw = self._open_postgres() if self.is_postgres else self._open_duckdb()
-        session = Session(raw, is_postgres=self.is_postgres)
+        """The store until the block ends (see `Session`)."""
+        if not self.is_postgres:
+            if not self._initialised:  # the first open creates the schema
+                self._open_duckdb().close()
+                self._initialised = True
+            session = Session(None, is_postgres=False, opener=self._open_duckdb)
+        else:
+            raw = self._open_postgres()
+            session = Session(raw, is_postgres=True)
+            try:
+                if not self._initialised:
+                    _ensure_postgres_schema(raw)
+                self._initialised = True
+            except BaseException:
+                session.close()
+                raise
         try:
-            if self.is_postgres and not self._initialised:
-                _ensure_postgres_schema(raw)
-            self._initialised = True
             yield session
         finally:
             session.close()

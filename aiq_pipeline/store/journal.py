@@ -13,7 +13,7 @@ look-up shows a new document at once is unverified, so the product must not depe
   until the deadline, not found) is resolved by looking in AIQ, never by writing on a guess.
 - **Outcomes.** Each document's latest outcome, for finance to query (`posting_outcomes`).
 
-Callers pass a `Session` (one held connection per batch); every method here is one short transaction. A batch's
+Callers pass a `Session` (the store for a batch); every method here is one short transaction. A batch's
 claims, write-aheads, recorded ids and outcomes each go in one statement of many rows (`..._many`): DuckDB runs one
 200-row upsert some 25 times faster than 200 one-row upserts. Rows are locked in key order, so concurrent runs never
 deadlock: claims are inserted in a transaction of their own, then locked in one ordered `SELECT ... FOR UPDATE`.
