@@ -235,3 +235,25 @@ def test_a_page_that_merely_looks_sorted_does_not_stop_the_reads_of_a_bunny_igno
     sensor.tick(sweep=True)
     sensor.tick()
     assert set(later) <= _partitions(stack), "never given a partition"
+
+
+def test_a_tick_reads_the_invoices_partitions_once(
+    stack: Stack, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 100,000 invoices the partition list is the tick's largest read: finding new invoices and finding those
+    to run again share one read of it."""
+    sensor = Sensor(stack)
+    _release_at(stack, now - timedelta(minutes=5), count=3)
+    sensor.tick()
+    _release_at(stack, now - timedelta(minutes=1), count=2)
+    reads: Counter[str] = Counter()
+    read = stack.instance.get_dynamic_partitions
+
+    def counting(partitions_def_name: str) -> Any:
+        reads[partitions_def_name] += 1
+        return read(partitions_def_name)
+
+    monkeypatch.setattr(stack.instance, "get_dynamic_partitions", counting)
+    sensor.tick()
+    assert reads[INVOICES.partitions_name] == 1
+    assert len(_partitions(stack)) == 5

@@ -38,11 +38,12 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
             # The looks start when the switch went on: by this machine's clock, not a Bunny stamp, so until Bunny's
             # first they read the sweep's window behind it.
             since = switch_on(instance, names) - tick.window
+        known = instance.get_dynamic_partitions(names.invoices.partitions_name)
         with bunny.open() as client:
             found = discover_released_invoices(
                 client,
                 entity_id=bunny.entity_id,
-                known_ids=instance.get_dynamic_partitions(names.invoices.partitions_name),
+                known_ids=known,
                 cursor=cursor,
                 since=since,
                 limit=sync_settings.max_invoices_per_tick,
@@ -53,7 +54,7 @@ def released_invoices_sensor(names: PairNames, default_status: dg.DefaultSensorS
         if found.rejected_keys:
             context.log.error("invoice ids that cannot be partition keys, not synced: %s", found.rejected_keys)
         runs = new_document_runs(names.invoices, found.new_invoice_ids, batch_size=sync_settings.batch_size, tag="post")
-        runs += rerun_requests(instance, names.invoices, batch_size=sync_settings.batch_size)
+        runs += rerun_requests(instance, names.invoices, batch_size=sync_settings.batch_size, keys=known)
         summary = (
             f"{len(found.new_invoice_ids)} new invoice(s), {len(runs)} run(s); syncing invoices issued from {start}"
             f" ({found.skipped_before_start} earlier left alone); {tick.reaped} dead run(s) marked failed"

@@ -135,31 +135,33 @@ def rerun_requests(
     *,
     batch_size: int,
     also_ready: Callable[[DocumentException], bool] = lambda _e: False,
+    keys: Sequence[str] | None = None,
 ) -> list[dg.RunRequest]:
     """One run per contiguous group of failed documents that may pass now, each failure retried once.
 
     Always: INTERRUPTED (their run died) and BEING_POSTED once the holding run is no longer active. `also_ready`
     adds a kind's own (e.g. a credit note whose invoice is now posted). A dismissed document is never run again
-    (`document_exceptions` leaves it out) until a person undismisses it.
+    (`document_exceptions` leaves it out) until a person undismisses it. `keys`: the asset's partitions, if the
+    sensor has just read them.
     """
     active = active_run_ids(instance)
+    keys = instance.get_dynamic_partitions(asset.partitions_name) if keys is None else keys
     ready = [
         e
-        for e in document_exceptions(instance, asset)
+        for e in document_exceptions(instance, asset, keys=keys)
         if e.reason_code == Reason.INTERRUPTED
         or (e.reason_code == Reason.BEING_POSTED and e.detail("held_by_run") not in active)
         or also_ready(e)
     ]
-    return _requests(instance, asset, ready, batch_size)
+    return _requests(asset, ready, batch_size, keys)
 
 
 def _requests(
-    instance: dg.DagsterInstance, asset: DocumentAsset, ready: Collection[DocumentException], batch_size: int
+    asset: DocumentAsset, ready: Collection[DocumentException], batch_size: int, order: Sequence[str]
 ) -> list[dg.RunRequest]:
     if not ready:
         return []
     attempt = {e.key: e.run_id or "?" for e in ready}
-    order = instance.get_dynamic_partitions(asset.partitions_name)
     return [
         document_run_request(
             asset.key,

@@ -55,8 +55,12 @@ class DocumentException:
         return data
 
 
-def partition_status(instance: dg.DagsterInstance, asset: DocumentAsset) -> dict[str, dg.AssetPartitionStatus | None]:
-    keys = instance.get_dynamic_partitions(asset.partitions_name)
+def partition_status(
+    instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str] | None = None
+) -> dict[str, dg.AssetPartitionStatus | None]:
+    """Each partition's status; `keys`: the asset's partitions if the caller has just read them (a sensor reads
+    100,000 keys once a tick, not once for each use)."""
+    keys = instance.get_dynamic_partitions(asset.partitions_name) if keys is None else keys
     if not keys:
         return {}
     found = instance.get_status_by_partition(asset.key, keys, asset.partitions) or {}
@@ -73,8 +77,8 @@ def invoice_partitions(instance: dg.DagsterInstance, invoices: DocumentAsset) ->
     )
 
 
-def failed_keys(instance: dg.DagsterInstance, asset: DocumentAsset) -> list[str]:
-    return [k for k, s in partition_status(instance, asset).items() if s == dg.AssetPartitionStatus.FAILED]
+def failed_keys(instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str] | None = None) -> list[str]:
+    return [k for k, s in partition_status(instance, asset, keys).items() if s == dg.AssetPartitionStatus.FAILED]
 
 
 # The metadata entry that makes an observation a dismissal mark (value: dismissed | undismissed), not a failure.
@@ -201,10 +205,11 @@ def _exception(key: str, record: dg.EventLogRecord | None, failed_run_id: str | 
 
 
 def document_exceptions(
-    instance: dg.DagsterInstance, asset: DocumentAsset, *, dismissed: bool = False
+    instance: dg.DagsterInstance, asset: DocumentAsset, *, dismissed: bool = False, keys: Sequence[str] | None = None
 ) -> list[DocumentException]:
-    """The asset's failed documents that are not dismissed (with `dismissed`: only those that are)."""
-    failed = failed_keys(instance, asset)
+    """The asset's failed documents that are not dismissed (with `dismissed`: only those that are); `keys` as for
+    `partition_status`."""
+    failed = failed_keys(instance, asset, keys)
     latest, marks = _observations(instance, asset, failed)
     out = []
     for key in failed:
