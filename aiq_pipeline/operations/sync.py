@@ -100,10 +100,11 @@ def _rerun_keys(instance: dg.DagsterInstance, names: PairNames) -> list[str]:
     """Documents whose failure has passed (their run died, or the run that held them finished), and documents no run
     ever took up: a `sync` killed in its first batch never created the runs of the later ones, whose partitions it
     had already added (not new any more, not failed either, they would otherwise never be posted)."""
-    active = active_run_ids(instance)
+    exceptions = list_exceptions(instance, names.documents)
+    active = active_run_ids(instance)  # after the exceptions: a holder that started meanwhile is seen live
     passed = [
         e.key
-        for e in list_exceptions(instance, names.documents)
+        for e in exceptions
         if e.reason_code == Reason.INTERRUPTED
         or (e.reason_code == Reason.BEING_POSTED and e.detail("held_by_run") not in active)
     ]

@@ -144,11 +144,13 @@ def rerun_requests(
     (`document_exceptions` leaves it out) until a person undismisses it. `keys`: the asset's partitions, if the
     sensor has just read them.
     """
-    active = active_run_ids(instance)
     keys = instance.get_dynamic_partitions(asset.partitions_name) if keys is None else keys
+    exceptions = document_exceptions(instance, asset, keys=keys)
+    # Read after the exceptions: a run that started meanwhile and holds a document listed BEING_POSTED is seen live.
+    active = active_run_ids(instance)
     ready = [
         e
-        for e in document_exceptions(instance, asset, keys=keys)
+        for e in exceptions
         if e.reason_code == Reason.INTERRUPTED
         or (e.reason_code == Reason.BEING_POSTED and e.detail("held_by_run") not in active)
         or also_ready(e)

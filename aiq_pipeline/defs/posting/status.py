@@ -14,7 +14,7 @@ exceptions list (`list_exceptions`), is listed by `list_exceptions(dismissed=Tru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -107,6 +107,7 @@ def _is_mark(record: dg.EventLogRecord) -> bool:
 # read may return (Dagster refuses more than 10,000 records at a time): keys are read in chunks that fit.
 OBSERVATIONS_PER_KEY = 20
 MAX_RECORDS = 10_000
+RUNS_PER_READ = 100  # run ids a run read names at once
 
 
 def _observations(
@@ -211,13 +212,33 @@ def document_exceptions(
     `partition_status`."""
     failed = failed_keys(instance, asset, keys)
     latest, marks = _observations(instance, asset, failed)
-    out = []
+    listed: list[tuple[DocumentException, str | None]] = []  # each with the run that planned it last
     for key in failed:
         if (key in marks and _mark(marks[key]).dismissed) != dismissed:
             continue
         planned = instance.get_latest_planned_materialization_info(asset.key, key)
-        out.append(_exception(key, latest.get(key), planned.run_id if planned else None))
-    return out
+        run_id = planned.run_id if planned else None
+        listed.append((_exception(key, latest.get(key), run_id), run_id))
+    # The list is read in steps: a run created since the statuses were read (a backfill, a retry) may have planned a
+    # document read as FAILED. The document is that run's now (Dagster shows it IN_PROGRESS), not failed: listed, it
+    # would look as if the new run had died before saying why (INTERRUPTED) and be run again while that run posts it.
+    unfinished = _unfinished_runs(instance, {run_id for _, run_id in listed if run_id})
+    return [e for e, run_id in listed if run_id not in unfinished]
+
+
+# A run in any other status (queued, starting, started, canceling...) has not finished: its documents are its own.
+_FINISHED = frozenset({dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED})
+
+
+def _unfinished_runs(instance: dg.DagsterInstance, run_ids: Collection[str]) -> set[str]:
+    """Which of `run_ids` have not finished (read after everything else the list is made of)."""
+    ids = sorted(run_ids)
+    return {
+        run.run_id
+        for start in range(0, len(ids), RUNS_PER_READ)
+        for run in instance.get_runs(dg.RunsFilter(run_ids=ids[start : start + RUNS_PER_READ]))
+        if run.status not in _FINISHED
+    }
 
 
 def dismissal_marks(
