@@ -10,7 +10,7 @@ again, or pre-empted the person's run). Each race is made here deterministically
 it would have to appear.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 import pytest
@@ -77,11 +77,13 @@ def test_a_run_created_while_the_exceptions_are_read_is_not_taken_for_a_dead_one
     read_statuses = status.failed_keys
     created: list[dg.DagsterRun] = []
 
-    def backfill_starts_right_after(instance: dg.DagsterInstance, asset: DocumentAsset) -> list[str]:
-        keys = read_statuses(instance, asset)
+    def backfill_starts_right_after(
+        instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str] | None = None
+    ) -> list[str]:
+        failed = read_statuses(instance, asset, keys)
         if not created:  # the person's backfill creates its run for the fixed invoice, just after the tick read this
             created.append(_new_run(instance, FIXED, tags={"dagster/backfill": "ui"}))
-        return keys
+        return failed
 
     monkeypatch.setattr(status, "failed_keys", backfill_starts_right_after)
     requests = sensing.rerun_requests(instance, INVOICES, batch_size=5)
@@ -105,7 +107,7 @@ def test_a_run_holding_the_document_that_starts_while_the_tick_reads_is_seen_act
     holder: list[dg.DagsterRun] = []
 
     def holder_starts_and_refuses_another_run(
-        instance: dg.DagsterInstance, asset: DocumentAsset
+        instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str] | None = None
     ) -> list[DocumentException]:
         if not holder:
             run = _new_run(instance, FIXED)  # created (the holder's claim is taken once it runs)
@@ -120,7 +122,7 @@ def test_a_run_holding_the_document_that_starts_while_the_tick_reads_is_seen_act
 
             result = dg.materialize([refused], instance=instance, partition_key=FIXED, raise_on_error=False)
             assert not result.success
-        return read_exceptions(instance, asset)
+        return read_exceptions(instance, asset, keys=keys)
 
     monkeypatch.setattr(sensing, "document_exceptions", holder_starts_and_refuses_another_run)
     requests = sensing.rerun_requests(instance, INVOICES, batch_size=5)
