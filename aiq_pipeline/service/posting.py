@@ -191,6 +191,7 @@ class PostingService:
                     self.bunny,
                     bunny_entity_id=self.settings.bunny_entity_id,
                     tax_rate_units=self.options.aiq_tax_rate_units,
+                    concurrency=self.options.concurrency,
                 )
             except (BunnyError, AiqError) as exc:
                 self._reference_failed = exc

@@ -6,6 +6,7 @@ once; the store's snapshots are the audit trail and the UI's view.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -24,22 +25,38 @@ class ReferenceData:
 
     @classmethod
     def load(
-        cls, aiq: AccountsIQClient, bunny: BunnyClient, *, bunny_entity_id: str, tax_rate_units: str = "percent"
+        cls,
+        aiq: AccountsIQClient,
+        bunny: BunnyClient,
+        *,
+        bunny_entity_id: str,
+        tax_rate_units: str = "percent",
+        concurrency: int = 1,
     ) -> ReferenceData:
-        """`tax_rate_units`: how AIQ states its tax codes' rates (AIQ_PIPELINE_AIQ_TAX_RATE_UNITS; UNVERIFIED)."""
-        chart = aiq.get_chart_of_accounts()
+        """`tax_rate_units`: how AIQ states its tax codes' rates (AIQ_PIPELINE_AIQ_TAX_RATE_UNITS; UNVERIFIED).
+
+        The six reads do not depend on each other, so up to `concurrency` run at once (AIQ_PIPELINE_CONCURRENCY):
+        across a WAN each is a round trip. A failure raises as it would have in this order.
+        """
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            chart = pool.submit(aiq.get_chart_of_accounts)
+            tax_codes = pool.submit(aiq.get_tax_codes)
+            periods = pool.submit(aiq.get_periods)
+            company = pool.submit(aiq.get_company_information)
+            banks = pool.submit(_banks, aiq)
+            # One Bunny request for all three lists, currencies included: decoding the batch then asks for none.
+            lists = pool.submit(bunny.reference_lists, bunny_entity_id)
         ledger = LedgerSnapshot.of(
-            chart=chart,
-            tax_codes=aiq.get_tax_codes(),
-            periods=aiq.get_periods(),
-            base_currency=aiq.get_company_information().base_currency_code,
+            chart=chart.result(),
+            tax_codes=tax_codes.result(),
+            periods=periods.result(),
+            base_currency=company.result().base_currency_code,
             tax_rate_units=tax_rate_units,
-            banks=_banks(aiq),
+            banks=banks.result(),
         )
-        # One Bunny request for all three lists, currencies included: decoding the batch then asks for none.
-        lists = bunny.reference_lists(bunny_entity_id)
-        mapping = resolve_gl_mapping(lists.price_list_charges, lists.financial_accounts, entity_id=bunny_entity_id)
-        return cls(ledger=ledger, mapping=validate_gl_mapping(mapping, chart))
+        found = lists.result()
+        mapping = resolve_gl_mapping(found.price_list_charges, found.financial_accounts, entity_id=bunny_entity_id)
+        return cls(ledger=ledger, mapping=validate_gl_mapping(mapping, chart.result()))
 
     def with_aiq_rate(self, aiq: AccountsIQClient, settings: PostingSettings, currency: str) -> PostingSettings | None:
         """`settings` plus AIQ's rate for the day for `currency` (read once per batch); None when AIQ has none."""

@@ -5,6 +5,7 @@ emulators."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,8 +16,9 @@ import pytest
 
 from aiq_emulators.runner import running_emulators
 from aiq_pipeline.service.outcome import Status
+from aiq_pipeline.service.reference_data import ReferenceData
 from aiq_pipeline.store import Store
-from aiq_pipeline_tests.journal.conftest import Bench
+from aiq_pipeline_tests.journal.conftest import BUNNY_ENTITY, Bench
 
 OPERATIONS = ("Invoices", "Invoice", "Currencies", "FinancialAccounts", "PriceListCharges", "ReferenceLists")
 
@@ -58,3 +60,15 @@ def test_a_posting_run_where_bunny_refuses_combined_reads_reads_them_one_by_one(
     expected = Counter({"Invoices": 1, "Currencies": 1, "ReferenceLists": 1, "FinancialAccounts": 1})
     assert operations == expected + Counter({"PriceListCharges": 1})
     assert requests == 1 + 5
+
+
+def test_a_posting_run_reads_aiqs_reference_lists_at_once(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chart, tax codes, periods and company do not depend on each other: across a WAN, four round trips one
+    after another are four waits, so up to AIQ_PIPELINE_CONCURRENCY of them are in flight together."""
+    service = bench.service()
+    together = threading.Barrier(4, timeout=30)  # broken (and the read fails) unless all four wait at once
+    for name in ("get_chart_of_accounts", "get_tax_codes", "get_periods", "get_company_information"):
+        read = getattr(service.aiq, name)
+        monkeypatch.setattr(service.aiq, name, lambda read=read: (together.wait(), read())[1])
+    loaded = ReferenceData.load(service.aiq, service.bunny, bunny_entity_id=BUNNY_ENTITY, concurrency=4)
+    assert loaded.ledger.base_currency and loaded.mapping
