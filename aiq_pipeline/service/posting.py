@@ -82,7 +82,7 @@ class PostingOptions:
     first_lookup_pause: float = 1.0  # seconds between look-ups while resolving an unknown outcome; doubles to 15
     aiq_tax_rate_units: str = "percent"  # how AIQ lists its tax codes' rates (UNVERIFIED: percent or fraction)
     bulk_chunk: int = 100  # documents per AIQ bulk call
-    concurrency: int = 4  # AIQ bulk calls at once
+    concurrency: int = 4  # AIQ calls at once: bulk chunks, reference reads
     witness_margin: timedelta = timedelta(minutes=10)  # how much later a witness must be sent (Witness.vouches_for)
 
 
