@@ -94,7 +94,7 @@ def test_every_setting_is_read_and_normalised(full_env: dict[str, str], monkeypa
 
 def test_defaults(full_env: dict[str, str]) -> None:
     settings = Settings.from_env()
-    assert settings.batch_size == 200
+    assert settings.batch_size == 500
     assert settings.transient_retry_delay_seconds == 15
     assert settings.unknown_outcome_deadline_seconds == 120
     assert settings.claim_lease_seconds == 600
@@ -107,7 +107,7 @@ def test_a_blank_variable_counts_as_unset(full_env: dict[str, str], monkeypatch:
     monkeypatch.setenv("AIQ_PIPELINE_BATCH_SIZE", "")
     monkeypatch.setenv("AIQ_PIPELINE_SENSOR_DEFAULT", "  ")
     settings = Settings.from_env()
-    assert settings.batch_size == 200 and settings.pair.sensor_default == "STOPPED"
+    assert settings.batch_size == 500 and settings.pair.sensor_default == "STOPPED"
 
 
 def test_the_base_url_may_replace_the_region(full_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,7 +290,7 @@ def test_resources_take_checked_values_and_secrets_by_name(
         assert isinstance(secret, dg.EnvVar) and secret.env_var_name == name
     # The store URL may hold a password: the UI gets the variable's name, and store() still finds it.
     assert isinstance(store.location, dg.EnvVar) and store.location.env_var_name == "AIQ_PIPELINE_STORE"
-    assert (sync.batch_size, sync.claim_lease_seconds, sync.unknown_outcome_deadline_seconds) == (200, 120, 120)
+    assert (sync.batch_size, sync.claim_lease_seconds, sync.unknown_outcome_deadline_seconds) == (500, 120, 120)
     assert sync.transient_retry_delay_seconds == 15.0
     for resource in resources.values():
         for secret in (AIQ_SECRET, BUNNY_SECRET, STORE_PASSWORD):

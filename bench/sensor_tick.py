@@ -55,6 +55,8 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget, PythonFileTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
+from aiq_pipeline.settings import DEFAULT_BATCH_SIZE
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Sibling modules of this script (bench/ is not a package).
 import noop_location
@@ -381,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--existing", type=int, default=100_000, help="partitions already there (default 100000)")
     parser.add_argument("--new", type=int, default=1000, help="invoices released since the last tick (default 1000)")
     parser.add_argument("--materialized", type=int, default=0, help="existing partitions also materialized (slow)")
-    parser.add_argument("--batch-size", type=int, default=200, help="invoices per run (AIQ_PIPELINE_BATCH_SIZE)")
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="invoices per run (AIQ_PIPELINE_BATCH_SIZE)"
+    )
     parser.add_argument("--storage", choices=STORAGE_KINDS, default="sqlite", help="Dagster instance storage")
     parser.add_argument("--evaluate-only", action="store_true", help="skip the daemon tick (no code server)")
     parser.add_argument("--no-floor", action="store_true", help="skip Dagster's floor (the no-op sensor)")
