@@ -134,3 +134,26 @@ def test_posting_runs_in_flight_hold_the_digest() -> None:
         )
         assert posting_in_flight(instance, DOCUMENT_ASSETS)
         assert not posting_in_flight(instance, [INVOICES])
+
+
+def test_a_tick_reads_each_kinds_partitions_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every minute the sensor reads the exceptions, the posted and the dismissed documents of each kind: with
+    100,000 invoices the partition list is the largest read, so the three share one."""
+    from collections import Counter
+
+    from aiq_pipeline.defs.alerts.sensor import read_documents
+    from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(INVOICES.partitions_name, ["1", "2", "3"])
+        reads: Counter[str] = Counter()
+        read = instance.get_dynamic_partitions
+
+        def counting(partitions_def_name: str) -> list[str]:
+            reads[partitions_def_name] += 1
+            return read(partitions_def_name)
+
+        monkeypatch.setattr(instance, "get_dynamic_partitions", counting)
+        failing, settled = read_documents(instance, DOCUMENT_ASSETS, None)
+    assert (failing, settled) == ([], {})
+    assert reads == Counter({asset.partitions_name: 1 for asset in DOCUMENT_ASSETS})

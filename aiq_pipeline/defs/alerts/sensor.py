@@ -62,11 +62,12 @@ def read_documents(
     failing: list[FailingDocument] = []
     settled: dict[DocumentRef, str] = {}
     for asset in assets:
-        failing += [_failing(asset, e, ui_url) for e in document_exceptions(instance, asset)]
-        for key, status in partition_status(instance, asset).items():
+        keys = instance.get_dynamic_partitions(asset.partitions_name)  # once: with 100,000 documents, the largest read
+        failing += [_failing(asset, e, ui_url) for e in document_exceptions(instance, asset, keys=keys)]
+        for key, status in partition_status(instance, asset, keys).items():
             if status == dg.AssetPartitionStatus.MATERIALIZED:
                 settled[DocumentRef(asset.partitions_name, key)] = SETTLED_POSTED
-        for key in dismissed_keys(instance, asset):
+        for key in dismissed_keys(instance, asset, keys):
             settled[DocumentRef(asset.partitions_name, key)] = SETTLED_DISMISSED
     return failing, settled
 

@@ -248,11 +248,11 @@ def dismissal_marks(
     return {key: _mark(record) for key, record in _observations(instance, asset, keys)[1].items()}
 
 
-def dismissed_keys(instance: dg.DagsterInstance, asset: DocumentAsset) -> set[str]:
-    """The asset's failed documents that are dismissed: nothing posts them until they are undismissed."""
-    return {
-        key for key, mark in dismissal_marks(instance, asset, failed_keys(instance, asset)).items() if mark.dismissed
-    }
+def dismissed_keys(instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str] | None = None) -> set[str]:
+    """The asset's failed documents that are dismissed: nothing posts them until they are undismissed (`keys` as for
+    `partition_status`)."""
+    failed = failed_keys(instance, asset, keys)
+    return {key for key, mark in dismissal_marks(instance, asset, failed).items() if mark.dismissed}
 
 
 def list_exceptions(
