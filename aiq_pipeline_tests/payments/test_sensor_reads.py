@@ -357,3 +357,20 @@ def test_a_server_refusing_the_credits_filter_gives_the_same_answer_dearer() -> 
 def test_the_credited_read_validates_against_bunny_schema() -> None:
     schema = build_schema(VENDORED_SDL.read_text(encoding="utf-8"))
     assert validate(schema, parse(CREDITED_INVOICE_REFS.text)) == []
+
+
+def test_a_tick_reads_the_payments_partitions_once(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding new payments and finding those to run again share one read of the payments' partition list (with
+    100,000 payments, a tick's largest read)."""
+    daemon = Daemon(stack)
+    daemon.tick(PAYMENTS)
+    reads: Counter[str] = Counter()
+    read = stack.instance.get_dynamic_partitions
+
+    def counting(partitions_def_name: str) -> Any:
+        reads[partitions_def_name] += 1
+        return read(partitions_def_name)
+
+    monkeypatch.setattr(stack.instance, "get_dynamic_partitions", counting)
+    daemon.tick(PAYMENTS)
+    assert reads[PAYMENTS.partitions_name] == 1

@@ -100,7 +100,8 @@ def received_payments_sensor(names: PairNames, default_status: dg.DefaultSensorS
             )
             for group in contiguous_groups(found.changed_keys, known, size)
         ]
-        runs += rerun_requests(instance, names.payments, batch_size=size, also_ready=_invoices_posted_since(invoices))
+        ready = _invoices_posted_since(invoices)
+        runs += rerun_requests(instance, names.payments, batch_size=size, also_ready=ready, keys=known)
         summary = (
             f"{len(found.new_keys)} new payment(s), {len(found.changed_keys)} changed, {len(runs)} run(s), "
             f"{found.waiting} waiting for their invoices"
