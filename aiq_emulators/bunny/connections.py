@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import json
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError
@@ -139,7 +143,10 @@ def decode_cursor(cursor: str) -> int:
 
 
 def _id_key(obj: Any) -> tuple[int, str]:
-    text = str(obj.id)
+    return _key_of_id(str(obj.id))
+
+
+def _key_of_id(text: str) -> tuple[int, str]:
     return (int(text), text) if text.isdigit() else (1 << 62, text)
 
 
@@ -160,7 +167,7 @@ def filter_sort(
     if sort and store.options.sort_honoured == "refused":  # UNVERIFIED, an option
         raise GraphQLError("Invalid sort")
     rows = sorted((i for i in items if predicate is None or predicate(i)), key=_id_key)
-    order = sort_key(sort, columns) if store.options.sort_honoured == "yes" else None  # UNVERIFIED, an option
+    order = _order(store, sort, columns)  # UNVERIFIED whether Bunny sorts: an option
     if order is not None:
         column, descending = order
         present = [r for r in rows if column.get(r) is not None]
@@ -172,6 +179,85 @@ def filter_sort(
 
 def _sortable(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+# -- stable cursors (the `cursors: "stable"` reading) ---------------------------------------------------
+
+
+@functools.total_ordering
+class _Descending:
+    """A value that sorts the other way round (a `desc` column in a keyset key)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.value == other.value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return bool(other.value < self.value)
+
+
+def _position_key(order: tuple[Column, bool] | None, value: Any, row_id: str) -> tuple[Any, ...]:
+    """Where a row with this sort value and id stands in `filter_sort`'s order: present values first (ascending or
+    descending), then rows without one, ties by id ascending."""
+    id_key = _key_of_id(row_id)
+    if order is None:
+        return (id_key,)
+    if value is None:
+        return (1, 0, id_key)
+    sortable = _sortable(value)
+    return (0, _Descending(sortable) if order[1] else sortable, id_key)
+
+
+def _encode_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return ["datetime", value.isoformat()]
+    if isinstance(value, date):
+        return ["date", value.isoformat()]
+    if isinstance(value, Decimal | int | float):
+        return ["num", str(value)]
+    return ["str", str(value)]
+
+
+def _decode_value(tagged: Any) -> Any:
+    if tagged is None:
+        return None
+    kind, text = tagged
+    return _DECODERS[kind](text)
+
+
+_DECODERS: dict[str, Callable[[str], Any]] = {
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "num": Decimal,
+    "str": str,
+}
+
+
+def encode_stable_cursor(order: tuple[Column, bool] | None, row: Any) -> str:
+    """The row's id and its sort value when the page was served (a keyset cursor): a row removed or moved since
+    shifts nothing, because the next page starts after this key, not after a count of rows."""
+    value = order[0].get(row) if order is not None else None
+    text = json.dumps({"id": str(row.id), "v": _encode_value(value)})
+    return "k" + base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _stable_key(order: tuple[Column, bool] | None, cursor: str) -> tuple[Any, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor[1:] + "=" * (-len(cursor[1:]) % 4)).decode()
+        data = json.loads(raw)
+        return _position_key(order, _decode_value(data["v"]), str(data["id"]))
+    except (binascii.Error, UnicodeDecodeError, ValueError, ArithmeticError, KeyError, TypeError) as exc:
+        raise GraphQLError(f"Invalid cursor: {cursor!r}") from exc
+
+
+def _rows_before(rows: list[Any], order: tuple[Column, bool] | None, key: tuple[Any, ...], *, inclusive: bool) -> int:
+    """How many of `rows` (in `filter_sort`'s order) stand before `key` (`inclusive`: or at it)."""
+    keys = [_position_key(order, order[0].get(r) if order else None, str(r.id)) for r in rows]
+    return sum(1 for k in keys if k < key or (inclusive and k == key))
 
 
 def connection(
@@ -192,8 +278,10 @@ def connection(
     for name, value in (("first", first), ("last", last)):
         if value is not None and value < 0:
             raise GraphQLError(f"Argument '{name}' must be non-negative")
-    start = decode_cursor(after) if after else 0  # number of rows before the window
-    end = decode_cursor(before) - 1 if before else len(rows)
+    stable = store.options.cursors == "stable"  # UNVERIFIED, an option
+    order = _order(store, sort, columns)
+    start = _boundary(rows, order, after, stable, after=True) if after else 0  # number of rows before the window
+    end = _boundary(rows, order, before, stable, after=False) if before else len(rows)
     start, end = max(0, min(start, len(rows))), max(0, min(end, len(rows)))
     end = max(start, end)
     if first is None and last is None:
@@ -203,7 +291,10 @@ def connection(
     if last is not None:
         start = max(start, end - min(last, MAX_PAGE))
     window = rows[start:end]
-    edges = [{"cursor": encode_cursor(start + n + 1), "node": view(row)} for n, row in enumerate(window)]
+    edges = [
+        {"cursor": encode_stable_cursor(order, row) if stable else encode_cursor(start + n + 1), "node": view(row)}
+        for n, row in enumerate(window)
+    ]
     return {
         "edges": edges,
         "nodes": [edge["node"] for edge in edges],
@@ -215,3 +306,17 @@ def connection(
             "hasPreviousPage": start > 0,
         },
     }
+
+
+def _order(store: TenantStore, sort: str | None, columns: Mapping[str, Column]) -> tuple[Column, bool] | None:
+    return sort_key(sort, columns) if store.options.sort_honoured == "yes" else None
+
+
+def _boundary(rows: list[Any], order: tuple[Column, bool] | None, cursor: str, stable: bool, *, after: bool) -> int:
+    """Rows before the window's edge: `after` a cursor, the rows up to and including it; `before`, those before it.
+    A position cursor counts rows (graphql-ruby's default); a stable one finds its key among today's rows."""
+    if stable:
+        if not cursor.startswith("k"):
+            raise GraphQLError(f"Invalid cursor: {cursor!r}")
+        return _rows_before(rows, order, _stable_key(order, cursor), inclusive=after)
+    return decode_cursor(cursor) if after else decode_cursor(cursor) - 1

@@ -173,6 +173,10 @@ class EmulatorOptions(_Model):
     # price-list charges in one request): run, as GraphQL and graphql-ruby do, or refused before running with
     # graphql-ruby's `max_complexity` error. UNVERIFIED: no source shows Bunny's complexity or depth limits.
     combined_reads: Literal["accepted", "refused"] = "accepted"
+    # Connection cursors: a row's position (graphql-ruby's default: url-safe base64 of the 1-based offset, so a row
+    # leaving the list between two pages moves every later row up one place), or stable keyset cursors (the row's
+    # sort key: nothing shifts). UNVERIFIED which Bunny uses: its cursors are opaque.
+    cursors: Literal["position", "stable"] = "position"
 
 
 class Entity(_Stamped):

@@ -223,3 +223,51 @@ def test_operation_name_selects_the_operation_and_bad_bodies_are_400(sample):
     assert bad.status_code == 400
     syntax = sample.gql("{ invoices { ")
     assert "data" not in syntax and "Syntax Error" in syntax["errors"][0]["message"]
+
+
+REFS = (
+    "query($after: String, $filter: String, $sort: String) { invoices(first: 20, after: $after, filter: $filter, "
+    "sort: $sort) { nodes { id } pageInfo { hasNextPage endCursor } } }"
+)
+
+
+def _paged(live, *, leave_after_first_page: str | None = None, **args) -> list[str]:
+    seen: list[str] = []
+    after = None
+    while True:
+        page = live.gql(REFS, {"after": after, **args})["data"]["invoices"]
+        seen += [n["id"] for n in page["nodes"]]
+        if leave_after_first_page and after is None:
+            live.handle.store.void_invoice(leave_after_first_page)  # leaves a `state != 'VOIDED'` filter
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
+
+
+@pytest.mark.parametrize("sort", [None, "id desc", "updated_at desc"])
+def test_a_row_leaving_the_list_between_pages_moves_the_rest_up_only_with_position_cursors(live, sort):
+    """Whether Bunny's cursors are positions (graphql-ruby's default) or stable keys is UNVERIFIED: the emulator's
+    `cursors` option. With positions, a row of page 1 leaving the list makes page 2 start one row late, so one row
+    is never served; with stable cursors nothing is skipped or repeated."""
+    spec = {"account": "ACME", "items": [{"charge": "SUB-MONTHLY", "quantity": 1}]}
+    created = set(live.handle.create_invoices(spec, count=40, release=True))
+    live_filter = "state != 'VOIDED'"
+    everything = _paged(live, filter=live_filter, sort=sort)
+    leaving = next(i for i in everything[:20] if i in created)
+    skipped = everything[20]  # page 2's first row moves up to page 1's last place, already served
+
+    shifted = _paged(live, filter=live_filter, sort=sort, leave_after_first_page=leaving)
+    assert skipped not in shifted and sorted([*shifted, skipped]) == sorted(everything)
+
+    live.handle.store.set_options({"cursors": "stable"})
+    after_void = _paged(live, filter=live_filter, sort=sort)
+    assert leaving not in after_void
+    leaving = next(i for i in after_void[:20] if i in created)
+    stable = _paged(live, filter=live_filter, sort=sort, leave_after_first_page=leaving)
+    assert stable == after_void  # every row once, in order: the one leaving had already been served
+
+
+def test_a_stable_cursor_from_another_reading_is_refused(live):
+    live.handle.store.set_options({"cursors": "stable"})
+    answer = live.gql(REFS, {"after": "MjA"})  # a position cursor ("20")
+    assert answer["errors"][0]["message"].startswith("Invalid cursor")
