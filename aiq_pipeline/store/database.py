@@ -99,7 +99,7 @@ class Session:
     PostgreSQL: one connection held for the batch. DuckDB: the file is opened for each outermost transaction and
     closed after it (`opener`), because DuckDB admits one process per file and a batch spends most of its time
     waiting on AIQ and Bunny and writing Dagster's events: held for the batch, the file would keep every other
-    run out. Opening and closing costs some 20-50 ms, and a batch runs about two dozen transactions.
+    run out. Opening and closing costs some 15-25 ms: 0.7 s for the 32 transactions of a batch of 500.
     """
 
     def __init__(self, raw: Any, *, is_postgres: bool, opener: Callable[[], Any] | None = None) -> None:
