@@ -143,17 +143,11 @@ def test_a_tick_reads_each_kinds_partitions_once(monkeypatch: pytest.MonkeyPatch
 
     from aiq_pipeline.defs.alerts.sensor import read_documents
     from aiq_pipeline_tests.pair_names import DOCUMENT_ASSETS, INVOICES
+    from aiq_pipeline_tests.pipeline.helpers import partition_reads
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(INVOICES.partitions_name, ["1", "2", "3"])
-        reads: Counter[str] = Counter()
-        read = instance.get_dynamic_partitions
-
-        def counting(partitions_def_name: str) -> list[str]:
-            reads[partitions_def_name] += 1
-            return read(partitions_def_name)
-
-        monkeypatch.setattr(instance, "get_dynamic_partitions", counting)
+        reads = partition_reads(instance, monkeypatch)
         failing, settled = read_documents(instance, DOCUMENT_ASSETS, None)
     assert (failing, settled) == ([], {})
     assert reads == Counter({asset.partitions_name: 1 for asset in DOCUMENT_ASSETS})

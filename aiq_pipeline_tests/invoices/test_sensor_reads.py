@@ -23,7 +23,7 @@ from aiq_pipeline.store import Store
 from aiq_pipeline_tests.pair_names import INVOICES
 from aiq_pipeline_tests.payments.driving import bunny_post
 from aiq_pipeline_tests.pipeline.conftest import Stack, make_resources
-from aiq_pipeline_tests.pipeline.helpers import sweep_due
+from aiq_pipeline_tests.pipeline.helpers import partition_reads, sweep_due
 
 SORT_READINGS = ["yes", "ignored", "refused"]  # UNVERIFIED whether Bunny sorts `invoices` on `updatedAt`
 EARLIEST = timedelta(minutes=65)  # how far back these tests stamp invoices in Bunny
@@ -248,14 +248,7 @@ def test_a_tick_reads_the_invoices_partitions_once(
     _release_at(stack, now - timedelta(minutes=5), count=3)
     sensor.tick()
     _release_at(stack, now - timedelta(minutes=1), count=2)
-    reads: Counter[str] = Counter()
-    read = stack.instance.get_dynamic_partitions
-
-    def counting(partitions_def_name: str) -> Any:
-        reads[partitions_def_name] += 1
-        return read(partitions_def_name)
-
-    monkeypatch.setattr(stack.instance, "get_dynamic_partitions", counting)
+    reads = partition_reads(stack.instance, monkeypatch)
     sensor.tick()
     assert reads[INVOICES.partitions_name] == 1
     assert len(_partitions(stack)) == 5

@@ -33,6 +33,7 @@ from aiq_pipeline_tests.payments.driving import (
     take_payment,
 )
 from aiq_pipeline_tests.pipeline.conftest import Stack
+from aiq_pipeline_tests.pipeline.helpers import partition_reads
 
 MATERIALIZED = dg.AssetPartitionStatus.MATERIALIZED
 
@@ -366,13 +367,6 @@ def test_a_tick_reads_the_payments_partitions_once(stack: Stack, monkeypatch: py
     100,000 payments, a tick's largest read)."""
     daemon = Daemon(stack)
     daemon.tick(PAYMENTS)
-    reads: Counter[str] = Counter()
-    read = stack.instance.get_dynamic_partitions
-
-    def counting(partitions_def_name: str) -> Any:
-        reads[partitions_def_name] += 1
-        return read(partitions_def_name)
-
-    monkeypatch.setattr(stack.instance, "get_dynamic_partitions", counting)
+    reads = partition_reads(stack.instance, monkeypatch)
     daemon.tick(PAYMENTS)
     assert reads[PAYMENTS.partitions_name] == 1

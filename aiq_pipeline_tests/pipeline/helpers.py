@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import dagster as dg
+import pytest
 
 from aiq_pipeline.defs.posting.sensing import SWEPT_AT
 from aiq_pipeline.defs.posting.status import DocumentException
@@ -99,3 +100,16 @@ def to_rewrite(
         if named.group(1) not in held and owner.group(1) not in keys:
             keys.append(owner.group(1))
     return keys
+
+
+def partition_reads(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """From now on, how many times each partitions definition's keys are read (`get_dynamic_partitions`)."""
+    reads: Counter[str] = Counter()
+    read = instance.get_dynamic_partitions
+
+    def counting(partitions_def_name: str) -> Sequence[str]:
+        reads[partitions_def_name] += 1
+        return read(partitions_def_name)
+
+    monkeypatch.setattr(instance, "get_dynamic_partitions", counting)
+    return reads
