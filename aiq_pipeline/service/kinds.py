@@ -282,8 +282,14 @@ ACCOUNT_CREDIT: DocumentKind[Invoice] = DocumentKind(
     prefetch=BunnyDocuments.prefetch_invoices,
     fetch=lambda docs, invoice_id: docs.invoice(invoice_id),
     plan=plan_account_credit,
+    # The journal's gross is the credit itself: no `credits` to add back under the `less_credits` reading (that is
+    # the invoice's amount, read as its value; added to the credit it doubled it).
     facts=lambda invoice: replace(
-        _invoice_facts(invoice, account_credit_reference(invoice.id)), net=None, tax=None, gross=invoice.credits
+        _invoice_facts(invoice, account_credit_reference(invoice.id)),
+        net=None,
+        tax=None,
+        gross=invoice.credits,
+        credits=None,
     ),
     related=_credit_related,
     currency=lambda invoice: invoice.currency_code,
