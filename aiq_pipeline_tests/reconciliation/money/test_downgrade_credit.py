@@ -1,25 +1,25 @@
-"""A downgrade's credit applied to a later invoice, through both emulators and the monthly reconciliation: the
-customer-balance reconciliation agrees with AIQ to the cent, before the credit is applied and after.
+"""A downgrade's credit applied to a later invoice, through both emulators and the monthly reconciliation, under
+both readings of how Bunny shows applied credit in `amount` (`amount_includes_credits`, the product's
+AIQ_PIPELINE_BUNNY_AMOUNT).
 
-The suspicion this guards: Bunny's side counts a negative invoice at its total (commit 72d790b), and the later
-invoice at its `amountDue`, already less the credit applied; does the credit count twice against AIQ? It does not,
-because AIQ holds the credit twice as well, document for document:
+What holds: before the credit is applied the customer-balance reconciliation agrees with AIQ to the cent (the
+customer holds the credit: Bunny -61.50 + 123.00, AIQ the downgrade's credit note and the later invoice); when Bunny
+applies it, the account credit posts as its journal (`BUNNY-ACR-<later>`, -61.50), every totals check passes, and
+nothing is left on the exceptions list.
 
-    Bunny's side                                   AIQ
-    downgrade invoice: amount -61.50 (due 0)       BUNNY-INVCR-<downgrade>  sales credit note   -61.50
-    later invoice: amountDue 123.00 - 61.50        BUNNY-INV-<later>        sales invoice      +123.00
-                                                   BUNNY-ACR-<later>        sales credit journal -61.50
-    = 0.00                                         = 0.00
+A KNOWN LEDGER BUG (found 2026-12-02, not fixed): once the credit is applied, AIQ holds the credit twice, document
+for document:
 
-The account credit applied is posted as its own credit to the customer (a sales credit journal from the
-account-credit account, account_credit.py), not as an allocation of the downgrade's credit note, so the later
-invoice's `amountDue` (its value less `credits`) is exactly its SI plus its ACR journal. Run under both readings of
-how Bunny shows applied credit in `amount` (`amount_includes_credits`, the product's AIQ_PIPELINE_BUNNY_AMOUNT).
+    BUNNY-INVCR-<downgrade>  sales credit note    -61.50   (the downgrade: credits the customer)
+    BUNNY-INV-<later>        sales invoice       +123.00
+    BUNNY-ACR-<later>        sales credit journal -61.50   (from the account-credit account: credits them again)
+    = 0.00, where the customer owes 61.50 (Bunny: the later invoice's amountDue, no credit left)
 
-Not settled here: both figures (0.00) are below what the customer owes if the credit Bunny applied is the
-downgrade's own (61.50 on the later invoice, no credit left). The SN stays open at -61.50 and the ACR journal debits
-the account-credit account with 61.50 nothing credited. The reconciliation cannot see that: its Bunny side mirrors
-what is posted, and neither Bunny's `credits` nor the emulator says where applied credit came from.
+The credit note stays open at -61.50 and the account-credit account is debited with 61.50 nothing ever credited.
+The reconciliation does not see it: its Bunny side counts the downgrade at its total (-61.50) and the later invoice
+at its amountDue (61.50), 0.00, mirroring what is posted. Neither Bunny's `credits` nor the emulator says where
+applied credit came from. `test_..._leaves_the_customer_owing_the_rest` asserts the right balance and is marked
+xfail (strict): it fails the suite the day the ledger is fixed, so this note and the reconciliation are revisited.
 """
 
 from __future__ import annotations
@@ -90,14 +90,26 @@ def _customer_row(stack: Stack) -> dict[str, object]:
     return rows[CUSTOMER]
 
 
-@pytest.mark.parametrize("includes_credits", [False, True], ids=["amount_full", "amount_less_credits"])
-def test_a_downgrade_credit_applied_to_a_later_invoice_reconciles_to_the_cent(
-    stack: Stack, includes_credits: bool
-) -> None:
-    stack = _with_readings(stack, includes_credits)
+def _downgrade_then_later_invoice(stack: Stack) -> tuple[Daemon, str, str]:
     daemon = Daemon(stack)
     downgrade = new_invoice(stack, items=DOWNGRADE)
     later = new_invoice(stack, items=LATER)
+    return daemon, downgrade, later
+
+
+def _apply_the_credit(stack: Stack, daemon: Daemon, later: str) -> None:
+    """Bunny applies the downgrade's credit to the later invoice: its amountDue falls by 61.50."""
+    bunny_post(stack, f"/_emulator/invoices/{later}/credits", {"amount": "61.50"})
+    daemon.tick()
+    daemon.tick()
+
+
+@pytest.mark.parametrize("includes_credits", [False, True], ids=["amount_full", "amount_less_credits"])
+def test_a_downgrade_credit_reconciles_and_its_application_posts_with_every_check_passing(
+    stack: Stack, includes_credits: bool
+) -> None:
+    stack = _with_readings(stack, includes_credits)
+    daemon, downgrade, later = _downgrade_then_later_invoice(stack)
     assert _figures(stack, downgrade) == (D("-61.50"), D("0.00"), D("0.00"))  # Bunny shows nothing due on it
     assert _figures(stack, later) == (D("123.00"), D("0.00"), D("123.00"))
     daemon.tick()
@@ -110,14 +122,10 @@ def test_a_downgrade_credit_applied_to_a_later_invoice_reconciles_to_the_cent(
     assert (row["bunny_amount_due"], row["aiq_balance"], row["aiq_outstanding"]) == (D("61.50"),) * 3
     assert row["passed"] and row["invoices"] == 2
 
-    # Bunny applies the downgrade's credit to the later invoice: its amountDue falls by 61.50.
-    bunny_post(stack, f"/_emulator/invoices/{later}/credits", {"amount": "61.50"})
+    _apply_the_credit(stack, daemon, later)
     amount = D("61.50") if includes_credits else D("123.00")
     assert _figures(stack, later) == (amount, D("61.50"), D("61.50"))
     assert _figures(stack, downgrade) == (D("-61.50"), D("0.00"), D("0.00"))  # the downgrade itself is unchanged
-    daemon.tick()
-    daemon.tick()
-
     for asset in DOCUMENT_ASSETS:
         assert document_exceptions(stack.instance, asset) == [], asset.noun
     assert _control(stack, account_credit_reference(later)) == ("SC", D("-61.50"))
@@ -125,9 +133,17 @@ def test_a_downgrade_credit_applied_to_a_later_invoice_reconciles_to_the_cent(
     totals = posted_totals(stack.instance)
     assert totals.checked >= 3 and totals.problems == [], totals.problems
 
-    # Bunny's side: the downgrade at its total (-61.50) plus the later invoice's amountDue (61.50) = 0.00. AIQ's:
-    # the SN (-61.50), the SI (123.00) and the ACR journal (-61.50) = 0.00. Each side counts the credit twice,
-    # once as the downgrade and once as applied, so they agree: Bunny is not lower than AIQ by the credit.
-    row = _customer_row(stack)
-    assert (row["bunny_amount_due"], row["aiq_balance"], row["aiq_outstanding"]) == (D("0.00"),) * 3
-    assert row["passed"] and row["problem"] is None and row["currency"] == "EUR"
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="KNOWN LEDGER BUG: an applied downgrade credit is posted as a second credit (the ACR journal) while the "
+    "downgrade's credit note stays open, so AIQ shows 0.00 where the customer owes 61.50 (module docstring)",
+)
+def test_a_downgrade_credit_applied_to_a_later_invoice_leaves_the_customer_owing_the_rest(stack: Stack) -> None:
+    stack = _with_readings(stack, includes_credits=False)
+    daemon, _downgrade, later = _downgrade_then_later_invoice(stack)
+    daemon.tick()
+    _apply_the_credit(stack, daemon, later)
+    assert _figures(stack, later)[2] == D("61.50")  # what Bunny says the customer owes, no credit left
+    assert _customer_row(stack)["aiq_balance"] == D("61.50")
