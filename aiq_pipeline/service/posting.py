@@ -562,7 +562,7 @@ class PostingService:
             return None
         return combined(
             [
-                (1 if d.target == own else -1, d.reference, main if tid == first else self._aiq_totals(tid, d))
+                (d.target == own, d.reference, main if tid == first else self._aiq_totals(tid, d))
                 for d, tid in together
             ]
         )

@@ -20,7 +20,7 @@ from aiq_pipeline.store.database import utcnow
 from aiq_pipeline.store.journal import ClaimLost, OutcomeRecord, PostingJournal
 from aiq_pipeline.sync.documents.context import BunnyReadings
 from aiq_pipeline.sync.documents.plan import PostingPlan
-from aiq_pipeline.sync.money import money_sum, to_cents
+from aiq_pipeline.sync.money import signed_sum, to_cents
 from aiq_pipeline.sync.problems import PreflightFailed
 from aiq_pipeline.sync.reconciliation import PostedTotals
 
@@ -45,8 +45,7 @@ def with_facts(base: Outcome, facts: Facts, readings: BunnyReadings) -> Outcome:
 
 @dataclass(frozen=True)
 class PlanTotals:
-    """What AIQ holds of a plan's documents combined, signed as Bunny's document is: each document of the kind's own
-    type (an invoice's sales invoice) adds, each of the other type (its remainder credit note) subtracts."""
+    """What AIQ holds of a plan's documents combined, signed as Bunny's document is (`sync.money.signed_sum`)."""
 
     net: Decimal
     tax: Decimal
@@ -54,18 +53,14 @@ class PlanTotals:
     described: str  # which documents, how: "BUNNY-INV-28 less BUNNY-INVCR-28"
 
 
-def combined(parts: Sequence[tuple[int, str, PostedTotals]]) -> PlanTotals:
-    """`parts` (sign, reference, AIQ's totals as read: magnitudes) as one signed total."""
+def combined(parts: Sequence[tuple[bool, str, PostedTotals]]) -> PlanTotals:
+    """`parts` (whether of the kind's own type, reference, AIQ's totals as read: magnitudes) as one signed total."""
     words = [
-        (("" if sign > 0 else "minus ") if i == 0 else ("plus " if sign > 0 else "less ")) + reference
-        for i, (sign, reference, _) in enumerate(parts)
+        (("" if own else "minus ") if i == 0 else ("plus " if own else "less ")) + reference
+        for i, (own, reference, _) in enumerate(parts)
     ]
-    return PlanTotals(
-        net=money_sum(sign * t.net for sign, _, t in parts),
-        tax=money_sum(sign * t.tax for sign, _, t in parts),
-        gross=money_sum(sign * t.gross for sign, _, t in parts),
-        described=" ".join(words),
-    )
+    total = signed_sum((own, totals) for own, _, totals in parts)
+    return PlanTotals(net=total.net, tax=total.tax, gross=total.gross, described=" ".join(words))
 
 
 def verified(

@@ -63,3 +63,25 @@ class Totals:
         self.net += amounts.net
         self.tax += amounts.tax
         self.gross += amounts.gross
+
+
+@dataclass(frozen=True)
+class SignedAmounts:
+    """Net, tax and gross signed as a Bunny document is (negative for an invoice whose total is negative)."""
+
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+def signed_sum(parts: Iterable[tuple[bool, HasAmounts]]) -> SignedAmounts:
+    """A Bunny document's AIQ parts (whether it is of the document's own type, its amounts) as one total signed as
+    the Bunny document, in cents. AIQ gives each part as magnitudes, so the sign comes from its role: a part of the
+    document's own type (an invoice's sales invoice, a void's reversal SN) adds, one of the other type (a remainder
+    `BUNNY-INVCR-`, `BUNNY-VOIDCR-`) subtracts. No parts: zero."""
+    signed = [(1 if own else -1, amounts) for own, amounts in parts]
+    return SignedAmounts(
+        net=money_sum(sign * a.net for sign, a in signed),
+        tax=money_sum(sign * a.tax for sign, a in signed),
+        gross=money_sum(sign * a.gross for sign, a in signed),
+    )

@@ -63,7 +63,7 @@ from aiq_pipeline.sync.identity import (
     void_reference,
 )
 from aiq_pipeline.sync.inputs import AiqTransactionSummary, BunnyCreditNote, BunnyInvoice
-from aiq_pipeline.sync.money import ZERO, Totals, to_cents
+from aiq_pipeline.sync.money import ZERO, Totals, signed_sum, to_cents
 from aiq_pipeline.sync.reconciliation import totals_from_summary
 
 INVOICE_TYPE = "SI"
@@ -238,11 +238,11 @@ def _split(
 
 
 def _plan_amounts(main: Sequence[AiqTransactionSummary], rest: Sequence[AiqTransactionSummary]) -> Amounts:
-    """What AIQ holds of a plan, signed as the Bunny document: its main document less its remainder."""
-    none = Amounts(ZERO, ZERO, ZERO, None)
-    held = _aiq_amounts(main[0]) if main else none
-    less = _aiq_amounts(rest[0]) if rest else none
-    return Amounts(held.net - less.net, held.tax - less.tax, held.gross - less.gross, held.currency or less.currency)
+    """What AIQ holds of a plan, signed as the Bunny document: its main document less its remainder (the first of
+    each: duplicates are counted apart)."""
+    total = signed_sum([(True, _aiq_amounts(t)) for t in main[:1]] + [(False, _aiq_amounts(t)) for t in rest[:1]])
+    currency = (main[0].currency_code if main else None) or (rest[0].currency_code if rest else None)
+    return Amounts(total.net, total.tax, total.gross, currency)
 
 
 def _other_type(type_code: str) -> str:

@@ -1,10 +1,11 @@
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiq_pipeline.sync.money import is_cents, money_sum, to_cents, to_decimal
+from aiq_pipeline.sync.money import SignedAmounts, is_cents, money_sum, signed_sum, to_cents, to_decimal
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,28 @@ def test_is_cents() -> None:
 @given(st.lists(st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False), max_size=50))
 def test_money_sum_equals_exact_sum_of_cents(values) -> None:
     assert money_sum(values) == sum(values, Decimal(0))
+
+
+@dataclass(frozen=True)
+class _Part:
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+SI = _Part(Decimal("200.00"), Decimal("46.00"), Decimal("246.00"))  # AIQ's magnitudes
+SN = _Part(Decimal("20.00"), Decimal("2.70"), Decimal("22.70"))
+
+
+def test_signed_sum_subtracts_a_part_of_the_other_type() -> None:
+    # An invoice's SI less its remainder credit note; the credit note alone is the invoice's negative total.
+    less = signed_sum([(True, SI), (False, SN)])
+    assert less == SignedAmounts(Decimal("180.00"), Decimal("43.30"), Decimal("223.30"))
+    assert signed_sum([(False, SN)]) == SignedAmounts(Decimal("-20.00"), Decimal("-2.70"), Decimal("-22.70"))
+
+
+def test_signed_sum_of_one_part_is_that_part_in_cents() -> None:
+    total = signed_sum([(True, SI)])
+    assert total == SignedAmounts(Decimal("200.00"), Decimal("46.00"), Decimal("246.00"))
+    assert {v.as_tuple().exponent for v in (total.net, total.tax, total.gross)} == {-2}
+    assert signed_sum([]) == SignedAmounts(Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))
