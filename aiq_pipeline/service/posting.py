@@ -561,10 +561,7 @@ class PostingService:
         if len(together) == 1 and first_doc.target == own:
             return None
         return combined(
-            [
-                (d.target == own, d.reference, main if tid == first else self._aiq_totals(tid, d))
-                for d, tid in together
-            ]
+            [(d.target == own, d.reference, main if tid == first else self._aiq_totals(tid, d)) for d, tid in together]
         )
 
 
