@@ -50,6 +50,30 @@ class Invoicing(StoreCore):
             ZERO,
         )
 
+    def refunded(self, invoice_id: str) -> Decimal:
+        """The gross the invoice's REFUND credit notes already credit."""
+        return sum(
+            (n.amount for n in self.tenant.credit_notes if n.credited_invoice_id == invoice_id and n.kind == "REFUND"),
+            ZERO,
+        )
+
+    def refundable(self, invoice: Invoice) -> Decimal | None:
+        """What a refund of the invoice may still credit: its amountPaid less earlier refunds (Bunny's docs, credit
+        notes page: a refund is "up to the paid amount"), or None (no bound) under refund_bound="none"."""
+        if self.options.refund_bound == "none":
+            return None
+        return max(ZERO, self.figures(invoice).amount_paid - self.refunded(invoice.id))
+
+    def _check_refund(self, invoice: Invoice, amount: Decimal) -> None:
+        """Refuse a refund beyond what was paid on the invoice (refund_bound="paid"; UNVERIFIED that Bunny does)."""
+        left = self.refundable(invoice)
+        if left is not None and amount > left:
+            paid, earlier = self.figures(invoice).amount_paid, self.refunded(invoice.id)
+            raise RuleViolation(
+                f"Invoice {invoice.id} cannot be refunded {amount}: a refund is up to the paid amount, and its "
+                f"amountPaid {paid} less {earlier} already refunded leaves {left}"
+            )
+
     def figures(self, invoice: Invoice) -> ShownInvoice:
         """The invoice's money and state fields as GraphQL shows them under the current options."""
         return invoice_figures(
@@ -325,7 +349,8 @@ class Invoicing(StoreCore):
 
         Without `amounts` it credits the whole invoice: every line at its amount and tax, or, when the invoice has
         negative lines, its total spread over the positive lines. `amounts` (invoice item id -> net amount
-        credited) makes a partial refund of just those lines, each with its share of the line's tax.
+        credited) makes a partial refund of just those lines, each with its share of the line's tax. Under
+        refund_bound="paid" (the default) a refund beyond what was paid on the invoice is refused.
         """
         with self.lock:
             invoice = self._invoice(invoice_id)
@@ -336,6 +361,7 @@ class Invoicing(StoreCore):
                 lines = allocate([(i.item.id, i.net, i.tax) for i in figures.items], figures.gross)
             else:
                 lines = self._partial_lines(invoice, figures, amounts)
+            self._check_refund(invoice, sum((net + tax for _id, net, tax in lines), ZERO))
             note = self._credit_note(invoice, "REFUND", "READY", lines, dispute_reason_id)
             self.save()
             return note

@@ -177,6 +177,11 @@ class EmulatorOptions(_Model):
     # leaving the list between two pages moves every later row up one place), or stable keyset cursors (the row's
     # sort key: nothing shifts). UNVERIFIED which Bunny uses: its cursors are opaque.
     cursors: Literal["position", "stable"] = "position"
+    # A refund (a REFUND credit note on an invoice, or a payment's refund): at most what was paid on the invoice,
+    # its amountPaid less earlier refunds, a larger one refused (Bunny's docs: a refund is "up to the paid
+    # amount"); or no bound, so an invoice nobody paid can be refunded and stays due. UNVERIFIED: the docs say so,
+    # no tenant was seen refusing (or allowing) a larger refund.
+    refund_bound: Literal["paid", "none"] = "paid"
 
 
 class Entity(_Stamped):

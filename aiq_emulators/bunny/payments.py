@@ -160,8 +160,9 @@ class Payments(Invoicing):
     # -- refunding ----------------------------------------------------------------------------------
     def refund_payment(self, payment_id: str, amount: Decimal | None = None) -> list[CreditNote]:
         """Money back: a REFUND credit note on each invoice the payment paid, in order, up to what it applied
-        there (docs: a refund is "any amount up to the paid amount"). Money never applied to an invoice (an
-        overpayment) cannot be refunded this way."""
+        there (docs: a refund is "any amount up to the paid amount"), and, under refund_bound="paid", up to what
+        the invoice has paid less its earlier refunds. Money never applied to an invoice (an overpayment) cannot be
+        refunded this way."""
         with self.lock:
             payment = self._payment(payment_id)
             if payment.processing_state != "SUCCEEDED":
@@ -171,18 +172,22 @@ class Payments(Invoicing):
             wanted = cents(left if amount is None else amount)
             if not ZERO < wanted <= left:
                 raise RuleViolation(f"A refund of payment {payment_id} must be in (0, {left}]")
-            notes: list[CreditNote] = []
+            takes: list[tuple[Invoice, Decimal]] = []
             for invoice_id, open_share in shares.items():
                 take = min(open_share, wanted)
                 if take <= 0:
                     continue
                 invoice = self._invoice(invoice_id)
+                self._check_refund(invoice, take)  # the invoice's own bound: refunds of it outside this payment
+                takes.append((invoice, take))
+                wanted -= take
+            notes: list[CreditNote] = []
+            for invoice, take in takes:
                 figures = self.figures(invoice)
                 lines = allocate([(i.item.id, i.net, i.tax) for i in figures.items], take)
                 note = self._credit_note(invoice, "REFUND", "READY", lines, None)
                 note.description = f"Refund of payment {payment.id}"
                 notes.append(note)
-                wanted -= take
             self._touch(payment)
             self.save()
             return notes

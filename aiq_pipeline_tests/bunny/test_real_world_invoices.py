@@ -125,6 +125,7 @@ def test_write_off_and_refund_credit_notes(base_url: str, bunny: BunnyClient) ->
     written = _create(base_url, REAL_WORLD)
     _post(base_url, f"invoices/{written}/write_off")
     refunded = _create(base_url, {"account": "ACME", "items": [{"charge": "SUB-MONTHLY", "tax_rate": "23"}]})
+    _post(base_url, f"invoices/{refunded}/pay")  # a refund is up to the paid amount (`refund_bound`)
     _post(base_url, f"invoices/{refunded}/refund")
     notes = {n.credited_invoice_id: n for n in bunny.iter_credit_notes("1")}
     write_off, refund = notes[written], notes[refunded]

@@ -142,7 +142,11 @@ def test_price_list_charge_update_repoints_account(live):
     }
 
 
+REFUND = "mutation($id: ID!) { invoiceRefund(invoiceId: $id) { errors creditNote { id amount } } }"
+
+
 def test_invoice_refund_creates_credit_note_per_line(live):
+    assert live.http.post(f"{live.url}/_emulator/invoices/9/pay").status_code == 200  # a refund returns money paid
     body = live.gql("""mutation { invoiceRefund(invoiceId: "9") { errors creditNote { kind state creditedInvoiceId
         amount subtotal taxAmount entityId creditNoteItems { invoiceItemId amount taxAmount } } } }""")
     note = body["data"]["invoiceRefund"]["creditNote"]
@@ -151,6 +155,54 @@ def test_invoice_refund_creates_credit_note_per_line(live):
     assert note["creditNoteItems"] == [{"invoiceItemId": "11", "amount": 135.0, "taxAmount": 31.05}]
     notes = live.gql("{ creditNotes(filter: \"creditedInvoiceId = '9'\") { totalCount } }")["data"]["creditNotes"]
     assert notes["totalCount"] == 1
+
+
+def _refund_notes(live, invoice_id):
+    query = "query($f: String) { creditNotes(filter: $f) { nodes { kind amount } } }"
+    return live.gql(query, {"f": f"creditedInvoiceId = '{invoice_id}'"})["data"]["creditNotes"]["nodes"]
+
+
+def test_a_refund_beyond_what_was_paid_is_refused_with_a_clear_error(live):
+    """Bunny's docs: a refund is "up to the paid amount" (UNVERIFIED that Bunny enforces it: `refund_bound`)."""
+    body = live.gql(REFUND, {"id": "9"})  # DUE, nothing paid
+    assert body["data"] == {"invoiceRefund": None}
+    (error,) = body["errors"]
+    assert error["path"] == ["invoiceRefund"]
+    assert error["message"] == (
+        "Invoice 9 cannot be refunded 166.05: a refund is up to the paid amount, and its amountPaid 0.00 less 0.00 "
+        "already refunded leaves 0.00"
+    )
+    refused = live.http.post(f"{live.url}/_emulator/invoices/9/refund", json={"amounts": {"11": "10.00"}})
+    assert refused.status_code == 409 and "up to the paid amount" in refused.json()["error"]
+    assert _refund_notes(live, "9") == []
+    invoice = live.gql('{ invoice(id: "9") { state amountPaid amountDue } }')["data"]["invoice"]
+    assert invoice == {"state": "DUE", "amountPaid": 0.0, "amountDue": 166.05}
+
+
+def test_refunds_are_bounded_by_what_was_paid_less_earlier_refunds(live):
+    taken = live.http.post(f"{live.url}/_emulator/payments", json={"account": "2", "invoices": ["9"], "amount": "100"})
+    assert taken.status_code == 201, taken.text
+    assert live.gql(REFUND, {"id": "9"})["errors"][0]["message"].endswith("leaves 100.00")  # 166.05 asked
+    url = f"{live.url}/_emulator/invoices/9/refund"
+    first = live.http.post(url, json={"amounts": {"11": "50.00"}})  # 50.00 + 11.50 tax
+    assert first.status_code == 201, first.text
+    over = live.http.post(url, json={"amounts": {"11": "40.00"}})  # 49.20 of the 38.50 left
+    assert over.status_code == 409
+    assert over.json()["error"].endswith("amountPaid 100.00 less 61.50 already refunded leaves 38.50")
+    assert live.http.post(url, json={"amounts": {"11": "30.00"}}).status_code == 201  # 36.90
+    # The payment's own refund route meets the invoice's bound too: 1.60 of its 100.00 is left on the invoice.
+    by_payment = live.http.post(f"{live.url}/_emulator/payments/{taken.json()['id']}/refund", json={"amount": "5"})
+    assert by_payment.status_code == 409 and "leaves 1.60" in by_payment.json()["error"]
+    assert [n["amount"] for n in _refund_notes(live, "9")] == [61.5, 36.9]
+
+
+def test_under_refund_bound_none_an_unpaid_invoice_is_refunded_and_stays_due(live):
+    assert live.http.post(f"{live.url}/_emulator/options", json={"refund_bound": "none"}).status_code == 200
+    refunded = live.gql(REFUND, {"id": "9"})["data"]["invoiceRefund"]
+    assert refunded["errors"] is None and refunded["creditNote"]["amount"] == 166.05
+    invoice = live.gql('{ invoice(id: "9") { state amountPaid amountDue } }')["data"]["invoice"]
+    assert invoice == {"state": "DUE", "amountPaid": 0.0, "amountDue": 166.05}
+    assert live.http.post(f"{live.url}/_emulator/options", json={"refund_bound": "sometimes"}).status_code == 400
 
 
 def test_mutation_without_scope_answers_payload_errors_and_null_resource(live):
