@@ -1,7 +1,8 @@
 """The monthly reconciliation's money through real HTTP against both emulators: payments (full with fees, partial,
 over, in another currency) and a refund posted by the sensors reconcile clean, per day and bank account and per
 customer; then each side is broken on purpose and the difference is listed with both figures, in the check, the
-store and what `aiq-pipeline sync` prints (exit code 3)."""
+store and what `aiq-pipeline sync` prints (exit code 3); and under the Bunny emulator's other refund reading (a
+refund of an unpaid invoice allowed) the customer it leaves apart is listed."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ from aiq_pipeline.service.reconciliation import (
     latest_reconciliation,
     month_key,
 )
-from aiq_pipeline.sync.identity import customer_code, fee_reference, payment_reference, refund_reference
+from aiq_pipeline.sync.identity import (
+    credit_note_reference,
+    customer_code,
+    fee_reference,
+    payment_reference,
+    refund_reference,
+)
 from aiq_pipeline_tests.pair_names import MONTHLY_RECONCILIATION
 from aiq_pipeline_tests.payments.driving import (
     AIQ_ENTITY,
@@ -213,3 +220,44 @@ def test_bunny_money_aiq_lacks_an_unmapped_processor_and_aiq_against_itself(stac
     assert customer["aiq_balance"] == aiq_customer_balances(stack)[CUSTOMER] == Decimal(late["amount"])
     assert customer["aiq_outstanding"] == customer["aiq_balance"] - Decimal("1.00")
     assert "its transactions' outstanding" in customer["detail"]
+
+
+def test_a_refund_of_an_unpaid_invoice_under_the_other_reading_posts_and_its_customer_is_listed(stack: Stack) -> None:
+    """Bunny's docs bound a refund by the paid amount; that Bunny enforces it is UNVERIFIED (MONEY.md). Under the
+    other reading, `refund_bound: "none"`, a refund of an invoice nobody paid is a REFUND credit note like any other:
+    the product posts it (no money goes back: nothing was paid) and it settles the invoice in AIQ, while Bunny still
+    shows the invoice due. The reconciliation survives it: that customer is listed, AIQ lower by exactly the refund,
+    and everything else agrees."""
+    bunny_post(stack, "/_emulator/options", {"refund_bound": "none"})
+    daemon = Daemon(stack)
+    unpaid, pounds = new_invoice(stack), new_invoice(stack, account="3")
+    daemon.tick()
+    take_payment(stack, "3", [pounds])
+    store = stack.emulators.bunny.store
+    first_line = store._invoice(unpaid).items[0].id
+    refunded = bunny_post(stack, f"/_emulator/invoices/{unpaid}/refund", {"amounts": {first_line: "10.00"}})
+    daemon.tick()
+    note = next(n for n in store.tenant.credit_notes if n.id == refunded["credit_note_id"])
+    gross = store.figures(store._invoice(unpaid)).gross
+    assert note.kind == "REFUND" and due(stack, unpaid) == gross  # Bunny: still due in full
+    (credit,) = aiq_by_reference(stack, credit_note_reference(note.id))
+    assert credit.type_code == "SN" and abs(credit.control_amount) == note.amount
+    assert aiq_by_reference(stack, refund_reference(note.id)) == []  # nothing paid, nothing paid back
+
+    outcome = reconcile(stack)
+    assert not outcome.passed and "1 of 2 customer balance(s) differ" in outcome.description, outcome.description
+    month = this_month()[:7]
+    customers = {r["customer_code"]: r for r in latest_customer_balances(stack.store, month)}
+    listed = customers[CUSTOMER]
+    assert (listed["problem"], listed["bunny_amount_due"], listed["aiq_balance"], listed["aiq_outstanding"]) == (
+        "BALANCE_DIFFERS",
+        gross,
+        gross - note.amount,
+        gross - note.amount,
+    )
+    assert note.amount == Decimal("12.30")  # 10.00 and its 23 % tax
+    assert aiq_customer_balances(stack)[CUSTOMER] == bunny_customer_balances(stack)[CUSTOMER] - note.amount
+    assert customers[GBP_CUSTOMER]["passed"]
+    assert [r for r in latest_bank_reconciliation(stack.store, month) if not r["passed"]] == []
+    rows = latest_reconciliation(stack.store, month)
+    assert [r for r in rows if r["row_type"] != "summary" and not r["passed"]] == []  # the documents agree
