@@ -9,10 +9,12 @@ to AIQ, and an audit of the two ledgers from the emulators' own state (see test_
 - `InvoiceScenario`: the payments `Scenario`'s driver (ticks, a person's retry, settle) with invoice steps: every
   kind of line and document (prorations up and down, coupons, several tax rates in one invoice, credit lines, a
   credit beyond its tax group, zero-value trials, account credit, consolidated invoices, write-offs, full and
-  partial refunds, voids) and AIQ faults aimed at what the product sends (INVOICE_CREATES, CREDIT_NOTE_CREATES).
+  partial refunds of what a customer paid first, voids) and AIQ faults aimed at what the product sends
+  (INVOICE_CREATES, CREDIT_NOTE_CREATES).
 - `audit`: per customer, month and AIQ tax code, the signed net and tax of AIQ's sales invoices and credit notes
-  (SI positive, SN negative) against what Bunny's documents say should post; each reference held once; no
-  reference for what must not post; write-offs on the bad-debt account.
+  (SI positive, SN negative) against what Bunny's documents say should post; each reference held once (the
+  receipts of the payments refunded and the money paid back included); no reference for what must not post;
+  write-offs on the bad-debt account.
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from aiq_pipeline.defs.code_location import build_definitions
 from aiq_pipeline.defs.resources import PostingRulesResource, SyncSettings
 from aiq_pipeline.sync.identity import (
     account_credit_reference,
     credit_note_reference,
     customer_code,
+    fee_reference,
     invoice_credit_reference,
     invoice_reference,
+    payment_reference,
+    refund_reference,
     void_credit_reference,
     void_reference,
 )
@@ -245,17 +252,44 @@ class InvoiceScenario(Scenario):
         return f"invoice {invoice.id} written off: credit note {done['credit_note_id']} of {done['amount']}"
 
     def refund(self) -> str | None:
-        invoice = self._pick((*OPEN, "PAID"))
+        """The customer pays the invoice through stripe (in full, or in part) and is refunded: the whole invoice,
+        part of one line, or through the payment's own refund route. A refund is up to the paid amount (Bunny's
+        docs; the emulator's default `refund_bound`): one asking more than was paid is refused, and the payment's
+        refund of part of what was paid follows instead."""
+        invoice = self._pick(OPEN)
         if invoice is None:
             return None
-        body: dict[str, Any] = {}
-        positive = [s for s in self.bunny.figures(invoice).items if s.net > 0]
-        if self.rng.random() < 0.4 and positive:  # a partial refund of one line
-            line = self.rng.choice(positive)
-            body["amounts"] = {line.item.id: str(max(CENT, cents(line.net * Decimal(self.rng.randint(10, 90)) / 100)))}
-        done = bunny_control(self.stack, f"/_emulator/invoices/{invoice.id}/refund", body)
-        kind = f"partial {body['amounts']}" if body else "full"
-        return f"invoice {invoice.id} refunded ({kind}): credit note {done['credit_note_id']}"
+        rng, due = self.rng, self.bunny.figures(invoice).amount_due
+        pay: dict[str, Any] = {"account": invoice.account_id, "invoices": [invoice.id], "processor": "stripe"}
+        if rng.random() < 0.3:
+            pay["amount"] = str(max(CENT, cents(due * Decimal(rng.randint(20, 80)) / 100)))
+        payment = bunny_control(self.stack, "/_emulator/payments", pay)
+        figures = self.bunny.figures(self.bunny._invoice(invoice.id))
+        paid = figures.amount_paid
+        said = f"invoice {invoice.id} paid {paid} of {figures.gross} (payment {payment['id']})"
+        kind = rng.choice(["full", "line", "line", "payment"])
+        if kind != "payment":
+            body: dict[str, Any] = {}
+            asked = figures.gross
+            positive = [s for s in figures.items if s.net > 0]
+            if kind == "line" and positive:  # a partial refund of one line, with its share of the line's tax
+                line = rng.choice(positive)
+                net = max(CENT, cents(line.net * Decimal(rng.randint(10, 90)) / 100))
+                body["amounts"] = {line.item.id: str(net)}
+                asked = net + cents(line.tax * net / line.net)
+            answer = httpx.post(
+                f"{self.stack.emulators.bunny_url}/_emulator/invoices/{invoice.id}/refund", json=body, timeout=30
+            )
+            what = f"partial {body['amounts']}" if body else "full"
+            if asked <= paid:
+                assert answer.status_code == 201, f"refund of {asked}, {paid} paid: {answer.text}"
+                return f"{said}; refunded ({what}, {asked}): credit note {answer.json()['credit_note_id']}"
+            assert answer.status_code == 409 and "up to the paid amount" in answer.json()["error"], answer.text
+            said += f"; a refund ({what}) of {asked} refused"
+        back = paid if rng.random() < 0.5 else max(CENT, cents(paid * Decimal(rng.randint(10, 90)) / 100))
+        done = bunny_control(self.stack, f"/_emulator/payments/{payment['id']}/refund", {"amount": str(back)})
+        notes = [(n["id"], n["amount"]) for n in done["credit_notes"]]
+        return f"{said}; {back} of the payment refunded: credit note(s) (id, amount) {notes}"
 
     def void(self) -> str | None:
         invoice = self._pick(OPEN)
@@ -408,12 +442,23 @@ def audit(stack: Stack, rules: PostingRulesResource) -> InvoiceAudit:
             for shown in figures.items:
                 day = invoice.updated_at.date()
                 _add(bunny, (who, _month(day), codes[shown.item.id]), -shown.net, -shown.tax)
+    paid_by: dict[str, set[str]] = defaultdict(set)  # invoice id -> the received payments applied to it
+    for payment in store.tenant.payments:
+        if payment.entity_id != "1" or payment.processing_state != "SUCCEEDED":
+            continue
+        expected[f"payment {payment.id}"] = (payment_reference(payment.id),)
+        allowed |= {payment_reference(payment.id), fee_reference(payment.id)}
+        for application in store.applications_of(payment.id):
+            paid_by[application.invoice_id].add(payment.id)
     for note in store.tenant.credit_notes:
         if note.entity_id != "1" or note.issued_at is None or note.issued_at < start:
             continue
         reference = credit_note_reference(note.id)
         expected[f"credit note {note.id} ({note.kind})"] = (reference,)
         allowed.add(reference)
+        if note.kind == "REFUND" and paid_by.get(note.credited_invoice_id or ""):  # money paid back
+            expected[f"refund paid back by credit note {note.id}"] = (refund_reference(note.id),)
+            allowed.add(refund_reference(note.id))
         who = customer_code(note.account_id)
         for ni in note.items:
             code = codes.get(ni.invoice_item_id or "") or expected_tax_code(
@@ -426,15 +471,3 @@ def audit(stack: Stack, rules: PostingRulesResource) -> InvoiceAudit:
     result.missing = [f"{what}: {refs}" for what, refs in expected.items() if not any(references[r] for r in refs)]
     result.unexpected = sorted(r for r in references if r not in allowed)
     return result
-
-
-def refunds_of_unpaid_invoices(stack: Stack) -> dict[str, Decimal]:
-    """Customer code -> the REFUND credit notes' gross on invoices no money paid: every refund of this scenario,
-    which takes no payments (asserted)."""
-    store = stack.emulators.bunny.store
-    assert not [p for p in store.tenant.payments if p.entity_id == "1"], "the invoices scenario takes no payments"
-    out: dict[str, Decimal] = defaultdict(Decimal)
-    for note in store.tenant.credit_notes:
-        if note.entity_id == "1" and note.kind == "REFUND" and note.issued_at and note.issued_at >= sync_start():
-            out[customer_code(note.account_id)] += cents(note.amount)
-    return dict(out)
