@@ -97,6 +97,9 @@ def _apply(stack: Stack, daemon: Daemon, created: list[str], op: tuple) -> None:
         if op[2]:  # a partial refund of the first line
             invoice = next(i for i in bunny.store.tenant.invoices if i.id == invoice_id)
             body = {"amounts": {invoice.items[0].id: str(invoice.items[0].amount / 2)}}
+        # A refund is up to the paid amount (Bunny's docs; the emulator's `refund_bound`): the invoice is paid first,
+        # outside any payment object (`/pay`, 409 once paid or voided); a refund beyond what is left is a 409.
+        httpx.post(f"{stack.emulators.bunny_url}/_emulator/invoices/{invoice_id}/pay")
         httpx.post(f"{stack.emulators.bunny_url}/_emulator/invoices/{invoice_id}/refund", json=body)
     elif op[0] == "tick":
         daemon.tick()

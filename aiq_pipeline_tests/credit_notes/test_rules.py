@@ -35,6 +35,12 @@ FAILED = dg.AssetPartitionStatus.FAILED
 
 
 def _refund(stack, invoice_id: str, amounts: dict[str, str] | None = None) -> str:
+    """A REFUND credit note on the invoice, paid in full first (`/pay`, no payment object, so no money goes back
+    through a bank): a refund is up to the paid amount (Bunny's docs; the emulator's `refund_bound`)."""
+    store = stack.emulators.bunny.store
+    if store.figures(store._invoice(invoice_id)).amount_due > 0:
+        paid = httpx.post(f"{stack.emulators.bunny_url}/_emulator/invoices/{invoice_id}/pay")
+        assert paid.status_code == 200, paid.text
     body = {"amounts": amounts} if amounts is not None else None
     answer = httpx.post(f"{stack.emulators.bunny_url}/_emulator/invoices/{invoice_id}/refund", json=body)
     assert answer.status_code == 201, answer.text
