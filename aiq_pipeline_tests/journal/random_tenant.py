@@ -116,7 +116,8 @@ def planted_invoices(bunny: Any, rng: random.Random, count: int) -> list[str]:
 
 
 def refund(bunny: Any, rng: random.Random, invoice_id: str) -> str:
-    """A REFUND credit note for the invoice: in full, or (one time in three) half of its first line."""
+    """A REFUND credit note for the invoice: in full, or (one time in three) half of its first line. Nobody paid the
+    invoice: the emulator allows it only under `refund_bound: "none"` (the concurrency scenario sets it)."""
     store = bunny.store
     amounts = None
     if rng.random() < 1 / 3:
