@@ -5,7 +5,8 @@ paid back).
 AIQ has no operation creating its refund type (SP), so the money out is a sales debit journal (BUNNY-RFND-<credit
 note id>, type SD) crediting the bank account, as the vendor's payment page suggests; the refund credit note is
 allocated to it, and the invoice stays settled by its receipt. What the refund credits beyond the money paid
-(Bunny allows none) is allocated to the invoice as before.
+(Bunny's docs allow none, "up to the paid amount"; UNVERIFIED that Bunny enforces it: the emulator's `refund_bound`)
+is allocated to the invoice as before.
 """
 
 from __future__ import annotations
