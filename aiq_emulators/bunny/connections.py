@@ -142,10 +142,6 @@ def decode_cursor(cursor: str) -> int:
         raise GraphQLError(f"Invalid cursor: {cursor!r}") from exc
 
 
-def _id_key(obj: Any) -> tuple[int, str]:
-    return _key_of_id(str(obj.id))
-
-
 def _key_of_id(text: str) -> tuple[int, str]:
     return (int(text), text) if text.isdigit() else (1 << 62, text)
 
@@ -166,15 +162,8 @@ def filter_sort(
         raise GraphQLError("Malformed filter") from exc
     if sort and store.options.sort_honoured == "refused":  # UNVERIFIED, an option
         raise GraphQLError("Invalid sort")
-    rows = sorted((i for i in items if predicate is None or predicate(i)), key=_id_key)
     order = _order(store, sort, columns)  # UNVERIFIED whether Bunny sorts: an option
-    if order is not None:
-        column, descending = order
-        present = [r for r in rows if column.get(r) is not None]
-        absent = [r for r in rows if column.get(r) is None]
-        present.sort(key=lambda r: _sortable(column.get(r)), reverse=descending)
-        rows = present + absent
-    return rows
+    return sorted((i for i in items if predicate is None or predicate(i)), key=lambda row: _row_key(order, row))
 
 
 def _sortable(value: Any) -> Any:
@@ -198,9 +187,14 @@ class _Descending:
         return bool(other.value < self.value)
 
 
+def _row_key(order: tuple[Column, bool] | None, row: Any) -> tuple[Any, ...]:
+    return _position_key(order, order[0].get(row) if order is not None else None, str(row.id))
+
+
 def _position_key(order: tuple[Column, bool] | None, value: Any, row_id: str) -> tuple[Any, ...]:
-    """Where a row with this sort value and id stands in `filter_sort`'s order: present values first (ascending or
-    descending), then rows without one, ties by id ascending."""
+    """Where a row with this sort value and id stands in a list (`filter_sort`'s order, and a stable cursor's place
+    in it): ids ascending; sorted, rows with a value first (ascending or descending), then rows without one, ties by
+    id ascending."""
     id_key = _key_of_id(row_id)
     if order is None:
         return (id_key,)
@@ -256,7 +250,7 @@ def _stable_key(order: tuple[Column, bool] | None, cursor: str) -> tuple[Any, ..
 
 def _rows_before(rows: list[Any], order: tuple[Column, bool] | None, key: tuple[Any, ...], *, inclusive: bool) -> int:
     """How many of `rows` (in `filter_sort`'s order) stand before `key` (`inclusive`: or at it)."""
-    keys = [_position_key(order, order[0].get(r) if order else None, str(r.id)) for r in rows]
+    keys = [_row_key(order, r) for r in rows]
     return sum(1 for k in keys if k < key or (inclusive and k == key))
 
 
