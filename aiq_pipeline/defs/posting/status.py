@@ -58,8 +58,8 @@ class DocumentException:
 def partition_status(
     instance: dg.DagsterInstance, asset: DocumentAsset, keys: Sequence[str] | None = None
 ) -> dict[str, dg.AssetPartitionStatus | None]:
-    """Each partition's status; `keys`: the asset's partitions if the caller has just read them (a sensor reads
-    100,000 keys once a tick, not once for each use)."""
+    """Each partition's status; `keys`: only these (the asset's partitions a sensor has just read, or those it knows
+    failed), so 100,000 keys are read once a tick, not once for each use."""
     keys = instance.get_dynamic_partitions(asset.partitions_name) if keys is None else keys
     if not keys:
         return {}
