@@ -188,9 +188,6 @@ class Store:
     def session(self) -> Iterator[Session]:
         """The store until the block ends (see `Session`)."""
         if not self.is_postgres:
-            if not self._initialised:  # the first open creates the schema
-                self._open_duckdb().close()
-                self._initialised = True
             session = Session(None, is_postgres=False, opener=self._open_duckdb)
         else:
             raw = self._open_postgres()
@@ -222,9 +219,10 @@ class Store:
     def _open_duckdb(self) -> duckdb.DuckDBPyConnection:
         Path(self.location).parent.mkdir(parents=True, exist_ok=True)
         conn = duckdb.connect(self.location)
-        if not self._initialised:
+        if not self._initialised:  # the first open creates the schema
             for statement in schema.STATEMENTS:
                 conn.execute(statement)
+            self._initialised = True
         return conn
 
     def _open_postgres(self) -> Any:
